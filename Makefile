@@ -1,0 +1,52 @@
+# xuanxue — every target sets itself up; nothing is installed by hand.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | $(PYTHON) -c "import hashlib,sys;print(hashlib.sha1(sys.stdin.buffer.read()).hexdigest()[:12])")
+DATA   ?= data/sample
+MODELS ?= models
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test lint format bench train sample clean help
+
+help:
+	@echo "make run    train on $(DATA) if no model exists, then serve on http://$(HOST):$(PORT)"
+	@echo "make test   create .venv with dev extras and run the test suite"
+	@echo "make lint | format | bench | train | clean"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@rm -f $(VENV)/.installed-* && touch $@
+
+$(DATA)/courses.csv: | $(STAMP)
+	$(VENV)/bin/recommender generate-sample --out $(DATA) --scale small
+
+$(MODELS)/current: | $(STAMP) $(DATA)/courses.csv
+	$(VENV)/bin/recommender train --data $(DATA) --out $(MODELS)
+
+run: $(STAMP) $(MODELS)/current
+	$(VENV)/bin/recommender serve --model $(MODELS) --host $(HOST) --port $(PORT)
+
+train: $(STAMP)
+	$(VENV)/bin/recommender train --data $(DATA) --out $(MODELS)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check recommender service tests benchmarks
+	$(VENV)/bin/ruff format --check recommender service tests benchmarks
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format recommender service tests benchmarks
+	$(VENV)/bin/ruff check --fix recommender service tests benchmarks
+
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PY) -m benchmarks.run_all
+
+clean:
+	rm -rf $(VENV) $(MODELS) .pytest_cache .ruff_cache

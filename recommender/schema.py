@@ -1,0 +1,212 @@
+"""Data contract v1: column names, types and header aliases, defined once.
+
+Every other module refers to columns through :class:`Columns` and to the
+table specifications through :data:`TABLES`, so renaming a column or adding an
+alias happens in exactly one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["str", "float", "int", "bool", "datetime", "enum"]
+
+
+class Columns:
+    """Column names of the data contract (English snake_case)."""
+
+    # courses
+    COURSE_ID = "course_id"
+    TITLE = "title"
+    DESCRIPTION = "description"
+    CATEGORY = "category"
+    TAGS = "tags"
+    CREDIT_HOURS = "credit_hours"
+    FORMAT = "format"
+    METHOD = "method"
+    COMPULSORY = "compulsory"
+    AUDIENCE = "audience"
+    INSTRUCTOR = "instructor"
+    INSTRUCTOR_RATING = "instructor_rating"
+    SESSION_START = "session_start"
+    SESSION_END = "session_end"
+    CAPACITY = "capacity"
+    PREREQUISITES = "prerequisites"
+    PUBLISHED_AT = "published_at"
+    ACTIVE = "active"
+    # cadres
+    CADRE_ID = "cadre_id"
+    UNIT = "unit"
+    UNIT_LEVEL = "unit_level"
+    SYSTEM = "system"
+    REGION = "region"
+    RANK = "rank"
+    POSITION_CATEGORY = "position_category"
+    JOB_TITLE = "job_title"
+    JOB_DESCRIPTION = "job_description"
+    DECLARED_NEEDS = "declared_needs"
+    YEARS_IN_POST = "years_in_post"
+    NEWLY_PROMOTED = "newly_promoted"
+    YOUNG_CADRE = "young_cadre"
+    VILLAGE_OFFICIAL = "village_official"
+    ANNUAL_HOURS_TARGET = "annual_hours_target"
+    WEEKLY_HOURS_BUDGET = "weekly_hours_budget"
+    PREFERRED_FORMATS = "preferred_formats"
+    AVAILABLE_WINDOWS = "available_windows"
+    # completions
+    ENROLLED_AT = "enrolled_at"
+    COMPLETED_AT = "completed_at"
+    PROGRESS = "progress"
+    CREDIT_HOURS_AWARDED = "credit_hours_awarded"
+    RATING = "rating"
+    SOURCE = "source"
+
+
+C = Columns
+
+FORMATS = ("video", "micro", "article", "live", "face_to_face", "special_class")
+#: formats that have a scheduled session (start/end, capacity)
+SCHEDULED_FORMATS = ("live", "face_to_face", "special_class")
+METHODS = ("lecture", "case", "research", "simulation", "experiential")
+UNIT_LEVELS = ("province", "city", "county", "township", "village")
+WINDOWS = ("weekday_daytime", "weekday_evening", "weekend")
+SOURCES = ("assigned", "self_selected", "recommended")
+CATEGORIES = (
+    "政治理论",
+    "党性教育",
+    "政策法规",
+    "领导艺术",
+    "业务知识",
+    "应急管理",
+    "经济金融",
+    "乡村振兴",
+    "基层治理",
+    "心理健康",
+    "信息技术",
+    "文化素养",
+    "文明礼仪",
+)
+#: separators accepted inside list-valued cells (tags, audience, formats …)
+LIST_SEPARATORS = "|；;，,、"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of a table: its type, whether it is required, its bounds."""
+
+    name: str
+    kind: Kind = "str"
+    required: bool = False
+    unique: bool = False
+    values: tuple[str, ...] = ()
+    min: float | None = None
+    max: float | None = None
+    min_exclusive: bool = False
+    default: object = None
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table of the contract: its file stem and fields."""
+
+    name: str
+    fields: tuple[Field, ...]
+    key: str | None = None
+    references: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    @property
+    def required(self) -> list[str]:
+        return [f.name for f in self.fields if f.required]
+
+    def field(self, name: str) -> Field:
+        return next(f for f in self.fields if f.name == name)
+
+
+COURSES = TableSpec(
+    name="courses",
+    key=C.COURSE_ID,
+    fields=(
+        Field(C.COURSE_ID, required=True, unique=True, aliases=("课程编号", "课程ID", "课程代码")),
+        Field(C.TITLE, required=True, aliases=("课程名称", "课程标题", "名称")),
+        Field(C.DESCRIPTION, default="", aliases=("课程简介", "课程介绍", "简介", "内容简介")),
+        Field(C.CATEGORY, required=True, aliases=("课程类别", "类别", "课程分类", "分类")),
+        Field(C.TAGS, default="", aliases=("专题", "标签", "专题标签", "关键词")),
+        Field(
+            C.CREDIT_HOURS,
+            "float",
+            required=True,
+            min=0,
+            min_exclusive=True,
+            max=500,
+            aliases=("学时", "课程学时", "学分"),
+        ),
+        Field(C.FORMAT, "enum", values=FORMATS, default="video", aliases=("课程形式", "形式")),
+        Field(C.METHOD, "enum", values=METHODS, aliases=("教学方法", "教学方式", "方法")),
+        Field(C.COMPULSORY, "bool", default=False, aliases=("是否必修", "必修")),
+        Field(C.AUDIENCE, default="", aliases=("适用对象", "培训对象", "对象")),
+        Field(C.INSTRUCTOR, default="", aliases=("授课教师", "主讲人", "教师", "讲师")),
+        Field(C.INSTRUCTOR_RATING, "float", min=0, max=5, aliases=("教师评分", "评分")),
+        Field(C.SESSION_START, "datetime", aliases=("开课时间", "开始时间")),
+        Field(C.SESSION_END, "datetime", aliases=("结课时间", "结束时间")),
+        Field(C.CAPACITY, "int", min=0, aliases=("名额", "容量", "限额")),
+        Field(C.PREREQUISITES, default="", aliases=("先修课程", "前置课程")),
+        Field(C.PUBLISHED_AT, "datetime", aliases=("发布日期", "上线日期", "发布时间")),
+        Field(C.ACTIVE, "bool", default=True, aliases=("是否有效", "在用", "是否上架")),
+    ),
+)
+
+CADRES = TableSpec(
+    name="cadres",
+    key=C.CADRE_ID,
+    fields=(
+        Field(C.CADRE_ID, required=True, unique=True, aliases=("干部编号", "干部ID", "学员编号")),
+        Field(C.UNIT, default="", aliases=("单位", "工作单位", "所在单位")),
+        Field(C.UNIT_LEVEL, "enum", values=UNIT_LEVELS, aliases=("单位层级", "层级")),
+        Field(C.SYSTEM, default="", aliases=("系统", "所属系统", "条线")),
+        Field(C.REGION, default="", aliases=("地区", "区域", "所在地", "城市")),
+        Field(C.RANK, default="", aliases=("职级", "职务职级")),
+        Field(C.POSITION_CATEGORY, default="", aliases=("职位类别", "类别")),
+        Field(C.JOB_TITLE, default="", aliases=("岗位", "岗位名称", "职位名称")),
+        Field(C.JOB_DESCRIPTION, default="", aliases=("岗位职责", "职位简介", "工作职责")),
+        Field(C.DECLARED_NEEDS, default="", aliases=("学习需求", "培训需求", "需求调查")),
+        Field(C.YEARS_IN_POST, "float", min=0, max=60, aliases=("任职年限", "现岗年限")),
+        Field(C.NEWLY_PROMOTED, "bool", default=False, aliases=("新提拔", "是否新提拔")),
+        Field(C.YOUNG_CADRE, "bool", default=False, aliases=("年轻干部", "是否年轻干部")),
+        Field(C.VILLAGE_OFFICIAL, "bool", default=False, aliases=("大学生村官", "选调生")),
+        Field(
+            C.ANNUAL_HOURS_TARGET,
+            "float",
+            min=0,
+            max=1000,
+            aliases=("年度学时要求", "学时要求", "应修学时"),
+        ),
+        Field(C.WEEKLY_HOURS_BUDGET, "float", min=0, max=80, aliases=("每周可学时", "每周学时")),
+        Field(C.PREFERRED_FORMATS, default="", aliases=("偏好形式", "学习偏好")),
+        Field(C.AVAILABLE_WINDOWS, default="", aliases=("可学习时段", "学习时段")),
+    ),
+)
+
+COMPLETIONS = TableSpec(
+    name="completions",
+    references={C.CADRE_ID: "cadres", C.COURSE_ID: "courses"},
+    fields=(
+        Field(C.CADRE_ID, required=True, aliases=("干部编号", "干部ID", "学员编号")),
+        Field(C.COURSE_ID, required=True, aliases=("课程编号", "课程ID", "课程代码")),
+        Field(C.ENROLLED_AT, "datetime", required=True, aliases=("报名时间", "选课时间")),
+        Field(C.COMPLETED_AT, "datetime", aliases=("完成时间", "结业时间")),
+        Field(C.PROGRESS, "float", min=0, max=1, default=0.0, aliases=("学习进度", "进度")),
+        Field(
+            C.CREDIT_HOURS_AWARDED, "float", min=0, max=500, default=0.0, aliases=("获得学时",)
+        ),
+        Field(C.RATING, "int", min=1, max=5, aliases=("评价", "课程评分", "学员评分")),
+        Field(C.SOURCE, "enum", values=SOURCES, aliases=("来源", "选课来源")),
+    ),
+)
+
+TABLES: dict[str, TableSpec] = {t.name: t for t in (COURSES, CADRES, COMPLETIONS)}
