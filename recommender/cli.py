@@ -1,0 +1,275 @@
+"""Command line: ``recommender <command>`` (also ``python -m recommender``).
+
+Exit codes: 0 ok, 1 failed with a message (never a traceback), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="xuanxue (选学): personalised course menus for cadre training.",
+    pretty_exceptions_enable=False,
+)
+
+DataDir = Annotated[Path, typer.Option("--data", help="data directory (courses, cadres, completions)")]
+ModelPath = Annotated[Path, typer.Option("--model", help="model version dir or models root")]
+
+
+class CLIError(Exception):
+    """A failure to report in one line and exit 1."""
+
+
+def _progress() -> bool:
+    return sys.stderr.isatty()
+
+
+def _echo_json(obj) -> None:
+    typer.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+
+
+@app.command("generate-sample")
+def generate_sample_cmd(
+    out: Annotated[Path, typer.Option("--out", help="directory to write")],
+    scale: Annotated[str, typer.Option(help="small | medium | large | xlarge")] = "small",
+    seed: Annotated[int, typer.Option(help="random seed (same seed → same files)")] = 20260101,
+) -> None:
+    """Write a synthetic data directory.
+
+    Example: recommender generate-sample --out data/sample --scale small
+    """
+    from recommender.sample import generate_sample
+
+    if scale not in ("tiny", "small", "medium", "large", "xlarge"):
+        raise typer.BadParameter(f"unknown scale {scale!r}", param_hint="--scale")
+    counts = generate_sample(out, scale=scale, seed=seed)
+    typer.echo(" ".join(f"{k}={v}" for k, v in counts.items()) + f" → {out}")
+
+
+@app.command()
+def validate(
+    data: Annotated[Path, typer.Argument(help="data directory")],
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Load and check a data directory; print counts, rejects by reason and warnings.
+
+    Example: recommender validate data/sample
+    """
+    from recommender.data import load_dataset
+
+    ds = load_dataset(data)
+    summary, reasons = ds.summary(), ds.rejects_by_reason()
+    if json_out:
+        _echo_json({"summary": summary.to_dict("records"), "rejects": reasons.to_dict("records"),
+                    "warnings": list(ds.warnings)})
+        return
+    typer.echo(summary.to_string(index=False))
+    if len(reasons):
+        typer.echo("\nrejects by reason:")
+        typer.echo(reasons.to_string(index=False))
+    for w in ds.warnings:
+        typer.echo(f"warning: {w}")
+
+
+@app.command()
+def train(
+    data: DataDir,
+    out: Annotated[Path, typer.Option("--out", help="models root")] = Path("models"),
+    publish: Annotated[bool, typer.Option(help="point MODELS/current at the new version")] = True,
+    events: Annotated[Path | None, typer.Option(help="event store (default DATA/events.sqlite3)")] = None,
+    collaborative: Annotated[str, typer.Option(help="auto | ease | itemknn")] = "auto",
+    seed: int = 0,
+) -> None:
+    """Train on a data directory, write MODELS/<version>/ and publish MODELS/current.
+
+    Example: recommender train --data data/sample --out models
+    """
+    from recommender.train import TrainParams
+    from recommender.train import train as run
+
+    if collaborative not in ("auto", "ease", "itemknn"):
+        raise typer.BadParameter(f"unknown model {collaborative!r}", param_hint="--collaborative")
+    path = run(data, out, params=TrainParams(collaborative=collaborative, seed=seed),
+               publish=publish, events_path=events)
+    meta = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
+    typer.echo(f"trained {meta['model_version']} in {meta['trained_seconds']} s → {path}"
+               + (" (published)" if publish else " (not published)"))
+
+
+@app.command()
+def recommend(
+    model: ModelPath = Path("models"),
+    cadre: Annotated[str | None, typer.Option(help="one cadre_id")] = None,
+    cadres: Annotated[Path | None, typer.Option(help="file with one cadre_id a line")] = None,
+    k: Annotated[int, typer.Option("-k", min=1, max=200)] = 10,
+    output: Annotated[Path | None, typer.Option(help="batch output CSV")] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Recommend for one cadre, or for a file of cadres into a CSV.
+
+    Example: recommender recommend --model models --cadre GB000001 -k 10
+    """
+    from recommender.artifacts import load_model
+
+    if (cadre is None) == (cadres is None):
+        raise typer.BadParameter("give exactly one of --cadre or --cadres")
+    m = load_model(model)
+    if cadre is not None:
+        recs = m.recommend(cadre, k)
+        if json_out:
+            _echo_json({"model_version": m.version, "cadre_id": cadre,
+                        "items": [r.to_dict() for r in recs]})
+        else:
+            for r in recs:
+                typer.echo(f"{r.rank:>2}. {r.course_id} {r.title}（{r.category}，{r.credit_hours:g} 学时）"
+                           f" {r.score:.3f}\n    {r.reason_text}")
+        return
+    if output is None:
+        raise typer.BadParameter("--cadres needs --output FILE.csv")
+    ids = [ln.strip() for ln in _read_lines(cadres) if ln.strip()]
+    unknown = [c for c in ids if not m.has_cadre(c)]
+    if unknown:
+        raise CLIError(f"{cadres}: {len(unknown)} unknown cadre_id(s), e.g. {unknown[:3]}")
+    m.recommend_batch(ids, k).to_csv(output, index=False, encoding="utf-8")
+    typer.echo(f"wrote {len(ids)} cadres × {k} → {output}")
+
+
+def _read_lines(path: Path) -> list[str]:
+    from recommender.io import decode_bytes
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CLIError(f"{path}: cannot read ({exc.strerror})") from exc
+    return decode_bytes(data, path).splitlines()
+
+
+@app.command()
+def evaluate(
+    data: DataDir,
+    split: Annotated[str, typer.Option(help="temporal | leave-last | random")] = "temporal",
+    k: Annotated[int, typer.Option("-k", min=1, max=100)] = 10,
+    fraction: Annotated[float, typer.Option(min=0.01, max=0.9)] = 0.2,
+    out: Annotated[Path | None, typer.Option(help="write the JSON report here")] = None,
+    seed: int = 0,
+) -> None:
+    """Train on a split and print the metrics table with baselines.
+
+    Example: recommender evaluate --data data/sample --out eval.json
+    """
+    from recommender.data import load_dataset
+    from recommender.evaluate import SPLITS, format_table
+    from recommender.evaluate import evaluate as run
+    from recommender.train import TrainParams
+
+    if split not in SPLITS:
+        raise typer.BadParameter(f"unknown split {split!r}", param_hint="--split")
+    report = run(load_dataset(data), split=split, k=k, fraction=fraction,
+                 params=TrainParams(seed=seed), progress=_progress())
+    typer.echo(format_table(report))
+    d = report.details
+    typer.echo(f"\nsplit={split} test cadres={d['test_cadres']} (cold {d['cold_cadres']}), "
+               f"cold courses={d['cold_courses']}/{d['n_courses']}, collaborative={d['collaborative']}")
+    if out:
+        out.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str),
+                       encoding="utf-8")
+        typer.echo(f"report → {out}")
+
+
+@app.command()
+def menu(
+    model: ModelPath = Path("models"),
+    cadre: Annotated[str, typer.Option(help="cadre_id")] = ...,
+    year: Annotated[int | None, typer.Option(help="plan year (default: this year)")] = None,
+    target_hours: Annotated[float | None, typer.Option(min=0)] = None,
+    hours_credited: Annotated[float, typer.Option(min=0)] = 0.0,
+    weekly_budget: Annotated[float | None, typer.Option(min=0)] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Plan a personal course menu for one cadre.
+
+    Example: recommender menu --model models --cadre GB000001 --target-hours 50
+    """
+    from recommender.artifacts import load_model
+    from recommender.planning import plan_menu
+
+    m = load_model(model)
+    result = plan_menu(m, cadre, year=year, target_hours=target_hours,
+                       hours_credited=hours_credited, weekly_hours_budget=weekly_budget)
+    if json_out:
+        _echo_json({"model_version": m.version, **result.to_dict()})
+        return
+    typer.echo(f"{cadre} {result.year}: {result.planned_hours:g}/{result.target_hours:g} 学时 "
+               f"(已获 {result.hours_credited:g})  met={result.met}")
+    for it in result.items:
+        when = it.session_start if it.session_start is not None else f"week {it.week}"
+        typer.echo(f"- {it.course_id} {it.title}（{it.category}，{it.format}，{it.credit_hours:g} 学时，{when}）"
+                   f"\n    {it.reason}")
+    for u in result.unmet:
+        typer.echo(f"unmet {u.constraint}: {u.message}")
+
+
+@app.command()
+def gaps(
+    data: DataDir,
+    out: Annotated[Path, typer.Option("--out", help="Excel workbook to write")],
+    model: Annotated[Path | None, typer.Option("--model")] = None,
+) -> None:
+    """Planners' demand-gap report as an Excel workbook (one sheet per table).
+
+    Example: recommender gaps --data data/sample --model models --out gaps.xlsx
+    """
+    from recommender.report import write_gap_report
+
+    path = write_gap_report(data, out, model_path=model)
+    typer.echo(f"gap report → {path}")
+
+
+@app.command()
+def serve(
+    model: ModelPath = Path("models"),
+    host: str = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1)] = 1,
+) -> None:
+    """Serve the HTTP API (FastAPI + uvicorn).
+
+    Example: recommender serve --model models --port 8000
+    """
+    try:
+        from service.main import run
+    except ImportError as exc:  # the library must work without the service installed
+        raise CLIError(f"the HTTP service is not installed ({exc})") from exc
+    run(model_path=model, host=host, port=port, workers=workers)
+
+
+def main() -> None:
+    """Entry point: run the app, turning known failures into one-line messages and exit 1."""
+    logging.basicConfig(level=os.environ.get("XUANXUE_LOG_LEVEL", "WARNING"),
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if os.environ.get("XUANXUE_DEBUG"):
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)

@@ -1,0 +1,308 @@
+"""The public model: ids in, ranked and explained courses (or a menu) out.
+
+``RecommenderModel`` wraps a fitted :class:`~recommender.hybrid.HybridRecommender`
+with the catalog and cadre profiles it was trained on, applies business filters
+(exclude completed, active only, audience, category, format) and explains every
+item. Completion events newer than the model are passed in per request, so they
+count at once without retraining.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recommender.content import profile_text
+from recommender.explain import ExplainContext, Reason, explain_item
+from recommender.features import (
+    audience_matches,
+    audience_tags,
+    interaction_weights,
+    segment_of,
+    split_cell,
+)
+from recommender.hybrid import HybridRecommender
+from recommender.rules import TrainingRules, load_rules
+from recommender.schema import Columns as C
+
+
+class UnknownIdError(KeyError):
+    """An id the model does not know; ``kind`` is 'cadre' or 'course'."""
+
+    def __init__(self, kind: str, value: str, hint: str = "") -> None:
+        super().__init__(value)
+        self.kind, self.value, self.hint = kind, value, hint
+
+    def __str__(self) -> str:
+        return f"unknown {self.kind} {self.value!r}" + (f"; {self.hint}" if self.hint else "")
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One recommended course with its score and reasons."""
+
+    course_id: str
+    title: str
+    category: str
+    format: str
+    credit_hours: float
+    score: float
+    rank: int
+    reasons: tuple[Reason, ...] = field(default_factory=tuple)
+
+    @property
+    def reason_text(self) -> str:
+        return "；".join(r.text for r in self.reasons)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["reasons"] = [r.to_dict() for r in self.reasons]
+        return out
+
+
+@dataclass
+class _Request:
+    """One cadre's scoring inputs, known or new."""
+
+    profile: Mapping[str, Any]
+    profile_vector: sp.csr_matrix
+    history: sp.csr_matrix
+    last_item: int
+    seen: np.ndarray
+
+
+class RecommenderModel:
+    """A trained recommender over one catalog and cadre population."""
+
+    def __init__(
+        self,
+        hybrid: HybridRecommender,
+        courses: pd.DataFrame,
+        cadres: pd.DataFrame,
+        *,
+        rules: TrainingRules | None = None,
+        metadata: dict | None = None,
+    ) -> None:
+        self.hybrid = hybrid
+        self.courses = courses.reset_index(drop=True)
+        self.cadres = cadres.reset_index(drop=True)
+        self.rules = rules or load_rules()
+        self.metadata = metadata or {}
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """Plain arrays for the hot path (pandas row access is too slow per request)."""
+        c = self.courses
+        self.course_ids = c[C.COURSE_ID].astype(str).to_numpy(dtype=object)
+        self.titles = c[C.TITLE].astype(str).to_numpy(dtype=object)
+        self.categories = c[C.CATEGORY].astype(str).to_numpy(dtype=object)
+        self.formats = c[C.FORMAT].fillna("").astype(str).to_numpy(dtype=object)
+        self.hours = c[C.CREDIT_HOURS].to_numpy(dtype=np.float64)
+        self.compulsory = c[C.COMPULSORY].fillna(False).to_numpy(dtype=bool)
+        self.active = c[C.ACTIVE].fillna(True).to_numpy(dtype=bool)
+        self.audiences = [split_cell(a) for a in c[C.AUDIENCE].fillna("")]
+        self._cohorts: dict[tuple[str, str], np.ndarray] = {}
+        self._cadre_records = self.cadres.to_dict("records")
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        for key in ("course_ids", "titles", "categories", "formats", "hours", "compulsory",
+                    "active", "audiences", "_cohorts", "_cadre_records", "rules"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.rules = load_rules()  # policy lives in the settings file, not in the artifact
+        self._prepare()
+
+    # ---------------------------------------------------------------- lookup
+    @property
+    def version(self) -> str:
+        return str(self.metadata.get("model_version", "unversioned"))
+
+    def has_cadre(self, cadre_id: str) -> bool:
+        return cadre_id in self.hybrid.cadres_
+
+    def course_index(self, course_id: str) -> int:
+        idx = self.hybrid.courses_.index.get(str(course_id))
+        if idx is None:
+            raise UnknownIdError("course", course_id)
+        return idx
+
+    def cadre_profile(self, cadre_id: str) -> dict:
+        row = self.hybrid.cadres_.index.get(str(cadre_id))
+        if row is None:
+            raise UnknownIdError(
+                "cadre", cadre_id, "for a cadre the model has not seen, POST /v1/recommendations "
+                "with a profile (or call recommend_profile)"
+            )
+        return self._cadre_records[row]
+
+    # --------------------------------------------------------------- request
+    def _events_row(self, events: pd.DataFrame | None) -> tuple[sp.csr_matrix, int]:
+        n = len(self.course_ids)
+        if events is None or len(events) == 0:
+            return sp.csr_matrix((1, n), dtype=np.float32), -1
+        cols = self.hybrid.courses_.lookup(events[C.COURSE_ID])
+        ok = cols >= 0
+        w = interaction_weights(events)[ok]
+        row = sp.csr_matrix((w, (np.zeros(ok.sum(), int), cols[ok])), shape=(1, n))
+        row.sum_duplicates()
+        last = -1
+        if ok.any():
+            times = events.loc[ok, C.ENROLLED_AT].to_numpy(dtype="datetime64[s]")
+            last = int(cols[ok][int(np.argmax(times))])
+        return row.astype(np.float32), last
+
+    def _known_request(self, cadre_id: str, events: pd.DataFrame | None) -> _Request:
+        profile = self.cadre_profile(cadre_id)
+        r = self.hybrid.cadres_.index[str(cadre_id)]
+        history = self.hybrid.history_[r]
+        extra, last = self._events_row(events)
+        if extra.nnz:
+            history = history.maximum(extra).tocsr()
+        else:
+            last = int(self.hybrid.last_items_[r])
+        return _Request(profile, self.hybrid.profile_vectors_[r], history, last, history.indices)
+
+    def _profile_request(self, profile: Mapping[str, Any], completed: Collection[str]) -> _Request:
+        vec = self.hybrid.content_.transform_texts([profile_text(dict(profile))])
+        cols = self.hybrid.courses_.lookup(completed)
+        cols = np.unique(cols[cols >= 0])
+        n = len(self.course_ids)
+        hist = sp.csr_matrix((np.ones(len(cols), np.float32), (np.zeros(len(cols), int), cols)),
+                             shape=(1, n))
+        last = int(cols[-1]) if len(cols) else -1
+        return _Request(profile, vec, hist, last, cols)
+
+    def _score(self, req: _Request) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        seg = segment_of(req.profile)
+        scores, comps = self.hybrid.score(
+            req.profile_vector, req.history, [seg], np.array([req.last_item])
+        )
+        return scores[0], comps
+
+    def _eligible(self, req: _Request, *, category, fmt, include_completed: bool) -> np.ndarray:
+        mask = self.active.copy()
+        if not include_completed and len(req.seen):
+            mask[req.seen] = False
+        if category:
+            cats = {category} if isinstance(category, str) else set(category)
+            mask &= np.isin(self.categories, list(cats))
+        if fmt:
+            fmts = {fmt} if isinstance(fmt, str) else set(fmt)
+            mask &= np.isin(self.formats, list(fmts))
+        tags = audience_tags(req.profile, self.rules.rank_band(str(req.profile.get(C.RANK) or "")))
+        for i in np.flatnonzero(mask):
+            if self.audiences[i] and not audience_matches(self.audiences[i], tags):
+                mask[i] = False
+        return mask
+
+    def cohort_counts(self, profile: Mapping[str, Any]) -> np.ndarray:
+        """How many cadres of the same unit level and system took each course."""
+        key = (str(profile.get(C.UNIT_LEVEL) or ""), str(profile.get(C.SYSTEM) or ""))
+        counts = self._cohorts.get(key)
+        if counts is None:
+            lv = self.cadres[C.UNIT_LEVEL].fillna("").astype(str).to_numpy() == key[0]
+            sy = self.cadres[C.SYSTEM].fillna("").astype(str).to_numpy() == key[1]
+            rows = np.flatnonzero(lv & sy)
+            counts = np.asarray((self.hybrid.history_[rows] > 0).sum(axis=0)).ravel()
+            self._cohorts[key] = counts
+        return counts
+
+    def _rank(self, req, k, *, category, fmt, include_completed, explain) -> list[Recommendation]:
+        scores, comps = self._score(req)
+        mask = self._eligible(req, category=category, fmt=fmt, include_completed=include_completed)
+        cand = np.flatnonzero(mask)
+        if len(cand) == 0 or k <= 0:
+            return []
+        k = min(k, len(cand))
+        top = cand[np.argpartition(-scores[cand], k - 1)[:k]]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        ctx = None
+        if explain:
+            ctx = ExplainContext(req.profile_vector, req.seen, req.last_item,
+                                 self.cohort_counts(req.profile), comps)
+        return [
+            Recommendation(
+                course_id=self.course_ids[i], title=self.titles[i], category=self.categories[i],
+                format=self.formats[i], credit_hours=float(self.hours[i]),
+                score=round(float(scores[i]), 4), rank=pos + 1,
+                reasons=tuple(explain_item(self, ctx, int(i))) if ctx else (),
+            )
+            for pos, i in enumerate(top)
+        ]
+
+    # ---------------------------------------------------------------- public
+    def recommend(
+        self,
+        cadre_id: str,
+        k: int = 10,
+        *,
+        category: str | Sequence[str] | None = None,
+        format: str | Sequence[str] | None = None,
+        include_completed: bool = False,
+        explain: bool = True,
+        events: pd.DataFrame | None = None,
+    ) -> list[Recommendation]:
+        """Top-``k`` courses for a known cadre; ``events`` are completions newer than the model.
+
+        Courses the cadre already enrolled in (finished or not) are excluded unless
+        ``include_completed``. Raises :class:`UnknownIdError` for an unknown cadre.
+        """
+        req = self._known_request(cadre_id, events)
+        return self._rank(req, k, category=category, fmt=format,
+                          include_completed=include_completed, explain=explain)
+
+    def recommend_profile(
+        self,
+        profile: Mapping[str, Any],
+        k: int = 10,
+        *,
+        completed: Collection[str] = (),
+        category: str | Sequence[str] | None = None,
+        format: str | Sequence[str] | None = None,
+        explain: bool = True,
+    ) -> list[Recommendation]:
+        """Top-``k`` courses for a cadre the model has never seen (cold start)."""
+        req = self._profile_request(profile, completed)
+        return self._rank(req, k, category=category, fmt=format,
+                          include_completed=False, explain=explain)
+
+    def similar(self, course_id: str, k: int = 10) -> list[Recommendation]:
+        """Courses like ``course_id``: text similarity blended with co-completion."""
+        i = self.course_index(course_id)
+        content = self.hybrid.content_.similar_items(i)
+        hist = sp.csr_matrix(([1.0], ([0], [i])), shape=(1, len(self.course_ids)), dtype=np.float32)
+        collab = self.hybrid.collab_.score(hist)[0]
+        from recommender.hybrid import zscore
+
+        blended = zscore(content[None, :])[0] + 0.5 * zscore(collab[None, :])[0]
+        blended[i] = -np.inf
+        blended[~self.active] = -np.inf
+        k = min(k, int(np.isfinite(blended).sum()))
+        top = np.argsort(-blended, kind="stable")[:k]
+        return [
+            Recommendation(
+                course_id=self.course_ids[j], title=self.titles[j], category=self.categories[j],
+                format=self.formats[j], credit_hours=float(self.hours[j]),
+                score=round(float(blended[j]), 4), rank=pos + 1,
+                reasons=(Reason("similar_course", f"与《{self.titles[i]}》内容相近或常被一起学习",
+                                {"similarity": round(float(content[j]), 3)}),),
+            )
+            for pos, j in enumerate(top)
+        ]
+
+    def recommend_batch(self, cadre_ids: Sequence[str], k: int = 10) -> pd.DataFrame:
+        """``cadre_id, rank, course_id, score`` rows for many known cadres (no explanations)."""
+        rows = []
+        for cid in cadre_ids:
+            for rec in self.recommend(cid, k, explain=False):
+                rows.append((cid, rec.rank, rec.course_id, rec.score))
+        return pd.DataFrame(rows, columns=[C.CADRE_ID, "rank", C.COURSE_ID, "score"])

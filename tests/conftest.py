@@ -1,0 +1,38 @@
+"""Shared fixtures: a tiny generated data directory and a real model trained on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """A small synthetic data directory (generated once per test session)."""
+    from recommender.sample import generate_sample
+
+    out = tmp_path_factory.mktemp("tiny_data")
+    generate_sample(out, scale="tiny", seed=7)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tiny_data, tmp_path_factory) -> Path:
+    """A models root with one published version trained on ``tiny_data``."""
+    from recommender.train import train
+
+    root = tmp_path_factory.mktemp("models")
+    train(tiny_data, root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_models):
+    """The published tiny model, loaded."""
+    from recommender.artifacts import load_model
+
+    return load_model(tiny_models)

@@ -1,0 +1,119 @@
+"""Contract tests for the hybrid model and the public RecommenderModel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+
+from recommender.hybrid import HybridRecommender
+from recommender.model import RecommenderModel, UnknownIdError
+from recommender.text import ChineseTokenizer
+from tests.frames import checkerboard
+
+WEIGHTS = {"content": 1.0, "collaborative": 1.0, "popularity": 0.5}
+COLD = {"content": 1.0, "popularity": 0.5}
+
+
+def fit(**kw):
+    courses, cadres, comps, withheld = checkerboard()
+    params = dict(tokenizer=ChineseTokenizer(), collaborative="ease", ease_l2=1.0,
+                  weights=WEIGHTS, cold_weights=COLD)
+    params.update(kw)
+    hybrid = HybridRecommender(**params)
+    assert hybrid.fit(courses, cadres, comps) is hybrid
+    return RecommenderModel(hybrid, courses, cadres), withheld
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return fit()
+
+
+def test_not_fitted_raises():
+    h = HybridRecommender(tokenizer=ChineseTokenizer())
+    with pytest.raises(NotFittedError):
+        h.score_cadres(np.array([0]))
+
+
+@pytest.mark.parametrize("kind", ["ease", "itemknn"])
+def test_withheld_course_ranks_first(kind):
+    model, withheld = fit(collaborative=kind)
+    for cadre_id, course in withheld.items():
+        recs = model.recommend(cadre_id, k=3)
+        assert recs[0].course_id == course, cadre_id
+
+
+def test_completed_courses_never_recommended_unless_asked(fitted):
+    model, withheld = fitted
+    cadre = next(iter(withheld))
+    done = set(model.course_ids[model.hybrid.history_[0].indices])
+    recs = model.recommend(cadre, k=12)
+    assert done.isdisjoint(r.course_id for r in recs)
+    recs_all = model.recommend(cadre, k=12, include_completed=True)
+    assert done <= {r.course_id for r in recs_all}
+
+
+def test_every_item_is_explained(fitted):
+    model, withheld = fitted
+    for rec in model.recommend(next(iter(withheld)), k=5):
+        assert rec.reasons and all(r.text for r in rec.reasons)
+
+
+def test_cold_cadre_gets_courses_of_their_field(fitted):
+    model, _ = fitted
+    recs = model.recommend_profile({"job_title": "应急管理岗", "job_description": "从事应急管理、安全生产等工作"}, k=6)
+    assert [r.category for r in recs] == ["应急管理"] * 6
+    assert any(r.kind == "profile_terms" for r in recs[0].reasons)
+
+
+def test_unknown_cadre_has_hint(fitted):
+    model, _ = fitted
+    with pytest.raises(UnknownIdError, match="POST /v1/recommendations"):
+        model.recommend("nobody")
+
+
+def test_category_filter(fitted):
+    model, withheld = fitted
+    recs = model.recommend(next(iter(withheld)), k=10, category="乡村振兴")
+    assert recs and {r.category for r in recs} == {"乡村振兴"}
+
+
+def test_same_seed_same_output():
+    a, w = fit(weights=None, cold_weights=None, collaborative="auto")
+    b, _ = fit(weights=None, cold_weights=None, collaborative="auto")
+    cid = next(iter(w))
+    assert [r.course_id for r in a.recommend(cid, k=8)] == [r.course_id for r in b.recommend(cid, k=8)]
+    assert a.hybrid.weights_ == b.hybrid.weights_
+
+
+def test_dump_load_identical_scores(fitted, tmp_path):
+    import joblib
+
+    model, withheld = fitted
+    joblib.dump(model, tmp_path / "m.joblib")
+    again = joblib.load(tmp_path / "m.joblib")
+    rows = np.arange(len(model.cadres))
+    np.testing.assert_array_equal(model.hybrid.score_cadres(rows), again.hybrid.score_cadres(rows))
+
+
+def test_new_events_change_recommendations_without_retraining(fitted):
+    import pandas as pd
+
+    model, withheld = fitted
+    cadre = next(iter(withheld))
+    course = withheld[cadre]
+    assert model.recommend(cadre, k=1)[0].course_id == course
+    events = pd.DataFrame({"cadre_id": [cadre], "course_id": [course],
+                           "enrolled_at": [pd.Timestamp("2025-01-01")],
+                           "completed_at": [pd.Timestamp("2025-01-02")], "progress": [1.0],
+                           "credit_hours_awarded": [2.0], "rating": [np.nan], "source": [""]})
+    assert course not in {r.course_id for r in model.recommend(cadre, k=10, events=events)}
+
+
+def test_similar_courses_same_block(fitted):
+    model, _ = fitted
+    sims = model.similar("K000", k=4)
+    assert {s.category for s in sims} == {"应急管理"}
+    with pytest.raises(UnknownIdError):
+        model.similar("nope")
