@@ -160,6 +160,7 @@ def evaluate(
     k: Annotated[int, typer.Option("-k", min=1, max=100)] = 10,
     fraction: Annotated[float, typer.Option(min=0.01, max=0.9)] = 0.2,
     out: Annotated[Path | None, typer.Option(help="write the JSON report here")] = None,
+    relevant: Annotated[str, typer.Option(help="chosen (self-selected) | all (with assigned)")] = "chosen",
     seed: int = 0,
 ) -> None:
     """Train on a split and print the metrics table with baselines.
@@ -174,7 +175,7 @@ def evaluate(
     if split not in SPLITS:
         raise typer.BadParameter(f"unknown split {split!r}", param_hint="--split")
     report = run(load_dataset(data), split=split, k=k, fraction=fraction,
-                 params=TrainParams(seed=seed), progress=_progress())
+                 params=TrainParams(seed=seed), progress=_progress(), relevant=relevant)
     typer.echo(format_table(report))
     d = report.details
     typer.echo(f"\nsplit={split} test cadres={d['test_cadres']} (cold {d['cold_cadres']}), "

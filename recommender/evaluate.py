@@ -24,6 +24,7 @@ from recommender.data import Dataset
 from recommender.hybrid import HybridRecommender
 from recommender.schema import Columns as C
 from recommender.train import TrainParams, make_hybrid
+from recommender.weights import chosen
 
 log = logging.getLogger(__name__)
 
@@ -116,15 +117,18 @@ def evaluate_model(
     if len(users) == 0:
         raise EvaluationError("no test cadre has a new course in the test period")
     cold_items = model.item_counts_ == 0
+    closed = ~model.open_courses()  # sessions that started before the split cannot be taken
     fns = _score_fns(model, seed)
     lists: dict[str, list[np.ndarray]] = {name: [] for name in fns}
     for start in tqdm(range(0, len(users), batch), disable=not progress, desc="scoring"):
         u = users[start:start + batch]
         hist = model.history_[u]
         comps = model.components(model.profile_vectors_[u], hist,
-                                 [model.segments_[i] for i in u], model.last_items_[u])
+                                 [model.segments_[i] for i in u], model.last_items_[u],
+                                 model.context_bits_[u])
         hh = np.asarray(hist.getnnz(axis=1) > 0)
         seen = hist.toarray() > 0
+        seen[:, closed] = True
         for name, fn in fns.items():
             s = np.array(fn(comps, hh, hist), dtype=np.float32)
             s[seen] = -np.inf
@@ -184,16 +188,23 @@ def _slice_rows(name, top, rel_sets, has_hist, cold_items, model, k) -> list[dic
 
 def evaluate(
     dataset: Dataset, *, split: str = "temporal", k: int = 10, fraction: float = 0.2,
-    params: TrainParams = TrainParams(), progress: bool = False,
+    params: TrainParams = TrainParams(), progress: bool = False, relevant: str = "chosen",
 ) -> EvalReport:
-    """Split, fit the hybrid on the training part, and score everything on the test part."""
+    """Split, fit the hybrid on the training part, and score everything on the test part.
+
+    ``relevant="chosen"`` (default) counts the test courses cadres chose themselves;
+    ``"all"`` also counts compulsory assignments.
+    """
+    if relevant not in ("chosen", "all"):
+        raise EvaluationError(f"relevant must be 'chosen' or 'all', got {relevant!r}")
     train, test = split_completions(dataset.completions, split, fraction=fraction, seed=params.seed)
     if len(train) == 0 or len(test) == 0:
         raise EvaluationError(f"split {split!r} left an empty train or test set "
                               f"({len(train)} / {len(test)} enrolments)")
     model = make_hybrid(params).fit(dataset.courses, dataset.cadres, train)
-    report = evaluate_model(model, test, k=k, seed=params.seed, progress=progress)
-    report.details.update({"split": split, "fraction": fraction,
+    target = chosen(test) if relevant == "chosen" else test
+    report = evaluate_model(model, target, k=k, seed=params.seed, progress=progress)
+    report.details.update({"split": split, "fraction": fraction, "relevant": relevant,
                            "train_enrolments": len(train), "test_enrolments": len(test),
                            "validation": model.validation_})
     return report

@@ -153,3 +153,44 @@ def audience_matches(audience: Sequence[str], tags: set[str]) -> bool:
     if not audience or any(a in _ALL for a in audience):
         return True
     return any(a in tags for a in audience)
+
+
+def context_bits(cadres: pd.DataFrame) -> np.ndarray:
+    """(n_cadres × (formats + windows)) float32: declared preferred formats and study windows.
+
+    A cadre who declared no windows is taken to be available in all of them.
+    """
+    from recommender.schema import FORMATS, WINDOWS
+
+    fmts = cadres[C.PREFERRED_FORMATS].fillna("").astype(str)
+    wins = cadres[C.AVAILABLE_WINDOWS].fillna("").astype(str)
+    out = np.zeros((len(cadres), len(FORMATS) + len(WINDOWS)), dtype=np.float32)
+    for j, f in enumerate(FORMATS):
+        out[:, j] = fmts.str.contains(f, regex=False).to_numpy()
+    for j, w in enumerate(WINDOWS):
+        out[:, len(FORMATS) + j] = wins.str.contains(w, regex=False).to_numpy()
+    none = out[:, len(FORMATS) :].sum(axis=1) == 0
+    out[none, len(FORMATS) :] = 1.0
+    return out
+
+
+def course_context(courses: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Format one-hot (n × formats) and window one-hot (n × windows; all ones if unscheduled)."""
+    from recommender.schedule import session_windows
+    from recommender.schema import FORMATS, WINDOWS
+
+    fmt = courses[C.FORMAT].fillna("").astype(str).to_numpy()
+    fmt_hot = np.stack([fmt == f for f in FORMATS], axis=1).astype(np.float32)
+    win = session_windows(courses[C.SESSION_START])
+    win_hot = np.stack([win == w for w in WINDOWS], axis=1).astype(np.float32)
+    unscheduled = courses[C.SESSION_START].isna().to_numpy()
+    win_hot[unscheduled] = 1.0
+    return fmt_hot, win_hot
+
+
+def context_scores(bits: np.ndarray, fmt_hot: np.ndarray, win_hot: np.ndarray) -> np.ndarray:
+    """Preferred-format match minus a penalty for sessions outside the cadre's windows."""
+    n_fmt = fmt_hot.shape[1]
+    match = bits[:, :n_fmt] @ fmt_hot.T
+    feasible = (bits[:, n_fmt:] @ win_hot.T) > 0
+    return (match - 2.0 * ~feasible).astype(np.float32)

@@ -21,6 +21,9 @@ from recommender.collaborative import EASE, ItemKNN, sequence_transitions
 from recommender.content import ContentModel, profile_text
 from recommender.features import (
     IdMap,
+    context_bits,
+    context_scores,
+    course_context,
     interaction_matrix,
     quality_prior,
     segments,
@@ -31,9 +34,49 @@ from recommender.weights import fit_weights, temporal_holdout
 
 log = logging.getLogger(__name__)
 
-COMPONENTS = ("content", "collaborative", "popularity", "popularity_overall", "quality", "sequence")
+COMPONENTS = (
+    "content",
+    "collaborative",
+    "popularity",
+    "popularity_overall",
+    "quality",
+    "sequence",
+    "context",
+)
 #: components available for a cadre with no history
-COLD_COMPONENTS = ("content", "popularity", "popularity_overall", "quality")
+COLD_COMPONENTS = ("content", "popularity", "popularity_overall", "quality", "context")
+
+
+#: behaviour-based components that a course with no completions knows nothing about
+BEHAVIOURAL = ("collaborative", "popularity", "popularity_overall")
+COLD_ITEM_NEIGHBOURS = 20
+
+
+def cold_item_bridge(
+    course_matrix: sp.csr_matrix, warm: np.ndarray, *, neighbours: int = COLD_ITEM_NEIGHBOURS
+) -> sp.csr_matrix:
+    """(n_items × n_items) map that copies warm scores and fills each cold course with the
+    similarity-weighted mean score of its nearest warm courses (content neighbours).
+
+    Multiplying a behavioural score row by it gives a course with no completions the score
+    its look-alikes have, instead of the lowest score in the catalog.
+    """
+    n = course_matrix.shape[0]
+    warm_idx, cold_idx = np.flatnonzero(warm), np.flatnonzero(~warm)
+    rows, cols, vals = [warm_idx], [warm_idx], [np.ones(len(warm_idx), np.float32)]
+    if len(cold_idx) and len(warm_idx):
+        sims = (course_matrix[cold_idx] @ course_matrix[warm_idx].T).toarray()
+        k = min(neighbours, len(warm_idx))
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        w = np.take_along_axis(sims, top, axis=1).clip(min=0)
+        w = np.where(w.sum(axis=1, keepdims=True) > 0, w, 1.0)
+        w = w / w.sum(axis=1, keepdims=True)
+        rows.append(warm_idx[top].ravel())
+        cols.append(np.repeat(cold_idx, k))
+        vals.append(w.ravel().astype(np.float32))
+    return sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+    )
 
 
 def zscore(scores: np.ndarray) -> np.ndarray:
@@ -103,6 +146,9 @@ class HybridRecommender(BaseEstimator):
         self.profile_vectors_ = self.content_.transform_texts(texts)
         self.segments_ = segments(cadres)
         self.quality_raw_ = quality_prior(courses, completions)
+        self.context_bits_ = context_bits(cadres)
+        self.session_start_ = courses[C.SESSION_START].to_numpy(dtype="datetime64[s]")
+        self.course_formats_, self.course_windows_ = course_context(courses)
         self.validation_: dict = {}
         kind = self.collaborative
         weights, cold = self.weights, self.cold_weights
@@ -136,13 +182,20 @@ class HybridRecommender(BaseEstimator):
         self.popularity_ = Popularity(half_life_days=self.popularity_half_life_days).fit(
             cols[ok], times[ok], segs, n_items, now=self.now_
         )
-        self.popularity_overall_ = self.popularity_.score(None)
         self.transitions_ = sequence_transitions(rows[ok], cols[ok], times[ok], n_items)
         order = np.argsort(times[ok], kind="stable")
         self.last_items_ = np.full(len(self.cadres_), -1, dtype=np.int64)
         self.last_items_[rows[ok][order]] = cols[ok][order]
         self.item_counts_ = np.asarray((self.history_ > 0).sum(axis=0)).ravel()
+        self.bridge_ = cold_item_bridge(self.content_.course_matrix_, self.item_counts_ > 0)
         self._segment_cache: dict = {}
+
+    def open_courses(self, at: np.datetime64 | None = None) -> np.ndarray:
+        """Courses one can still enrol in at ``at`` (default: the end of the training data):
+        self-paced ones, and scheduled ones whose session has not started."""
+        check_is_fitted(self, "now_")
+        at = self.now_ if at is None else np.datetime64(at, "s")
+        return np.isnat(self.session_start_) | (self.session_start_ >= at)
 
     def _make_collab(self, kind: str) -> EASE | ItemKNN:
         if kind == "itemknn":
@@ -167,14 +220,24 @@ class HybridRecommender(BaseEstimator):
         return fitted.weights, fitted.cold_weights, kind, report
 
     # --------------------------------------------------------------- scoring
-    def segment_popularity(self, segment: tuple[str, ...]) -> np.ndarray:
+    def segment_popularity(self, segment: tuple[str, ...] | None) -> np.ndarray:
         """Segment popularity (memoised: there are few distinct segments)."""
         cached = self._segment_cache.get(segment)
         if cached is None:
-            cached = self.popularity_.score(segment)
+            cached = self._log_pop(self.popularity_.score(segment))
             if len(self._segment_cache) < 10_000:
                 self._segment_cache[segment] = cached
         return cached
+
+    def _log_pop(self, share: np.ndarray) -> np.ndarray:
+        """Popularity on a log scale (choice models are additive in log-popularity),
+        with courses that have no completions bridged from their content neighbours."""
+        logp = np.log(share.astype(np.float64) + 1e-6).astype(np.float32)
+        warm = self.item_counts_ > 0
+        if warm.all() or not warm.any():
+            return logp
+        logp[~warm] = 0.0
+        return np.asarray(logp @ self.bridge_).ravel().astype(np.float32)
 
     def components(
         self,
@@ -182,6 +245,7 @@ class HybridRecommender(BaseEstimator):
         history: sp.csr_matrix,
         segs: Sequence[tuple[str, ...]],
         last_items: np.ndarray,
+        context: np.ndarray | None = None,
         *,
         needed: Sequence[str] = COMPONENTS,
     ) -> dict[str, np.ndarray]:
@@ -193,11 +257,11 @@ class HybridRecommender(BaseEstimator):
             vecs = self.content_.cadre_vectors(profile_vectors, history)
             out["content"] = self.content_.score(vecs)
         if "collaborative" in needed:
-            out["collaborative"] = self.collab_.score(history)
+            out["collaborative"] = np.asarray(self.collab_.score(history) @ self.bridge_)
         if "popularity" in needed:
             out["popularity"] = np.vstack([self.segment_popularity(s) for s in segs])
         if "popularity_overall" in needed:
-            out["popularity_overall"] = np.tile(self.popularity_overall_, (n, 1))
+            out["popularity_overall"] = np.tile(self.segment_popularity(None), (n, 1))
         if "quality" in needed:
             out["quality"] = np.tile(self.quality_raw_, (n, 1))
         if "sequence" in needed:
@@ -206,6 +270,8 @@ class HybridRecommender(BaseEstimator):
             if has.any():
                 seq[has] = self.transitions_[last_items[has]].toarray()
             out["sequence"] = seq
+        if "context" in needed and context is not None:
+            out["context"] = context_scores(context, self.course_formats_, self.course_windows_)
         return out
 
     def blend(
@@ -239,10 +305,11 @@ class HybridRecommender(BaseEstimator):
         history: sp.csr_matrix,
         segs: Sequence[tuple[str, ...]],
         last_items: np.ndarray,
+        context: np.ndarray | None = None,
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Blended scores (n_rows × n_items) and the raw components behind them."""
         comps = self.components(
-            profile_vectors, history, segs, last_items, needed=self.needed_components()
+            profile_vectors, history, segs, last_items, context, needed=self.needed_components()
         )
         has_history = np.asarray(history.getnnz(axis=1) > 0)
         return self.blend(comps, has_history), comps
@@ -252,4 +319,10 @@ class HybridRecommender(BaseEstimator):
         check_is_fitted(self, "weights_")
         hist = self.history_[rows]
         segs = [self.segments_[r] for r in rows]
-        return self.score(self.profile_vectors_[rows], hist, segs, self.last_items_[rows])[0]
+        return self.score(
+            self.profile_vectors_[rows],
+            hist,
+            segs,
+            self.last_items_[rows],
+            self.context_bits_[rows],
+        )[0]

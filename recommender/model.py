@@ -22,6 +22,7 @@ from recommender.explain import ExplainContext, Reason, explain_item
 from recommender.features import (
     audience_matches,
     audience_tags,
+    context_bits,
     interaction_weights,
     segment_of,
     split_cell,
@@ -70,6 +71,7 @@ class _Request:
     """One cadre's scoring inputs, known or new."""
 
     profile: Mapping[str, Any]
+    context: np.ndarray
     profile_vector: sp.csr_matrix
     history: sp.csr_matrix
     last_item: int
@@ -93,6 +95,8 @@ class RecommenderModel:
         self.cadres = cadres.reset_index(drop=True)
         self.rules = rules or load_rules()
         self.metadata = metadata or {}
+        #: reference time for "session not started yet"; None = the end of the training data
+        self.as_of: np.datetime64 | None = None
         self._prepare()
 
     def _prepare(self) -> None:
@@ -169,7 +173,14 @@ class RecommenderModel:
             history = history.maximum(extra).tocsr()
         else:
             last = int(self.hybrid.last_items_[r])
-        return _Request(profile, self.hybrid.profile_vectors_[r], history, last, history.indices)
+        return _Request(
+            profile,
+            self.hybrid.context_bits_[r : r + 1],
+            self.hybrid.profile_vectors_[r],
+            history,
+            last,
+            history.indices,
+        )
 
     def _profile_request(self, profile: Mapping[str, Any], completed: Collection[str]) -> _Request:
         vec = self.hybrid.content_.transform_texts([profile_text(dict(profile))])
@@ -179,17 +190,27 @@ class RecommenderModel:
         hist = sp.csr_matrix((np.ones(len(cols), np.float32), (np.zeros(len(cols), int), cols)),
                              shape=(1, n))
         last = int(cols[-1]) if len(cols) else -1
-        return _Request(profile, vec, hist, last, cols)
+        ctx = context_bits(
+            pd.DataFrame(
+                [
+                    {
+                        C.PREFERRED_FORMATS: profile.get(C.PREFERRED_FORMATS, ""),
+                        C.AVAILABLE_WINDOWS: profile.get(C.AVAILABLE_WINDOWS, ""),
+                    }
+                ]
+            )
+        )
+        return _Request(profile, ctx, vec, hist, last, cols)
 
     def _score(self, req: _Request) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         seg = segment_of(req.profile)
         scores, comps = self.hybrid.score(
-            req.profile_vector, req.history, [seg], np.array([req.last_item])
+            req.profile_vector, req.history, [seg], np.array([req.last_item]), req.context
         )
         return scores[0], comps
 
     def _eligible(self, req: _Request, *, category, fmt, include_completed: bool) -> np.ndarray:
-        mask = self.active.copy()
+        mask = self.active & self.hybrid.open_courses(self.as_of)
         if not include_completed and len(req.seen):
             mask[req.seen] = False
         if category:

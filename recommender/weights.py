@@ -22,6 +22,7 @@ START = {
     "popularity_overall": 0.0,
     "quality": 0.1,
     "sequence": 0.25,
+    "context": 0.5,
 }
 
 
@@ -42,6 +43,15 @@ def temporal_holdout(
     order = completions[C.ENROLLED_AT].sort_values(kind="stable").index
     cut = int(round(len(order) * (1.0 - fraction)))
     return completions.loc[order[:cut]], completions.loc[order[cut:]]
+
+
+def chosen(completions: pd.DataFrame) -> pd.DataFrame:
+    """Enrolments a cadre chose (self-selected or from a recommendation), not assignments.
+
+    Compulsory assignments are not what a recommender ranks: the menu puts them first
+    anyway. Rows with no source count as chosen.
+    """
+    return completions[completions[C.SOURCE].fillna("").astype(str) != "assigned"]
 
 
 def batch_ndcg(scores: np.ndarray, relevant: np.ndarray, k: int = 10) -> np.ndarray:
@@ -99,18 +109,20 @@ def fit_weights(
     from recommender.hybrid import COLD_COMPONENTS, COMPONENTS
 
     rng = np.random.default_rng(random_state)
-    users, relevant = _validation_rows(model, valid, max_cadres, rng)
+    users, relevant = _validation_rows(model, chosen(valid), max_cadres, rng)
     if len(users) == 0:
         return FittedWeights(dict(START), {"content": 1.0, "popularity": 0.5}, 0.0)
     hist = model.history_[users]
     segs = [model.segments_[u] for u in users]
     profiles = model.profile_vectors_[users]
-    comps = model.components(profiles, hist, segs, model.last_items_[users])
+    ctx = model.context_bits_[users]
+    comps = model.components(profiles, hist, segs, model.last_items_[users], ctx)
     seen = hist.toarray() > 0
+    seen[:, ~model.open_courses()] = True  # sessions already started cannot be taken
     has_hist = seen.any(axis=1)
     empty = sp.csr_matrix(hist.shape, dtype=np.float32)
     no_last = np.full(len(users), -1)
-    cold = model.components(profiles, empty, segs, no_last, needed=COLD_COMPONENTS)
+    cold = model.components(profiles, empty, segs, no_last, ctx, needed=COLD_COMPONENTS)
 
     def score_warm(w):
         s = model.blend(comps, np.ones(len(users), bool), weights=w, cold_weights=w)
