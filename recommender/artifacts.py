@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 CURRENT = "current"

@@ -84,24 +84,31 @@ class EventStore:
             raise
         return out
 
-    def _frame(self, where: str = "", params: tuple = ()) -> pd.DataFrame:
+    def _frame(self, where: str = "", params: tuple = ()) -> pd.DataFrame | None:
         cur = self._con().execute(
             f"SELECT {', '.join(EVENT_COLUMNS)} FROM events {where} ORDER BY rowid", params
         )
-        frame = pd.DataFrame(cur.fetchall(), columns=EVENT_COLUMNS)
+        rows = cur.fetchall()
+        if not rows:
+            return None
+        frame = pd.DataFrame(rows, columns=EVENT_COLUMNS)
         for col in (C.ENROLLED_AT, C.COMPLETED_AT):
-            frame[col] = pd.to_datetime(frame[col], errors="coerce")
+            frame[col] = pd.to_datetime(frame[col], errors="coerce", utc=True).dt.tz_localize(None)
         for col in (C.PROGRESS, C.CREDIT_HOURS_AWARDED, C.RATING):
             frame[col] = pd.to_numeric(frame[col], errors="coerce")
         return frame
 
-    def for_cadre(self, cadre_id: str) -> pd.DataFrame:
-        """This cadre's events as a completions frame (contract columns)."""
+    def for_cadre(self, cadre_id: str) -> pd.DataFrame | None:
+        """This cadre's events as a completions frame (contract columns); None if none.
+
+        Most requests are for cadres with no new events, so that case skips pandas.
+        """
         return self._frame("WHERE cadre_id = ?", (str(cadre_id),))
 
     def to_frame(self) -> pd.DataFrame:
-        """All events as a completions frame."""
-        return self._frame()
+        """All events as a completions frame (empty frame if none)."""
+        frame = self._frame()
+        return frame if frame is not None else pd.DataFrame(columns=EVENT_COLUMNS)
 
     def count(self) -> int:
         return int(self._con().execute("SELECT COUNT(*) FROM events").fetchone()[0])

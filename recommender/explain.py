@@ -34,11 +34,36 @@ class ExplainContext:
     components: dict[str, np.ndarray]
 
 
+def _matched_terms(model, profile_vector: sp.csr_matrix, item: int, n: int = 3) -> list[str]:
+    """Terms shared by the profile and the course, by weight product (plain numpy)."""
+    cm = model.hybrid.content_.course_matrix_
+    lo, hi = cm.indptr[item], cm.indptr[item + 1]
+    common, pi, ci = np.intersect1d(profile_vector.indices, cm.indices[lo:hi],
+                                    assume_unique=True, return_indices=True)
+    if len(common) == 0:
+        return []
+    prod = profile_vector.data[pi] * cm.data[lo:hi][ci]
+    terms = model.hybrid.content_.terms_
+    return [str(terms[common[j]]) for j in np.argsort(-prod)[:n]]
+
+
+def _resembles(model, history_items: np.ndarray, item: int) -> tuple[int, float]:
+    """The taken course most like ``item`` by text, and the similarity."""
+    sim = model._index.content_sim
+    if sim is not None:
+        sims = sim[history_items, item]
+    else:
+        cm = model.hybrid.content_.course_matrix_
+        sims = np.asarray((cm[history_items] @ cm[item].T).toarray()).ravel()
+    best = int(np.argmax(sims))
+    return int(history_items[best]), float(sims[best])
+
+
 def explain_item(model, ctx: ExplainContext, item: int, row: int = 0) -> list[Reason]:
     """Reasons for recommending course ``item``, strongest first."""
     h = model.hybrid
     reasons: list[Reason] = []
-    terms = h.content_.matched_terms(ctx.profile_vector, item, n=3)
+    terms = _matched_terms(model, ctx.profile_vector, item)
     if terms:
         reasons.append(
             Reason("profile_terms", f"与您的岗位职责和学习需求相关：{'、'.join(terms)}",
@@ -50,20 +75,16 @@ def explain_item(model, ctx: ExplainContext, item: int, row: int = 0) -> list[Re
             Reason("similar_cadres", f"{n} 位同系统、同层级岗位的干部学习了这门课", {"cadres": n})
         )
     if len(ctx.history_items):
-        sims = h.content_.course_matrix_[ctx.history_items] @ h.content_.course_matrix_[item].T
-        sims = np.asarray(sims.toarray()).ravel()
-        best = int(np.argmax(sims))
-        if sims[best] >= RESEMBLES_MIN:
-            cid = ctx.history_items[best]
-            title = model.titles[cid]
+        cid, sim = _resembles(model, ctx.history_items, item)
+        if sim >= RESEMBLES_MIN:
             reasons.append(
-                Reason("resembles_completed", f"与您已学的《{title}》内容相近",
-                       {"course_id": model.course_ids[cid], "similarity": round(float(sims[best]), 3)})
+                Reason("resembles_completed", f"与您已学的《{model.titles[cid]}》内容相近",
+                       {"course_id": model.course_ids[cid], "similarity": round(sim, 3)})
             )
-    if ctx.last_item >= 0 and "sequence" in ctx.components and ctx.components["sequence"][row, item] > 0:
-        title = model.titles[ctx.last_item]
+    seq = ctx.components.get("sequence")
+    if ctx.last_item >= 0 and seq is not None and np.ravel(seq)[item] > 0:
         reasons.append(
-            Reason("sequence", f"学完《{title}》的干部常接着学这门课",
+            Reason("sequence", f"学完《{model.titles[ctx.last_item]}》的干部常接着学这门课",
                    {"after_course_id": model.course_ids[ctx.last_item]})
         )
     if model.compulsory[item]:

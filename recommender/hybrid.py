@@ -280,16 +280,28 @@ class HybridRecommender(BaseEstimator):
         has_history: np.ndarray,
         weights: Mapping[str, float] | None = None,
         cold_weights: Mapping[str, float] | None = None,
+        *,
+        normalized: bool = False,
     ) -> np.ndarray:
-        """Weighted sum of z-scored components; cold rows use the cold weights."""
+        """Weighted sum of z-scored components; cold rows use the cold weights.
+
+        Pass ``normalized=True`` when ``comps`` are already z-scored (the weight search
+        blends the same components hundreds of times).
+        """
         warm_w = self.weights_ if weights is None else weights
         cold_w = self.cold_weights_ if cold_weights is None else cold_weights
         first = next(iter(comps.values()))
         total = np.zeros_like(first, dtype=np.float32)
         for name, raw in comps.items():
-            z = zscore(raw)
-            w = np.where(has_history, warm_w.get(name, 0.0), cold_w.get(name, 0.0))
-            total += w[:, None].astype(np.float32) * z
+            ww, cw = warm_w.get(name, 0.0), cold_w.get(name, 0.0)
+            if not (ww or cw):
+                continue
+            z = raw if normalized else zscore(raw)
+            if ww == cw:
+                total += np.float32(ww) * z
+            else:
+                w = np.where(has_history, ww, cw).astype(np.float32)
+                total += w[:, None] * z
         return total
 
     def needed_components(self) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from recommender.features import (
 from recommender.hybrid import HybridRecommender
 from recommender.rules import TrainingRules, load_rules
 from recommender.schema import Columns as C
+from recommender.serving import ServingIndex, score_one
 
 
 class UnknownIdError(KeyError):
@@ -109,14 +111,18 @@ class RecommenderModel:
         self.hours = c[C.CREDIT_HOURS].to_numpy(dtype=np.float64)
         self.compulsory = c[C.COMPULSORY].fillna(False).to_numpy(dtype=bool)
         self.active = c[C.ACTIVE].fillna(True).to_numpy(dtype=bool)
-        self.audiences = [split_cell(a) for a in c[C.AUDIENCE].fillna("")]
+        codes, uniques = pd.factorize(c[C.AUDIENCE].fillna("").astype(str))
+        self.audience_codes = codes
+        self.audience_lists = [split_cell(a) for a in uniques]
         self._cohorts: dict[tuple[str, str], np.ndarray] = {}
         self._cadre_records = self.cadres.to_dict("records")
+        self._index = ServingIndex.build(self.hybrid)
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         for key in ("course_ids", "titles", "categories", "formats", "hours", "compulsory",
-                    "active", "audiences", "_cohorts", "_cadre_records", "rules"):
+                    "active", "audience_codes", "audience_lists", "_cohorts", "_cadre_records",
+                    "rules", "_index"):
             state.pop(key, None)
         return state
 
@@ -129,6 +135,11 @@ class RecommenderModel:
     @property
     def version(self) -> str:
         return str(self.metadata.get("model_version", "unversioned"))
+
+    def reference_time(self) -> datetime:
+        """"Now" for this model: ``as_of`` if set, else the newest enrolment it was trained on."""
+        ref = self.as_of if self.as_of is not None else self.hybrid.now_
+        return pd.Timestamp(ref).to_pydatetime()
 
     def has_cadre(self, cadre_id: str) -> bool:
         return cadre_id in self.hybrid.cadres_
@@ -203,11 +214,11 @@ class RecommenderModel:
         return _Request(profile, ctx, vec, hist, last, cols)
 
     def _score(self, req: _Request) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        seg = segment_of(req.profile)
-        scores, comps = self.hybrid.score(
-            req.profile_vector, req.history, [seg], np.array([req.last_item]), req.context
-        )
-        return scores[0], comps
+        """Blended scores and 1-D components for one request (numpy fast path)."""
+        hist = req.history
+        return score_one(self.hybrid, self._index, req.profile_vector, hist.indices,
+                         hist.data.astype(np.float32), segment_of(req.profile), req.last_item,
+                         req.context)
 
     def _eligible(self, req: _Request, *, category, fmt, include_completed: bool) -> np.ndarray:
         mask = self.active & self.hybrid.open_courses(self.as_of)
@@ -220,10 +231,8 @@ class RecommenderModel:
             fmts = {fmt} if isinstance(fmt, str) else set(fmt)
             mask &= np.isin(self.formats, list(fmts))
         tags = audience_tags(req.profile, self.rules.rank_band(str(req.profile.get(C.RANK) or "")))
-        for i in np.flatnonzero(mask):
-            if self.audiences[i] and not audience_matches(self.audiences[i], tags):
-                mask[i] = False
-        return mask
+        allowed = np.array([audience_matches(a, tags) for a in self.audience_lists] + [True])
+        return mask & allowed[self.audience_codes]  # code -1 (no audience) → the last True
 
     def cohort_counts(self, profile: Mapping[str, Any]) -> np.ndarray:
         """How many cadres of the same unit level and system took each course."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -47,10 +47,10 @@ def plan_menu(
         req = model._profile_request(profile, completed)
     else:
         raise ValueError("give a cadre_id or a profile")
-    now = start or datetime.now()
-    year = year or now.year
-    if start is None and year != now.year:
-        start = datetime(year, 1, 1)
+    ref = model.reference_time()
+    year = year or (ref + timedelta(days=7)).year
+    if start is None:
+        start = max(ref, datetime(year, 1, 1))
     scores, comps = model._score(req)
     mask = model._eligible(req, category=None, fmt=None, include_completed=True)
     eligible = np.flatnonzero(mask)
@@ -60,7 +60,7 @@ def plan_menu(
         year=year,
         target_hours=target_hours,
         hours_credited=hours_credited,
-        start=start or now,
+        start=start,
         category_minimums=category_minimums,
         weekly_hours_budget=weekly_hours_budget,
         windows=tuple(windows) if windows else None,
@@ -70,8 +70,9 @@ def plan_menu(
     )
     cadre = dict(req.profile)
     cadre.setdefault(C.CADRE_ID, cadre_id or "")
+    open_now = model.hybrid.open_courses(model.as_of)  # past sessions belong to past plans
     menu = build_menu(
-        model.courses, series, cadre=cadre, completed=completed_ids,
+        model.courses[open_now], series, cadre=cadre, completed=completed_ids,
         enrolled_counts=enrolled_counts, constraints=constraints, rules=model.rules,
         solver=solver,
     )

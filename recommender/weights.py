@@ -106,7 +106,7 @@ def fit_weights(
     model: HybridRecommender, valid: pd.DataFrame, *, random_state: int, max_cadres: int, k: int = 10
 ) -> FittedWeights:
     """Fit warm and cold blend weights on ``valid`` for a model fitted on the earlier data."""
-    from recommender.hybrid import COLD_COMPONENTS, COMPONENTS
+    from recommender.hybrid import COLD_COMPONENTS, COMPONENTS, zscore
 
     rng = np.random.default_rng(random_state)
     users, relevant = _validation_rows(model, chosen(valid), max_cadres, rng)
@@ -117,20 +117,22 @@ def fit_weights(
     profiles = model.profile_vectors_[users]
     ctx = model.context_bits_[users]
     comps = model.components(profiles, hist, segs, model.last_items_[users], ctx)
+    comps = {name: zscore(v) for name, v in comps.items()}
     seen = hist.toarray() > 0
     seen[:, ~model.open_courses()] = True  # sessions already started cannot be taken
     has_hist = seen.any(axis=1)
     empty = sp.csr_matrix(hist.shape, dtype=np.float32)
     no_last = np.full(len(users), -1)
     cold = model.components(profiles, empty, segs, no_last, ctx, needed=COLD_COMPONENTS)
+    cold = {name: zscore(v) for name, v in cold.items()}
 
     def score_warm(w):
-        s = model.blend(comps, np.ones(len(users), bool), weights=w, cold_weights=w)
+        s = model.blend(comps, has_hist, weights=w, cold_weights=w, normalized=True)
         s[seen] = -np.inf
         return float(batch_ndcg(s, relevant, k)[has_hist].mean()) if has_hist.any() else 0.0
 
     def score_cold(w):
-        s = model.blend(cold, np.zeros(len(users), bool), weights=w, cold_weights=w)
+        s = model.blend(cold, has_hist, weights=w, cold_weights=w, normalized=True)
         s[seen] = -np.inf
         return float(batch_ndcg(s, relevant, k).mean())
 

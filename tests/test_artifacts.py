@@ -22,7 +22,7 @@ def test_published_model_loads_with_metadata(tiny_models):
     model = load_model(tiny_models)
     meta = read_metadata(tiny_models)
     assert model.version == meta["model_version"]
-    assert meta["format_version"] == 1
+    assert meta["format_version"] == 2
     for name in ("courses", "cadres", "completions"):
         assert len(meta["data"][name]["sha256"]) == 64
     assert "validation" in meta["evaluation"]

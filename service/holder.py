@@ -1,0 +1,100 @@
+"""The loaded model behind one reference: requests read it once, reloads swap it atomically.
+
+Reading ``holder.current`` is a single attribute load (atomic in CPython), so the hot path
+takes no lock; a reload builds and smoke-checks the new model completely before the swap,
+and a model that fails to load or to answer is refused while the old one keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from recommender.artifacts import ArtifactError, load_model, resolve, smoke_check
+from recommender.model import RecommenderModel
+
+log = logging.getLogger(__name__)
+
+VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class VersionNotFound(LookupError):
+    """A version asked for by name is not under the models root."""
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """One loaded model and where it came from."""
+
+    model: RecommenderModel
+    path: Path
+    loaded_at: datetime
+
+    @property
+    def version(self) -> str:
+        return self.model.version
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    """What a reload did."""
+
+    loaded: Loaded
+    previous_version: str | None
+    changed: bool
+
+
+class ModelHolder:
+    """Holds the serving model; ``reload`` is thread-safe, reads need no lock."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.current: Loaded | None = None
+        self.last_error: str | None = None
+        self._reload_lock = threading.Lock()
+
+    @property
+    def version(self) -> str | None:
+        loaded = self.current
+        return loaded.version if loaded else None
+
+    def target(self, version: str | None = None) -> Path:
+        """The version directory a reload would load (``current`` unless ``version`` is named)."""
+        if version is None:
+            return resolve(self.root)
+        if not VERSION_NAME.match(version):
+            raise ValueError(f"version {version!r} is not a version name")
+        path = self.root / version
+        if not path.is_dir():
+            raise VersionNotFound(f"no version {version!r} under the models root")
+        return resolve(path)
+
+    def reload(self, version: str | None = None, *, force: bool = False) -> ReloadResult:
+        """Load, smoke-check, then swap. Raises ArtifactError (old model kept) if refused."""
+        with self._reload_lock:
+            previous = self.current
+            path = self.target(version)
+            if previous is not None and previous.path == path and not force:
+                return ReloadResult(previous, previous.version, changed=False)
+            try:
+                model = load_model(path)
+                smoke_check(model)
+            except ArtifactError as exc:
+                self.last_error = str(exc)
+                log.error("model at %s refused: %s", path, exc)
+                raise
+            except Exception as exc:  # unpickling can fail in many ways; never swap then
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("model at %s refused", path)
+                raise ArtifactError(f"{path}: cannot be loaded ({self.last_error})") from exc
+            loaded = Loaded(model, path, datetime.now(UTC))
+            self.current = loaded
+            self.last_error = None
+            log.info(
+                "serving model %s (was %s)", loaded.version, previous.version if previous else None
+            )
+            return ReloadResult(loaded, previous.version if previous else None, changed=True)

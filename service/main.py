@@ -1,0 +1,174 @@
+"""App factory and server entry point.
+
+``create_app(settings)`` wires the routers, error handlers and middleware; the model and the
+event store are opened in ``lifespan`` (never at import). ``run()`` is what
+``recommender serve`` calls; with ``workers > 1`` uvicorn imports ``create_app`` as a factory
+in each worker, so the settings travel as ``XUANXUE_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+from starlette.concurrency import run_in_threadpool
+
+from recommender import __version__
+from recommender.artifacts import ArtifactError, read_metadata, resolve
+from recommender.events import EventStore
+from service import errors
+from service.config import Settings
+from service.holder import ModelHolder, ReloadResult
+from service.metrics import Metrics
+from service.middleware import ServiceMiddleware
+from service.routes import admin, completions, courses, health, menus, model, recommendations
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """选学 (xuanxue): personalised training-course recommendations and course menus
+for cadres. Every response carries `model_version` (JSON body) and an `X-Model-Version` header.
+Errors share one shape: `{"error", "message", "detail": [{"loc", "msg", "type"}], "hint",
+"model_version"}`."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The FastAPI app; ``settings`` default to the ``XUANXUE_*`` environment."""
+    settings = settings or Settings()
+    holder = ModelHolder(settings.model_path)
+    metrics = Metrics()
+    app = FastAPIOffline(
+        title="xuanxue 选学 API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=_lifespan,
+    )
+    app.state.settings, app.state.holder, app.state.metrics = settings, holder, metrics
+    app.state.store = None
+
+    def reload(version: str | None = None, *, force: bool = False) -> ReloadResult:
+        """Blocking: load + smoke-check + swap (call it from a thread, not the event loop)."""
+        try:
+            result = holder.reload(version, force=force)
+        except ArtifactError:
+            metrics.reloads.labels(result="refused").inc()
+            raise
+        metrics.reloads.labels(result="ok" if result.changed else "unchanged").inc()
+        metrics.set_model(result.loaded.version, result.loaded.loaded_at.timestamp())
+        return result
+
+    app.state.reload = reload
+    errors.install(app)
+    app.add_middleware(ServiceMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    for module in (recommendations, menus, courses, completions, model, admin, health):
+        app.include_router(module.router)  # routers carry their own /v1 prefix
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    app.state.store = await run_in_threadpool(EventStore, settings.events_path)
+    try:
+        await run_in_threadpool(app.state.reload)
+    except (ArtifactError, OSError) as exc:
+        if settings.require_model:
+            raise
+        log.error("starting without a model (readyz answers 503): %s", exc)
+    tasks = []
+    if settings.poll_seconds > 0:
+        tasks.append(asyncio.create_task(_poll(app, settings.poll_seconds)))
+    loop = asyncio.get_running_loop()
+    if settings.handle_sighup and hasattr(signal, "SIGHUP"):
+        loop.add_signal_handler(
+            signal.SIGHUP, lambda: tasks.append(asyncio.create_task(_reload_logged(app, "SIGHUP")))
+        )
+    try:
+        yield
+    finally:
+        if settings.handle_sighup and hasattr(signal, "SIGHUP"):
+            loop.remove_signal_handler(signal.SIGHUP)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+async def _reload_logged(app: FastAPI, why: str) -> None:
+    try:
+        result = await run_in_threadpool(app.state.reload)
+        log.info("%s reload: serving %s (changed=%s)", why, result.loaded.version, result.changed)
+    except Exception as exc:  # a refused model is logged; the old one keeps serving
+        log.error("%s reload refused, still serving %s: %s", why, app.state.holder.version, exc)
+
+
+async def _poll(app: FastAPI, seconds: float) -> None:
+    """Reload when ``models/current`` starts pointing somewhere new (a pinned version stays)."""
+    root = app.state.settings.model_path
+    loaded = app.state.holder.current
+    last = loaded.path if loaded else None  # what `current` pointed at when we loaded
+    while True:
+        await asyncio.sleep(seconds)
+        target = await run_in_threadpool(_target, root)
+        if target is not None and target != last:
+            last = target
+            await _reload_logged(app, "poll")
+
+
+def _target(root: Path) -> Path | None:
+    try:
+        return resolve(root)
+    except (ArtifactError, OSError):
+        return None
+
+
+def run(
+    model_path: str | Path = "models",
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    startup_timeout: int = 180,
+    **settings: object,
+) -> None:
+    """Serve with uvicorn (``recommender serve``); SIGHUP reloads the model.
+
+    Extra keyword arguments become settings (``events_path=…``, ``api_key=…``). With
+    ``workers > 1`` each worker builds its own app from ``XUANXUE_*`` variables; SIGHUP to
+    the parent then replaces the workers one by one (each new one loads ``current`` and is
+    ready before the old one stops), and ``poll_seconds`` lets every worker notice a new model.
+    """
+    import uvicorn
+
+    from service.logs import log_config
+
+    env = {
+        "XUANXUE_MODEL_PATH": str(model_path),
+        "XUANXUE_HANDLE_SIGHUP": "1",
+        "XUANXUE_REQUIRE_MODEL": "1",
+    }
+    env.update({f"XUANXUE_{key.upper()}": str(value) for key, value in settings.items()})
+    os.environ.update(env)
+    resolved = Settings()
+    read_metadata(resolved.model_path)  # fail fast with the artifact's own message
+    common = dict(
+        host=host,
+        port=port,
+        log_config=log_config(resolved.log_level.upper()),
+        access_log=False,
+        timeout_graceful_shutdown=30,
+        # a new worker imports the stack and loads the model before it is ready; during
+        # SIGHUP's rolling restart the old worker keeps serving until then
+        timeout_worker_healthcheck=startup_timeout,
+    )
+    if workers > 1:
+        uvicorn.run("service.main:create_app", factory=True, workers=workers, **common)
+    else:
+        uvicorn.run(create_app(resolved), **common)

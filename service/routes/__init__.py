@@ -1,0 +1,1 @@
+"""One module per resource; :func:`service.main.create_app` includes their routers."""

@@ -1,0 +1,35 @@
+"""Course pages: courses similar to one course."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from recommender.model import UnknownIdError
+from service.deps import ModelDep, SettingsDep, check_k
+from service.routes._common import not_found
+from service.schemas import SimilarCourses
+
+router = APIRouter(prefix="/v1", tags=["courses"])
+
+
+@router.get("/courses/{course_id}/similar", response_model=SimilarCourses)
+def similar_courses(
+    course_id: Annotated[str, Path(min_length=1, max_length=64, description="课程编号")],
+    loaded: ModelDep,
+    settings: SettingsDep,
+    k: Annotated[int, Query(ge=1, description="how many courses")] = 10,
+) -> dict:
+    """Courses with similar content or often taken together with this one."""
+    check_k(k, settings)
+    try:
+        items = loaded.model.similar(course_id, k)
+    except UnknownIdError as exc:
+        raise not_found(exc) from None
+    return {
+        "model_version": loaded.version,
+        "course_id": course_id,
+        "count": len(items),
+        "items": [r.to_dict() for r in items],
+    }

@@ -1,0 +1,48 @@
+"""A cadre's personal course menu for a year, under constraints."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path
+
+from recommender.menu import MenuError
+from recommender.model import UnknownIdError
+from recommender.planning import plan_menu
+from service.deps import ModelDep, StoreDep
+from service.errors import ServiceError, invalid
+from service.routes._common import not_found
+from service.schemas import Menu, MenuRequest
+
+router = APIRouter(prefix="/v1", tags=["menus"])
+
+
+@router.post("/cadres/{cadre_id}/menu", response_model=Menu)
+def cadre_menu(
+    cadre_id: Annotated[str, Path(min_length=1, max_length=64, description="干部编号")],
+    loaded: ModelDep,
+    store: StoreDep,
+    body: Annotated[MenuRequest | None, Body()] = None,
+) -> dict:
+    """Courses chosen and scheduled for the year; `unmet` says what could not be met and why."""
+    body = body or MenuRequest()
+    unknown = set(body.category_minimums or ()) - set(loaded.model.categories)
+    if unknown:
+        raise invalid(
+            ("body", "category_minimums"), f"unknown category {sorted(unknown)[0][:40]!r}"
+        )
+    try:
+        menu = plan_menu(
+            loaded.model,
+            cadre_id,
+            events=store.for_cadre(cadre_id),
+            **body.model_dump(exclude_none=True),
+        )
+    except UnknownIdError as exc:
+        raise not_found(exc) from None
+    except MenuError as exc:
+        field = str(exc).split(":", 1)[0] if ":" in str(exc) else "body"
+        raise ServiceError(
+            422, str(exc), detail=[{"loc": ["body", field], "msg": str(exc), "type": "value_error"}]
+        ) from None
+    return {"model_version": loaded.version, **menu.to_dict()}

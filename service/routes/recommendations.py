@@ -1,0 +1,76 @@
+"""Ranked courses: for a known cadre (GET) or for a profile sent in the body (POST)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from recommender.model import UnknownIdError
+from service.deps import ModelDep, SettingsDep, StoreDep, check_filters, check_k
+from service.routes._common import not_found
+from service.schemas import ProfileRequest, Recommendations
+
+router = APIRouter(prefix="/v1", tags=["recommendations"])
+
+CadreId = Annotated[str, Path(min_length=1, max_length=64, description="干部编号")]
+
+
+@router.get("/cadres/{cadre_id}/recommendations", response_model=Recommendations)
+def cadre_recommendations(
+    cadre_id: CadreId,
+    loaded: ModelDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    k: Annotated[int, Query(ge=1, description="how many courses (≤ max_k, default 100)")] = 10,
+    category: Annotated[
+        list[str] | None, Query(max_length=200, description="课程类别; repeat or comma-separate")
+    ] = None,
+    format: Annotated[
+        list[str] | None, Query(max_length=200, description="video, micro, article, live, …")
+    ] = None,
+    include_completed: bool = False,
+    explain: bool = True,
+) -> dict:
+    """Top-k courses for a cadre the model knows; completions posted since training count."""
+    check_k(k, settings)
+    cats, fmts = check_filters(loaded, category, format)
+    try:
+        items = loaded.model.recommend(
+            cadre_id,
+            k,
+            category=cats,
+            format=fmts,
+            include_completed=include_completed,
+            explain=explain,
+            events=store.for_cadre(cadre_id),
+        )
+    except UnknownIdError as exc:
+        raise not_found(exc) from None
+    return {
+        "model_version": loaded.version,
+        "cadre_id": cadre_id,
+        "count": len(items),
+        "items": [r.to_dict() for r in items],
+    }
+
+
+@router.post("/recommendations", response_model=Recommendations)
+def profile_recommendations(body: ProfileRequest, loaded: ModelDep, settings: SettingsDep) -> dict:
+    """Top-k courses for a cadre the model has never seen (cold start), from their profile."""
+    check_k(body.k, settings, ("body", "k"))
+    cats, fmts = check_filters(loaded, body.category, body.format, where="body")
+    items = loaded.model.recommend_profile(
+        body.profile(),
+        body.k,
+        completed=body.completed,
+        category=cats,
+        format=fmts,
+        explain=body.explain,
+    )
+    return {
+        "model_version": loaded.version,
+        "cadre_id": None,
+        "count": len(items),
+        "items": [r.to_dict() for r in items],
+    }

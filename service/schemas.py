@@ -1,0 +1,208 @@
+"""Request and response bodies (pydantic). Requests forbid unknown fields so typos get a 422."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from recommender.schema import FORMATS, SOURCES, UNIT_LEVELS, WINDOWS
+
+Format = Literal[FORMATS]  # type: ignore[valid-type]
+Window = Literal[WINDOWS]  # type: ignore[valid-type]
+UnitLevel = Literal[UNIT_LEVELS]  # type: ignore[valid-type]
+Source = Literal[SOURCES]  # type: ignore[valid-type]
+
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+ShortText = Annotated[str, Field(max_length=200)]
+LongText = Annotated[str, Field(max_length=4000)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# ------------------------------------------------------------------ responses
+class Reason(_Out):
+    kind: str
+    text: str
+    detail: dict[str, Any] = {}
+
+
+class Recommendation(_Out):
+    course_id: str
+    title: str
+    category: str
+    format: str
+    credit_hours: float
+    score: float
+    rank: int
+    reasons: list[Reason] = []
+
+
+class Recommendations(_Out):
+    model_version: str
+    cadre_id: str | None = None
+    count: int
+    items: list[Recommendation]
+
+
+class SimilarCourses(_Out):
+    model_version: str
+    course_id: str
+    count: int
+    items: list[Recommendation]
+
+
+class MenuItem(_Out):
+    course_id: str
+    title: str
+    category: str
+    format: str
+    credit_hours: float
+    score: float | None = None
+    week: int | None = None
+    session_start: str | None = None
+    session_end: str | None = None
+    reason: str = ""
+    compulsory: bool = False
+    weeks: dict[str, float] = {}
+
+
+class Unmet(_Out):
+    constraint: str
+    shortfall_hours: float | None = None
+    message: str
+
+
+class Menu(_Out):
+    model_version: str
+    cadre_id: str
+    year: int
+    target_hours: float
+    hours_credited: float
+    planned_hours: float
+    items: list[MenuItem]
+    totals_by_category: dict[str, float]
+    totals_by_format: dict[str, float]
+    met: bool
+    unmet: list[Unmet]
+    solver: str
+
+
+class EventOutcome(_Out):
+    index: int
+    event_id: str
+    status: Literal["stored", "duplicate"]
+    flags: list[str] = []
+
+
+class CompletionsResult(_Out):
+    model_version: str | None
+    received: int
+    stored: int
+    duplicates: int
+    flagged: int = 0
+    events: list[EventOutcome]
+
+
+class ModelInfo(_Out):
+    model_version: str
+    trained_at: str | None = None
+    loaded_at: str
+    artifact: str
+    format_version: int | None = None
+    collaborative: str | None = None
+    data: dict[str, Any] = {}
+    evaluation: dict[str, Any] = {}
+    weights: Any = None
+    params: dict[str, Any] = {}
+    library_versions: dict[str, Any] = {}
+    events_merged: int | None = None
+    catalog: dict[str, Any] = {}
+
+
+class ReloadResult(_Out):
+    model_version: str
+    previous_version: str | None
+    changed: bool
+    loaded_at: str
+
+
+class Health(_Out):
+    status: str
+    model_version: str | None = None
+    reason: str | None = None
+
+
+# ------------------------------------------------------------------- requests
+class ProfileRequest(_In):
+    """A cadre the model has not seen (cold start): profile, history, what to return."""
+
+    job_title: ShortText = Field("", description="岗位", examples=["乡镇党委副书记"])
+    job_description: LongText = Field(
+        "", description="岗位职责", examples=["负责基层党建、乡村振兴和安全生产工作"]
+    )
+    declared_needs: LongText = Field("", description="需求调查", examples=["提升应急处置能力"])
+    unit_level: UnitLevel | None = Field(None, examples=["township"])
+    system: ShortText = Field("", description="系统", examples=["农业农村"])
+    rank: ShortText = Field("", description="职级", examples=["一级主任科员"])
+    position_category: ShortText = ""
+    unit: ShortText = ""
+    newly_promoted: bool = False
+    young_cadre: bool = False
+    village_official: bool = False
+    completed: list[Id] = Field([], max_length=2000, description="course ids already taken")
+    k: int = Field(10, ge=1, description="how many courses (≤ max_k, default 100)")
+    category: list[ShortText] | None = Field(None, max_length=20)
+    format: list[Format] | None = Field(None, max_length=len(FORMATS))
+    explain: bool = True
+
+    def profile(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"completed", "k", "category", "format", "explain"})
+
+
+class MenuRequest(_In):
+    """Constraints for a menu; each one left out comes from the cadre profile, then the rules."""
+
+    year: int | None = Field(None, ge=2000, le=2100)
+    start: datetime | None = Field(None, description="plan from this day (default: now)")
+    target_hours: float | None = Field(None, ge=0, le=1000, description="学时 goal for the year")
+    hours_credited: float = Field(0.0, ge=0, le=1000, description="学时 already credited")
+    weekly_hours_budget: float | None = Field(None, ge=0, le=80)
+    windows: list[Window] | None = Field(None, max_length=len(WINDOWS))
+    formats: list[Format] | None = Field(None, max_length=len(FORMATS))
+    category_minimums: dict[ShortText, Annotated[float, Field(ge=0, le=1)]] | None = Field(
+        None, max_length=30, description='share of hours per category, e.g. {"政治理论": 0.3}'
+    )
+    max_per_topic: int = Field(2, ge=0, le=50)
+    max_per_instructor: int = Field(2, ge=0, le=50)
+
+
+class CompletionEvent(_In):
+    """One enrolment/completion from the portal (the completions contract)."""
+
+    event_id: Annotated[str, Field(min_length=1, max_length=128)] | None = Field(
+        None, description="portal's id; a resend with the same id is a duplicate"
+    )
+    cadre_id: Id
+    course_id: Id
+    enrolled_at: datetime
+    completed_at: datetime | None = None
+    progress: float | None = Field(None, ge=0, le=1)
+    credit_hours_awarded: float | None = Field(None, ge=0, le=500)
+    rating: int | None = Field(None, ge=1, le=5)
+    source: Source | None = None
+
+    @model_validator(mode="after")
+    def _order(self) -> CompletionEvent:
+        if self.completed_at is not None:
+            a, b = self.enrolled_at, self.completed_at
+            if (a.tzinfo is None) == (b.tzinfo is None) and b < a:
+                raise ValueError("completed_at is before enrolled_at")
+        return self
