@@ -117,3 +117,13 @@ def test_similar_courses_same_block(fitted):
     assert {s.category for s in sims} == {"应急管理"}
     with pytest.raises(UnknownIdError):
         model.similar("nope")
+
+
+def test_request_fast_path_equals_batch_scores(tiny_model):
+    """The numpy single-cadre path gives the same blended scores as the batch path."""
+    rows = np.arange(min(40, len(tiny_model.cadres)))
+    batch = tiny_model.hybrid.score_cadres(rows)
+    for r in rows:
+        req = tiny_model._known_request(str(tiny_model.cadres.iloc[r]["cadre_id"]), None)
+        fast, _ = tiny_model._score(req)
+        np.testing.assert_allclose(fast, batch[r], atol=1e-3)
