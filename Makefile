@@ -25,13 +25,13 @@ $(DATA)/courses.csv: | $(STAMP)
 	$(VENV)/bin/recommender generate-sample --out $(DATA) --scale small
 
 $(MODELS)/current: | $(STAMP) $(DATA)/courses.csv
-	$(VENV)/bin/recommender train --data $(DATA) --out $(MODELS)
+	$(VENV)/bin/recommender train --data $(DATA) --out $(MODELS) --events var/events.sqlite3
 
 run: $(STAMP) $(MODELS)/current
 	$(VENV)/bin/recommender serve --model $(MODELS) --host $(HOST) --port $(PORT)
 
 train: $(STAMP)
-	$(VENV)/bin/recommender train --data $(DATA) --out $(MODELS)
+	$(VENV)/bin/recommender train --data $(DATA) --out $(MODELS) --events var/events.sqlite3
 
 test: $(STAMP)
 	$(PY) -m pytest -q
