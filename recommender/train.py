@@ -36,7 +36,7 @@ class TrainParams:
     popularity_half_life_days: float = 180.0
     content_history_weight: float = 0.5
     validation_fraction: float = 0.1
-    max_validation_cadres: int = 2000
+    max_validation_cadres: int = 1000
     seed: int = 0
 
 
