@@ -116,7 +116,7 @@ class HybridRecommender(BaseEstimator):
         weights: Mapping[str, float] | None = None,
         cold_weights: Mapping[str, float] | None = None,
         validation_fraction: float = 0.1,
-        max_validation_cadres: int = 2000,
+        max_validation_cadres: int = 1000,
         random_state: int = 0,
     ) -> None:
         self.tokenizer = tokenizer
