@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 CURRENT = "current"
@@ -81,7 +81,9 @@ def load_model(path: str | Path) -> RecommenderModel:
     except FileNotFoundError as exc:
         raise ArtifactError(f"{d}: {MODEL_FILE} is missing") from exc
     except Exception as exc:  # joblib/pickle raise many types on a corrupt file
-        raise ArtifactError(f"{d / MODEL_FILE}: cannot be loaded ({type(exc).__name__}: {exc})") from exc
+        raise ArtifactError(
+            f"{d / MODEL_FILE}: cannot be loaded ({type(exc).__name__}: {exc})"
+        ) from exc
     if not isinstance(model, RecommenderModel):
         raise ArtifactError(f"{d / MODEL_FILE}: holds a {type(model).__name__}, not a model")
     model.metadata = meta
@@ -93,7 +95,9 @@ def smoke_check(model: RecommenderModel) -> None:
     try:
         if len(model.cadres):
             model.recommend(str(model.cadres.iloc[0]["cadre_id"]), k=3)
-        model.recommend_profile({"job_title": "综合管理岗", "job_description": "从事综合协调工作"}, k=3)
+        model.recommend_profile(
+            {"job_title": "综合管理岗", "job_description": "从事综合协调工作"}, k=3
+        )
     except Exception as exc:
         raise ArtifactError(f"smoke check failed: {type(exc).__name__}: {exc}") from exc
 
@@ -139,5 +143,11 @@ def publish_version(models_dir: str | Path, version: str) -> None:
 def list_versions(models_dir: str | Path) -> list[str]:
     """Version directories, oldest first."""
     root = Path(models_dir)
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / MODEL_FILE).exists()
-                  and not p.name.startswith(".") and p.name != CURRENT)
+    return sorted(
+        p.name
+        for p in root.iterdir()
+        if p.is_dir()
+        and (p / MODEL_FILE).exists()
+        and not p.name.startswith(".")
+        and p.name != CURRENT
+    )

@@ -21,7 +21,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-DataDir = Annotated[Path, typer.Option("--data", help="data directory (courses, cadres, completions)")]
+DataDir = Annotated[
+    Path, typer.Option("--data", help="data directory (courses, cadres, completions)")
+]
 ModelPath = Annotated[Path, typer.Option("--model", help="model version dir or models root")]
 
 
@@ -69,8 +71,13 @@ def validate(
     ds = load_dataset(data)
     summary, reasons = ds.summary(), ds.rejects_by_reason()
     if json_out:
-        _echo_json({"summary": summary.to_dict("records"), "rejects": reasons.to_dict("records"),
-                    "warnings": list(ds.warnings)})
+        _echo_json(
+            {
+                "summary": summary.to_dict("records"),
+                "rejects": reasons.to_dict("records"),
+                "warnings": list(ds.warnings),
+            }
+        )
         return
     typer.echo(summary.to_string(index=False))
     if len(reasons):
@@ -85,7 +92,9 @@ def train(
     data: DataDir,
     out: Annotated[Path, typer.Option("--out", help="models root")] = Path("models"),
     publish: Annotated[bool, typer.Option(help="point MODELS/current at the new version")] = True,
-    events: Annotated[Path | None, typer.Option(help="event store (default DATA/events.sqlite3)")] = None,
+    events: Annotated[
+        Path | None, typer.Option(help="event store (default DATA/events.sqlite3)")
+    ] = None,
     collaborative: Annotated[str, typer.Option(help="auto | ease | itemknn")] = "auto",
     seed: int = 0,
 ) -> None:
@@ -98,11 +107,18 @@ def train(
 
     if collaborative not in ("auto", "ease", "itemknn"):
         raise typer.BadParameter(f"unknown model {collaborative!r}", param_hint="--collaborative")
-    path = run(data, out, params=TrainParams(collaborative=collaborative, seed=seed),
-               publish=publish, events_path=events)
+    path = run(
+        data,
+        out,
+        params=TrainParams(collaborative=collaborative, seed=seed),
+        publish=publish,
+        events_path=events,
+    )
     meta = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
-    typer.echo(f"trained {meta['model_version']} in {meta['trained_seconds']} s → {path}"
-               + (" (published)" if publish else " (not published)"))
+    typer.echo(
+        f"trained {meta['model_version']} in {meta['trained_seconds']} s → {path}"
+        + (" (published)" if publish else " (not published)")
+    )
 
 
 @app.command()
@@ -126,12 +142,19 @@ def recommend(
     if cadre is not None:
         recs = m.recommend(cadre, k)
         if json_out:
-            _echo_json({"model_version": m.version, "cadre_id": cadre,
-                        "items": [r.to_dict() for r in recs]})
+            _echo_json(
+                {
+                    "model_version": m.version,
+                    "cadre_id": cadre,
+                    "items": [r.to_dict() for r in recs],
+                }
+            )
         else:
             for r in recs:
-                typer.echo(f"{r.rank:>2}. {r.course_id} {r.title}（{r.category}，{r.credit_hours:g} 学时）"
-                           f" {r.score:.3f}\n    {r.reason_text}")
+                typer.echo(
+                    f"{r.rank:>2}. {r.course_id} {r.title}（{r.category}，{r.credit_hours:g} 学时）"
+                    f" {r.score:.3f}\n    {r.reason_text}"
+                )
         return
     if output is None:
         raise typer.BadParameter("--cadres needs --output FILE.csv")
@@ -160,7 +183,9 @@ def evaluate(
     k: Annotated[int, typer.Option("-k", min=1, max=100)] = 10,
     fraction: Annotated[float, typer.Option(min=0.01, max=0.9)] = 0.2,
     out: Annotated[Path | None, typer.Option(help="write the JSON report here")] = None,
-    relevant: Annotated[str, typer.Option(help="chosen (self-selected) | all (with assigned)")] = "chosen",
+    relevant: Annotated[
+        str, typer.Option(help="chosen (self-selected) | all (with assigned)")
+    ] = "chosen",
     seed: int = 0,
 ) -> None:
     """Train on a split and print the metrics table with baselines.
@@ -174,15 +199,26 @@ def evaluate(
 
     if split not in SPLITS:
         raise typer.BadParameter(f"unknown split {split!r}", param_hint="--split")
-    report = run(load_dataset(data), split=split, k=k, fraction=fraction,
-                 params=TrainParams(seed=seed), progress=_progress(), relevant=relevant)
+    report = run(
+        load_dataset(data),
+        split=split,
+        k=k,
+        fraction=fraction,
+        params=TrainParams(seed=seed),
+        progress=_progress(),
+        relevant=relevant,
+    )
     typer.echo(format_table(report))
     d = report.details
-    typer.echo(f"\nsplit={split} test cadres={d['test_cadres']} (cold {d['cold_cadres']}), "
-               f"cold courses={d['cold_courses']}/{d['n_courses']}, collaborative={d['collaborative']}")
+    typer.echo(
+        f"\nsplit={split} test cadres={d['test_cadres']} (cold {d['cold_cadres']}), "
+        f"cold courses={d['cold_courses']}/{d['n_courses']}, collaborative={d['collaborative']}"
+    )
     if out:
-        out.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str),
-                       encoding="utf-8")
+        out.write_text(
+            json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str),
+            encoding="utf-8",
+        )
         typer.echo(f"report → {out}")
 
 
@@ -204,17 +240,27 @@ def menu(
     from recommender.planning import plan_menu
 
     m = load_model(model)
-    result = plan_menu(m, cadre, year=year, target_hours=target_hours,
-                       hours_credited=hours_credited, weekly_hours_budget=weekly_budget)
+    result = plan_menu(
+        m,
+        cadre,
+        year=year,
+        target_hours=target_hours,
+        hours_credited=hours_credited,
+        weekly_hours_budget=weekly_budget,
+    )
     if json_out:
         _echo_json({"model_version": m.version, **result.to_dict()})
         return
-    typer.echo(f"{cadre} {result.year}: {result.planned_hours:g}/{result.target_hours:g} 学时 "
-               f"(已获 {result.hours_credited:g})  met={result.met}")
+    typer.echo(
+        f"{cadre} {result.year}: {result.planned_hours:g}/{result.target_hours:g} 学时 "
+        f"(已获 {result.hours_credited:g})  met={result.met}"
+    )
     for it in result.items:
         when = it.session_start if it.session_start is not None else f"week {it.week}"
-        typer.echo(f"- {it.course_id} {it.title}（{it.category}，{it.format}，{it.credit_hours:g} 学时，{when}）"
-                   f"\n    {it.reason}")
+        typer.echo(
+            f"- {it.course_id} {it.title}（{it.category}，{it.format}，"
+            f"{it.credit_hours:g} 学时，{when}）\n    {it.reason}"
+        )
     for u in result.unmet:
         typer.echo(f"unmet {u.constraint}: {u.message}")
 
@@ -255,8 +301,10 @@ def serve(
 
 def main() -> None:
     """Entry point: run the app, turning known failures into one-line messages and exit 1."""
-    logging.basicConfig(level=os.environ.get("XUANXUE_LOG_LEVEL", "WARNING"),
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("XUANXUE_LOG_LEVEL", "WARNING"),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         app(standalone_mode=False)
     except typer.Exit as exc:
@@ -264,10 +312,11 @@ def main() -> None:
     except typer.Abort:
         typer.echo("aborted", err=True)
         sys.exit(1)
-    except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:  # the CLI contract: a message, never a traceback
+        # typer may bundle its own copy of click: recognise click's exceptions by shape
+        if callable(getattr(exc, "show", None)) and isinstance(
+            getattr(exc, "exit_code", None), int
+        ):
             exc.show()
             sys.exit(exc.exit_code)
         if os.environ.get("XUANXUE_DEBUG"):

@@ -23,7 +23,7 @@ from recommender.collaborative import EASE, ItemKNN
 from recommender.data import Dataset
 from recommender.hybrid import HybridRecommender
 from recommender.schema import Columns as C
-from recommender.train import TrainParams, make_hybrid
+from recommender.train import DEFAULT_PARAMS, TrainParams, make_hybrid
 from recommender.weights import chosen
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def split_completions(
         raise EvaluationError(f"unknown split {method!r}; choose one of {', '.join(SPLITS)}")
     df = completions.sort_values(C.ENROLLED_AT, kind="stable")
     if method == "temporal":
-        cut = int(round(len(df) * (1 - fraction)))
+        cut = round(len(df) * (1 - fraction))
         return df.iloc[:cut], df.iloc[cut:]
     if method == "leave-last":
         last = df.groupby(C.CADRE_ID).tail(1).index
@@ -78,8 +78,9 @@ def _relevant(model: HybridRecommender, test: pd.DataFrame) -> tuple[np.ndarray,
     rows = model.cadres_.lookup(test[C.CADRE_ID])
     cols = model.courses_.lookup(test[C.COURSE_ID])
     ok = (rows >= 0) & (cols >= 0)
-    rel = sp.csr_matrix((np.ones(ok.sum(), np.float32), (rows[ok], cols[ok])),
-                        shape=model.history_.shape)
+    rel = sp.csr_matrix(
+        (np.ones(ok.sum(), np.float32), (rows[ok], cols[ok])), shape=model.history_.shape
+    )
     rel = (rel - rel.multiply(model.history_ > 0)).tocsr()
     rel.eliminate_zeros()
     users = np.flatnonzero(np.asarray(rel.getnnz(axis=1) > 0))
@@ -89,15 +90,19 @@ def _relevant(model: HybridRecommender, test: pd.DataFrame) -> tuple[np.ndarray,
 def _score_fns(model: HybridRecommender, seed: int) -> dict[str, Callable]:
     """name → f(comps, has_history) returning a score matrix."""
     other = "itemknn" if model.collaborative_kind_ == "ease" else "ease"
-    alt = (ItemKNN(k=model.knn_neighbors) if other == "itemknn" else EASE(l2=model.ease_l2))
+    alt = ItemKNN(k=model.knn_neighbors) if other == "itemknn" else EASE(l2=model.ease_l2)
     alt.fit(model.history_)
     rng = np.random.default_rng(seed)
-    fns: dict[str, Callable] = {"random": lambda comps, hh, hist: rng.random(hh.shape + (len(model.courses_),))}
+    fns: dict[str, Callable] = {
+        "random": lambda comps, hh, hist: rng.random((*hh.shape, len(model.courses_)))
+    }
     for name, w in BASELINES.items():
         if name == other:
             fns[name] = lambda comps, hh, hist: alt.score(hist)
         else:
-            fns[name] = lambda comps, hh, hist, w=w: model.blend(comps, hh, weights=w, cold_weights=w)
+            fns[name] = lambda comps, hh, hist, w=w: model.blend(
+                comps, hh, weights=w, cold_weights=w
+            )
     fns["hybrid"] = lambda comps, hh, hist: model.blend(comps, hh)
     return fns
 
@@ -109,8 +114,13 @@ def _topk(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 def evaluate_model(
-    model: HybridRecommender, test: pd.DataFrame, *, k: int = 10, seed: int = 0,
-    batch: int = 256, progress: bool = False,
+    model: HybridRecommender,
+    test: pd.DataFrame,
+    *,
+    k: int = 10,
+    seed: int = 0,
+    batch: int = 256,
+    progress: bool = False,
 ) -> EvalReport:
     """Score every baseline and the hybrid on ``test`` for a model fitted on the training part."""
     users, rel = _relevant(model, test)
@@ -121,11 +131,15 @@ def evaluate_model(
     fns = _score_fns(model, seed)
     lists: dict[str, list[np.ndarray]] = {name: [] for name in fns}
     for start in tqdm(range(0, len(users), batch), disable=not progress, desc="scoring"):
-        u = users[start:start + batch]
+        u = users[start : start + batch]
         hist = model.history_[u]
-        comps = model.components(model.profile_vectors_[u], hist,
-                                 [model.segments_[i] for i in u], model.last_items_[u],
-                                 model.context_bits_[u])
+        comps = model.components(
+            model.profile_vectors_[u],
+            hist,
+            [model.segments_[i] for i in u],
+            model.last_items_[u],
+            model.context_bits_[u],
+        )
         hh = np.asarray(hist.getnnz(axis=1) > 0)
         seen = hist.toarray() > 0
         seen[:, closed] = True
@@ -135,22 +149,33 @@ def evaluate_model(
             lists[name].append(_topk(s, k))
     tops = {name: np.vstack(v) for name, v in lists.items()}
     has_hist = np.asarray(model.history_[users].getnnz(axis=1) > 0)
-    rel_sets = [rel.indices[rel.indptr[u]:rel.indptr[u + 1]] for u in users]
+    rel_sets = [rel.indices[rel.indptr[u] : rel.indptr[u + 1]] for u in users]
     rows = []
     for name, top in tops.items():
         rows += _slice_rows(name, top, rel_sets, has_hist, cold_items, model, k)
     table = pd.DataFrame(rows)
     details = {
-        "k": k, "test_cadres": len(users), "cold_cadres": int((~has_hist).sum()),
-        "cold_courses": int(cold_items.sum()), "n_courses": len(cold_items),
-        "collaborative": model.collaborative_kind_, "weights": model.weights_,
+        "k": k,
+        "test_cadres": len(users),
+        "cold_cadres": int((~has_hist).sum()),
+        "cold_courses": int(cold_items.sum()),
+        "n_courses": len(cold_items),
+        "collaborative": model.collaborative_kind_,
+        "weights": model.weights_,
         "cold_weights": model.cold_weights_,
     }
     return EvalReport(table, details)
 
 
-def _metrics(top: np.ndarray, rel_sets: list, idx: Iterable[int], k: int, model, n_items: int,
-             restrict: np.ndarray | None = None) -> dict:
+def _metrics(
+    top: np.ndarray,
+    rel_sets: list,
+    idx: Iterable[int],
+    k: int,
+    model,
+    n_items: int,
+    restrict: np.ndarray | None = None,
+) -> dict:
     rec, ndcg, ap, users = [], [], [], 0
     for i in idx:
         relevant = rel_sets[i] if restrict is None else rel_sets[i][restrict[rel_sets[i]]]
@@ -161,34 +186,65 @@ def _metrics(top: np.ndarray, rel_sets: list, idx: Iterable[int], k: int, model,
         ndcg.append(metrics.ndcg_at_k(ranked, set(relevant.tolist()), k))
         ap.append(metrics.average_precision_at_k(ranked, set(relevant.tolist()), k))
         users += 1
-    mean = (lambda v: float(np.mean(v)) if v else float("nan"))
-    return {"cadres": users, f"recall@{k}": mean(rec), f"ndcg@{k}": mean(ndcg),
-            f"map@{k}": mean(ap)}
+
+    def mean(v):
+        return float(np.mean(v)) if v else float("nan")
+
+    return {
+        "cadres": users,
+        f"recall@{k}": mean(rec),
+        f"ndcg@{k}": mean(ndcg),
+        f"map@{k}": mean(ap),
+    }
 
 
 def _slice_rows(name, top, rel_sets, has_hist, cold_items, model, k) -> list[dict]:
     n_items = len(cold_items)
     all_idx = range(len(rel_sets))
     sample = np.arange(0, len(top), max(1, len(top) // 500))
-    div = float(np.mean([metrics.intra_list_diversity(top[i], model.content_.course_matrix_)
-                         for i in sample]))
+    div = float(
+        np.mean(
+            [metrics.intra_list_diversity(top[i], model.content_.course_matrix_) for i in sample]
+        )
+    )
     cov = metrics.catalog_coverage(top, n_items)
-    cold_cov = (len(np.intersect1d(np.unique(top), np.flatnonzero(cold_items))) / cold_items.sum()
-                if cold_items.any() else float("nan"))
+    cold_cov = (
+        len(np.intersect1d(np.unique(top), np.flatnonzero(cold_items))) / cold_items.sum()
+        if cold_items.any()
+        else float("nan")
+    )
     base = {"model": name}
     return [
-        {**base, "slice": "all", **_metrics(top, rel_sets, all_idx, k, model, n_items),
-         "coverage": cov, "diversity": div, "cold_course_coverage": cold_cov},
-        {**base, "slice": "cold_cadres",
-         **_metrics(top, rel_sets, np.flatnonzero(~has_hist), k, model, n_items)},
-        {**base, "slice": "cold_courses",
-         **_metrics(top, rel_sets, all_idx, k, model, n_items, restrict=cold_items)},
+        {
+            **base,
+            "slice": "all",
+            **_metrics(top, rel_sets, all_idx, k, model, n_items),
+            "coverage": cov,
+            "diversity": div,
+            "cold_course_coverage": cold_cov,
+        },
+        {
+            **base,
+            "slice": "cold_cadres",
+            **_metrics(top, rel_sets, np.flatnonzero(~has_hist), k, model, n_items),
+        },
+        {
+            **base,
+            "slice": "cold_courses",
+            **_metrics(top, rel_sets, all_idx, k, model, n_items, restrict=cold_items),
+        },
     ]
 
 
 def evaluate(
-    dataset: Dataset, *, split: str = "temporal", k: int = 10, fraction: float = 0.2,
-    params: TrainParams = TrainParams(), progress: bool = False, relevant: str = "chosen",
+    dataset: Dataset,
+    *,
+    split: str = "temporal",
+    k: int = 10,
+    fraction: float = 0.2,
+    params: TrainParams = DEFAULT_PARAMS,
+    progress: bool = False,
+    relevant: str = "chosen",
 ) -> EvalReport:
     """Split, fit the hybrid on the training part, and score everything on the test part.
 
@@ -199,14 +255,23 @@ def evaluate(
         raise EvaluationError(f"relevant must be 'chosen' or 'all', got {relevant!r}")
     train, test = split_completions(dataset.completions, split, fraction=fraction, seed=params.seed)
     if len(train) == 0 or len(test) == 0:
-        raise EvaluationError(f"split {split!r} left an empty train or test set "
-                              f"({len(train)} / {len(test)} enrolments)")
+        raise EvaluationError(
+            f"split {split!r} left an empty train or test set "
+            f"({len(train)} / {len(test)} enrolments)"
+        )
     model = make_hybrid(params).fit(dataset.courses, dataset.cadres, train)
     target = chosen(test) if relevant == "chosen" else test
     report = evaluate_model(model, target, k=k, seed=params.seed, progress=progress)
-    report.details.update({"split": split, "fraction": fraction, "relevant": relevant,
-                           "train_enrolments": len(train), "test_enrolments": len(test),
-                           "validation": model.validation_})
+    report.details.update(
+        {
+            "split": split,
+            "fraction": fraction,
+            "relevant": relevant,
+            "train_enrolments": len(train),
+            "test_enrolments": len(test),
+            "validation": model.validation_,
+        }
+    )
     return report
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,7 +20,7 @@ class Reason:
     detail: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"kind": self.kind, "text": self.text, "detail": dict(self.detail)}
 
 
 @dataclass
@@ -38,8 +38,9 @@ def _matched_terms(model, profile_vector: sp.csr_matrix, item: int, n: int = 3) 
     """Terms shared by the profile and the course, by weight product (plain numpy)."""
     cm = model.hybrid.content_.course_matrix_
     lo, hi = cm.indptr[item], cm.indptr[item + 1]
-    common, pi, ci = np.intersect1d(profile_vector.indices, cm.indices[lo:hi],
-                                    assume_unique=True, return_indices=True)
+    common, pi, ci = np.intersect1d(
+        profile_vector.indices, cm.indices[lo:hi], assume_unique=True, return_indices=True
+    )
     if len(common) == 0:
         return []
     prod = profile_vector.data[pi] * cm.data[lo:hi][ci]
@@ -66,8 +67,11 @@ def explain_item(model, ctx: ExplainContext, item: int, row: int = 0) -> list[Re
     terms = _matched_terms(model, ctx.profile_vector, item)
     if terms:
         reasons.append(
-            Reason("profile_terms", f"与您的岗位职责和学习需求相关：{'、'.join(terms)}",
-                   {"terms": terms})
+            Reason(
+                "profile_terms",
+                f"与您的岗位职责和学习需求相关：{'、'.join(terms)}",
+                {"terms": terms},
+            )
         )
     if ctx.cohort_counts is not None and ctx.cohort_counts[item] > 0:
         n = int(ctx.cohort_counts[item])
@@ -78,20 +82,28 @@ def explain_item(model, ctx: ExplainContext, item: int, row: int = 0) -> list[Re
         cid, sim = _resembles(model, ctx.history_items, item)
         if sim >= RESEMBLES_MIN:
             reasons.append(
-                Reason("resembles_completed", f"与您已学的《{model.titles[cid]}》内容相近",
-                       {"course_id": model.course_ids[cid], "similarity": round(sim, 3)})
+                Reason(
+                    "resembles_completed",
+                    f"与您已学的《{model.titles[cid]}》内容相近",
+                    {"course_id": model.course_ids[cid], "similarity": round(sim, 3)},
+                )
             )
     seq = ctx.components.get("sequence")
     if ctx.last_item >= 0 and seq is not None and np.ravel(seq)[item] > 0:
         reasons.append(
-            Reason("sequence", f"学完《{model.titles[ctx.last_item]}》的干部常接着学这门课",
-                   {"after_course_id": model.course_ids[ctx.last_item]})
+            Reason(
+                "sequence",
+                f"学完《{model.titles[ctx.last_item]}》的干部常接着学这门课",
+                {"after_course_id": model.course_ids[ctx.last_item]},
+            )
         )
     if model.compulsory[item]:
         reasons.append(Reason("compulsory", "本年度必修课程", {}))
     rating = float(h.quality_raw_[item])
     if rating >= HIGH_RATING:
-        reasons.append(Reason("high_rating", f"学员评价高（{rating:.1f} 分）", {"rating": round(rating, 2)}))
+        reasons.append(
+            Reason("high_rating", f"学员评价高（{rating:.1f} 分）", {"rating": round(rating, 2)})
+        )
     if h.item_counts_[item] == 0:
         reasons.append(Reason("new_course", "新上线课程", {}))
     if not reasons:

@@ -28,6 +28,14 @@ class IdMap:
     def __post_init__(self) -> None:
         self.ids = np.asarray(self.ids, dtype=object)
         self.index = {str(x): i for i, x in enumerate(self.ids)}
+        self._pd_index = pd.Index(self.ids.astype(str), dtype=object)
+
+    def __getstate__(self) -> dict:
+        return {"ids": self.ids}  # the lookup structures are derived: rebuilt on load
+
+    def __setstate__(self, state: dict) -> None:
+        self.ids = state["ids"]
+        self.__post_init__()
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -36,8 +44,14 @@ class IdMap:
         return key in self.index
 
     def lookup(self, keys: Iterable[str]) -> np.ndarray:
-        """Internal indices of ``keys``; -1 where unknown."""
-        return np.fromiter((self.index.get(str(k), -1) for k in keys), dtype=np.int64)
+        """Internal indices of ``keys``; -1 where unknown (vectorised: millions of rows)."""
+        keys = pd.Index(
+            np.asarray(list(keys) if not hasattr(keys, "__len__") else keys, dtype=object).astype(
+                str
+            ),
+            dtype=object,
+        )
+        return np.asarray(self._pd_index.get_indexer(keys), dtype=np.int64)
 
 
 def split_cell(value: object) -> list[str]:
@@ -58,7 +72,9 @@ def interaction_weights(completions: pd.DataFrame) -> np.ndarray:
     return (base * factor).astype(np.float32)
 
 
-def recency_factor(times: np.ndarray, now: np.datetime64, half_life_days: float | None) -> np.ndarray:
+def recency_factor(
+    times: np.ndarray, now: np.datetime64, half_life_days: float | None
+) -> np.ndarray:
     """0.5 ** (age / half-life); ones when no half-life is set."""
     if not half_life_days:
         return np.ones(len(times), dtype=np.float32)
@@ -104,7 +120,9 @@ def segments(cadres: pd.DataFrame) -> list[tuple[str, ...]]:
     return list(zip(*cols, strict=True))
 
 
-def quality_prior(courses: pd.DataFrame, completions: pd.DataFrame, *, strength: float = 5.0) -> np.ndarray:
+def quality_prior(
+    courses: pd.DataFrame, completions: pd.DataFrame, *, strength: float = 5.0
+) -> np.ndarray:
     """Bayesian mean of learner ratings, shrunk towards the instructor rating (0–5 scale)."""
     inst = pd.to_numeric(courses[C.INSTRUCTOR_RATING], errors="coerce")
     prior = inst.fillna(inst.mean() if inst.notna().any() else 3.5).to_numpy(np.float64)

@@ -72,16 +72,22 @@ def plan_menu(
     cadre.setdefault(C.CADRE_ID, cadre_id or "")
     open_now = model.hybrid.open_courses(model.as_of)  # past sessions belong to past plans
     menu = build_menu(
-        model.courses[open_now], series, cadre=cadre, completed=completed_ids,
-        enrolled_counts=enrolled_counts, constraints=constraints, rules=model.rules,
+        model.courses[open_now],
+        series,
+        cadre=cadre,
+        completed=completed_ids,
+        enrolled_counts=enrolled_counts,
+        constraints=constraints,
+        rules=model.rules,
         solver=solver,
     )
     return _explain(model, req, comps, menu)
 
 
 def _explain(model: RecommenderModel, req: _Request, comps, menu: Menu) -> Menu:
-    ctx = ExplainContext(req.profile_vector, req.seen, req.last_item,
-                         model.cohort_counts(req.profile), comps)
+    ctx = ExplainContext(
+        req.profile_vector, req.seen, req.last_item, model.cohort_counts(req.profile), comps
+    )
     items = []
     for item in menu.items:
         reasons = explain_item(model, ctx, model.course_index(item.course_id))

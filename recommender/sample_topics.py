@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (vocabulary tables: one entry per line reads better than wrapped CJK)
 """Course topics of the synthetic catalog, per category (vocabulary only, no logic).
 
 A topic is ``(name, aspects, tags, systems)``: ``aspects`` are sub-themes used to compose

@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (vocabulary tables: one entry per line reads better than wrapped CJK)
 """Cadre-side vocabularies of the synthetic sample: systems, ranks, duties, survey needs."""
 
 from __future__ import annotations

@@ -4,26 +4,20 @@ Weeks are Monday-based buckets from the week of the plan start to the week holdi
 31 December; a partial first or last week still gets the full weekly budget. A scheduled
 session occupies the week it starts in; a self-paced course is spread over the earliest
 weeks with budget left, after everything it depends on and before any scheduled course
-that depends on it.
+that depends on it. Which courses may be planned at all (the hard filters) lives in
+:mod:`recommender.eligibility`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from recommender.features import audience_matches, audience_tags
-from recommender.schema import LIST_SEPARATORS, SCHEDULED_FORMATS, WINDOWS
-from recommender.schema import Columns as C
-
-if TYPE_CHECKING:  # pragma: no cover
-    from recommender.rules import TrainingRules
+from recommender.schema import WINDOWS
 
 TOL = 1e-6
 WEEKDAY_DAYTIME, WEEKDAY_EVENING, WEEKEND = WINDOWS
@@ -252,213 +246,3 @@ def _propagate_failures(by_key: dict[int, Slot], out: Layout, cal: Calendar) -> 
         if k in out.weeks:
             for w, h in out.weeks.pop(k).items():
                 out.load[w] -= h
-
-
-# ---------------------------------------------------------------- eligibility (hard filters)
-
-_SPLIT = re.compile("[" + re.escape(LIST_SEPARATORS) + "]")
-#: why a course cannot be planned, checked in this order ('' = eligible)
-REASONS = (
-    "invalid",
-    "inactive",
-    "completed",
-    "audience",
-    "no_session",
-    "year",
-    "windows",
-    "capacity",
-    "weekly_budget",
-    "prerequisites",
-)
-
-
-def split_list(value: object) -> list[str]:
-    """Items of a list-valued cell such as ``a|b；c``."""
-    if not isinstance(value, str) or not value.strip():
-        return []
-    return [s.strip() for s in _SPLIT.split(value) if s.strip()]
-
-
-@dataclass
-class PlanCatalog:
-    """Per-course arrays for one menu request; ``reason`` is '' for an eligible course."""
-
-    ids: np.ndarray
-    titles: np.ndarray
-    categories: np.ndarray
-    formats: np.ndarray
-    topics: np.ndarray
-    instructors: np.ndarray
-    hours: np.ndarray
-    raw: np.ndarray  # the caller's score, NaN where missing
-    rel: np.ndarray  # score rescaled to [0.1, 1] over eligible courses, 0 where missing
-    preferred: np.ndarray
-    compulsory: np.ndarray  # compulsory for this cadre's audience
-    scheduled: np.ndarray
-    start: pd.DatetimeIndex
-    end: pd.DatetimeIndex
-    week: np.ndarray  # bucket of a session's start (-1 when self-paced)
-    end_week: np.ndarray
-    prereqs: list[tuple[int, ...]]  # positions of prerequisites not yet completed
-    reason: np.ndarray
-
-
-def _column(df: pd.DataFrame, name: str, default: object) -> pd.Series:
-    return df[name] if name in df else pd.Series([default] * len(df), index=df.index)
-
-
-def _times(df: pd.DataFrame, name: str) -> pd.DatetimeIndex:
-    idx = pd.DatetimeIndex(pd.to_datetime(_column(df, name, pd.NaT), errors="coerce"))
-    idx = idx.tz_localize(None) if idx.tz is not None else idx
-    return idx.as_unit("ns")  # one resolution, so .asi8 values compare across columns
-
-
-def build_catalog(
-    courses: pd.DataFrame,
-    scores: pd.Series,
-    *,
-    cadre: Mapping[str, Any],
-    completed: Collection[str],
-    enrolled_counts: Mapping[str, int],
-    cal: Calendar,
-    windows: Sequence[str],
-    formats: Sequence[str],
-    rules: TrainingRules,
-) -> PlanCatalog:
-    """Arrays of the catalog with the first hard constraint each course breaks."""
-    df = courses.drop_duplicates(C.COURSE_ID, keep="first").reset_index(drop=True)
-    ids = df[C.COURSE_ID].astype(str).to_numpy(dtype=object)
-    text = {
-        k: _column(df, k, "")
-        .astype(object)
-        .where(lambda s: s.notna(), "")
-        .astype(str)
-        .to_numpy(dtype=object)
-        for k in (C.TITLE, C.CATEGORY, C.FORMAT, C.TAGS, C.INSTRUCTOR, C.AUDIENCE, C.PREREQUISITES)
-    }
-    hours = pd.to_numeric(_column(df, C.CREDIT_HOURS, np.nan), errors="coerce").to_numpy(float)
-    start, end = _times(df, C.SESSION_START), _times(df, C.SESSION_END)
-    scheduled = ~start.isna()
-    by_hours = start + pd.to_timedelta(np.nan_to_num(hours), unit="h")
-    end = pd.DatetimeIndex(np.where(scheduled & ~(end > start), by_hours, end)).as_unit("ns")
-    done = {str(c) for c in completed}
-    tags = audience_tags(dict(cadre), rules.rank_band(str(cadre.get(C.RANK) or "")))
-    aud_ok = np.array([audience_matches(split_list(a), tags) for a in text[C.AUDIENCE]], bool)
-    cap = pd.to_numeric(_column(df, C.CAPACITY, np.nan), errors="coerce").to_numpy(float)
-    taken = np.array([float(enrolled_counts.get(i, 0)) for i in ids]) if enrolled_counts else 0.0
-    win = session_windows(
-        start, day_start_hour=rules.day_start_hour, evening_start_hour=rules.evening_start_hour
-    )
-    checks = {
-        "invalid": ~(hours > 0),
-        "inactive": ~_column(df, C.ACTIVE, True).fillna(True).astype(bool).to_numpy(),
-        "completed": np.isin(ids, list(done)),
-        "audience": ~aud_ok,
-        "no_session": np.isin(text[C.FORMAT], SCHEDULED_FORMATS) & ~scheduled,
-        "year": scheduled & ~((start >= cal.start) & (end <= cal.end)),
-        "windows": scheduled & ~np.isin(win, list(windows)),
-        "capacity": ~np.isnan(cap) & (taken >= cap),
-        "weekly_budget": scheduled & (hours > cal.budget + TOL),
-    }
-    reason = np.full(len(df), "", dtype=object)
-    for code, mask in checks.items():
-        reason[(reason == "") & np.asarray(mask, bool)] = code
-    pos = {c: i for i, c in enumerate(ids)}
-    prereqs = _prerequisites(text[C.PREREQUISITES], pos, done, reason)
-    _prerequisite_feasibility(prereqs, reason, scheduled, start, end)
-    raw = _scores(scores, ids)
-    return PlanCatalog(
-        ids=ids,
-        titles=text[C.TITLE],
-        categories=text[C.CATEGORY],
-        formats=text[C.FORMAT],
-        topics=np.array([(split_list(t) or [""])[0] for t in text[C.TAGS]], dtype=object),
-        instructors=np.array([s.strip() for s in text[C.INSTRUCTOR]], dtype=object),
-        hours=np.nan_to_num(hours),
-        raw=raw,
-        rel=_rescale(raw, reason == ""),
-        preferred=np.isin(text[C.FORMAT], list(formats)),
-        compulsory=_column(df, C.COMPULSORY, False).fillna(False).astype(bool).to_numpy() & aud_ok,
-        scheduled=scheduled,
-        start=start,
-        end=end,
-        week=_weeks(start, cal),
-        end_week=_weeks(end - pd.Timedelta(1, "ns"), cal),
-        prereqs=prereqs,
-        reason=reason,
-    )
-
-
-def _weeks(times: pd.DatetimeIndex, cal: Calendar) -> np.ndarray:
-    days = (times.normalize() - pd.Timestamp(cal.first_monday)).days
-    return np.where(times.isna(), -1, np.asarray(days.fillna(-7)) // 7).astype(np.int64)
-
-
-def _scores(scores: pd.Series, ids: np.ndarray) -> np.ndarray:
-    s = pd.Series(
-        pd.to_numeric(scores, errors="coerce").to_numpy(float), index=scores.index.astype(str)
-    )
-    s = s.groupby(level=0).max()
-    return s.reindex(ids).to_numpy(dtype=float)
-
-
-def _rescale(raw: np.ndarray, eligible: np.ndarray) -> np.ndarray:
-    """Scores to [0.1, 1] over eligible courses; a missing score counts as the lowest (0)."""
-    ok = eligible & np.isfinite(raw)
-    out = np.zeros(len(raw))
-    if ok.any():
-        lo, hi = raw[ok].min(), raw[ok].max()
-        out[ok] = 1.0 if hi - lo < 1e-12 else 0.1 + 0.9 * (raw[ok] - lo) / (hi - lo)
-    return out
-
-
-def _prerequisites(
-    cells: np.ndarray, pos: Mapping[str, int], done: set[str], reason: np.ndarray
-) -> list[tuple[int, ...]]:
-    """Positions of each course's uncompleted prerequisites; unknown ones make it ineligible."""
-    out: list[tuple[int, ...]] = []
-    for i, cell in enumerate(cells):
-        pres = [p for p in split_list(cell) if p not in done]
-        found = tuple(pos[p] for p in pres if p in pos and pos[p] != i)
-        if len(found) < len(pres) and not reason[i]:
-            reason[i] = "prerequisites"
-        out.append(found)
-    return out
-
-
-def _prerequisite_feasibility(
-    prereqs: list[tuple[int, ...]],
-    reason: np.ndarray,
-    scheduled: np.ndarray,
-    start: pd.DatetimeIndex,
-    end: pd.DatetimeIndex,
-) -> None:
-    """Mark courses whose prerequisites are ineligible, in a cycle, or (both sessions) later."""
-    deps = [i for i, p in enumerate(prereqs) if p]
-    good: set[int] = set()
-    bad: set[int] = set()
-
-    def acyclic(i: int, stack: set[int]) -> bool:
-        if i in good or i in bad or i in stack:
-            return i in good
-        stack.add(i)
-        ok = all(acyclic(j, stack) for j in prereqs[i])
-        stack.discard(i)
-        (good if ok else bad).add(i)
-        return ok
-
-    for i in deps:
-        if not reason[i] and not acyclic(i, set()):
-            reason[i] = "prerequisites"
-    changed = True
-    while changed:
-        changed = False
-        for i in deps:
-            if reason[i]:
-                continue
-            if any(
-                reason[j] or (scheduled[i] and scheduled[j] and end[j] > start[i])
-                for j in prereqs[i]
-            ):
-                reason[i] = "prerequisites"
-                changed = True

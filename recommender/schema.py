@@ -201,9 +201,7 @@ COMPLETIONS = TableSpec(
         Field(C.ENROLLED_AT, "datetime", required=True, aliases=("报名时间", "选课时间")),
         Field(C.COMPLETED_AT, "datetime", aliases=("完成时间", "结业时间")),
         Field(C.PROGRESS, "float", min=0, max=1, default=0.0, aliases=("学习进度", "进度")),
-        Field(
-            C.CREDIT_HOURS_AWARDED, "float", min=0, max=500, default=0.0, aliases=("获得学时",)
-        ),
+        Field(C.CREDIT_HOURS_AWARDED, "float", min=0, max=500, default=0.0, aliases=("获得学时",)),
         Field(C.RATING, "int", min=1, max=5, aliases=("评价", "课程评分", "学员评分")),
         Field(C.SOURCE, "enum", values=SOURCES, aliases=("来源", "选课来源")),
     ),

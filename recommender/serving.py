@@ -9,7 +9,7 @@ components as the batch path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -34,10 +34,21 @@ class ServingIndex:
     """Dense, request-time helpers derived from a fitted HybridRecommender."""
 
     content_sim: np.ndarray | None
-    course_t: sp.csc_matrix
+    course_t: sp.csr_matrix
     cold_idx: np.ndarray
     cold_nbrs: np.ndarray
     cold_w: np.ndarray
+    z_cache: dict = field(default_factory=dict)
+
+    def constant_z(self, key: tuple, raw: np.ndarray) -> np.ndarray:
+        """z-scores of a component row that recurs across requests, memoised by ``key``
+        (the inputs that determine the row: the segment, the context bits …)."""
+        z = self.z_cache.get(key)
+        if z is None:
+            z = _zscore(raw)
+            if len(self.z_cache) < 50_000:
+                self.z_cache[key] = z
+        return z
 
     @classmethod
     def build(cls, h: HybridRecommender) -> ServingIndex:
@@ -54,7 +65,7 @@ class ServingIndex:
             lo, hi = bridge.indptr[c], bridge.indptr[c + 1]
             nbrs[r, : hi - lo] = bridge.indices[lo:hi]
             w[r, : hi - lo] = bridge.data[lo:hi]
-        return cls(sim, cm.T.tocsc(), cold_idx, nbrs, w)
+        return cls(sim, cm.T.tocsr(), cold_idx, nbrs, w)
 
     def bridge(self, scores: np.ndarray) -> np.ndarray:
         """Fill cold courses from their warm content neighbours (as ``scores @ bridge_``)."""
@@ -95,9 +106,16 @@ def score_one(
         comps["sequence"] = seq
     if weights.get("context"):
         comps["context"] = context_scores(context, h.course_formats_, h.course_windows_)[0]
+    keys = {
+        "popularity": segment,
+        "popularity_overall": None,
+        "quality": None,
+        "context": context.tobytes(),
+    }
     total = np.zeros(len(h.courses_), dtype=np.float32)
     for name, raw in comps.items():
-        total += np.float32(weights[name]) * _zscore(raw)
+        z = index.constant_z((name, keys[name]), raw) if name in keys else _zscore(raw)
+        total += np.float32(weights[name]) * z
     return total, comps
 
 
@@ -111,8 +129,9 @@ def _content(h, index, profile_vector, hist_idx, hist_w) -> np.ndarray:
         hs = hist_w @ sub
         norm = float(np.sqrt(max(hist_w @ sub[:, hist_idx] @ hist_w, 0.0)))
     else:
-        row = sp.csr_matrix((hist_w, (np.zeros(len(hist_idx), int), hist_idx)),
-                            shape=(1, len(h.courses_)))
+        row = sp.csr_matrix(
+            (hist_w, (np.zeros(len(hist_idx), int), hist_idx)), shape=(1, len(h.courses_))
+        )
         hv = row @ h.content_.course_matrix_
         hs = np.asarray((hv @ index.course_t).toarray()).ravel()
         norm = float(np.sqrt(hv.multiply(hv).sum()))
@@ -126,6 +145,7 @@ def _content(h, index, profile_vector, hist_idx, hist_w) -> np.ndarray:
 def _collab(h, hist_idx, hist_w) -> np.ndarray:
     if isinstance(h.collab_, EASE):
         return (hist_w @ h.collab_.item_similarity_[hist_idx]).astype(np.float32)
-    row = sp.csr_matrix((hist_w, (np.zeros(len(hist_idx), int), hist_idx)),
-                        shape=(1, len(h.courses_)))
+    row = sp.csr_matrix(
+        (hist_w, (np.zeros(len(hist_idx), int), hist_idx)), shape=(1, len(h.courses_))
+    )
     return h.collab_.score(row)[0]

@@ -40,6 +40,9 @@ class TrainParams:
     seed: int = 0
 
 
+DEFAULT_PARAMS = TrainParams()
+
+
 def make_hybrid(params: TrainParams, **overrides) -> HybridRecommender:
     """A HybridRecommender configured from ``params``."""
     kwargs = dict(
@@ -62,16 +65,20 @@ def merge_events(dataset: Dataset, events: pd.DataFrame) -> pd.DataFrame:
     """Training completions plus portal events for known cadres and courses (deduplicated)."""
     if events.empty:
         return dataset.completions
-    known = events[C.CADRE_ID].isin(dataset.cadres[C.CADRE_ID]) & events[C.COURSE_ID].isin(
-        dataset.courses[C.COURSE_ID]
-    ) & events[C.ENROLLED_AT].notna()
+    known = (
+        events[C.CADRE_ID].isin(dataset.cadres[C.CADRE_ID])
+        & events[C.COURSE_ID].isin(dataset.courses[C.COURSE_ID])
+        & events[C.ENROLLED_AT].notna()
+    )
     merged = pd.concat([dataset.completions, events[known]], ignore_index=True)
     return merged.drop_duplicates(
         subset=[C.CADRE_ID, C.COURSE_ID, C.ENROLLED_AT, C.COMPLETED_AT], keep="first"
     ).reset_index(drop=True)
 
 
-def fit_model(dataset: Dataset, params: TrainParams = TrainParams(), **overrides) -> RecommenderModel:
+def fit_model(
+    dataset: Dataset, params: TrainParams = DEFAULT_PARAMS, **overrides
+) -> RecommenderModel:
     """Fit a model on a loaded dataset (no files written)."""
     hybrid = make_hybrid(params, **overrides).fit(
         dataset.courses, dataset.cadres, dataset.completions
@@ -83,7 +90,7 @@ def train(
     data_dir: str | Path,
     models_dir: str | Path,
     *,
-    params: TrainParams = TrainParams(),
+    params: TrainParams = DEFAULT_PARAMS,
     publish: bool = True,
     events_path: str | Path | None = None,
 ) -> Path:
@@ -105,8 +112,11 @@ def train(
         "params": asdict(params),
         "data": {
             name: {**fingerprint(find_table_file(data_dir, name)), "accepted": len(frame)}
-            for name, frame in (("courses", dataset.courses), ("cadres", dataset.cadres),
-                                ("completions", dataset.completions))
+            for name, frame in (
+                ("courses", dataset.courses),
+                ("cadres", dataset.cadres),
+                ("completions", dataset.completions),
+            )
         },
         "events_merged": n_events,
         "collaborative": model.hybrid.collaborative_kind_,
@@ -123,7 +133,11 @@ def _library_versions() -> dict[str, str]:
     import sklearn
 
     return {
-        "xuanxue": __version__, "python": platform.python_version(), "numpy": np.__version__,
-        "scipy": scipy.__version__, "pandas": pd.__version__, "scikit-learn": sklearn.__version__,
+        "xuanxue": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "pandas": pd.__version__,
+        "scikit-learn": sklearn.__version__,
         "jieba": jieba.__version__,
     }

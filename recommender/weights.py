@@ -41,7 +41,7 @@ def temporal_holdout(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split enrolments by time: the last ``fraction`` of them is the holdout."""
     order = completions[C.ENROLLED_AT].sort_values(kind="stable").index
-    cut = int(round(len(order) * (1.0 - fraction)))
+    cut = round(len(order) * (1.0 - fraction))
     return completions.loc[order[:cut]], completions.loc[order[cut:]]
 
 
@@ -102,8 +102,35 @@ def _search(evaluate, start: dict[str, float], names: tuple[str, ...], passes: i
     return best, best_score
 
 
+def collaborative_ndcg(
+    model: HybridRecommender,
+    valid: pd.DataFrame,
+    *,
+    random_state: int,
+    max_cadres: int,
+    k: int = 10,
+) -> float:
+    """Validation NDCG@k of the collaborative component alone (cadres with history)."""
+    rng = np.random.default_rng(random_state)
+    users, relevant = _validation_rows(model, chosen(valid), max_cadres, rng)
+    hist = model.history_[users]
+    has_hist = np.asarray(hist.getnnz(axis=1) > 0)
+    if not has_hist.any():
+        return 0.0
+    scores = np.asarray(model.collab_.score(hist[has_hist]), dtype=np.float32)
+    seen = hist[has_hist].toarray() > 0
+    seen[:, ~model.open_courses()] = True
+    scores[seen] = -np.inf
+    return float(batch_ndcg(scores, relevant[has_hist], k).mean())
+
+
 def fit_weights(
-    model: HybridRecommender, valid: pd.DataFrame, *, random_state: int, max_cadres: int, k: int = 10
+    model: HybridRecommender,
+    valid: pd.DataFrame,
+    *,
+    random_state: int,
+    max_cadres: int,
+    k: int = 10,
 ) -> FittedWeights:
     """Fit warm and cold blend weights on ``valid`` for a model fitted on the earlier data."""
     from recommender.hybrid import COLD_COMPONENTS, COMPONENTS, zscore

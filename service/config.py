@@ -41,6 +41,13 @@ class Settings(BaseSettings):
         "Asia/Shanghai", description="zone that timezone-aware event times are converted to"
     )
     max_k: int = Field(100, ge=1, le=1000, description="largest k a client may ask for")
+    blas_threads: int = Field(
+        1,
+        ge=0,
+        le=64,
+        description="BLAS/OpenMP threads per worker (0 = library default); requests are "
+        "small, so extra BLAS threads only fight the request thread pool for the cores",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="level of the JSON logs written by `run()` (one line per request)"
     )

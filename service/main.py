@@ -75,6 +75,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    if settings.blas_threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=settings.blas_threads)  # process-wide, for this worker
     app.state.store = await run_in_threadpool(EventStore, settings.events_path)
     try:
         await run_in_threadpool(app.state.reload)

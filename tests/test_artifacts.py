@@ -22,7 +22,7 @@ def test_published_model_loads_with_metadata(tiny_models):
     model = load_model(tiny_models)
     meta = read_metadata(tiny_models)
     assert model.version == meta["model_version"]
-    assert meta["format_version"] == 2
+    assert meta["format_version"] == 3
     for name in ("courses", "cadres", "completions"):
         assert len(meta["data"][name]["sha256"]) == 64
     assert "validation" in meta["evaluation"]
@@ -39,7 +39,10 @@ def test_corrupt_model_is_refused(tiny_models, tmp_path):
     with pytest.raises(ArtifactError, match="cannot be loaded"):
         load_model(bad)
     # current still points at the good one
-    assert load_model(root).version == json.loads((good / "metadata.json").read_text())["model_version"]
+    assert (
+        load_model(root).version
+        == json.loads((good / "metadata.json").read_text())["model_version"]
+    )
 
 
 def test_incompatible_format_is_refused(tiny_models, tmp_path):

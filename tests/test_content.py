@@ -51,12 +51,13 @@ def test_dump_load_identical(fitted, tmp_path):
     texts = [profile_text(r) for r in cadres.to_dict("records")]
     joblib.dump(model, tmp_path / "c.joblib")
     again = joblib.load(tmp_path / "c.joblib")
-    np.testing.assert_array_equal(model.score(model.transform_texts(texts)),
-                                  again.score(again.transform_texts(texts)))
+    np.testing.assert_array_equal(
+        model.score(model.transform_texts(texts)), again.score(again.transform_texts(texts))
+    )
 
 
 def test_matched_terms_are_shared_words(fitted):
-    model, courses, _ = fitted
+    model, _courses, _ = fitted
     vec = model.transform_texts(["从事应急管理和安全生产工作"])
     terms = model.matched_terms(vec, 0)
     assert terms and "应急管理" in terms

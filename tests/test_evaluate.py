@@ -30,7 +30,7 @@ def test_temporal_split_is_by_time(dataset):
 
 
 def test_leave_last_holds_out_one_per_cadre(dataset):
-    train, test = split_completions(dataset.completions, "leave-last")
+    _train, test = split_completions(dataset.completions, "leave-last")
     assert test["cadre_id"].is_unique
     last = dataset.completions.sort_values("enrolled_at").groupby("cadre_id").tail(1)
     assert set(test.index) <= set(last.index)
@@ -69,8 +69,19 @@ def test_batch_ndcg_matches_reference_metric():
 def test_cli_prints_table_and_writes_json(tiny_data, tmp_path):
     out = tmp_path / "eval.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "recommender", "evaluate", "--data", str(tiny_data), "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "recommender",
+            "evaluate",
+            "--data",
+            str(tiny_data),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert "hybrid" in proc.stdout and "ndcg@10" in proc.stdout

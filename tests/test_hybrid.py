@@ -17,8 +17,13 @@ COLD = {"content": 1.0, "popularity": 0.5}
 
 def fit(**kw):
     courses, cadres, comps, withheld = checkerboard()
-    params = dict(tokenizer=ChineseTokenizer(), collaborative="ease", ease_l2=1.0,
-                  weights=WEIGHTS, cold_weights=COLD)
+    params = dict(
+        tokenizer=ChineseTokenizer(),
+        collaborative="ease",
+        ease_l2=1.0,
+        weights=WEIGHTS,
+        cold_weights=COLD,
+    )
     params.update(kw)
     hybrid = HybridRecommender(**params)
     assert hybrid.fit(courses, cadres, comps) is hybrid
@@ -62,7 +67,9 @@ def test_every_item_is_explained(fitted):
 
 def test_cold_cadre_gets_courses_of_their_field(fitted):
     model, _ = fitted
-    recs = model.recommend_profile({"job_title": "应急管理岗", "job_description": "从事应急管理、安全生产等工作"}, k=6)
+    recs = model.recommend_profile(
+        {"job_title": "应急管理岗", "job_description": "从事应急管理、安全生产等工作"}, k=6
+    )
     assert [r.category for r in recs] == ["应急管理"] * 6
     assert any(r.kind == "profile_terms" for r in recs[0].reasons)
 
@@ -83,14 +90,16 @@ def test_same_seed_same_output():
     a, w = fit(weights=None, cold_weights=None, collaborative="auto")
     b, _ = fit(weights=None, cold_weights=None, collaborative="auto")
     cid = next(iter(w))
-    assert [r.course_id for r in a.recommend(cid, k=8)] == [r.course_id for r in b.recommend(cid, k=8)]
+    assert [r.course_id for r in a.recommend(cid, k=8)] == [
+        r.course_id for r in b.recommend(cid, k=8)
+    ]
     assert a.hybrid.weights_ == b.hybrid.weights_
 
 
 def test_dump_load_identical_scores(fitted, tmp_path):
     import joblib
 
-    model, withheld = fitted
+    model, _withheld = fitted
     joblib.dump(model, tmp_path / "m.joblib")
     again = joblib.load(tmp_path / "m.joblib")
     rows = np.arange(len(model.cadres))
@@ -104,10 +113,18 @@ def test_new_events_change_recommendations_without_retraining(fitted):
     cadre = next(iter(withheld))
     course = withheld[cadre]
     assert model.recommend(cadre, k=1)[0].course_id == course
-    events = pd.DataFrame({"cadre_id": [cadre], "course_id": [course],
-                           "enrolled_at": [pd.Timestamp("2025-01-01")],
-                           "completed_at": [pd.Timestamp("2025-01-02")], "progress": [1.0],
-                           "credit_hours_awarded": [2.0], "rating": [np.nan], "source": [""]})
+    events = pd.DataFrame(
+        {
+            "cadre_id": [cadre],
+            "course_id": [course],
+            "enrolled_at": [pd.Timestamp("2025-01-01")],
+            "completed_at": [pd.Timestamp("2025-01-02")],
+            "progress": [1.0],
+            "credit_hours_awarded": [2.0],
+            "rating": [np.nan],
+            "source": [""],
+        }
+    )
     assert course not in {r.course_id for r in model.recommend(cadre, k=10, events=events)}
 
 

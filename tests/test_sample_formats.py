@@ -29,8 +29,12 @@ def test_sample_has_zero_rejects(original):
 def test_validate_cli_reports_zero_rejects(tmp_path):
     data = tmp_path / "sample"
     shutil.copytree(SAMPLE, data)
-    proc = subprocess.run([sys.executable, "-m", "recommender", "validate", str(data)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "recommender", "validate", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "rejects by reason" not in proc.stdout
     assert not list(data.glob("*.rejects.csv"))

@@ -1,0 +1,524 @@
+"""Serving latency and throughput on the ``large`` model (5k courses, 100k cadres).
+
+1. In process: ``recommend`` (k = 10, explain on/off), ``recommend_profile`` and ``plan_menu``
+   p50/p99, against baselines in the same run (top-10 by numpy argpartition over a precomputed
+   score row; the hybrid's scoring alone) to show where the time goes.
+2. HTTP on loopback: ``recommender serve`` in a child process on 127.0.0.1 (free port), driven
+   by an asyncio + httpx client at concurrency 1, 8, 32, 64 (each level time-bounded), and by
+   ``wrk`` when it is installed. The client shares the 2 cores with the server; its CPU use is
+   reported next to the server's.
+3. ``--soak SECONDS``: constant load, server RSS sampled every 10 s; fails on RSS growth
+   beyond a tolerance or on any failed request.
+
+    .venv/bin/python -m benchmarks.bench_serving [--quick] [--soak 300] [--duration 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.common import OUT, PY, ROOT, Section, model_dir, percentiles
+
+LEVELS = (1, 8, 32, 64)
+MENU_BODY = {"target_hours": 50}
+
+
+# ------------------------------------------------------------------------ in process
+def _time_calls(fn, args, repeat: int = 1) -> list[float]:
+    out = []
+    for a in args:
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            fn(a)
+            out.append((time.perf_counter() - t0) * 1e3)
+    return out
+
+
+def in_process(root: Path, n: int, n_menu: int, seed: int = 0) -> tuple[pd.DataFrame, dict]:
+    from recommender.artifacts import load_model
+    from recommender.planning import plan_menu
+
+    t0 = time.perf_counter()
+    model = load_model(root)
+    load_s = time.perf_counter() - t0
+    rng = np.random.default_rng(seed)
+    ids = [str(x) for x in rng.choice(model.cadres["cadre_id"].to_numpy(), n, replace=False)]
+    rows_idx = model.hybrid.cadres_.lookup(ids)
+    profiles = [dict(model.cadre_profile(c)) for c in ids[: max(50, n // 5)]]
+    for c in ids[:20]:  # warm caches (segment popularity, cohorts) like a running service
+        model.recommend(c, 10)
+    scores = np.vstack([model.hybrid.score_cadres(rows_idx[i : i + 256]) for i in range(0, n, 256)])
+
+    def argpartition_top(i):
+        row = scores[i]
+        top = np.argpartition(-row, 9)[:10]
+        return top[np.argsort(-row[top], kind="stable")]
+
+    timings = {
+        "baseline: numpy argpartition top-10 over a precomputed score row": _time_calls(
+            argpartition_top, range(n)
+        ),
+        "baseline: hybrid scoring only (score_cadres, 1 cadre)": _time_calls(
+            lambda r: model.hybrid.score_cadres(np.array([r])), rows_idx
+        ),
+        "recommend(k=10, explain=False)": _time_calls(
+            lambda c: model.recommend(c, 10, explain=False), ids
+        ),
+        "recommend(k=10, explain=True)": _time_calls(
+            lambda c: model.recommend(c, 10, explain=True), ids
+        ),
+        "recommend_profile(k=10) (cold start, POST /v1/recommendations)": _time_calls(
+            lambda p: model.recommend_profile(p, 10), profiles
+        ),
+        "plan_menu (target 50 h)": _time_calls(
+            lambda c: plan_menu(model, c, target_hours=50), ids[:n_menu]
+        ),
+    }
+    base = float(np.median(timings["recommend(k=10, explain=False)"]))
+    rows = []
+    for name, ms in timings.items():
+        p = percentiles(ms, (50, 90, 99))
+        rows.append(
+            {
+                "call": name,
+                "calls": len(ms),
+                "p50 ms": p["p50"],
+                "p90 ms": p["p90"],
+                "p99 ms": p["p99"],
+                "max ms": max(ms),
+                "p50 / recommend(explain=False) p50": p["p50"] / base,
+            }
+        )
+    return pd.DataFrame(rows), {"load_s": load_s, "ids": ids}
+
+
+# ---------------------------------------------------------------------------- server
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``recommender serve`` on 127.0.0.1 in a child process (its own process group)."""
+
+    def __init__(self, root: Path, workers: int = 1) -> None:
+        self.root, self.workers = root, workers
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.tmp = Path(tempfile.mkdtemp(prefix="serve-", dir=OUT))
+
+    def __enter__(self) -> Server:
+        import httpx
+
+        env = {
+            **os.environ,
+            "XUANXUE_EVENTS_PATH": str(self.tmp / "events.sqlite3"),
+            "XUANXUE_LOG_LEVEL": "WARNING",
+            "XUANXUE_MAX_K": "100",
+        }
+        self.log = open(self.tmp / "server.log", "wb")
+        self.proc = subprocess.Popen(
+            [
+                PY,
+                "-m",
+                "recommender",
+                "serve",
+                "--model",
+                str(self.root),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < 300:
+            if self.proc.poll() is not None:
+                log = (self.tmp / "server.log").read_text()[-2000:]
+                raise RuntimeError(f"server exited: {log}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.base + "/readyz", timeout=2).status_code == 200:
+                    self.ready_s = time.perf_counter() - t0
+                    return self
+            time.sleep(0.5)
+        raise RuntimeError("server not ready within 300 s")
+
+    def rss_mb(self) -> float:
+        import psutil
+
+        p = psutil.Process(self.proc.pid)
+        procs = [p, *p.children(recursive=True)]
+        return sum(x.memory_info().rss for x in procs if x.is_running()) / 2**20
+
+    def cpu_s(self) -> float:
+        import psutil
+
+        p = psutil.Process(self.proc.pid)
+        total = 0.0
+        for x in [p, *p.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                t = x.cpu_times()
+                total += t.user + t.system
+        return total
+
+    def __exit__(self, *exc) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# -------------------------------------------------------------------------- clients
+def make_request(kind: str, ids: list[str], rnd: random.Random):
+    cid = rnd.choice(ids)
+    if kind == "recommendations":
+        return "GET", f"/v1/cadres/{cid}/recommendations", {"k": 10, "explain": "true"}, None
+    if kind == "menu":
+        return "POST", f"/v1/cadres/{cid}/menu", None, MENU_BODY
+    raise ValueError(kind)
+
+
+async def _drive(
+    base: str,
+    kinds: list[str],
+    ids: list[str],
+    concurrency: int,
+    duration: float,
+    on_tick=None,
+    tick: float = 10.0,
+) -> dict:
+    """Closed-loop load: ``concurrency`` tasks, each sending its next request on an answer."""
+    import httpx
+
+    lat: dict[str, list[float]] = {k: [] for k in kinds}
+    fails: dict[str, int] = {k: 0 for k in kinds}
+    errors: list[str] = []
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    deadline = time.perf_counter() + duration
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30.0) as client:
+
+        async def worker(i: int) -> None:
+            rnd = random.Random(i)
+            while time.perf_counter() < deadline:
+                kind = kinds[rnd.randrange(len(kinds))]
+                method, path, params, body = make_request(kind, ids, rnd)
+                t0 = time.perf_counter()
+                try:
+                    r = await client.request(method, path, params=params, json=body)
+                    ok = r.status_code == 200
+                    if not ok and len(errors) < 5:
+                        errors.append(f"{r.status_code} {path}: {r.text[:200]}")
+                except httpx.HTTPError as exc:
+                    ok = False
+                    if len(errors) < 5:
+                        errors.append(f"{type(exc).__name__} {path}")
+                if ok:
+                    lat[kind].append((time.perf_counter() - t0) * 1e3)
+                else:
+                    fails[kind] += 1
+
+        async def ticker() -> None:
+            while time.perf_counter() < deadline:
+                await asyncio.sleep(min(tick, max(0.0, deadline - time.perf_counter())))
+                on_tick()
+
+        t0 = time.perf_counter()
+        tasks = [worker(i) for i in range(concurrency)]
+        if on_tick:
+            tasks.append(ticker())
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - t0
+    return {"lat": lat, "fails": fails, "elapsed": elapsed, "errors": errors}
+
+
+def httpx_level(server: Server, kind: str, ids, concurrency: int, duration: float) -> dict:
+    s0, c0 = server.cpu_s(), os.times()
+    res = asyncio.run(_drive(server.base, [kind], ids, concurrency, duration))
+    s1, c1 = server.cpu_s(), os.times()
+    ms = res["lat"][kind]
+    p = percentiles(ms)
+    return {
+        "endpoint": kind,
+        "client": "httpx (asyncio)",
+        "concurrency": concurrency,
+        "requests": len(ms),
+        "failed": res["fails"][kind],
+        "req/s": len(ms) / res["elapsed"],
+        "p50 ms": p["p50"],
+        "p95 ms": p["p95"],
+        "p99 ms": p["p99"],
+        "server CPU %": 100 * (s1 - s0) / res["elapsed"],
+        "client CPU %": 100 * ((c1.user - c0.user) + (c1.system - c0.system)) / res["elapsed"],
+        "errors": "; ".join(res["errors"]),
+    }
+
+
+WRK_SCRIPT = """
+local ids = {%s}
+local kind = "%s"
+request = function()
+  local id = ids[math.random(#ids)]
+  if kind == "menu" then
+    return wrk.format("POST", "/v1/cadres/" .. id .. "/menu",
+                      {["Content-Type"] = "application/json"}, '%s')
+  end
+  return wrk.format("GET", "/v1/cadres/" .. id .. "/recommendations?k=10&explain=true")
+end
+done = function(summary, latency, requests)
+  io.write(string.format(
+    'WRKJSON {"requests": %%d, "errors": %%d, "non2xx": %%d, '
+    .. '"p50": %%f, "p95": %%f, "p99": %%f}\\n',
+    summary.requests,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status, latency:percentile(50) / 1000, latency:percentile(95) / 1000,
+    latency:percentile(99) / 1000))
+end
+"""
+
+
+def wrk_level(server: Server, kind: str, ids, concurrency: int, duration: float) -> dict | None:
+    wrk = shutil.which("wrk")
+    if not wrk:
+        return None
+    script = server.tmp / f"{kind}.lua"
+    script.write_text(
+        WRK_SCRIPT % (", ".join(f'"{i}"' for i in ids[:2000]), kind, json.dumps(MENU_BODY))
+    )
+    s0 = server.cpu_s()
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [
+            wrk,
+            "-t",
+            "1",
+            "-c",
+            str(concurrency),
+            "-d",
+            f"{int(duration)}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            server.base,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=duration + 60,
+    )
+    elapsed = time.perf_counter() - t0
+    s1 = server.cpu_s()
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("WRKJSON")]
+    if not line:
+        return {
+            "endpoint": kind,
+            "client": "wrk",
+            "concurrency": concurrency,
+            "errors": proc.stdout[-300:] + proc.stderr[-300:],
+        }
+    d = json.loads(line[0].split(" ", 1)[1])
+    rps = [ln for ln in proc.stdout.splitlines() if ln.startswith("Requests/sec")]
+    return {
+        "endpoint": kind,
+        "client": "wrk (1 thread)",
+        "concurrency": concurrency,
+        "requests": d["requests"],
+        "failed": d["errors"] + d["non2xx"],
+        "req/s": float(rps[0].split()[1]) if rps else d["requests"] / duration,
+        "p50 ms": d["p50"],
+        "p95 ms": d["p95"],
+        "p99 ms": d["p99"],
+        "server CPU %": 100 * (s1 - s0) / elapsed,
+        "client CPU %": float("nan"),
+        "errors": "",
+    }
+
+
+def soak(
+    server: Server,
+    ids,
+    seconds: float,
+    concurrency: int = 8,
+    tolerance_mb: float = 64.0,
+    tolerance_frac: float = 0.10,
+) -> tuple[pd.DataFrame, dict]:
+    samples = [(0.0, server.rss_mb())]
+    t0 = time.perf_counter()
+
+    def tick():
+        samples.append((time.perf_counter() - t0, server.rss_mb()))
+
+    res = asyncio.run(
+        _drive(
+            server.base,
+            ["recommendations"] * 9 + ["menu"],
+            ids,
+            concurrency,
+            seconds,
+            on_tick=tick,
+            tick=10.0,
+        )
+    )
+    tick()
+    rss = np.array([s[1] for s in samples])
+    # first minute is warm-up (caches fill); compare the steady state's start and end
+    warm = [r for t, r in samples if t >= min(60.0, seconds / 3)]
+    start = float(np.median(warm[:3])) if warm else float(rss[0])
+    end = float(np.median(warm[-3:])) if warm else float(rss[-1])
+    allowed = max(tolerance_mb, tolerance_frac * start)
+    n = sum(len(v) for v in res["lat"].values())
+    fails = sum(res["fails"].values())
+    ok = fails == 0 and end - start <= allowed
+    summary = {
+        "seconds": seconds,
+        "concurrency": concurrency,
+        "requests": n,
+        "failed": fails,
+        "req/s": n / res["elapsed"],
+        "rss_start_mb": start,
+        "rss_end_mb": end,
+        "growth_mb": end - start,
+        "allowed_mb": allowed,
+        "passed": ok,
+        "errors": res["errors"],
+    }
+    for kind, ms in res["lat"].items():
+        p = percentiles(ms)
+        summary[f"{kind} p50/p99 ms"] = f"{p['p50']:.1f} / {p['p99']:.1f}"
+    return pd.DataFrame(samples, columns=["t s", "server RSS MB"]), summary
+
+
+# ------------------------------------------------------------------------------ main
+def main(argv: list[str] | None = None) -> Section:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--quick", action="store_true", help="fewer calls, 4 s per HTTP level, levels 1 and 8"
+    )
+    ap.add_argument("--scale", default="large")
+    ap.add_argument("--duration", type=float, default=None, help="seconds per HTTP level")
+    ap.add_argument("--soak", type=float, default=0.0, help="soak seconds (0 = no soak)")
+    ap.add_argument("--no-wrk", action="store_true")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="uvicorn worker counts to measure (recommendations only for >1)",
+    )
+    args = ap.parse_args(argv)
+    duration = args.duration or (4.0 if args.quick else 20.0)
+    levels = (1, 8) if args.quick else LEVELS
+    cmd = (
+        "python -m benchmarks.bench_serving"
+        + (" --quick" if args.quick else "")
+        + (f" --soak {args.soak:g}" if args.soak else "")
+    )
+    sec = Section(f"Serving ({args.scale} model)", cmd)
+    t_all = time.perf_counter()
+    root = model_dir(args.scale)
+    n, n_menu = (200, 20) if args.quick else (1000, 200)
+    table, info = in_process(root, n, n_menu)
+    gc.collect()  # the in-process model is gone before the server starts
+    sec.add(
+        f"In-process latency (1 thread, {n} distinct known cadres; model load "
+        f"{info['load_s']:.1f} s)",
+        table,
+        ".3f",
+    )
+    p99 = table.set_index("call").loc["recommend(k=10, explain=True)", "p99 ms"]
+    sec.note(
+        f"in-process recommend p99 (explain on) {p99:.2f} ms vs target 2 ms → "
+        + ("met" if p99 < 2 else "NOT met")
+    )
+    ids = info["ids"]
+    rows = []
+    for workers in args.workers:
+        with Server(root, workers) as server:
+            sec.note(
+                f"server (workers={workers}) ready in {server.ready_s:.1f} s, "
+                f"RSS {server.rss_mb():.0f} MB"
+            )
+            kinds = ("recommendations", "menu") if workers == 1 else ("recommendations",)
+            lv = levels if workers == 1 else tuple(c for c in levels if c >= 8)
+            for kind in kinds:
+                for c in lv:
+                    print(f"[http] workers={workers} {kind} c={c}", file=sys.stderr, flush=True)
+                    rows.append({"workers": workers, **httpx_level(server, kind, ids, c, duration)})
+                    if (not args.no_wrk and workers == 1) or (c == 32 and not args.no_wrk):
+                        w = wrk_level(server, kind, ids, c, max(5.0, duration / 2))
+                        if w:
+                            rows.append({"workers": workers, **w})
+    http = pd.DataFrame(rows)
+    sec.add(
+        f"HTTP on 127.0.0.1 (closed loop, {duration:g} s per row for httpx, "
+        f"{max(5.0, duration / 2):g} s for wrk; client and server share the 2 cores)",
+        http.drop(columns=["errors"]),
+        ".1f",
+    )
+    errs = [e for e in http["errors"] if e]
+    if errs:
+        sec.note("errors seen: " + " | ".join(errs[:3]))
+    if shutil.which("wrk") is None and not args.no_wrk:
+        sec.note("wrk not installed (apt-get install -y wrk): httpx rows only")
+    rec = http[(http.endpoint == "recommendations") & (http.workers == 1)]
+    if len(rec):
+        best = rec.loc[rec["req/s"].idxmax()]
+        sec.note(
+            f"best recommendations throughput (1 worker): {best['req/s']:.0f} req/s at "
+            f"c={best['concurrency']} ({best['client']}), p99 {best['p99 ms']:.1f} ms — "
+            "target ≥ 500 req/s with p99 < 50 ms"
+        )
+    if args.soak:
+        with Server(root, 1) as server:
+            samples, s = soak(server, ids, args.soak)
+        sec.add(
+            f"Soak: {args.soak:g} s at concurrency {s['concurrency']} (90 % recommendations"
+            " / 10 % menu), server RSS every 10 s",
+            samples,
+            ".1f",
+        )
+        sec.note(
+            f"soak {'PASSED' if s['passed'] else 'FAILED'}: {s['requests']} requests "
+            f"({s['req/s']:.0f}/s), {s['failed']} failed; steady-state RSS "
+            f"{s['rss_start_mb']:.0f} → {s['rss_end_mb']:.0f} MB (growth "
+            f"{s['growth_mb']:+.0f} MB, allowed {s['allowed_mb']:.0f}); latency "
+            + ", ".join(f"{k} {v}" for k, v in s.items() if k.endswith("ms"))
+        )
+        sec.soak_passed = s["passed"]  # type: ignore[attr-defined]
+    sec.seconds = time.perf_counter() - t_all
+    sec.save("serving")
+    return sec
+
+
+if __name__ == "__main__":
+    sec = main()
+    sys.exit(0 if getattr(sec, "soak_passed", True) else 1)
