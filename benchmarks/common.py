@@ -38,7 +38,7 @@ def dataset_dir(scale: str) -> Path:
     """
     if scale == "sample":
         return SAMPLE
-    out = DATA / scale
+    out = DATA / f"{scale}-{generator_stamp()}"  # a changed generator means new data
     if (out / "completions.csv").exists():
         return out
     from recommender.sample import generate_sample
@@ -50,6 +50,16 @@ def dataset_dir(scale: str) -> Path:
     tmp.rename(out)
     print(f"[data] {scale} generated in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return out
+
+
+def generator_stamp() -> str:
+    """Hash of the sample generator's source, so cached datasets follow generator changes."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for f in sorted((ROOT / "recommender").glob("sample*.py")):
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()[:10]
 
 
 def library_stamp() -> str:

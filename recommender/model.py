@@ -131,7 +131,7 @@ class RecommenderModel:
         codes, uniques = pd.factorize(c[C.AUDIENCE].fillna("").astype(str))
         self.audience_codes = codes
         self.audience_lists = [split_cell(a) for a in uniques]
-        self._cohorts: dict[tuple[str, str], np.ndarray] = {}
+        self._cohort_index, self._cohort_counts = self._cohort_table()
         self._cadre_records = self.cadres.to_dict("records")
         self._index = ServingIndex.build(self.hybrid)
 
@@ -147,7 +147,8 @@ class RecommenderModel:
             "active",
             "audience_codes",
             "audience_lists",
-            "_cohorts",
+            "_cohort_index",
+            "_cohort_counts",
             "_cadre_records",
             "rules",
             "_index",
@@ -273,17 +274,27 @@ class RecommenderModel:
         allowed = np.array([audience_matches(a, tags) for a in self.audience_lists] + [True])
         return mask & allowed[self.audience_codes]  # code -1 (no audience) → the last True
 
+    def _cohort_table(self) -> tuple[dict[tuple[str, str], int], np.ndarray]:
+        """Course counts of every (unit level, system) cohort, computed in one sparse product
+        at load time so no request pays for a cohort the first time it is asked about."""
+        level = self.cadres[C.UNIT_LEVEL].fillna("").astype(str)
+        system = self.cadres[C.SYSTEM].fillna("").astype(str)
+        codes, keys = pd.factorize(pd.Series(list(zip(level, system, strict=True)), dtype=object))
+        member = sp.csr_matrix(
+            (np.ones(len(codes), np.float32), (codes, np.arange(len(codes)))),
+            shape=(len(keys), len(codes)),
+        )
+        taken = (self.hybrid.history_ > 0).astype(np.float32)
+        counts = np.asarray((member @ taken).toarray(), dtype=np.int32)
+        return {tuple(k): i for i, k in enumerate(keys)}, counts
+
     def cohort_counts(self, profile: Mapping[str, Any]) -> np.ndarray:
         """How many cadres of the same unit level and system took each course."""
         key = (str(profile.get(C.UNIT_LEVEL) or ""), str(profile.get(C.SYSTEM) or ""))
-        counts = self._cohorts.get(key)
-        if counts is None:
-            lv = self.cadres[C.UNIT_LEVEL].fillna("").astype(str).to_numpy() == key[0]
-            sy = self.cadres[C.SYSTEM].fillna("").astype(str).to_numpy() == key[1]
-            rows = np.flatnonzero(lv & sy)
-            counts = np.asarray((self.hybrid.history_[rows] > 0).sum(axis=0)).ravel()
-            self._cohorts[key] = counts
-        return counts
+        row = self._cohort_index.get(key)
+        if row is None:
+            return np.zeros(len(self.course_ids), dtype=np.int32)
+        return self._cohort_counts[row]
 
     def _rank(self, req, k, *, category, fmt, include_completed, explain) -> list[Recommendation]:
         scores, comps = self._score(req)
