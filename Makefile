@@ -46,6 +46,8 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
+	@# wrk (Debian) drives the HTTP load test; without it the benchmark uses its httpx client
+	@command -v wrk >/dev/null || { (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null 2>&1 || echo "wrk not installed: using the httpx load client"; }
 	$(PY) -m benchmarks.run_all
 
 clean:
