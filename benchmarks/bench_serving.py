@@ -10,7 +10,7 @@
 3. ``--soak SECONDS``: constant load, server RSS sampled every 10 s; fails on RSS growth
    beyond a tolerance or on any failed request.
 
-    .venv/bin/python -m benchmarks.bench_serving [--quick] [--soak 300] [--duration 20]
+    .venv/bin/python -m benchmarks.bench_serving [--quick] [--soak 300] [--duration 12]
 """
 
 from __future__ import annotations
@@ -435,7 +435,7 @@ def main(argv: list[str] | None = None) -> Section:
         help="uvicorn worker counts to measure (recommendations only for >1)",
     )
     args = ap.parse_args(argv)
-    duration = args.duration or (4.0 if args.quick else 20.0)
+    duration = args.duration or (4.0 if args.quick else 12.0)
     levels = (1, 8) if args.quick else LEVELS
     cmd = (
         "python -m benchmarks.bench_serving"
