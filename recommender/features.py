@@ -133,11 +133,6 @@ def quality_prior(
     return (total / (stats["count"].to_numpy(np.float64) + strength)).astype(np.float32)
 
 
-_BAND_WORDS = {
-    "乡科级": ("科员", "科", "乡科", "主任科员"),
-    "县处级": ("处", "调研员", "县处"),
-    "厅局级": ("厅", "局级", "巡视员"),
-}
 _LEVEL_WORDS = {
     "province": ("省", "省级", "province"),
     "city": ("市", "市级", "city"),
