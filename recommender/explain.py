@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 
 HIGH_RATING = 4.5
 RESEMBLES_MIN = 0.2
@@ -25,46 +25,83 @@ class Reason:
 
 @dataclass
 class ExplainContext:
-    """What the explainer needs to know about one cadre's request."""
+    """What the explainer needs to know about one cadre's request.
 
-    profile_vector: sp.csr_matrix
+    ``terms``/``term_weights`` are the profile's TF-IDF entries (term index, weight).
+    """
+
+    terms: np.ndarray
+    term_weights: np.ndarray
     history_items: np.ndarray
     last_item: int
     cohort_counts: np.ndarray | None
     components: dict[str, np.ndarray]
 
 
-def _matched_terms(model, profile_vector: sp.csr_matrix, item: int, n: int = 3) -> list[str]:
-    """Terms shared by the profile and the course, by weight product (plain numpy)."""
+def _matched_terms(model, ctx: ExplainContext, items: np.ndarray, n: int = 3) -> list[list[str]]:
+    """For each item: terms shared by the profile and the course, strongest weight product
+    first (the items' posting lists are gathered in one numpy pass)."""
+    out: list[list[str]] = [[] for _ in range(len(items))]
+    if not len(ctx.terms) or not len(items):
+        return out
     cm = model.hybrid.content_.course_matrix_
-    lo, hi = cm.indptr[item], cm.indptr[item + 1]
-    common, pi, ci = np.intersect1d(
-        profile_vector.indices, cm.indices[lo:hi], assume_unique=True, return_indices=True
-    )
-    if len(common) == 0:
-        return []
-    prod = profile_vector.data[pi] * cm.data[lo:hi][ci]
-    terms = model.hybrid.content_.terms_
-    return [str(terms[common[j]]) for j in np.argsort(-prod)[:n]]
+    profile = np.zeros(cm.shape[1], dtype=np.float32)
+    profile[ctx.terms] = ctx.term_weights
+    starts = cm.indptr[items]
+    lens = cm.indptr[items + 1] - starts
+    total = int(lens.sum())
+    shift = starts - np.concatenate(([0], np.cumsum(lens[:-1])))
+    pos = np.repeat(shift, lens) + np.arange(total)
+    term = cm.indices[pos]
+    prod = profile[term] * cm.data[pos]
+    hit = np.flatnonzero(prod > 0)
+    owner = np.repeat(np.arange(len(items)), lens)[hit]
+    order = np.lexsort((-prod[hit], owner))  # by item, then strongest first
+    names = model.hybrid.content_.terms_
+    for j, t in zip(owner[order].tolist(), term[hit][order].tolist(), strict=True):
+        if len(out[j]) < n:
+            out[j].append(str(names[t]))
+    return out
 
 
-def _resembles(model, history_items: np.ndarray, item: int) -> tuple[int, float]:
-    """The taken course most like ``item`` by text, and the similarity."""
+def _resembles(model, history_items: np.ndarray, items: np.ndarray) -> list[tuple[int, float]]:
+    """For each item: the taken course most like it by text, and the similarity."""
     sim = model._index.content_sim
     if sim is not None:
-        sims = sim[history_items, item]
+        block = sim[np.ix_(history_items, items)]
     else:
         cm = model.hybrid.content_.course_matrix_
-        sims = np.asarray((cm[history_items] @ cm[item].T).toarray()).ravel()
-    best = int(np.argmax(sims))
-    return int(history_items[best]), float(sims[best])
+        block = np.asarray((cm[history_items] @ cm[items].T).toarray())
+    best = block.argmax(axis=0)
+    return [(int(history_items[b]), float(block[b, j])) for j, b in enumerate(best.tolist())]
 
 
-def explain_item(model, ctx: ExplainContext, item: int, row: int = 0) -> list[Reason]:
+def explain_items(model, ctx: ExplainContext, items: Sequence[int]) -> list[list[Reason]]:
+    """Reasons for recommending each course in ``items``, strongest first."""
+    if not len(items):
+        return []
+    items = np.asarray(items, dtype=np.int64)
+    terms = _matched_terms(model, ctx, items)
+    near = _resembles(model, ctx.history_items, items) if len(ctx.history_items) else None
+    seq = ctx.components.get("sequence") if ctx.last_item >= 0 else None
+    return [
+        _reasons(
+            model, ctx, item, terms[j], near[j] if near else None, seq is not None and seq[item] > 0
+        )
+        for j, item in enumerate(items.tolist())
+    ]
+
+
+def explain_item(model, ctx: ExplainContext, item: int) -> list[Reason]:
     """Reasons for recommending course ``item``, strongest first."""
+    return explain_items(model, ctx, [item])[0]
+
+
+def _reasons(
+    model, ctx, item: int, terms: list[str], near: tuple[int, float] | None, follows: bool
+) -> list[Reason]:
     h = model.hybrid
     reasons: list[Reason] = []
-    terms = _matched_terms(model, ctx.profile_vector, item)
     if terms:
         reasons.append(
             Reason(
@@ -78,18 +115,16 @@ def explain_item(model, ctx: ExplainContext, item: int, row: int = 0) -> list[Re
         reasons.append(
             Reason("similar_cadres", f"{n} 位同系统、同层级岗位的干部学习了这门课", {"cadres": n})
         )
-    if len(ctx.history_items):
-        cid, sim = _resembles(model, ctx.history_items, item)
-        if sim >= RESEMBLES_MIN:
-            reasons.append(
-                Reason(
-                    "resembles_completed",
-                    f"与您已学的《{model.titles[cid]}》内容相近",
-                    {"course_id": model.course_ids[cid], "similarity": round(sim, 3)},
-                )
+    if near is not None and near[1] >= RESEMBLES_MIN:
+        cid, sim = near
+        reasons.append(
+            Reason(
+                "resembles_completed",
+                f"与您已学的《{model.titles[cid]}》内容相近",
+                {"course_id": model.course_ids[cid], "similarity": round(sim, 3)},
             )
-    seq = ctx.components.get("sequence")
-    if ctx.last_item >= 0 and seq is not None and np.ravel(seq)[item] > 0:
+        )
+    if follows:
         reasons.append(
             Reason(
                 "sequence",

@@ -19,19 +19,20 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recommender.content import profile_text
-from recommender.explain import ExplainContext, Reason, explain_item
+from recommender.explain import ExplainContext, Reason, explain_items
 from recommender.features import (
     audience_matches,
     audience_tags,
     context_bits,
     interaction_weights,
     segment_of,
+    segments,
     split_cell,
 )
 from recommender.hybrid import HybridRecommender
 from recommender.rules import TrainingRules, load_rules
 from recommender.schema import Columns as C
-from recommender.serving import ServingIndex, score_one
+from recommender.serving import ServingIndex, score_one, warm
 
 
 class UnknownIdError(KeyError):
@@ -78,23 +79,42 @@ class Recommendation:
 
 @dataclass
 class _Request:
-    """One cadre's scoring inputs, known or new."""
+    """One cadre's scoring inputs, known or new, as plain index/weight arrays."""
 
     profile: Mapping[str, Any]
     context: np.ndarray
-    profile_vector: sp.csr_matrix
-    history: sp.csr_matrix
+    terms: np.ndarray  # TF-IDF term indices of the profile text …
+    term_weights: np.ndarray  # … and their weights
+    history: np.ndarray  # course indices enrolled in (sorted) …
+    history_weights: np.ndarray  # … and their interaction weights (float32)
     last_item: int
-    seen: np.ndarray
+
+    @property
+    def seen(self) -> np.ndarray:
+        return self.history
+
+    def explain_context(self, cohort_counts, components) -> ExplainContext:
+        return ExplainContext(
+            self.terms, self.term_weights, self.history, self.last_item, cohort_counts, components
+        )
 
 
-def _row(matrix: sp.csr_matrix, r: int) -> sp.csr_matrix:
-    """Row ``r`` of a CSR matrix as a 1-row CSR, without scipy's fancy-indexing overhead."""
+def _row(matrix: sp.csr_matrix, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and values of row ``r`` of a CSR matrix (views, no sparse object built)."""
     lo, hi = matrix.indptr[r], matrix.indptr[r + 1]
-    return sp.csr_matrix(
-        (matrix.data[lo:hi], matrix.indices[lo:hi], np.array([0, hi - lo])),
-        shape=(1, matrix.shape[1]),
-    )
+    return matrix.indices[lo:hi], matrix.data[lo:hi]
+
+
+def _merge_max(
+    a_idx: np.ndarray, a_w: np.ndarray, b_idx: np.ndarray, b_w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Union of two sparse rows keeping the larger weight per index, sorted by index."""
+    idx = np.concatenate([a_idx, b_idx])
+    w = np.concatenate([a_w, b_w]).astype(np.float32)
+    order = np.lexsort((-w, idx))
+    idx, w = idx[order], w[order]
+    first = np.concatenate(([True], idx[1:] != idx[:-1]))
+    return idx[first], w[first]
 
 
 class RecommenderModel:
@@ -134,6 +154,9 @@ class RecommenderModel:
         self._cohort_index, self._cohort_counts = self._cohort_table()
         self._cadre_records = self.cadres.to_dict("records")
         self._index = ServingIndex.build(self.hybrid)
+        warm(self.hybrid, self._index, segments(self.cadres), self.hybrid.context_bits_)
+        self._open_cache: tuple[str | None, np.ndarray] | None = None
+        self._audience_cache: dict[frozenset, np.ndarray] = {}
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -152,6 +175,8 @@ class RecommenderModel:
             "_cadre_records",
             "rules",
             "_index",
+            "_open_cache",
+            "_audience_cache",
         ):
             state.pop(key, None)
         return state
@@ -192,47 +217,38 @@ class RecommenderModel:
         return self._cadre_records[row]
 
     # --------------------------------------------------------------- request
-    def _events_row(self, events: pd.DataFrame | None) -> tuple[sp.csr_matrix, int]:
-        n = len(self.course_ids)
+    def _events_row(self, events: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray, int]:
+        """Course indices, summed weights and the newest course of completion events."""
         if events is None or len(events) == 0:
-            return sp.csr_matrix((1, n), dtype=np.float32), -1
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), -1
         cols = self.hybrid.courses_.lookup(events[C.COURSE_ID])
         ok = cols >= 0
+        if not ok.any():
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), -1
         w = interaction_weights(events)[ok]
-        row = sp.csr_matrix((w, (np.zeros(ok.sum(), int), cols[ok])), shape=(1, n))
-        row.sum_duplicates()
-        last = -1
-        if ok.any():
-            times = events.loc[ok, C.ENROLLED_AT].to_numpy(dtype="datetime64[s]")
-            last = int(cols[ok][int(np.argmax(times))])
-        return row.astype(np.float32), last
+        idx, inv = np.unique(cols[ok], return_inverse=True)
+        summed = np.bincount(inv, weights=w).astype(np.float32)
+        times = events.loc[ok, C.ENROLLED_AT].to_numpy(dtype="datetime64[s]")
+        return idx, summed, int(cols[ok][int(np.argmax(times))])
 
     def _known_request(self, cadre_id: str, events: pd.DataFrame | None) -> _Request:
         profile = self.cadre_profile(cadre_id)
-        r = self.hybrid.cadres_.index[str(cadre_id)]
-        history = _row(self.hybrid.history_, r)
-        extra, last = self._events_row(events)
-        if extra.nnz:
-            history = history.maximum(extra).tocsr()
+        h = self.hybrid
+        r = h.cadres_.index[str(cadre_id)]
+        hist, hist_w = _row(h.history_, r)
+        hist_w = hist_w.astype(np.float32)
+        extra, extra_w, last = self._events_row(events)
+        if len(extra):
+            hist, hist_w = _merge_max(hist, hist_w, extra, extra_w)
         else:
-            last = int(self.hybrid.last_items_[r])
-        return _Request(
-            profile,
-            self.hybrid.context_bits_[r : r + 1],
-            _row(self.hybrid.profile_vectors_, r),
-            history,
-            last,
-            history.indices,
-        )
+            last = int(h.last_items_[r])
+        terms, term_w = _row(h.profile_vectors_, r)
+        return _Request(profile, h.context_bits_[r : r + 1], terms, term_w, hist, hist_w, last)
 
     def _profile_request(self, profile: Mapping[str, Any], completed: Collection[str]) -> _Request:
         vec = self.hybrid.content_.transform_texts([profile_text(dict(profile))])
         cols = self.hybrid.courses_.lookup(completed)
         cols = np.unique(cols[cols >= 0])
-        n = len(self.course_ids)
-        hist = sp.csr_matrix(
-            (np.ones(len(cols), np.float32), (np.zeros(len(cols), int), cols)), shape=(1, n)
-        )
         last = int(cols[-1]) if len(cols) else -1
         ctx = context_bits(
             pd.DataFrame(
@@ -244,24 +260,49 @@ class RecommenderModel:
                 ]
             )
         )
-        return _Request(profile, ctx, vec, hist, last, cols)
+        return _Request(
+            profile, ctx, vec.indices, vec.data, cols, np.ones(len(cols), np.float32), last
+        )
 
     def _score(self, req: _Request) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Blended scores and 1-D components for one request (numpy fast path)."""
-        hist = req.history
         return score_one(
             self.hybrid,
             self._index,
-            req.profile_vector,
-            hist.indices,
-            hist.data.astype(np.float32),
+            req.terms,
+            req.term_weights,
+            req.history,
+            req.history_weights,
             segment_of(req.profile),
             req.last_item,
             req.context,
         )
 
+    def _open_mask(self) -> np.ndarray:
+        """Active courses still open at ``as_of`` (memoised per ``as_of``; read-only)."""
+        key = None if self.as_of is None else str(self.as_of)
+        cached = self._open_cache
+        if cached is None or cached[0] != key:
+            mask = self.active & self.hybrid.open_courses(self.as_of)
+            mask.setflags(write=False)
+            cached = self._open_cache = (key, mask)
+        return cached[1]
+
+    def _audience_mask(self, profile: Mapping[str, Any]) -> np.ndarray:
+        """Courses whose audience includes this cadre (memoised per set of audience tags)."""
+        tags = audience_tags(profile, self.rules.rank_band(str(profile.get(C.RANK) or "")))
+        key = frozenset(tags)
+        mask = self._audience_cache.get(key)
+        if mask is None:
+            allowed = np.array([audience_matches(a, tags) for a in self.audience_lists] + [True])
+            mask = allowed[self.audience_codes]  # code -1 (no audience) → the last True
+            mask.setflags(write=False)
+            if len(self._audience_cache) < 10_000:
+                self._audience_cache[key] = mask
+        return mask
+
     def _eligible(self, req: _Request, *, category, fmt, include_completed: bool) -> np.ndarray:
-        mask = self.active & self.hybrid.open_courses(self.as_of)
+        mask = self._open_mask() & self._audience_mask(req.profile)
         if not include_completed and len(req.seen):
             mask[req.seen] = False
         if category:
@@ -270,9 +311,7 @@ class RecommenderModel:
         if fmt:
             fmts = {fmt} if isinstance(fmt, str) else set(fmt)
             mask &= np.isin(self.formats, list(fmts))
-        tags = audience_tags(req.profile, self.rules.rank_band(str(req.profile.get(C.RANK) or "")))
-        allowed = np.array([audience_matches(a, tags) for a in self.audience_lists] + [True])
-        return mask & allowed[self.audience_codes]  # code -1 (no audience) → the last True
+        return mask
 
     def _cohort_table(self) -> tuple[dict[tuple[str, str], int], np.ndarray]:
         """Course counts of every (unit level, system) cohort, computed in one sparse product
@@ -305,11 +344,10 @@ class RecommenderModel:
         k = min(k, len(cand))
         top = cand[np.argpartition(-scores[cand], k - 1)[:k]]
         top = top[np.argsort(-scores[top], kind="stable")]
-        ctx = None
+        reasons: list = [()] * len(top)
         if explain:
-            ctx = ExplainContext(
-                req.profile_vector, req.seen, req.last_item, self.cohort_counts(req.profile), comps
-            )
+            ctx = req.explain_context(self.cohort_counts(req.profile), comps)
+            reasons = [tuple(r) for r in explain_items(self, ctx, top.tolist())]
         return [
             Recommendation(
                 course_id=self.course_ids[i],
@@ -319,9 +357,9 @@ class RecommenderModel:
                 credit_hours=float(self.hours[i]),
                 score=round(float(scores[i]), 4),
                 rank=pos + 1,
-                reasons=tuple(explain_item(self, ctx, int(i))) if ctx else (),
+                reasons=reasons[pos],
             )
-            for pos, i in enumerate(top)
+            for pos, i in enumerate(top.tolist())
         ]
 
     # ---------------------------------------------------------------- public

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recommender.explain import ExplainContext, explain_item
+from recommender.explain import explain_items
 from recommender.menu import Menu, MenuConstraints, build_menu
 from recommender.model import RecommenderModel, _Request
 from recommender.schema import Columns as C
@@ -85,12 +85,10 @@ def plan_menu(
 
 
 def _explain(model: RecommenderModel, req: _Request, comps, menu: Menu) -> Menu:
-    ctx = ExplainContext(
-        req.profile_vector, req.seen, req.last_item, model.cohort_counts(req.profile), comps
-    )
+    ctx = req.explain_context(model.cohort_counts(req.profile), comps)
+    positions = [model.course_index(item.course_id) for item in menu.items]
     items = []
-    for item in menu.items:
-        reasons = explain_item(model, ctx, model.course_index(item.course_id))
+    for item, reasons in zip(menu.items, explain_items(model, ctx, positions), strict=True):
         text = "；".join(r.text for r in reasons)
         items.append(replace(item, reason=text if not item.reason else f"{item.reason}；{text}"))
     return replace(menu, items=items)
