@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -70,6 +70,8 @@ class PlanCatalog:
     end_week: np.ndarray
     prereqs: list[tuple[int, ...]]  # positions of prerequisites not yet completed
     reason: np.ndarray
+    start_ns: np.ndarray  # session start/end as int64 ns (NaT = min int64) for fast compares
+    end_ns: np.ndarray
 
 
 def _column(df: pd.DataFrame, name: str, default: object) -> pd.Series:
@@ -82,9 +84,102 @@ def _times(df: pd.DataFrame, name: str) -> pd.DatetimeIndex:
     return idx.as_unit("ns")  # one resolution, so .asi8 values compare across columns
 
 
+def _text(df: pd.DataFrame, name: str) -> np.ndarray:
+    col = _column(df, name, "").astype(object)
+    return col.where(col.notna(), "").astype(str).to_numpy(dtype=object)
+
+
+@dataclass
+class CourseTable:
+    """The request-independent half of a plan catalog: parsed once per catalog.
+
+    A menu request only adds what depends on the cadre (completed courses, audience,
+    windows, calendar, scores); parsing list cells, times and session windows for
+    thousands of courses is done here once (:meth:`RecommenderModel.course_table` keeps
+    one per model), not per request.
+    """
+
+    ids: np.ndarray
+    titles: np.ndarray
+    categories: np.ndarray
+    formats: np.ndarray
+    topics: np.ndarray
+    instructors: np.ndarray
+    hours: np.ndarray  # NaN where missing or unparseable
+    active: np.ndarray
+    compulsory: np.ndarray
+    capacity: np.ndarray
+    audiences: list[list[str]]
+    audience_codes: np.ndarray  # index into ``audiences`` per course
+    prereq_cells: dict[int, list[str]]  # course position → prerequisite ids (only non-empty)
+    start: pd.DatetimeIndex
+    end: pd.DatetimeIndex
+    scheduled: np.ndarray
+    windows: np.ndarray
+    needs_session: np.ndarray
+    pos: dict[str, int]
+    _audience_cache: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_frame(cls, courses: pd.DataFrame, rules: TrainingRules) -> CourseTable:
+        df = courses.drop_duplicates(C.COURSE_ID, keep="first").reset_index(drop=True)
+        ids = df[C.COURSE_ID].astype(str).to_numpy(dtype=object)
+        hours = pd.to_numeric(_column(df, C.CREDIT_HOURS, np.nan), errors="coerce").to_numpy(float)
+        start, end = _times(df, C.SESSION_START), _times(df, C.SESSION_END)
+        scheduled = np.asarray(~start.isna())
+        by_hours = start + pd.to_timedelta(np.nan_to_num(hours), unit="h")
+        end = pd.DatetimeIndex(np.where(scheduled & ~(end > start), by_hours, end)).as_unit("ns")
+        codes, uniques = pd.factorize(pd.Series(_text(df, C.AUDIENCE)))
+        formats = _text(df, C.FORMAT)
+        prereq_cells = {
+            i: items
+            for i, cell in enumerate(_text(df, C.PREREQUISITES))
+            if (items := split_list(cell))
+        }
+        return cls(
+            ids=ids,
+            titles=_text(df, C.TITLE),
+            categories=_text(df, C.CATEGORY),
+            formats=formats,
+            topics=np.array([(split_list(t) or [""])[0] for t in _text(df, C.TAGS)], dtype=object),
+            instructors=np.array([s.strip() for s in _text(df, C.INSTRUCTOR)], dtype=object),
+            hours=hours,
+            active=_column(df, C.ACTIVE, True).fillna(True).astype(bool).to_numpy(),
+            compulsory=_column(df, C.COMPULSORY, False).fillna(False).astype(bool).to_numpy(),
+            capacity=pd.to_numeric(_column(df, C.CAPACITY, np.nan), errors="coerce").to_numpy(
+                float
+            ),
+            audiences=[split_list(a) for a in uniques],
+            audience_codes=np.asarray(codes),
+            prereq_cells=prereq_cells,
+            start=start,
+            end=end,
+            scheduled=scheduled,
+            windows=session_windows(
+                start,
+                day_start_hour=rules.day_start_hour,
+                evening_start_hour=rules.evening_start_hour,
+            ),
+            needs_session=np.isin(formats, SCHEDULED_FORMATS),
+            pos={c: i for i, c in enumerate(ids)},
+        )
+
+    def audience_ok(self, tags: set[str]) -> np.ndarray:
+        """Courses whose audience includes a cadre with these tags (memoised per tag set)."""
+        key = frozenset(tags)
+        ok = self._audience_cache.get(key)
+        if ok is None:
+            ok = np.array([audience_matches(a, tags) for a in self.audiences], bool)
+            ok = ok[self.audience_codes] if len(ok) else np.ones(len(self.ids), bool)
+            ok.setflags(write=False)
+            if len(self._audience_cache) < 10_000:
+                self._audience_cache[key] = ok
+        return ok
+
+
 def build_catalog(
-    courses: pd.DataFrame,
-    scores: pd.Series,
+    courses: pd.DataFrame | CourseTable,
+    scores: pd.Series | np.ndarray,
     *,
     cadre: Mapping[str, Any],
     completed: Collection[str],
@@ -94,73 +189,71 @@ def build_catalog(
     formats: Sequence[str],
     rules: TrainingRules,
 ) -> PlanCatalog:
-    """Arrays of the catalog with the first hard constraint each course breaks."""
-    df = courses.drop_duplicates(C.COURSE_ID, keep="first").reset_index(drop=True)
-    ids = df[C.COURSE_ID].astype(str).to_numpy(dtype=object)
-    text = {
-        k: _column(df, k, "")
-        .astype(object)
-        .where(lambda s: s.notna(), "")
-        .astype(str)
-        .to_numpy(dtype=object)
-        for k in (C.TITLE, C.CATEGORY, C.FORMAT, C.TAGS, C.INSTRUCTOR, C.AUDIENCE, C.PREREQUISITES)
-    }
-    hours = pd.to_numeric(_column(df, C.CREDIT_HOURS, np.nan), errors="coerce").to_numpy(float)
-    start, end = _times(df, C.SESSION_START), _times(df, C.SESSION_END)
-    scheduled = ~start.isna()
-    by_hours = start + pd.to_timedelta(np.nan_to_num(hours), unit="h")
-    end = pd.DatetimeIndex(np.where(scheduled & ~(end > start), by_hours, end)).as_unit("ns")
+    """Arrays of the catalog with the first hard constraint each course breaks.
+
+    ``scores`` is a Series indexed by course id, or an array aligned with a given
+    :class:`CourseTable` (NaN = no score).
+    """
+    t = courses if isinstance(courses, CourseTable) else CourseTable.from_frame(courses, rules)
+    n, hours = len(t.ids), t.hours
     done = {str(c) for c in completed}
+    completed_mask = np.zeros(n, bool)
+    completed_mask[[t.pos[c] for c in done if c in t.pos]] = True
     tags = audience_tags(dict(cadre), rules.rank_band(str(cadre.get(C.RANK) or "")))
-    aud_ok = np.array([audience_matches(split_list(a), tags) for a in text[C.AUDIENCE]], bool)
-    cap = pd.to_numeric(_column(df, C.CAPACITY, np.nan), errors="coerce").to_numpy(float)
-    taken = np.array([float(enrolled_counts.get(i, 0)) for i in ids]) if enrolled_counts else 0.0
-    win = session_windows(
-        start, day_start_hour=rules.day_start_hour, evening_start_hour=rules.evening_start_hour
-    )
+    aud_ok = t.audience_ok(tags)
+    taken = np.array([float(enrolled_counts.get(i, 0)) for i in t.ids]) if enrolled_counts else 0.0
+    start_ns, end_ns = t.start.asi8, t.end.asi8
+    lo, hi = pd.Timestamp(cal.start).value, pd.Timestamp(cal.end).value
+    sched = t.scheduled
     checks = {
         "invalid": ~(hours > 0),
-        "inactive": ~_column(df, C.ACTIVE, True).fillna(True).astype(bool).to_numpy(),
-        "completed": np.isin(ids, list(done)),
+        "inactive": ~t.active,
+        "completed": completed_mask,
         "audience": ~aud_ok,
-        "no_session": np.isin(text[C.FORMAT], SCHEDULED_FORMATS) & ~scheduled,
-        "year": scheduled & ~((start >= cal.start) & (end <= cal.end)),
-        "windows": scheduled & ~np.isin(win, list(windows)),
-        "capacity": ~np.isnan(cap) & (taken >= cap),
-        "weekly_budget": scheduled & (hours > cal.budget + TOL),
+        "no_session": t.needs_session & ~sched,
+        "year": sched & ~((start_ns >= lo) & (end_ns <= hi)),
+        "windows": sched & ~np.isin(t.windows, list(windows)),
+        "capacity": ~np.isnan(t.capacity) & (taken >= t.capacity),
+        "weekly_budget": sched & (hours > cal.budget + TOL),
     }
-    reason = np.full(len(df), "", dtype=object)
+    reason = np.full(n, "", dtype=object)
     for code, mask in checks.items():
-        reason[(reason == "") & np.asarray(mask, bool)] = code
-    pos = {c: i for i, c in enumerate(ids)}
-    prereqs = _prerequisites(text[C.PREREQUISITES], pos, done, reason)
-    _prerequisite_feasibility(prereqs, reason, scheduled, start, end)
-    raw = _scores(scores, ids)
+        reason[(reason == "") & mask] = code
+    prereqs = _prerequisites(t.prereq_cells, n, t.pos, done, reason)
+    _prerequisite_feasibility(prereqs, reason, sched, t.start, t.end)
+    raw = _scores(scores, t.ids) if isinstance(scores, pd.Series) else np.asarray(scores, float)
     return PlanCatalog(
-        ids=ids,
-        titles=text[C.TITLE],
-        categories=text[C.CATEGORY],
-        formats=text[C.FORMAT],
-        topics=np.array([(split_list(t) or [""])[0] for t in text[C.TAGS]], dtype=object),
-        instructors=np.array([s.strip() for s in text[C.INSTRUCTOR]], dtype=object),
+        ids=t.ids,
+        titles=t.titles,
+        categories=t.categories,
+        formats=t.formats,
+        topics=t.topics,
+        instructors=t.instructors,
         hours=np.nan_to_num(hours),
         raw=raw,
         rel=_rescale(raw, reason == ""),
-        preferred=np.isin(text[C.FORMAT], list(formats)),
-        compulsory=_column(df, C.COMPULSORY, False).fillna(False).astype(bool).to_numpy() & aud_ok,
-        scheduled=scheduled,
-        start=start,
-        end=end,
-        week=_weeks(start, cal),
-        end_week=_weeks(end - pd.Timedelta(1, "ns"), cal),
+        preferred=np.isin(t.formats, list(formats)),
+        compulsory=t.compulsory & aud_ok,
+        scheduled=sched,
+        start=t.start,
+        end=t.end,
+        week=_weeks(start_ns, sched, cal),
+        end_week=_weeks(end_ns - 1, sched, cal),
         prereqs=prereqs,
         reason=reason,
+        start_ns=start_ns,
+        end_ns=end_ns,
     )
 
 
-def _weeks(times: pd.DatetimeIndex, cal: Calendar) -> np.ndarray:
-    days = (times.normalize() - pd.Timestamp(cal.first_monday)).days
-    return np.where(times.isna(), -1, np.asarray(days.fillna(-7)) // 7).astype(np.int64)
+_DAY_NS = 86_400 * 10**9
+
+
+def _weeks(ns: np.ndarray, valid: np.ndarray, cal: Calendar) -> np.ndarray:
+    """Week bucket of each time (int64 ns, naive) relative to the calendar's first Monday."""
+    monday = pd.Timestamp(cal.first_monday).value // _DAY_NS
+    days = ns // _DAY_NS - monday
+    return np.where(valid, days // 7, -1).astype(np.int64)
 
 
 def _scores(scores: pd.Series, ids: np.ndarray) -> np.ndarray:
@@ -182,16 +275,16 @@ def _rescale(raw: np.ndarray, eligible: np.ndarray) -> np.ndarray:
 
 
 def _prerequisites(
-    cells: np.ndarray, pos: Mapping[str, int], done: set[str], reason: np.ndarray
+    cells: Mapping[int, list[str]], n: int, pos: Mapping[str, int], done: set[str], reason
 ) -> list[tuple[int, ...]]:
     """Positions of each course's uncompleted prerequisites; unknown ones make it ineligible."""
-    out: list[tuple[int, ...]] = []
-    for i, cell in enumerate(cells):
-        pres = [p for p in split_list(cell) if p not in done]
+    out: list[tuple[int, ...]] = [()] * n
+    for i, items in cells.items():
+        pres = [p for p in items if p not in done]
         found = tuple(pos[p] for p in pres if p in pos and pos[p] != i)
         if len(found) < len(pres) and not reason[i]:
             reason[i] = "prerequisites"
-        out.append(found)
+        out[i] = found
     return out
 
 

@@ -22,7 +22,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from recommender.eligibility import PlanCatalog, build_catalog, diagnose, split_list
+from recommender.eligibility import (
+    CourseTable,
+    PlanCatalog,
+    build_catalog,
+    diagnose,
+    split_list,
+)
 from recommender.menu_solver import Selector
 from recommender.rules import TrainingRules, load_rules
 from recommender.schedule import Calendar, Layout
@@ -180,8 +186,8 @@ def resolve(cadre: Mapping[str, Any], mc: MenuConstraints, rules: TrainingRules)
 
 
 def build_menu(
-    courses: pd.DataFrame,
-    scores: pd.Series,
+    courses: pd.DataFrame | CourseTable,
+    scores: pd.Series | np.ndarray,
     *,
     cadre: Mapping[str, Any],
     completed: Collection[str] = (),
@@ -192,6 +198,9 @@ def build_menu(
     solver: Solver = "milp",
 ) -> Menu:
     """A personal course menu for ``cadre`` from ``courses`` ranked by ``scores``.
+
+    ``courses`` is a catalog frame or an already parsed :class:`CourseTable` (then
+    ``scores`` may be an array aligned with it, NaN = no score).
 
     ``solver='greedy'`` skips the MILP (for comparison); ``'exhaustive'`` enumerates every
     subset of the candidates (tiny catalogs only, a reference for tests).
@@ -235,7 +244,7 @@ def _assemble(
         key=lambda it: (
             not it.compulsory,
             min(it.weeks, default=""),
-            -np.nan_to_num(it.score, nan=-np.inf),
+            -(it.score if it.score == it.score else -np.inf),  # NaN (no score) last
             it.course_id,
         )
     )

@@ -24,6 +24,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
+#: a MILP stopped by its time limit with a relative gap above this is also solved greedily
+#: and the better selection kept (greedy is rarely better than a near-optimal incumbent)
+GREEDY_CHECK_GAP = 0.01
+
 
 class Selector:
     """Chooses courses among the eligible ones: compulsory first, then MILP or greedy."""
@@ -34,7 +38,11 @@ class Selector:
         elig = np.flatnonzero(cat.reason == "")
         key = w.relevance * cat.rel + w.format_bonus * cat.preferred
         self.order = elig[np.lexsort((cat.ids[elig].astype(str), -key[elig]))]
-        self.rank = {int(i): r for r, i in enumerate(self.order)}
+        self.rank = np.zeros(len(cat.ids), dtype=np.int64)  # position in ``order`` (0 if absent)
+        self.rank[self.order] = np.arange(len(self.order))
+        self.timed_out = False  # the MILP stopped at its time limit (not proven optimal) …
+        self.gap = 0.0  # … with this relative gap between its incumbent and its bound
+        self._last_layout: tuple | None = None
         self.groups = {
             g: np.isin(cat.categories, g.split("+"))
             for g, share in req.minimums.items()
@@ -63,6 +71,14 @@ class Selector:
         return out
 
     def layout(self, sel: list[int]) -> Layout:
+        key = (tuple(sel), frozenset(self.fixed.intersection(sel)))
+        if self._last_layout is not None and self._last_layout[0] == key:
+            return self._last_layout[1]  # settle() then run() lay out the same selection
+        out = self._lay_out(sel)
+        self._last_layout = (key, out)
+        return out
+
+    def _lay_out(self, sel: list[int]) -> Layout:
         c, chosen = self.cat, set(sel)
         slots = [
             Slot(
@@ -94,10 +110,10 @@ class Selector:
 
     def _overlaps(self, new: list[int], sel: list[int]) -> bool:
         c = self.cat
+        s, e = c.start_ns, c.end_ns
         for t in new:
             if c.scheduled[t] and any(
-                j != t and c.scheduled[j] and c.start[t] < c.end[j] and c.start[j] < c.end[t]
-                for j in sel
+                j != t and c.scheduled[j] and s[t] < e[j] and s[j] < e[t] for j in sel
             ):
                 return True
         return False
@@ -114,6 +130,24 @@ class Selector:
         if self.layout(trial).failed:
             if forced:
                 self.fixed.difference_update(new)
+            return False
+        sel[:] = trial
+        return True
+
+    def _add_all(self, sel: list[int], courses: list[int]) -> bool:
+        """Force ``courses`` (with prerequisites) in at once when they all fit together: the
+        same selection as adding them one by one, with one layout instead of one per course."""
+        trial: list[int] = list(sel)
+        for i in courses:
+            trial += [j for j in self.closure(i) if j not in trial]
+        new = trial[len(sel) :]
+        if not new:
+            return True
+        if self._overlaps(new, trial):
+            return False
+        self.fixed.update(new)
+        if self.layout(trial).failed:
+            self.fixed.difference_update(new)
             return False
         sel[:] = trial
         return True
@@ -138,18 +172,17 @@ class Selector:
     def run(self, solver: str) -> tuple[list[int], Layout, str]:
         sel: list[int] = []
         if self.req.constraints.compulsory_first:
-            for i in self.order:
-                if (
-                    self.cat.compulsory[i]
-                    and i not in sel
-                    and not self.try_add(sel, int(i), forced=True)
-                ):
-                    self.failed_compulsory.append(int(i))
+            compulsory = [int(i) for i in self.order if self.cat.compulsory[i]]
+            if not self._add_all(sel, compulsory):  # else one by one, dropping what won't fit
+                for i in compulsory:
+                    if i not in sel and not self.try_add(sel, i, forced=True):
+                        self.failed_compulsory.append(i)
         self.over_cap = max(self.h_max, self.hours(sel) - self.req.remaining)
         used = solver
         if solver == "exhaustive":
             sel = self.exhaustive(sel)
         elif solver == "milp":
+            forced = list(sel)
             picked = self.milp(sel)
             if picked is None:
                 used, sel = "greedy", self.fill(sel)
@@ -157,6 +190,10 @@ class Selector:
                 sel = self.settle(picked)
                 if len(sel) < len(picked):  # the layout dropped something: top up greedily
                     sel = self.fill(sel)
+                if self.timed_out and self.gap > GREEDY_CHECK_GAP:  # a weak incumbent
+                    alt = self.fill(forced)
+                    if self.objective(alt) < self.objective(sel) - 1e-9:
+                        used, sel = "greedy", alt
         else:
             sel = self.fill(sel)
         return sel, self.layout(sel), used
@@ -182,7 +219,7 @@ class Selector:
 
     def settle(self, picked: list[int]) -> list[int]:
         """Lay out a selection, dropping what cannot be placed (and what depends on it)."""
-        sel = sorted(picked, key=lambda i: (i not in self.fixed, self.rank.get(i, 0)))
+        sel = sorted(picked, key=lambda i: (i not in self.fixed, self.rank[i]))
         while failed := self.layout(sel).failed:
             log.debug("menu layout dropped %d course(s)", len(failed))
             sel = [i for i in sel if i not in failed]
@@ -199,7 +236,7 @@ class Selector:
         for mask in self.groups.values():
             out.extend(int(i) for i in self.order[mask[self.order]][: self.w.group_candidates])
         closed = [j for i in out for j in self.closure(i)]
-        return sorted(set(closed), key=lambda i: self.rank.get(i, 0))
+        return sorted(set(closed), key=lambda i: self.rank[i])
 
     def milp(self, fixed: list[int]) -> list[int] | None:
         """Solve the selection MILP over the candidates; None if HiGHS finds nothing."""
@@ -240,6 +277,8 @@ class Selector:
             constraints=LinearConstraint(a, [x[1] for x in rows], [x[2] for x in rows]),
             options={"time_limit": self.w.time_limit, "mip_rel_gap": 1e-6},
         )
+        self.timed_out = res.status == 1  # time limit reached
+        self.gap = float(getattr(res, "mip_gap", 0.0) or 0.0) if self.timed_out else 0.0
         if res.x is None:
             log.warning("menu MILP found no solution (%s); using greedy", res.message)
             return None
@@ -251,8 +290,8 @@ class Selector:
         where = {i: j for j, i in enumerate(cand)}
         rows = []
         sched = [j for j in range(m) if c.scheduled[cand[j]]]
-        starts = c.start[[cand[j] for j in sched]].asi8
-        ends = c.end[[cand[j] for j in sched]].asi8
+        starts = c.start_ns[[cand[j] for j in sched]]
+        ends = c.end_ns[[cand[j] for j in sched]]
         for clique in overlap_cliques(starts, ends):
             rows.append(({sched[k]: 1.0 for k in clique}, -np.inf, 1.0))
         for j, i in enumerate(cand):

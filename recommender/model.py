@@ -19,6 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recommender.content import profile_text
+from recommender.eligibility import CourseTable
 from recommender.explain import ExplainContext, Reason, explain_items
 from recommender.features import (
     audience_matches,
@@ -156,6 +157,7 @@ class RecommenderModel:
         self._index = ServingIndex.build(self.hybrid)
         warm(self.hybrid, self._index, segments(self.cadres), self.hybrid.context_bits_)
         self._open_cache: tuple[str | None, np.ndarray] | None = None
+        self._table_cache: tuple | None = None
         self._audience_cache: dict[frozenset, np.ndarray] = {}
 
     def __getstate__(self) -> dict:
@@ -176,6 +178,7 @@ class RecommenderModel:
             "rules",
             "_index",
             "_open_cache",
+            "_table_cache",
             "_audience_cache",
         ):
             state.pop(key, None)
@@ -287,6 +290,18 @@ class RecommenderModel:
             mask.setflags(write=False)
             cached = self._open_cache = (key, mask)
         return cached[1]
+
+    def course_table(self) -> tuple[CourseTable, np.ndarray]:
+        """The menu planner's parsed catalog of courses still open at ``as_of`` and their
+        positions in the model (memoised per ``as_of``: parsing 5k courses per request
+        would cost more than the optimisation)."""
+        key = None if self.as_of is None else str(self.as_of)
+        cached = self._table_cache
+        if cached is None or cached[0] != key:
+            rows = np.flatnonzero(self.hybrid.open_courses(self.as_of))
+            table = CourseTable.from_frame(self.courses.iloc[rows], self.rules)
+            cached = self._table_cache = (key, table, rows)
+        return cached[1], cached[2]
 
     def _audience_mask(self, profile: Mapping[str, Any]) -> np.ndarray:
         """Courses whose audience includes this cadre (memoised per set of audience tags)."""

@@ -53,8 +53,8 @@ def plan_menu(
         start = max(ref, datetime(year, 1, 1))
     scores, comps = model._score(req)
     mask = model._eligible(req, category=None, fmt=None, include_completed=True)
-    eligible = np.flatnonzero(mask)
-    series = pd.Series(scores[eligible], index=model.course_ids[eligible].astype(str))
+    table, rows = model.course_table()
+    aligned = np.where(mask[rows], scores[rows], np.nan)  # no score = not for this cadre
     completed_ids = set(model.course_ids[req.seen].astype(str)) | {str(c) for c in completed}
     constraints = MenuConstraints(
         year=year,
@@ -70,10 +70,9 @@ def plan_menu(
     )
     cadre = dict(req.profile)
     cadre.setdefault(C.CADRE_ID, cadre_id or "")
-    open_now = model.hybrid.open_courses(model.as_of)  # past sessions belong to past plans
     menu = build_menu(
-        model.courses[open_now],
-        series,
+        table,  # courses still open: past sessions belong to past plans
+        aligned,
         cadre=cadre,
         completed=completed_ids,
         enrolled_counts=enrolled_counts,

@@ -64,7 +64,9 @@ async def cadre_recommendations(
 
 
 @router.post("/recommendations", response_model=Recommendations)
-async def profile_recommendations(body: ProfileRequest, loaded: ModelDep, settings: SettingsDep) -> FastJSON:
+async def profile_recommendations(
+    body: ProfileRequest, loaded: ModelDep, settings: SettingsDep
+) -> FastJSON:
     """Top-k courses for a cadre the model has never seen (cold start), from their profile."""
     check_k(body.k, settings, ("body", "k"))
     cats, fmts = check_filters(loaded, body.category, body.format, where="body")
