@@ -37,6 +37,8 @@ import pandas as pd
 from benchmarks.common import OUT, PY, ROOT, Section, model_dir, percentiles
 
 LEVELS = (1, 8, 32, 64)
+#: wrk concurrency levels for more than one worker (the throughput target's rows)
+WRK_LEVELS_MULTI = (8, 16, 32)
 MENU_BODY = {"target_hours": 50}
 
 
@@ -91,6 +93,7 @@ def in_process(root: Path, n: int, n_menu: int, seed: int = 0) -> tuple[pd.DataF
             lambda c: plan_menu(model, c, target_hours=50), ids[:n_menu]
         ),
     }
+    solver = menu_time_limit(model, ids[:n_menu])
     base = float(np.median(timings["recommend(k=10, explain=False)"]))
     rows = []
     for name, ms in timings.items():
@@ -106,7 +109,64 @@ def in_process(root: Path, n: int, n_menu: int, seed: int = 0) -> tuple[pd.DataF
                 "p50 / recommend(explain=False) p50": p["p50"] / base,
             }
         )
-    return pd.DataFrame(rows), {"load_s": load_s, "ids": ids}
+    return pd.DataFrame(rows), {"load_s": load_s, "ids": ids, "solver": solver}
+
+
+def menu_time_limit(model, ids, limits=(2.0, None)) -> pd.DataFrame:
+    """A 2 s MILP time limit (near exact) against the settings file's (50 ms) on the same
+    cadres: latency, how often the limit stops the solver, and what the menus lose."""
+    import dataclasses
+
+    import recommender.menu_solver as ms
+    from recommender.planning import plan_menu
+
+    rules, out, ref = model.rules, [], None
+    seen: list[bool] = []
+    run = ms.Selector.run
+
+    def recording(self, solver):
+        result = run(self, solver)
+        seen.append(self.timed_out)
+        return result
+
+    ms.Selector.run = recording
+    try:
+        for limit in limits:
+            w = (
+                rules.solver
+                if limit is None
+                else dataclasses.replace(rules.solver, time_limit=limit)
+            )
+            model.rules = dataclasses.replace(rules, solver=w)
+            seen.clear()
+            ms_, res = [], []
+            for c in ids:
+                t0 = time.perf_counter()
+                m = plan_menu(model, c, target_hours=50)
+                ms_.append((time.perf_counter() - t0) * 1e3)
+                rel = sum(it.score for it in m.items if not it.compulsory and it.score == it.score)
+                res.append((m.objective, m.met, rel, m.planned_hours))
+            r = np.array(res, dtype=float)
+            ref = r if ref is None else ref
+            p = percentiles(ms_, (50, 99))
+            out.append(
+                {
+                    "MILP time limit": f"{w.time_limit * 1e3:g} ms",
+                    "menus": len(ids),
+                    "p50 ms": p["p50"],
+                    "p99 ms": p["p99"],
+                    "stopped by the limit %": 100 * float(np.mean(seen)),
+                    "menus met": int(r[:, 1].sum()),
+                    "chosen-course score sum (% of first row)": 100
+                    * r[:, 2].sum()
+                    / ref[:, 2].sum(),
+                    "objective − first row (mean)": float((r[:, 0] - ref[:, 0]).mean()),
+                }
+            )
+    finally:
+        ms.Selector.run = run
+        model.rules = rules
+    return pd.DataFrame(out)
 
 
 # ---------------------------------------------------------------------------- server
@@ -163,10 +223,27 @@ class Server:
                 raise RuntimeError(f"server exited: {log}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(self.base + "/readyz", timeout=2).status_code == 200:
+                    self._wait_workers(t0)
                     self.ready_s = time.perf_counter() - t0
                     return self
             time.sleep(0.5)
         raise RuntimeError("server not ready within 300 s")
+
+    def _wait_workers(self, t0: float) -> None:
+        """/readyz answers as soon as one worker is up; wait until every worker has loaded
+        the model (their RSS levels off near the first one's), so no row measures fewer."""
+        import psutil
+
+        if self.workers <= 1:
+            return
+        parent = psutil.Process(self.proc.pid)
+        while time.perf_counter() - t0 < 300:
+            with contextlib.suppress(psutil.Error):
+                rss = [c.memory_info().rss for c in parent.children()]
+                if len(rss) >= self.workers and min(rss) > 0.9 * max(rss):
+                    time.sleep(2.0)  # the last one finishes its warm-up
+                    return
+            time.sleep(0.5)
 
     def rss_mb(self) -> float:
         import psutil
@@ -454,10 +531,21 @@ def main(argv: list[str] | None = None) -> Section:
         table,
         ".3f",
     )
-    p99 = table.set_index("call").loc["recommend(k=10, explain=True)", "p99 ms"]
-    sec.note(
-        f"in-process recommend p99 (explain on) {p99:.2f} ms vs target 2 ms → "
-        + ("met" if p99 < 2 else "NOT met")
+    calls = table.set_index("call")
+    for name, target in (
+        ("recommend(k=10, explain=False)", 2.0),
+        ("recommend(k=10, explain=True)", 2.0),
+        ("plan_menu (target 50 h)", 100.0),
+    ):
+        p99 = calls.loc[name, "p99 ms"]
+        sec.note(
+            f"in-process {name} p99 {p99:.2f} ms vs target {target:g} ms → "
+            + ("met" if p99 < target else "NOT met")
+        )
+    sec.add(
+        "Menu solver time limit (same cadres, same run; objective: lower is better)",
+        info["solver"],
+        ".2f",
     )
     ids = info["ids"]
     rows = []
@@ -468,12 +556,15 @@ def main(argv: list[str] | None = None) -> Section:
                 f"RSS {server.rss_mb():.0f} MB"
             )
             kinds = ("recommendations", "menu") if workers == 1 else ("recommendations",)
-            lv = levels if workers == 1 else tuple(c for c in levels if c >= 8)
+            lv = levels if workers == 1 else WRK_LEVELS_MULTI
             for kind in kinds:
                 for c in lv:
                     print(f"[http] workers={workers} {kind} c={c}", file=sys.stderr, flush=True)
-                    rows.append({"workers": workers, **httpx_level(server, kind, ids, c, duration)})
-                    if (not args.no_wrk and workers == 1) or (c == 32 and not args.no_wrk):
+                    if workers == 1 or c == 32:  # the Python client needs a core of its own
+                        rows.append(
+                            {"workers": workers, **httpx_level(server, kind, ids, c, duration)}
+                        )
+                    if not args.no_wrk:
                         w = wrk_level(server, kind, ids, c, max(5.0, duration / 2))
                         if w:
                             rows.append({"workers": workers, **w})
@@ -489,14 +580,18 @@ def main(argv: list[str] | None = None) -> Section:
         sec.note("errors seen: " + " | ".join(errs[:3]))
     if shutil.which("wrk") is None and not args.no_wrk:
         sec.note("wrk not installed (apt-get install -y wrk): httpx rows only")
-    rec = http[(http.endpoint == "recommendations") & (http.workers == 1)]
-    if len(rec):
-        best = rec.loc[rec["req/s"].idxmax()]
-        sec.note(
-            f"best recommendations throughput (1 worker): {best['req/s']:.0f} req/s at "
-            f"c={best['concurrency']} ({best['client']}), p99 {best['p99 ms']:.1f} ms — "
-            "target ≥ 500 req/s with p99 < 50 ms"
-        )
+    rec = http[(http.endpoint == "recommendations") & http["req/s"].notna()]
+    for workers, part in rec.groupby("workers"):
+        ok = part[part["p99 ms"] < 50]
+        if len(ok):
+            best = ok.loc[ok["req/s"].idxmax()]
+            met = best["req/s"] >= 500
+            sec.note(
+                f"recommendations, {workers} worker(s): best throughput with p99 < 50 ms is "
+                f"{best['req/s']:.0f} req/s at c={best['concurrency']} ({best['client']}, "
+                f"p99 {best['p99 ms']:.1f} ms) — target ≥ 500 req/s with p99 < 50 ms "
+                + ("met" if met else "NOT met")
+            )
     if args.soak:
         with Server(root, 1) as server:
             samples, s = soak(server, ids, args.soak)

@@ -1,0 +1,260 @@
+"""The request-time fast paths agree with the straightforward computations they replace."""
+# ruff: noqa: F811  (fixtures imported from tests.test_service_support)
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recommender.eligibility import CourseTable
+from recommender.explain import explain_item, explain_items
+from recommender.menu import MenuConstraints, build_menu
+from recommender.menu_solver import GREEDY_CHECK_GAP, Selector
+from recommender.model import _merge_max, _row
+from recommender.rules import load_rules
+from recommender.schema import Columns as C
+from recommender.serving import ServingIndex, zscore_row
+from service.schemas import Recommendations
+from tests.test_menu import CADRE, YEAR, assert_hard_constraints, random_catalog, random_request
+from tests.test_service_support import _fast_model_loads, client  # noqa: F401  (fixtures)
+
+ROWS = (0, 1, 7, 42, 123)
+
+
+def cadre_id(model, r: int) -> str:
+    return str(model.cadres.iloc[r][C.CADRE_ID])
+
+
+def test_profile_scores_equal_sparse_product(tiny_model):
+    h = tiny_model.hybrid
+    cm, index = h.content_.course_matrix_, tiny_model._index
+    for r in ROWS:
+        terms, weights = _row(h.profile_vectors_, r)
+        assert len(terms)
+        expected = (h.profile_vectors_[r] @ cm.T).toarray().ravel()
+        np.testing.assert_allclose(index.profile_scores(terms, weights), expected, atol=1e-5)
+    rng = np.random.default_rng(0)  # unsorted terms, arbitrary weights
+    terms = rng.choice(cm.shape[1], 40, replace=False)
+    weights = rng.random(40).astype(np.float32)
+    expected = cm[:, terms] @ weights
+    np.testing.assert_allclose(index.profile_scores(terms, weights), expected, atol=1e-5)
+    empty = index.profile_scores(np.zeros(0, np.int64), np.zeros(0, np.float32))
+    np.testing.assert_array_equal(empty, np.zeros(cm.shape[0], np.float32))
+
+
+def test_zscore_row():
+    x = np.random.default_rng(1).normal(3.0, 2.0, 500)
+    z = zscore_row(x)
+    assert z.dtype == np.float32
+    np.testing.assert_allclose(z, (x - x.mean()) / x.std(), atol=1e-5)
+    np.testing.assert_array_equal(zscore_row(np.full(7, 2.5)), np.zeros(7, np.float32))
+
+
+def test_memo_evicts_oldest_and_fast_path_still_matches_batch(tiny_model):
+    index = ServingIndex.build(tiny_model.hybrid)
+    index.max_cached = 3
+    built: list[int] = []
+    build = lambda k: built.append(k) or np.full(4, float(k))  # noqa: E731
+    rows = {k: index.memo(("k", k), lambda k=k: build(k)) for k in range(5)}
+    assert list(index.cache) == [("k", 2), ("k", 3), ("k", 4)]
+    assert all(not row.flags.writeable for row in rows.values())
+    assert index.memo(("k", 4), lambda: build(99)) is rows[4]  # a hit does not rebuild
+    assert index.memo(("k", 0), lambda: build(0))[0] == 0.0  # evicted: rebuilt
+    assert built == [0, 1, 2, 3, 4, 0] and len(index.cache) == 3
+
+    model = copy.copy(tiny_model)
+    model._index = ServingIndex.build(model.hybrid)
+    model._index.max_cached = 3  # every request now evicts constant rows
+    rows_ = np.arange(12)
+    batch = model.hybrid.score_cadres(rows_)
+    for _ in range(2):
+        for r in rows_:
+            fast, _ = model._score(model._known_request(cadre_id(model, r), None))
+            np.testing.assert_allclose(fast, batch[r], atol=1e-3)
+            assert len(model._index.cache) <= 3
+
+
+def test_merge_max_keeps_larger_weight_sorted():
+    a = (np.array([1, 3, 5]), np.float32([0.5, 2.0, 1.0]))
+    b = (np.array([7, 3, 0, 5]), np.float32([0.2, 1.0, 1.5, 3.0]))  # unsorted is fine too
+    idx, w = _merge_max(*a, *b)
+    np.testing.assert_array_equal(idx, [0, 1, 3, 5, 7])
+    np.testing.assert_allclose(w, [1.5, 0.5, 2.0, 3.0, 0.2])
+    assert w.dtype == np.float32
+
+
+def event(cadre: str, course: str, day: str, progress: float, rating=np.nan) -> dict:
+    done = pd.Timestamp(day) if progress == 1.0 else pd.NaT
+    return dict(cadre_id=cadre, course_id=course, enrolled_at=pd.Timestamp(day), completed_at=done,
+                progress=progress, credit_hours_awarded=2.0, rating=rating, source="")  # fmt: skip
+
+
+def test_known_request_merges_events(tiny_model):
+    m, h = tiny_model, tiny_model.hybrid
+    cid, ids = cadre_id(m, 3), m.course_ids
+    hist, hist_w = (a.copy() for a in _row(h.history_, 3))
+    lo, hi = hist[np.argmin(hist_w)], hist[np.argmax(hist_w)]
+    new = int(np.setdiff1d(np.arange(len(ids)), hist)[-1])
+    newest = sorted((lo, hi, new))[1]  # neither the first nor the last index
+    day = {c: "2025-03-01" if c == newest else "2025-01-01" for c in (lo, hi, new)}
+    events = pd.DataFrame([
+        event(cid, ids[lo], day[lo], 1.0, rating=5.0),  # weight 1.2
+        event(cid, ids[new], day[new], 0.5),  # 0.65
+        event(cid, ids[hi], day[hi], 0.0),  # 0.3
+        event(cid, "NO-SUCH-COURSE", "2025-04-01", 1.0),
+    ])  # fmt: skip
+    req = m._known_request(cid, events)
+    np.testing.assert_array_equal(req.history, np.union1d(hist, [new]))
+    got = dict(zip(req.history.tolist(), req.history_weights.tolist(), strict=True))
+    old = dict(zip(hist.tolist(), hist_w.tolist(), strict=True))
+    assert old[lo] < 1.2 and old[hi] > 0.3  # both sides of the max are exercised
+    assert got[lo] == pytest.approx(1.2) and got[hi] == pytest.approx(old[hi])
+    assert got[new] == pytest.approx(0.65)
+    assert all(got[i] == pytest.approx(w) for i, w in old.items() if i not in (lo, hi))
+    assert req.last_item == newest
+    assert m._known_request(cid, None).last_item == int(h.last_items_[3])
+
+
+def explain_context(model, r: int):
+    req = model._known_request(cadre_id(model, r), None)
+    _, comps = model._score(req)
+    return req, req.explain_context(model.cohort_counts(req.profile), comps)
+
+
+def test_matched_terms_are_shared_and_strongest_first(tiny_model):
+    m, h = tiny_model, tiny_model.hybrid
+    cm, names = h.content_.course_matrix_, h.content_.terms_
+    col = {str(t): j for j, t in enumerate(names)}
+    n_items, longest = len(m.course_ids), 0
+    for r in ROWS:
+        profile = h.profile_vectors_[r].toarray().ravel()
+        _, ctx = explain_context(m, r)
+        products = profile[None, :] * cm.toarray()
+        for i, reasons in enumerate(explain_items(m, ctx, list(range(n_items)))):
+            prod = products[i]
+            shared = np.flatnonzero(prod > 0)
+            listed = [x.detail["terms"] for x in reasons if x.kind == "profile_terms"]
+            assert bool(listed) == bool(len(shared)), (r, i)
+            if not listed:
+                continue
+            terms = [col[t] for t in listed[0]]
+            assert set(terms) <= set(shared.tolist())
+            assert len(terms) == min(3, len(shared))
+            p = prod[terms]
+            assert np.all(np.diff(p) <= 1e-6), (r, i, p)
+            rest = np.setdiff1d(shared, terms)
+            assert not len(rest) or prod[rest].max() <= p.min() + 1e-6
+            longest = max(longest, len(shared))
+    assert longest > 3  # the top-3 cut was exercised
+    req, ctx = explain_context(m, 0)
+    items = [5, 0, 17, 5, n_items - 1, *req.history[:3].tolist()]
+    assert explain_items(m, ctx, items) == [explain_item(m, ctx, i) for i in items]
+    recs = m.recommend(cadre_id(m, 0), k=10)
+    top = [m.course_index(rec.course_id) for rec in recs]
+    assert [list(rec.reasons) for rec in recs] == explain_items(m, ctx, top)
+
+
+def menu(courses, sc, req: dict, *, rules=None, solver="milp"):
+    kw = dict(req)
+    opts = dict(completed=kw.pop("completed"), enrolled_counts=kw.pop("enrolled_counts"))
+    mc = MenuConstraints(year=YEAR, **kw)
+    return build_menu(courses, sc, cadre=CADRE, constraints=mc, rules=rules, solver=solver, **opts)
+
+
+@pytest.mark.parametrize("solver", ["milp", "greedy"])
+def test_course_table_with_aligned_scores_gives_same_menu(solver):
+    rules = load_rules()
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        df = random_catalog(rng, int(rng.integers(20, 60)))
+        req = random_request(rng, df)
+        sc = pd.Series(rng.random(len(df)), index=df[C.COURSE_ID]).sample(frac=0.8, random_state=1)
+        table = CourseTable.from_frame(df, rules)
+        aligned = sc.reindex(table.ids).to_numpy(float)
+        assert np.isnan(aligned).any()
+        a = menu(df, sc, req, rules=rules, solver=solver)
+        b = menu(table, aligned, req, rules=rules, solver=solver)
+        assert [it.course_id for it in a.items] == [it.course_id for it in b.items]
+        assert a.planned_hours == b.planned_hours and a.objective == b.objective
+        assert a.unmet == b.unmet and a.solver == b.solver
+
+
+def record_runs(monkeypatch, *, weak_gap: float | None = None) -> list[tuple[bool, float]]:
+    """Record (timed_out, gap) per run; ``weak_gap``: the MILP returns one course, 'timed out'."""
+    runs: list[tuple[bool, float]] = []
+    real_run, real_milp = Selector.run, Selector.milp
+
+    def run(self, solver):
+        out = real_run(self, solver)
+        runs.append((self.timed_out, self.gap))
+        return out
+
+    def weak(self, fixed):
+        picked = real_milp(self, fixed)
+        self.timed_out, self.gap = True, weak_gap
+        return [*fixed, *[i for i in picked if i not in fixed][:1]]
+
+    monkeypatch.setattr(Selector, "run", run)
+    if weak_gap is not None:
+        monkeypatch.setattr(Selector, "milp", weak)
+    return runs
+
+
+def random_case(seed: int, n: int = 400):
+    rng = np.random.default_rng(seed)
+    df = random_catalog(rng, n)
+    req = {**random_request(rng, df), "target_hours": 40.0, "max_courses": 20}
+    return df, req, pd.Series(rng.random(len(df)), index=df[C.COURSE_ID])
+
+
+def test_tiny_time_limit_still_gives_a_valid_menu(monkeypatch):
+    rules = load_rules()
+    tiny = dataclasses.replace(rules, solver=dataclasses.replace(rules.solver, time_limit=1e-4))
+    runs = record_runs(monkeypatch)
+    for seed in range(3):
+        df, req, sc = random_case(seed)
+        fast = menu(df, sc, req, rules=tiny)
+        timed_out, gap = runs[-1]
+        greedy = menu(df, sc, req, rules=tiny, solver="greedy")
+        assert_hard_constraints(fast, df, req)
+        if fast.solver == "greedy":  # no incumbent, or a weak one that greedy beat
+            assert timed_out and fast.objective == pytest.approx(greedy.objective)
+        elif timed_out and gap > GREEDY_CHECK_GAP:  # else proven or near optimal
+            assert fast.objective <= greedy.objective + 1e-6
+    assert any(t for t, _ in runs)  # the limit was actually hit
+
+
+@pytest.mark.parametrize("gap", [0.5, GREEDY_CHECK_GAP / 2])
+def test_weak_incumbent_is_checked_against_greedy(monkeypatch, gap):
+    df, req, sc = random_case(1, 200)
+    greedy = menu(df, sc, req, solver="greedy")
+    record_runs(monkeypatch, weak_gap=gap)
+    got = menu(df, sc, req)
+    assert_hard_constraints(got, df, req)
+    if gap > GREEDY_CHECK_GAP:  # greedy is better than one course: it replaces the incumbent
+        assert got.solver == "greedy" and got.objective == pytest.approx(greedy.objective)
+    else:  # a near-optimal incumbent is kept as is
+        assert got.solver == "milp" and got.objective > greedy.objective
+
+
+def test_service_responses_match_schema_and_keep_chinese(client, tiny_model):
+    cid = cadre_id(tiny_model, 0)
+    get = client.get(f"/v1/cadres/{cid}/recommendations", params={"k": 5})
+    post = client.post(
+        "/v1/recommendations",
+        json={"job_title": "乡镇党委副书记", "job_description": "负责基层党建和应急管理", "k": 5},
+    )
+    for r in (get, post):
+        assert r.status_code == 200, r.text
+        body = Recommendations.model_validate(r.json())
+        assert body.count == len(body.items) >= 1
+        assert r.headers["content-type"].startswith("application/json")
+        assert r.headers["x-model-version"] == tiny_model.version == body.model_version
+        assert "\\u" not in r.text and re.search("[\u4e00-\u9fff]", r.text)
+    expected = [rec.to_dict() for rec in tiny_model.recommend(cid, 5)]
+    assert get.json()["items"] == expected
