@@ -37,7 +37,7 @@ class SolverWeights:
     category_slack_per_hour: float = 20.0
     candidates: int = 150
     group_candidates: int = 50
-    time_limit: float = 2.0
+    time_limit: float = 0.04
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,20 @@ import pytest
 from recommender.eligibility import CourseTable
 from recommender.explain import explain_item, explain_items
 from recommender.menu import MenuConstraints, build_menu
-from recommender.menu_solver import GREEDY_CHECK_GAP, Selector
+from recommender.menu_solver import Selector
 from recommender.model import _merge_max, _row
 from recommender.rules import load_rules
 from recommender.schema import Columns as C
 from recommender.serving import ServingIndex, zscore_row
 from service.schemas import Recommendations
-from tests.test_menu import CADRE, YEAR, assert_hard_constraints, random_catalog, random_request
+from tests.test_menu import (
+    CADRE,
+    YEAR,
+    assert_hard_constraints,
+    exact_rules,
+    random_catalog,
+    random_request,
+)
 from tests.test_service_support import _fast_model_loads, client  # noqa: F401  (fixtures)
 
 ROWS = (0, 1, 7, 42, 123)
@@ -168,7 +175,7 @@ def menu(courses, sc, req: dict, *, rules=None, solver="milp"):
 
 @pytest.mark.parametrize("solver", ["milp", "greedy"])
 def test_course_table_with_aligned_scores_gives_same_menu(solver):
-    rules = load_rules()
+    rules = exact_rules()
     for seed in range(4):
         rng = np.random.default_rng(seed)
         df = random_catalog(rng, int(rng.integers(20, 60)))
@@ -184,24 +191,32 @@ def test_course_table_with_aligned_scores_gives_same_menu(solver):
         assert a.unmet == b.unmet and a.solver == b.solver
 
 
-def record_runs(monkeypatch, *, weak_gap: float | None = None) -> list[tuple[bool, float]]:
-    """Record (timed_out, gap) per run; ``weak_gap``: the MILP returns one course, 'timed out'."""
-    runs: list[tuple[bool, float]] = []
-    real_run, real_milp = Selector.run, Selector.milp
+def record_runs(monkeypatch, *, incumbent: str | None = None) -> list[tuple[bool, bool]]:
+    """Record (timed_out, misses_goals) per run. ``incumbent`` makes the MILP 'time out' with
+    a chosen result: 'short' = the compulsory courses plus one (short of the target),
+    'over' = greedy's own selection plus one more course (meets the target, worse than greedy).
+    """
+    runs: list[tuple[bool, bool]] = []
+    real_run = Selector.run
 
     def run(self, solver):
         out = real_run(self, solver)
-        runs.append((self.timed_out, self.gap))
+        runs.append((self.timed_out, self.misses_goals(out[0])))
         return out
 
-    def weak(self, fixed):
-        picked = real_milp(self, fixed)
-        self.timed_out, self.gap = True, weak_gap
-        return [*fixed, *[i for i in picked if i not in fixed][:1]]
+    def fake(self, fixed):
+        self.timed_out = True
+        if incumbent == "short":
+            return [*fixed, next(int(i) for i in self.order if i not in fixed)]
+        sel = self.fill(list(fixed))
+        for i in self.order:
+            if i not in sel and self.try_add(sel, int(i)):
+                break
+        return sel
 
     monkeypatch.setattr(Selector, "run", run)
-    if weak_gap is not None:
-        monkeypatch.setattr(Selector, "milp", weak)
+    if incumbent is not None:
+        monkeypatch.setattr(Selector, "milp", fake)
     return runs
 
 
@@ -219,26 +234,32 @@ def test_tiny_time_limit_still_gives_a_valid_menu(monkeypatch):
     for seed in range(3):
         df, req, sc = random_case(seed)
         fast = menu(df, sc, req, rules=tiny)
-        timed_out, gap = runs[-1]
+        timed_out, misses = runs[-1]
         greedy = menu(df, sc, req, rules=tiny, solver="greedy")
         assert_hard_constraints(fast, df, req)
-        if fast.solver == "greedy":  # no incumbent, or a weak one that greedy beat
+        if fast.solver == "greedy":  # no incumbent, or one short of the goals that greedy beat
             assert timed_out and fast.objective == pytest.approx(greedy.objective)
-        elif timed_out and gap > GREEDY_CHECK_GAP:  # else proven or near optimal
+        elif timed_out and misses:  # a short incumbent was kept only if greedy was no better
             assert fast.objective <= greedy.objective + 1e-6
     assert any(t for t, _ in runs)  # the limit was actually hit
 
 
-@pytest.mark.parametrize("gap", [0.5, GREEDY_CHECK_GAP / 2])
-def test_weak_incumbent_is_checked_against_greedy(monkeypatch, gap):
-    df, req, sc = random_case(1, 200)
-    greedy = menu(df, sc, req, solver="greedy")
-    record_runs(monkeypatch, weak_gap=gap)
-    got = menu(df, sc, req)
+@pytest.mark.parametrize("incumbent", ["short", "over"])
+def test_timed_out_incumbent_is_checked_against_greedy(monkeypatch, incumbent):
+    for seed in range(20):  # a case where greedy meets the target with room for one more
+        df, req, sc = random_case(seed, 200)
+        greedy = menu(df, sc, req, rules=exact_rules(), solver="greedy")
+        goals = [u for u in greedy.unmet if u.constraint != "compulsory"]  # hours, categories
+        if not goals and len(greedy.items) < req["max_courses"]:
+            break
+    else:
+        raise AssertionError("no suitable random case")
+    record_runs(monkeypatch, incumbent=incumbent)
+    got = menu(df, sc, req, rules=exact_rules())
     assert_hard_constraints(got, df, req)
-    if gap > GREEDY_CHECK_GAP:  # greedy is better than one course: it replaces the incumbent
+    if incumbent == "short":  # short of the target: greedy is computed and wins
         assert got.solver == "greedy" and got.objective == pytest.approx(greedy.objective)
-    else:  # a near-optimal incumbent is kept as is
+    else:  # meets the goals: kept as is, even though greedy would have been better here
         assert got.solver == "milp" and got.objective > greedy.objective
 
 
