@@ -25,7 +25,6 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 
-
 class Selector:
     """Chooses courses among the eligible ones: compulsory first, then MILP or greedy."""
 
