@@ -14,6 +14,7 @@ import argparse
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 
 from benchmarks.common import PY, RESULTS, ROOT, machine_info
 
@@ -60,11 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info()
     t_all = time.perf_counter()
     parts, status = [], {}
+    kept: dict[str, datetime] = {}
     for name in ORDER:
         if name not in args.only:
             earlier = RESULTS / f"{name}.md"
             if earlier.exists():  # kept from an earlier run of that benchmark alone
                 parts.append(earlier.read_text(encoding="utf-8"))
+                kept[name] = datetime.fromtimestamp(earlier.stat().st_mtime, UTC)
             continue
         cmd = cmds[name]
         shown = "python " + " ".join(cmd)
@@ -113,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         "| step | exit | seconds |",
         "|---|---|---|",
         *[f"| {n} | {rc} | {s:.0f} |" for n, (rc, s) in status.items()],
+        *[
+            f"| {n} | kept from the run that ended {t:%Y-%m-%d %H:%M} UTC | |"
+            for n, t in kept.items()
+        ],
         f"| **total** | | **{total:.0f}** |",
         "",
     ]

@@ -237,6 +237,11 @@ class HybridRecommender(BaseEstimator):
         return fitted.weights, fitted.cold_weights, kind, report
 
     # --------------------------------------------------------------- scoring
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())
+        state["_segment_cache"] = {}  # request-time memo: rebuilt after loading, not saved
+        return state
+
     def segment_popularity(self, segment: tuple[str, ...] | None) -> np.ndarray:
         """Segment popularity (memoised: there are few distinct segments)."""
         cached = self._segment_cache.get(segment)

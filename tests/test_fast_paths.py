@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import pickle
 import re
 
 import numpy as np
@@ -279,3 +280,16 @@ def test_service_responses_match_schema_and_keep_chinese(client, tiny_model):
         assert "\\u" not in r.text and re.search("[\u4e00-\u9fff]", r.text)
     expected = [rec.to_dict() for rec in tiny_model.recommend(cid, 5)]
     assert get.json()["items"] == expected
+
+
+def test_request_memos_are_not_saved_in_the_artifact(tiny_model):
+    """Segment rows memoised while serving are rebuilt after loading, never pickled."""
+    h = tiny_model.hybrid
+    h.segment_popularity(("一级科员", "县级", "财政"))
+    assert h._segment_cache
+    assert pickle.loads(pickle.dumps(h))._segment_cache == {}
+    again = pickle.loads(pickle.dumps(tiny_model))  # loading warms the memo again
+    np.testing.assert_array_equal(
+        again.hybrid.segment_popularity(("一级科员", "县级", "财政")),
+        h.segment_popularity(("一级科员", "县级", "财政")),
+    )
