@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from recommender.features import audience_matches, audience_tags
+from recommender.features import AudienceIndex, audience_tags
 from recommender.schedule import TOL, Calendar, session_windows
 from recommender.schema import LIST_SEPARATORS, SCHEDULED_FORMATS
 from recommender.schema import Columns as C
@@ -109,8 +109,7 @@ class CourseTable:
     active: np.ndarray
     compulsory: np.ndarray
     capacity: np.ndarray
-    audiences: list[list[str]]
-    audience_codes: np.ndarray  # index into ``audiences`` per course
+    audiences: AudienceIndex
     prereq_cells: dict[int, list[str]]  # course position → prerequisite ids (only non-empty)
     start: pd.DatetimeIndex
     end: pd.DatetimeIndex
@@ -118,7 +117,6 @@ class CourseTable:
     windows: np.ndarray
     needs_session: np.ndarray
     pos: dict[str, int]
-    _audience_cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_frame(cls, courses: pd.DataFrame, rules: TrainingRules) -> CourseTable:
@@ -129,7 +127,6 @@ class CourseTable:
         scheduled = np.asarray(~start.isna())
         by_hours = start + pd.to_timedelta(np.nan_to_num(hours), unit="h")
         end = pd.DatetimeIndex(np.where(scheduled & ~(end > start), by_hours, end)).as_unit("ns")
-        codes, uniques = pd.factorize(pd.Series(_text(df, C.AUDIENCE)))
         formats = _text(df, C.FORMAT)
         prereq_cells = {
             i: items
@@ -149,8 +146,7 @@ class CourseTable:
             capacity=pd.to_numeric(_column(df, C.CAPACITY, np.nan), errors="coerce").to_numpy(
                 float
             ),
-            audiences=[split_list(a) for a in uniques],
-            audience_codes=np.asarray(codes),
+            audiences=AudienceIndex(_text(df, C.AUDIENCE)),
             prereq_cells=prereq_cells,
             start=start,
             end=end,
@@ -163,18 +159,6 @@ class CourseTable:
             needs_session=np.isin(formats, SCHEDULED_FORMATS),
             pos={c: i for i, c in enumerate(ids)},
         )
-
-    def audience_ok(self, tags: set[str]) -> np.ndarray:
-        """Courses whose audience includes a cadre with these tags (memoised per tag set)."""
-        key = frozenset(tags)
-        ok = self._audience_cache.get(key)
-        if ok is None:
-            ok = np.array([audience_matches(a, tags) for a in self.audiences], bool)
-            ok = ok[self.audience_codes] if len(ok) else np.ones(len(self.ids), bool)
-            ok.setflags(write=False)
-            if len(self._audience_cache) < 10_000:
-                self._audience_cache[key] = ok
-        return ok
 
 
 def build_catalog(
@@ -200,7 +184,7 @@ def build_catalog(
     completed_mask = np.zeros(n, bool)
     completed_mask[[t.pos[c] for c in done if c in t.pos]] = True
     tags = audience_tags(dict(cadre), rules.rank_band(str(cadre.get(C.RANK) or "")))
-    aud_ok = t.audience_ok(tags)
+    aud_ok = t.audiences.mask(tags)
     taken = np.array([float(enrolled_counts.get(i, 0)) for i in t.ids]) if enrolled_counts else 0.0
     start_ns, end_ns = t.start.asi8, t.end.asi8
     lo, hi = pd.Timestamp(cal.start).value, pd.Timestamp(cal.end).value

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from recommender.serving import row_positions
+
 HIGH_RATING = 4.5
 RESEMBLES_MIN = 0.2
 
@@ -47,11 +49,7 @@ def _matched_terms(model, ctx: ExplainContext, items: np.ndarray, n: int = 3) ->
     cm = model.hybrid.content_.course_matrix_
     profile = np.zeros(cm.shape[1], dtype=np.float32)
     profile[ctx.terms] = ctx.term_weights
-    starts = cm.indptr[items]
-    lens = cm.indptr[items + 1] - starts
-    total = int(lens.sum())
-    shift = starts - np.concatenate(([0], np.cumsum(lens[:-1])))
-    pos = np.repeat(shift, lens) + np.arange(total)
+    pos, lens = row_positions(cm.indptr, items)
     term = cm.indices[pos]
     prod = profile[term] * cm.data[pos]
     hit = np.flatnonzero(prod > 0)

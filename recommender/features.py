@@ -168,6 +168,29 @@ def audience_matches(audience: Sequence[str], tags: set[str]) -> bool:
     return any(a in tags for a in audience)
 
 
+class AudienceIndex:
+    """Which courses admit a cadre, given the courses' audience cells: the few distinct
+    cells are parsed once and the answer is memoised per set of audience tags."""
+
+    def __init__(self, cells: Sequence[object]) -> None:
+        texts = pd.Series(list(cells), dtype=object)
+        codes, uniques = pd.factorize(texts.where(texts.notna(), "").astype(str))
+        self.codes = np.asarray(codes)
+        self.lists = [split_cell(u) for u in uniques]
+        self._cache: dict[frozenset, np.ndarray] = {}
+
+    def mask(self, tags: set[str]) -> np.ndarray:
+        """Boolean per course (read-only, shared between requests)."""
+        key = frozenset(tags)
+        ok = self._cache.get(key)
+        if ok is None:
+            ok = np.array([audience_matches(a, tags) for a in self.lists], bool)[self.codes]
+            ok.setflags(write=False)
+            if len(self._cache) < 10_000:
+                self._cache[key] = ok
+        return ok
+
+
 def context_bits(cadres: pd.DataFrame) -> np.ndarray:
     """(n_cadres × (formats + windows)) float32: declared preferred formats and study windows.
 

@@ -22,13 +22,12 @@ from recommender.content import profile_text
 from recommender.eligibility import CourseTable
 from recommender.explain import ExplainContext, Reason, explain_items
 from recommender.features import (
-    audience_matches,
+    AudienceIndex,
     audience_tags,
     context_bits,
     interaction_weights,
     segment_of,
     segments,
-    split_cell,
 )
 from recommender.hybrid import HybridRecommender
 from recommender.rules import TrainingRules, load_rules
@@ -149,16 +148,13 @@ class RecommenderModel:
         self.hours = c[C.CREDIT_HOURS].to_numpy(dtype=np.float64)
         self.compulsory = c[C.COMPULSORY].fillna(False).to_numpy(dtype=bool)
         self.active = c[C.ACTIVE].fillna(True).to_numpy(dtype=bool)
-        codes, uniques = pd.factorize(c[C.AUDIENCE].fillna("").astype(str))
-        self.audience_codes = codes
-        self.audience_lists = [split_cell(a) for a in uniques]
+        self.audiences = AudienceIndex(c[C.AUDIENCE].to_numpy(dtype=object))
         self._cohort_index, self._cohort_counts = self._cohort_table()
         self._cadre_records = self.cadres.to_dict("records")
         self._index = ServingIndex.build(self.hybrid)
         warm(self.hybrid, self._index, segments(self.cadres), self.hybrid.context_bits_)
         self._open_cache: tuple[str | None, np.ndarray] | None = None
         self._table_cache: tuple | None = None
-        self._audience_cache: dict[frozenset, np.ndarray] = {}
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -170,8 +166,7 @@ class RecommenderModel:
             "hours",
             "compulsory",
             "active",
-            "audience_codes",
-            "audience_lists",
+            "audiences",
             "_cohort_index",
             "_cohort_counts",
             "_cadre_records",
@@ -179,7 +174,6 @@ class RecommenderModel:
             "_index",
             "_open_cache",
             "_table_cache",
-            "_audience_cache",
         ):
             state.pop(key, None)
         return state
@@ -304,17 +298,9 @@ class RecommenderModel:
         return cached[1], cached[2]
 
     def _audience_mask(self, profile: Mapping[str, Any]) -> np.ndarray:
-        """Courses whose audience includes this cadre (memoised per set of audience tags)."""
-        tags = audience_tags(profile, self.rules.rank_band(str(profile.get(C.RANK) or "")))
-        key = frozenset(tags)
-        mask = self._audience_cache.get(key)
-        if mask is None:
-            allowed = np.array([audience_matches(a, tags) for a in self.audience_lists] + [True])
-            mask = allowed[self.audience_codes]  # code -1 (no audience) → the last True
-            mask.setflags(write=False)
-            if len(self._audience_cache) < 10_000:
-                self._audience_cache[key] = mask
-        return mask
+        """Courses whose audience includes this cadre."""
+        band = self.rules.rank_band(str(profile.get(C.RANK) or ""))
+        return self.audiences.mask(audience_tags(profile, band))
 
     def _eligible(self, req: _Request, *, category, fmt, include_completed: bool) -> np.ndarray:
         mask = self._open_mask() & self._audience_mask(req.profile)

@@ -102,17 +102,21 @@ class ServingIndex:
         the posting lists of those terms gathered and summed (no sparse product)."""
         t = self.course_t
         n = t.shape[1]
-        if len(terms) == 0:
+        pos, lens = row_positions(t.indptr, terms)
+        if len(pos) == 0:
             return np.zeros(n, dtype=np.float32)
-        starts = t.indptr[terms]
-        lens = t.indptr[terms + 1] - starts
-        total = int(lens.sum())
-        if total == 0:
-            return np.zeros(n, dtype=np.float32)
-        shift = starts - np.concatenate(([0], np.cumsum(lens[:-1])))
-        pos = np.repeat(shift, lens) + np.arange(total)
         vals = t.data[pos] * np.repeat(weights.astype(np.float32), lens)
         return np.bincount(t.indices[pos], weights=vals, minlength=n).astype(np.float32)
+
+
+def row_positions(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (in ``indices``/``data``) of the entries of CSR ``rows``, concatenated in
+    the order given, and each row's length: one vectorised gather instead of a slice per row."""
+    rows = np.asarray(rows, dtype=np.int64)
+    starts = indptr[rows]
+    lens = indptr[rows + 1] - starts
+    shift = starts - np.concatenate(([0], np.cumsum(lens)[:-1])).astype(starts.dtype)
+    return np.repeat(shift, lens) + np.arange(int(lens.sum())), lens
 
 
 def score_one(
