@@ -36,8 +36,7 @@ class Selector:
         self.order = elig[np.lexsort((cat.ids[elig].astype(str), -key[elig]))]
         self.rank = np.zeros(len(cat.ids), dtype=np.int64)  # position in ``order`` (0 if absent)
         self.rank[self.order] = np.arange(len(self.order))
-        self.timed_out = False  # the MILP stopped at its time limit (not proven optimal) …
-        self.gap = 0.0  # … with this relative gap between its incumbent and its bound
+        self.timed_out = False  # the MILP stopped at its time limit (not proven optimal)
         self._last_layout: tuple | None = None
         self.groups = {
             g: np.isin(cat.categories, g.split("+"))
@@ -286,7 +285,6 @@ class Selector:
             options={"time_limit": self.w.time_limit, "mip_rel_gap": 1e-6},
         )
         self.timed_out = res.status == 1  # time limit reached
-        self.gap = float(getattr(res, "mip_gap", 0.0) or 0.0) if self.timed_out else 0.0
         if res.x is None:
             log.warning("menu MILP found no solution (%s); using greedy", res.message)
             return None

@@ -287,9 +287,14 @@ class RecommenderModel:
 
     def course_table(self) -> tuple[CourseTable, np.ndarray]:
         """The menu planner's parsed catalog of courses still open at ``as_of`` and their
-        positions in the model (memoised per ``as_of``: parsing 5k courses per request
-        would cost more than the optimisation)."""
-        key = None if self.as_of is None else str(self.as_of)
+        positions in the model (memoised per ``as_of`` and window hours: parsing 5k courses
+        per request would cost more than the optimisation)."""
+        r = self.rules  # session windows depend on the day/evening hours
+        key = (
+            None if self.as_of is None else str(self.as_of),
+            r.day_start_hour,
+            r.evening_start_hour,
+        )
         cached = self._table_cache
         if cached is None or cached[0] != key:
             rows = np.flatnonzero(self.hybrid.open_courses(self.as_of))
