@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-* && touch $@
 
 $(DATA)/courses.csv: | $(STAMP)
-	$(VENV)/bin/recommender generate-sample --out $(DATA) --scale small
+	$(PY) -m samplegen --out $(DATA) --scale small
 
 $(MODELS)/current: | $(STAMP) $(DATA)/courses.csv
 	$(VENV)/bin/recommender train --data $(DATA) --out $(MODELS) --events var/events.sqlite3

@@ -1,7 +1,7 @@
 """Quality vs peers: the hybrid against its own baselines, implicit ALS and LightFM.
 
 One temporal split (last 20 % of enrolments = test), k = 10, the relevance definition of
-``recommender.evaluate`` (a test cadre's relevant set = test-period courses not taken in
+``recommender.lifecycle.evaluate`` (a test cadre's relevant set = test-period courses not taken in
 training; training-history courses removed from every ranking). The hybrid and its baselines
 come from ``evaluate_model``; the peers are scored through the same ``_relevant`` /
 ``_topk`` / ``_slice_rows`` path, and that path is checked by re-scoring the hybrid through it.
@@ -26,11 +26,11 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
 from benchmarks.common import Section, blas_single_thread, dataset_dir
-from recommender.data import load_dataset
-from recommender.evaluate import _relevant, _slice_rows, _topk, evaluate_model, split_completions
-from recommender.features import interaction_matrix
-from recommender.train import TrainParams, make_hybrid
-from recommender.weights import batch_ndcg, temporal_holdout
+from recommender.data.loading import load_dataset
+from recommender.lifecycle.evaluate import _relevant, _slice_rows, _topk, evaluate_model, split_completions
+from recommender.data.features import interaction_matrix
+from recommender.lifecycle.train import TrainParams, make_hybrid
+from recommender.ranking.blend_search import batch_ndcg, temporal_holdout
 
 K = 10
 #: peer grids (the issue's); --quick shrinks them

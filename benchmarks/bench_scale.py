@@ -1,7 +1,7 @@
 """Training time and peak memory by step, small → medium → large (→ xlarge), vs implicit ALS.
 
 Every fit runs in a fresh child process, so its peak RSS (the child's own ``ru_maxrss``) is
-honest. The child runs the real ``recommender.train.train`` path; the steps are timed from
+honest. The child runs the real ``recommender.lifecycle.train.train`` path; the steps are timed from
 outside by wrapping the library functions that path calls (no timing hooks in the library).
 Per-step peaks come from an RSS sampler thread (20 ms) in the child.
 
@@ -28,29 +28,29 @@ from benchmarks.common import MODELS, Section, dataset_dir, mark_fresh, run_chil
 
 #: wrapped steps: (label, module path, attribute); labels are what the table shows
 STEPS = [
-    ("load + validate data", "recommender.train", "load_dataset"),
-    ("fit (everything below)", "recommender.train", "fit_model"),
-    ("  tokenize + TF-IDF courses", "recommender.content.ContentModel", "fit"),
-    ("  profile vectors (tokenize cadres)", "recommender.content.ContentModel", "transform_texts"),
+    ("load + validate data", "recommender.lifecycle.train", "load_dataset"),
+    ("fit (everything below)", "recommender.lifecycle.train", "fit_model"),
+    ("  tokenize + TF-IDF courses", "recommender.signals.content.ContentModel", "fit"),
+    ("  profile vectors (tokenize cadres)", "recommender.signals.content.ContentModel", "transform_texts"),
     (
         "  blend-weight search (2 candidate fits)",
-        "recommender.hybrid.HybridRecommender",
+        "recommender.ranking.hybrid.HybridRecommender",
         "_fit_blend",
     ),
-    ("    coordinate ascent on NDCG", "recommender.hybrid", "fit_weights"),
+    ("    coordinate ascent on NDCG", "recommender.ranking.hybrid", "fit_weights"),
     (
         "  behaviour fits (2 in search + final)",
-        "recommender.hybrid.HybridRecommender",
+        "recommender.ranking.hybrid.HybridRecommender",
         "_fit_interactions",
     ),
-    ("    interaction matrix", "recommender.hybrid", "interaction_matrix"),
-    ("    EASE fit", "recommender.collaborative.EASE", "fit"),
-    ("      Gram matrix XᵀX (dense blocks)", "recommender.collaborative", "_cooccurrence_blocks"),
-    ("      Cholesky inversion", "recommender.collaborative", "_spd_inverse"),
-    ("    item-kNN fit", "recommender.collaborative.ItemKNN", "fit"),
-    ("    sequence transitions", "recommender.hybrid", "sequence_transitions"),
-    ("    popularity", "recommender.popularity.Popularity", "fit"),
-    ("save (dump + reload + smoke check)", "recommender.train", "save_model"),
+    ("    interaction matrix", "recommender.ranking.hybrid", "interaction_matrix"),
+    ("    EASE fit", "recommender.signals.collaborative.EASE", "fit"),
+    ("      Gram matrix XᵀX (dense blocks)", "recommender.signals.collaborative", "_cooccurrence_blocks"),
+    ("      Cholesky inversion", "recommender.signals.collaborative", "_spd_inverse"),
+    ("    item-kNN fit", "recommender.signals.collaborative.ItemKNN", "fit"),
+    ("    sequence transitions", "recommender.ranking.hybrid", "sequence_transitions"),
+    ("    popularity", "recommender.signals.popularity.Popularity", "fit"),
+    ("save (dump + reload + smoke check)", "recommender.lifecycle.train", "save_model"),
     ("  joblib dump", "joblib", "dump"),
 ]
 
@@ -144,7 +144,7 @@ def child_train(data: str, out: str) -> dict:
         target = _resolve(owner)
         fn = getattr(target, attr)
         setattr(target, attr, tracker.wrap(label, fn, generator=attr == "_cooccurrence_blocks"))
-    from recommender.train import train
+    from recommender.lifecycle.train import train
 
     t0, c0 = time.perf_counter(), time.process_time()
     path = train(data, out)
@@ -165,9 +165,9 @@ def child_als(data: str, factors: int) -> dict:
 
     from threadpoolctl import threadpool_limits
 
-    from recommender.data import load_dataset
-    from recommender.features import IdMap, interaction_matrix
-    from recommender.schema import Columns as C
+    from recommender.data.loading import load_dataset
+    from recommender.data.features import IdMap, interaction_matrix
+    from recommender.data.schema import Columns as C
 
     t0 = time.perf_counter()
     ds = load_dataset(data)
@@ -240,7 +240,7 @@ def measure(scale: str, *, timeout: float, als_factors: int = 64) -> dict:
         ],
         timeout=timeout,
     )
-    from recommender.data import load_dataset
+    from recommender.data.loading import load_dataset
 
     ds = load_dataset(data)
     return {

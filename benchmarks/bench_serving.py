@@ -54,8 +54,8 @@ def _time_calls(fn, args, repeat: int = 1) -> list[float]:
 
 
 def in_process(root: Path, n: int, n_menu: int, seed: int = 0) -> tuple[pd.DataFrame, dict]:
-    from recommender.artifacts import load_model
-    from recommender.planning import plan_menu
+    from recommender.lifecycle.artifacts import load_model
+    from recommender.menu.planning import plan_menu
 
     t0 = time.perf_counter()
     model = load_model(root)
@@ -117,8 +117,8 @@ def menu_time_limit(model, ids, limits=(2.0, None)) -> pd.DataFrame:
     cadres: latency, how often the limit stops the solver, and what the menus lose."""
     import dataclasses
 
-    import recommender.menu_solver as ms
-    from recommender.planning import plan_menu
+    import recommender.menu.solver as ms
+    from recommender.menu.planning import plan_menu
 
     rules, out, ref = model.rules, [], None
     seen: list[bool] = []

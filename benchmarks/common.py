@@ -41,7 +41,7 @@ def dataset_dir(scale: str) -> Path:
     out = DATA / f"{scale}-{generator_stamp()}"  # a changed generator means new data
     if (out / "completions.csv").exists():
         return out
-    from recommender.sample import generate_sample
+    from samplegen import generate_sample
 
     tmp = DATA / f".tmp-{scale}-{os.getpid()}"
     t0 = time.perf_counter()

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover
-    from recommender.model import RecommenderModel
+    from recommender.ranking.model import RecommenderModel
 
 __all__ = ["__version__", "load_model"]
 
 
 def load_model(path: str) -> RecommenderModel:
     """Load a trained model from an artifact directory (or ``models/current``)."""
-    from recommender.artifacts import load_model as _load
+    from recommender.lifecycle.artifacts import load_model as _load
 
     return _load(path)

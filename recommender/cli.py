@@ -39,24 +39,6 @@ def _echo_json(obj) -> None:
     typer.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
 
 
-@app.command("generate-sample")
-def generate_sample_cmd(
-    out: Annotated[Path, typer.Option("--out", help="directory to write")],
-    scale: Annotated[str, typer.Option(help="small | medium | large | xlarge")] = "small",
-    seed: Annotated[int, typer.Option(help="random seed (same seed → same files)")] = 20260101,
-) -> None:
-    """Write a synthetic data directory.
-
-    Example: recommender generate-sample --out data/sample --scale small
-    """
-    from recommender.sample import generate_sample
-
-    if scale not in ("tiny", "small", "medium", "large", "xlarge"):
-        raise typer.BadParameter(f"unknown scale {scale!r}", param_hint="--scale")
-    counts = generate_sample(out, scale=scale, seed=seed)
-    typer.echo(" ".join(f"{k}={v}" for k, v in counts.items()) + f" → {out}")
-
-
 @app.command()
 def validate(
     data: Annotated[Path, typer.Argument(help="data directory")],
@@ -66,7 +48,7 @@ def validate(
 
     Example: recommender validate data/sample
     """
-    from recommender.data import load_dataset
+    from recommender.data.loading import load_dataset
 
     ds = load_dataset(data)
     summary, reasons = ds.summary(), ds.rejects_by_reason()
@@ -102,8 +84,8 @@ def train(
 
     Example: recommender train --data data/sample --out models
     """
-    from recommender.train import TrainParams
-    from recommender.train import train as run
+    from recommender.lifecycle.train import TrainParams
+    from recommender.lifecycle.train import train as run
 
     if collaborative not in ("auto", "ease", "itemknn"):
         raise typer.BadParameter(f"unknown model {collaborative!r}", param_hint="--collaborative")
@@ -134,7 +116,7 @@ def recommend(
 
     Example: recommender recommend --model models --cadre GB000001 -k 10
     """
-    from recommender.artifacts import load_model
+    from recommender.lifecycle.artifacts import load_model
 
     if (cadre is None) == (cadres is None):
         raise typer.BadParameter("give exactly one of --cadre or --cadres")
@@ -167,7 +149,7 @@ def recommend(
 
 
 def _read_lines(path: Path) -> list[str]:
-    from recommender.io import decode_bytes
+    from recommender.data.readers import decode_bytes
 
     try:
         data = path.read_bytes()
@@ -192,10 +174,10 @@ def evaluate(
 
     Example: recommender evaluate --data data/sample --out eval.json
     """
-    from recommender.data import load_dataset
-    from recommender.evaluate import SPLITS, format_table
-    from recommender.evaluate import evaluate as run
-    from recommender.train import TrainParams
+    from recommender.data.loading import load_dataset
+    from recommender.lifecycle.evaluate import SPLITS, format_table
+    from recommender.lifecycle.evaluate import evaluate as run
+    from recommender.lifecycle.train import TrainParams
 
     if split not in SPLITS:
         raise typer.BadParameter(f"unknown split {split!r}", param_hint="--split")
@@ -236,8 +218,8 @@ def menu(
 
     Example: recommender menu --model models --cadre GB000001 --target-hours 50
     """
-    from recommender.artifacts import load_model
-    from recommender.planning import plan_menu
+    from recommender.lifecycle.artifacts import load_model
+    from recommender.menu.planning import plan_menu
 
     m = load_model(model)
     result = plan_menu(
@@ -275,7 +257,7 @@ def gaps(
 
     Example: recommender gaps --data data/sample --model models --out gaps.xlsx
     """
-    from recommender.report import write_gap_report
+    from recommender.insights.report import write_gap_report
 
     path = write_gap_report(data, out, model_path=model)
     typer.echo(f"gap report → {path}")

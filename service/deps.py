@@ -8,8 +8,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from recommender.events import EventStore
-from recommender.schema import FORMATS
+from recommender.lifecycle.events import EventStore
+from recommender.data.schema import FORMATS
 from service.config import Settings
 from service.errors import ServiceError, invalid
 from service.holder import Loaded, ModelHolder

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from recommender.artifacts import ArtifactError, load_model, resolve, smoke_check
-from recommender.model import RecommenderModel
+from recommender.lifecycle.artifacts import ArtifactError, load_model, resolve, smoke_check
+from recommender.ranking.model import RecommenderModel
 
 log = logging.getLogger(__name__)
 

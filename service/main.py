@@ -22,8 +22,8 @@ from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from recommender import __version__
-from recommender.artifacts import ArtifactError, read_metadata, resolve
-from recommender.events import EventStore
+from recommender.lifecycle.artifacts import ArtifactError, read_metadata, resolve
+from recommender.lifecycle.events import EventStore
 from service import errors
 from service.config import Settings
 from service.holder import ModelHolder, ReloadResult

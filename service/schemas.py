@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from recommender.schema import FORMATS, SOURCES, UNIT_LEVELS, WINDOWS
+from recommender.data.schema import FORMATS, SOURCES, UNIT_LEVELS, WINDOWS
 
 Format = Literal[FORMATS]  # type: ignore[valid-type]
 Window = Literal[WINDOWS]  # type: ignore[valid-type]

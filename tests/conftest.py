@@ -13,7 +13,7 @@ SAMPLE = ROOT / "data" / "sample"
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> Path:
     """A small synthetic data directory (generated once per test session)."""
-    from recommender.sample import generate_sample
+    from samplegen import generate_sample
 
     out = tmp_path_factory.mktemp("tiny_data")
     generate_sample(out, scale="tiny", seed=7)
@@ -23,7 +23,7 @@ def tiny_data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_models(tiny_data, tmp_path_factory) -> Path:
     """A models root with one published version trained on ``tiny_data``."""
-    from recommender.train import train
+    from recommender.lifecycle.train import train
 
     root = tmp_path_factory.mktemp("models")
     train(tiny_data, root)
@@ -33,6 +33,6 @@ def tiny_models(tiny_data, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tiny_models):
     """The published tiny model, loaded."""
-    from recommender.artifacts import load_model
+    from recommender.lifecycle.artifacts import load_model
 
     return load_model(tiny_models)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recommender.schema import CADRES, COMPLETIONS, COURSES
-from recommender.schema import Columns as C
+from recommender.data.schema import CADRES, COMPLETIONS, COURSES
+from recommender.data.schema import Columns as C
 
 TOPICS = {
     "应急管理": ("应急管理", "突发事件先期处置与应急预案演练", "安全生产"),

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from recommender.artifacts import (
+from recommender.lifecycle.artifacts import (
     ArtifactError,
     list_versions,
     load_model,

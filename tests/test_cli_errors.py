@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from recommender.artifacts import MODEL_FILE, resolve
+from recommender.lifecycle.artifacts import MODEL_FILE, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -171,19 +171,6 @@ def _cases(tiny_data: Path, tiny_models: Path, tmp: Path) -> list[Case]:
             ("no-such-dir",),
         ),
         Case("gaps-no-out", ("gaps", "--data", str(tiny_data)), 2, ("--out",)),
-        # generate-sample
-        Case(
-            "generate-bad-scale",
-            ("generate-sample", "--out", str(tmp / "s"), "--scale", "huge"),
-            2,
-            ("scale",),
-        ),
-        Case(
-            "generate-out-is-a-file",
-            ("generate-sample", "--out", str(a_file), "--scale", "tiny"),
-            1,
-            ("a-file",),
-        ),
         # serve (fails before binding a port)
         Case(
             "serve-missing-model", ("serve", "--model", missing, "--port", "1"), 1, ("no-such-dir",)
@@ -246,8 +233,6 @@ CASE_IDS = [
     "menu-no-cadre",
     "gaps-missing-dir",
     "gaps-no-out",
-    "generate-bad-scale",
-    "generate-out-is-a-file",
     "serve-missing-model",
     "serve-bad-port",
     "serve-corrupt-metadata",

@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.metrics.pairwise import cosine_similarity
 
-from recommender.collaborative import EASE, ItemKNN, sequence_transitions, transition_scores
+from recommender.signals.collaborative import EASE, ItemKNN, sequence_transitions, transition_scores
 from tests.helpers import ScorerContract, checkerboard
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from recommender.content import ContentModel, profile_text
-from recommender.text import ChineseTokenizer
+from recommender.signals.content import ContentModel, profile_text
+from recommender.text.tokenizer import ChineseTokenizer
 from tests.frames import checkerboard
 
 

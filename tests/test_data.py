@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recommender.data import (
+from recommender.data.loading import (
     DataError,
     MissingColumnError,
     TableLoad,
@@ -25,8 +25,8 @@ from recommender.data import (
     split_list,
     validate_frame,
 )
-from recommender.schema import CADRES, COMPLETIONS, COURSES, TABLES
-from recommender.schema import Columns as C
+from recommender.data.schema import CADRES, COMPLETIONS, COURSES, TABLES
+from recommender.data.schema import Columns as C
 
 
 def courses_raw() -> pd.DataFrame:

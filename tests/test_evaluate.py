@@ -9,10 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from recommender.data import load_dataset
-from recommender.evaluate import EvaluationError, evaluate, split_completions
-from recommender.metrics import ndcg_at_k
-from recommender.weights import batch_ndcg
+from recommender.data.loading import load_dataset
+from recommender.lifecycle.evaluate import EvaluationError, evaluate, split_completions
+from recommender.ranking.metrics import ndcg_at_k
+from recommender.ranking.blend_search import batch_ndcg
 
 MODELS = {"random", "popularity", "segment_popularity", "content", "ease", "itemknn", "hybrid"}
 

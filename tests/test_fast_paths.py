@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recommender.eligibility import CourseTable
-from recommender.explain import explain_item, explain_items
-from recommender.menu import MenuConstraints, build_menu
-from recommender.menu_solver import Selector
-from recommender.model import _merge_max, _row
-from recommender.rules import load_rules
-from recommender.schema import Columns as C
-from recommender.serving import ServingIndex, zscore_row
+from recommender.menu.eligibility import CourseTable
+from recommender.ranking.explain import explain_item, explain_items
+from recommender.menu.builder import MenuConstraints, build_menu
+from recommender.menu.solver import Selector
+from recommender.ranking.model import _merge_max, _row
+from recommender.data.rules import load_rules
+from recommender.data.schema import Columns as C
+from recommender.ranking.serving import ServingIndex, zscore_row
 from service.schemas import Recommendations
 from tests.test_menu import (
     CADRE,

@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recommender import gaps as G
-from recommender.schema import CADRES, COMPLETIONS, COURSES
-from recommender.schema import Columns as C
-from recommender.topics import fit_topics
+from recommender.insights import gaps as G
+from recommender.data.schema import CADRES, COMPLETIONS, COURSES
+from recommender.data.schema import Columns as C
+from recommender.insights.topics import fit_topics
 
 
 def _frame(spec, rows: list[dict]) -> pd.DataFrame:
-    """Rows typed like :func:`recommender.data.load_dataset` output."""
+    """Rows typed like :func:`recommender.data.loading.load_dataset` output."""
     df = pd.DataFrame(rows)
     for f in spec.fields:
         if f.name not in df:
@@ -305,7 +305,7 @@ def test_trends_one_row_per_topic_and_quarter(lacking):
 
 
 def _render_all(lacking) -> list[str]:
-    from recommender import plotting
+    from recommender.insights import plotting
 
     courses, cadres, comps, topics = lacking
     table = G.gaps(topics, courses, cadres, comps)
@@ -327,7 +327,7 @@ def test_charts_render_chinese_without_missing_glyphs(lacking):
 def test_use_chinese_font_sets_rcparams():
     import matplotlib as mpl
 
-    from recommender import plotting
+    from recommender.insights import plotting
 
     with mpl.rc_context():
         name = plotting.use_chinese_font()
@@ -338,7 +338,7 @@ def test_use_chinese_font_sets_rcparams():
 
 def test_importing_gap_modules_does_not_import_matplotlib():
     code = (
-        "import sys, recommender.gaps, recommender.report, recommender.plotting; "
+        "import sys, recommender.insights.gaps, recommender.insights.report, recommender.insights.plotting; "
         "print('matplotlib' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -348,7 +348,7 @@ def test_importing_gap_modules_does_not_import_matplotlib():
 def test_report_workbook_sheets_headers_images(tiny_data, tmp_path):
     import openpyxl
 
-    from recommender.report import HEADERS, SHEETS, write_gap_report
+    from recommender.insights.report import HEADERS, SHEETS, write_gap_report
 
     path = write_gap_report(tiny_data, tmp_path / "gaps.xlsx")
     wb = openpyxl.load_workbook(path)
@@ -366,7 +366,7 @@ def test_report_workbook_sheets_headers_images(tiny_data, tmp_path):
 def test_report_with_model_has_underserved_sheet(tiny_data, tiny_models, tmp_path):
     import openpyxl
 
-    from recommender.report import HEADERS, SHEETS, ReportOptions, write_gap_report
+    from recommender.insights.report import HEADERS, SHEETS, ReportOptions, write_gap_report
 
     path = write_gap_report(
         tiny_data,

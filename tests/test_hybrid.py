@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from recommender.hybrid import HybridRecommender
-from recommender.model import RecommenderModel, UnknownIdError
-from recommender.text import ChineseTokenizer
+from recommender.ranking.hybrid import HybridRecommender
+from recommender.ranking.model import RecommenderModel, UnknownIdError
+from recommender.text.tokenizer import ChineseTokenizer
 from tests.frames import checkerboard
 
 WEIGHTS = {"content": 1.0, "collaborative": 1.0, "popularity": 0.5}

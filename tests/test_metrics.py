@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recommender.metrics import (
+from recommender.ranking.metrics import (
     average_precision_at_k,
     catalog_coverage,
     hit_rate_at_k,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from recommender.popularity import Popularity
+from recommender.signals.popularity import Popularity
 
 NOW = np.datetime64("2024-07-01T00:00:00", "s")
 TOWN_FARM = ("一级科员", "township", "农业农村")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from recommender.artifacts import CURRENT, MODEL_FILE, list_versions, load_model, resolve
+from recommender.lifecycle.artifacts import CURRENT, MODEL_FILE, list_versions, load_model, resolve
 from tests.test_service_support import (  # noqa: F401  (fixtures)
     cadre_ids,
     client_for,

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from recommender.sample import generate_sample
-from recommender.sample_cadres import POSITIONS_FILE
-from recommender.schema import (
+from samplegen import generate_sample
+from samplegen.cadres import POSITIONS_FILE
+from recommender.data.schema import (
     CADRES,
     CATEGORIES,
     COMPLETIONS,

@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from recommender.data import load_dataset
+from recommender.data.loading import load_dataset
 from tests.conftest import SAMPLE
 
 TABLES = ("courses", "cadres", "completions")

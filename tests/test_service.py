@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from recommender.data import load_dataset
+from recommender.data.loading import load_dataset
 from tests.test_service_support import (  # noqa: F401  (fixtures)
     API_KEY,
     _fast_model_loads,

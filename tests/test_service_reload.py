@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from recommender.artifacts import publish_version
+from recommender.lifecycle.artifacts import publish_version
 from tests.test_service_support import (  # noqa: F401  (fixtures)
     API_KEY,
     _fast_model_loads,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import service.holder
-from recommender.artifacts import METADATA_FILE, MODEL_FILE, publish_version, read_metadata, resolve
+from recommender.lifecycle.artifacts import METADATA_FILE, MODEL_FILE, publish_version, read_metadata, resolve
 from service.config import Settings
 from service.main import create_app
 

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recommender.schema import CATEGORIES
-from recommender.text import (
+from recommender.data.schema import CATEGORIES
+from recommender.text.tokenizer import (
     SINGLE_CHAR_KEEP,
     ChineseTokenizer,
     domain_terms,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recommender.model import UnknownIdError
+from recommender.ranking.model import UnknownIdError
 from service.errors import ServiceError
 
 CADRE_HINT = (

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Body
 from pydantic import Discriminator, Tag
 
-from recommender.model import UnknownIdError
+from recommender.ranking.model import UnknownIdError
 from service.deps import ModelDep, SettingsDep, StoreDep
 from service.errors import ServiceError
 from service.schemas import CompletionEvent, CompletionsResult

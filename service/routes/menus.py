@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path
 
-from recommender.menu import MenuError
-from recommender.model import UnknownIdError
-from recommender.planning import plan_menu
+from recommender.menu.builder import MenuError
+from recommender.ranking.model import UnknownIdError
+from recommender.menu.planning import plan_menu
 from service.deps import ModelDep, StoreDep
 from service.errors import ServiceError, invalid
 from service.routes._common import not_found

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from recommender.model import UnknownIdError
+from recommender.ranking.model import UnknownIdError
 from service.deps import ModelDep, SettingsDep, StoreDep, check_filters, check_k
 from service.responses import FastJSON
 from service.routes._common import not_found

@@ -1,0 +1,164 @@
+"""Training rules: annual 学时 targets per rank band and the personal-menu defaults.
+
+Everything lives in one settings file, ``recommender/resources/training_rules.toml``;
+:func:`load_rules` reads it (or another file with the same layout) into a frozen
+:class:`TrainingRules`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from recommender.data.schema import WINDOWS
+
+BANDS = ("乡科级", "县处级", "厅局级")
+
+
+class RulesError(ValueError):
+    """A training-rules file that is missing, unreadable or inconsistent."""
+
+
+@dataclass(frozen=True)
+class SolverWeights:
+    """Trade-off weights and limits of the menu optimiser (see the settings file)."""
+
+    relevance: float = 1.0
+    format_bonus: float = 0.2
+    course_cost: float = 0.05
+    shortfall_per_hour: float = 100.0
+    overshoot_per_hour: float = 5.0
+    category_slack_per_hour: float = 20.0
+    candidates: int = 150
+    group_candidates: int = 50
+    time_limit: float = 0.04
+
+
+@dataclass(frozen=True)
+class TrainingRules:
+    """Annual targets, rank bands and menu defaults.
+
+    Parameters
+    ----------
+    annual_hours
+        学时 a year per rank band (乡科级 140 = 90 centralised + 50 online; 县处级 110 = 550/5).
+    default_band
+        Band of a cadre whose rank is empty or not recognised.
+    rank_bands
+        Exact rank → band.
+    band_keywords
+        Ordered (band, keywords) fallback: the first band with a keyword inside the rank.
+    category_minimums
+        Share of the remaining target per '+'-joined category group.
+    weekly_hours_budget, windows, day_start_hour, evening_start_hour
+        Menu defaults and the window boundaries.
+    solver
+        Objective weights of the menu optimiser.
+    """
+
+    annual_hours: Mapping[str, float]
+    default_band: str = "乡科级"
+    rank_bands: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    band_keywords: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    category_minimums: Mapping[str, float] = field(
+        default_factory=lambda: MappingProxyType({"政治理论+党性教育": 0.3})
+    )
+    weekly_hours_budget: float = 4.0
+    windows: tuple[str, ...] = WINDOWS
+    day_start_hour: float = 8.0
+    evening_start_hour: float = 18.0
+    solver: SolverWeights = field(default_factory=SolverWeights)
+
+    def rank_band(self, rank: str | None) -> str:
+        """乡科级 / 县处级 / 厅局级 for a rank such as 一级主任科员 or 副处."""
+        text = str(rank or "").strip().replace(" ", "")
+        if not text:
+            return self.default_band
+        if text in self.rank_bands:
+            return self.rank_bands[text]
+        for band, words in self.band_keywords:
+            if any(w in text for w in words):
+                return band
+        return self.default_band
+
+    def default_target(self, rank: str | None) -> float:
+        """Annual 学时 target for a rank (the default band's when the band has none)."""
+        band = self.rank_band(rank)
+        return float(self.annual_hours.get(band, self.annual_hours[self.default_band]))
+
+
+def _default_path() -> Path:
+    return Path(str(resources.files("recommender") / "resources" / "training_rules.toml"))
+
+
+def _section(doc: Mapping[str, Any], name: str, path: Path) -> Mapping[str, Any]:
+    value = doc.get(name, {})
+    if not isinstance(value, Mapping):
+        raise RulesError(f"{path}: [{name}] must be a table, found {type(value).__name__}")
+    return value
+
+
+def _parse(doc: Mapping[str, Any], path: Path) -> TrainingRules:
+    targets = _section(doc, "targets", path)
+    annual = {str(k): float(v) for k, v in _section(targets, "annual_hours", path).items()}
+    default_band = str(targets.get("default_band", "乡科级"))
+    if default_band not in annual:
+        raise RulesError(f"{path}: targets.default_band {default_band!r} has no annual_hours entry")
+    if any(v < 0 for v in annual.values()):
+        raise RulesError(f"{path}: targets.annual_hours must be ≥ 0, found {annual}")
+    bands = {str(k): str(v) for k, v in _section(doc, "rank_bands", path).items()}
+    keywords = tuple(
+        (str(b), tuple(str(w) for w in ws))
+        for b, ws in _section(doc, "band_keywords", path).items()
+    )
+    menu = _section(doc, "menu", path)
+    mins = {str(k): float(v) for k, v in _section(menu, "category_minimums", path).items()}
+    if any(not 0.0 <= v <= 1.0 for v in mins.values()):
+        raise RulesError(f"{path}: menu.category_minimums shares must be in [0, 1], found {mins}")
+    windows = tuple(menu.get("windows", WINDOWS))
+    if unknown := set(windows) - set(WINDOWS):
+        raise RulesError(f"{path}: menu.windows has unknown {sorted(unknown)}; use {WINDOWS}")
+    known = {f.name for f in fields(SolverWeights)}
+    solver = _section(doc, "solver", path)
+    if unknown := set(solver) - known:
+        raise RulesError(f"{path}: [solver] has unknown keys {sorted(unknown)}")
+    return TrainingRules(
+        annual_hours=MappingProxyType(annual),
+        default_band=default_band,
+        rank_bands=MappingProxyType(bands),
+        band_keywords=keywords,
+        category_minimums=MappingProxyType(mins),
+        weekly_hours_budget=float(menu.get("weekly_hours_budget", 4.0)),
+        windows=windows,
+        day_start_hour=float(menu.get("day_start_hour", 8.0)),
+        evening_start_hour=float(menu.get("evening_start_hour", 18.0)),
+        solver=SolverWeights(**solver),
+    )
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path) -> TrainingRules:
+    try:
+        with path.open("rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise RulesError(f"training rules file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"{path}: not valid TOML ({exc})") from exc
+    return _parse(doc, path)
+
+
+def load_rules(path: str | Path | None = None) -> TrainingRules:
+    """Read the training rules (the packaged ``training_rules.toml`` by default)."""
+    return _load(Path(path).resolve() if path is not None else _default_path())
+
+
+def rank_band(rank: str | None, rules: TrainingRules | None = None) -> str:
+    """Rank band of ``rank`` under ``rules`` (the packaged rules by default)."""
+    return (rules or load_rules()).rank_band(rank)

@@ -1,0 +1,431 @@
+"""Hard constraints of the menu: which courses can be planned at all, and what that costs.
+
+:func:`build_catalog` records the first hard constraint each course breaks ('' = eligible);
+:func:`diagnose` reports every goal a chosen menu misses, splitting an hour shortfall over
+the hard constraints that cut the plannable hours below the target.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from recommender.data.features import AudienceIndex, audience_tags
+from recommender.menu.schedule import TOL, Calendar, session_windows
+from recommender.data.schema import LIST_SEPARATORS, SCHEDULED_FORMATS
+from recommender.data.schema import Columns as C
+
+if TYPE_CHECKING:  # pragma: no cover
+    from recommender.menu.builder import Request, Unmet
+    from recommender.menu.solver import Selector
+    from recommender.data.rules import TrainingRules
+
+_SPLIT = re.compile("[" + re.escape(LIST_SEPARATORS) + "]")
+#: why a course cannot be planned, checked in this order ('' = eligible)
+REASONS = (
+    "invalid",
+    "inactive",
+    "completed",
+    "audience",
+    "no_session",
+    "year",
+    "windows",
+    "capacity",
+    "weekly_budget",
+    "prerequisites",
+)
+
+
+def split_list(value: object) -> list[str]:
+    """Items of a list-valued cell such as ``a|b；c``."""
+    if not isinstance(value, str) or not value.strip():
+        return []
+    return [s.strip() for s in _SPLIT.split(value) if s.strip()]
+
+
+@dataclass
+class PlanCatalog:
+    """Per-course arrays for one menu request; ``reason`` is '' for an eligible course."""
+
+    ids: np.ndarray
+    titles: np.ndarray
+    categories: np.ndarray
+    formats: np.ndarray
+    topics: np.ndarray
+    instructors: np.ndarray
+    hours: np.ndarray
+    raw: np.ndarray  # the caller's score, NaN where missing
+    rel: np.ndarray  # score rescaled to [0.1, 1] over eligible courses, 0 where missing
+    preferred: np.ndarray
+    compulsory: np.ndarray  # compulsory for this cadre's audience
+    scheduled: np.ndarray
+    start: pd.DatetimeIndex
+    end: pd.DatetimeIndex
+    week: np.ndarray  # bucket of a session's start (-1 when self-paced)
+    end_week: np.ndarray
+    prereqs: list[tuple[int, ...]]  # positions of prerequisites not yet completed
+    reason: np.ndarray
+    start_ns: np.ndarray  # session start/end as int64 ns (NaT = min int64) for fast compares
+    end_ns: np.ndarray
+
+
+def _column(df: pd.DataFrame, name: str, default: object) -> pd.Series:
+    return df[name] if name in df else pd.Series([default] * len(df), index=df.index)
+
+
+def _times(df: pd.DataFrame, name: str) -> pd.DatetimeIndex:
+    idx = pd.DatetimeIndex(pd.to_datetime(_column(df, name, pd.NaT), errors="coerce"))
+    idx = idx.tz_localize(None) if idx.tz is not None else idx
+    return idx.as_unit("ns")  # one resolution, so .asi8 values compare across columns
+
+
+def _text(df: pd.DataFrame, name: str) -> np.ndarray:
+    col = _column(df, name, "").astype(object)
+    return col.where(col.notna(), "").astype(str).to_numpy(dtype=object)
+
+
+@dataclass
+class CourseTable:
+    """The request-independent half of a plan catalog: parsed once per catalog.
+
+    A menu request only adds what depends on the cadre (completed courses, audience,
+    windows, calendar, scores); parsing list cells, times and session windows for
+    thousands of courses is done here once (:meth:`RecommenderModel.course_table` keeps
+    one per model), not per request.
+    """
+
+    ids: np.ndarray
+    titles: np.ndarray
+    categories: np.ndarray
+    formats: np.ndarray
+    topics: np.ndarray
+    instructors: np.ndarray
+    hours: np.ndarray  # NaN where missing or unparseable
+    active: np.ndarray
+    compulsory: np.ndarray
+    capacity: np.ndarray
+    audiences: AudienceIndex
+    prereq_cells: dict[int, list[str]]  # course position → prerequisite ids (only non-empty)
+    start: pd.DatetimeIndex
+    end: pd.DatetimeIndex
+    scheduled: np.ndarray
+    windows: np.ndarray
+    needs_session: np.ndarray
+    pos: dict[str, int]
+
+    @classmethod
+    def from_frame(cls, courses: pd.DataFrame, rules: TrainingRules) -> CourseTable:
+        df = courses.drop_duplicates(C.COURSE_ID, keep="first").reset_index(drop=True)
+        ids = df[C.COURSE_ID].astype(str).to_numpy(dtype=object)
+        hours = pd.to_numeric(_column(df, C.CREDIT_HOURS, np.nan), errors="coerce").to_numpy(float)
+        start, end = _times(df, C.SESSION_START), _times(df, C.SESSION_END)
+        scheduled = np.asarray(~start.isna())
+        by_hours = start + pd.to_timedelta(np.nan_to_num(hours), unit="h")
+        end = pd.DatetimeIndex(np.where(scheduled & ~(end > start), by_hours, end)).as_unit("ns")
+        formats = _text(df, C.FORMAT)
+        prereq_cells = {
+            i: items
+            for i, cell in enumerate(_text(df, C.PREREQUISITES))
+            if (items := split_list(cell))
+        }
+        return cls(
+            ids=ids,
+            titles=_text(df, C.TITLE),
+            categories=_text(df, C.CATEGORY),
+            formats=formats,
+            topics=np.array([(split_list(t) or [""])[0] for t in _text(df, C.TAGS)], dtype=object),
+            instructors=np.array([s.strip() for s in _text(df, C.INSTRUCTOR)], dtype=object),
+            hours=hours,
+            active=_column(df, C.ACTIVE, True).fillna(True).astype(bool).to_numpy(),
+            compulsory=_column(df, C.COMPULSORY, False).fillna(False).astype(bool).to_numpy(),
+            capacity=pd.to_numeric(_column(df, C.CAPACITY, np.nan), errors="coerce").to_numpy(
+                float
+            ),
+            audiences=AudienceIndex(_text(df, C.AUDIENCE)),
+            prereq_cells=prereq_cells,
+            start=start,
+            end=end,
+            scheduled=scheduled,
+            windows=session_windows(
+                start,
+                day_start_hour=rules.day_start_hour,
+                evening_start_hour=rules.evening_start_hour,
+            ),
+            needs_session=np.isin(formats, SCHEDULED_FORMATS),
+            pos={c: i for i, c in enumerate(ids)},
+        )
+
+
+def build_catalog(
+    courses: pd.DataFrame | CourseTable,
+    scores: pd.Series | np.ndarray,
+    *,
+    cadre: Mapping[str, Any],
+    completed: Collection[str],
+    enrolled_counts: Mapping[str, int],
+    cal: Calendar,
+    windows: Sequence[str],
+    formats: Sequence[str],
+    rules: TrainingRules,
+) -> PlanCatalog:
+    """Arrays of the catalog with the first hard constraint each course breaks.
+
+    ``scores`` is a Series indexed by course id, or an array aligned with a given
+    :class:`CourseTable` (NaN = no score).
+    """
+    t = courses if isinstance(courses, CourseTable) else CourseTable.from_frame(courses, rules)
+    n, hours = len(t.ids), t.hours
+    done = {str(c) for c in completed}
+    completed_mask = np.zeros(n, bool)
+    completed_mask[[t.pos[c] for c in done if c in t.pos]] = True
+    tags = audience_tags(dict(cadre), rules.rank_band(str(cadre.get(C.RANK) or "")))
+    aud_ok = t.audiences.mask(tags)
+    taken = np.array([float(enrolled_counts.get(i, 0)) for i in t.ids]) if enrolled_counts else 0.0
+    start_ns, end_ns = t.start.asi8, t.end.asi8
+    lo, hi = pd.Timestamp(cal.start).value, pd.Timestamp(cal.end).value
+    sched = t.scheduled
+    checks = {
+        "invalid": ~(hours > 0),
+        "inactive": ~t.active,
+        "completed": completed_mask,
+        "audience": ~aud_ok,
+        "no_session": t.needs_session & ~sched,
+        "year": sched & ~((start_ns >= lo) & (end_ns <= hi)),
+        "windows": sched & ~np.isin(t.windows, list(windows)),
+        "capacity": ~np.isnan(t.capacity) & (taken >= t.capacity),
+        "weekly_budget": sched & (hours > cal.budget + TOL),
+    }
+    reason = np.full(n, "", dtype=object)
+    for code, mask in checks.items():
+        reason[(reason == "") & mask] = code
+    prereqs = _prerequisites(t.prereq_cells, n, t.pos, done, reason)
+    _prerequisite_feasibility(prereqs, reason, sched, t.start, t.end)
+    raw = _scores(scores, t.ids) if isinstance(scores, pd.Series) else np.asarray(scores, float)
+    return PlanCatalog(
+        ids=t.ids,
+        titles=t.titles,
+        categories=t.categories,
+        formats=t.formats,
+        topics=t.topics,
+        instructors=t.instructors,
+        hours=np.nan_to_num(hours),
+        raw=raw,
+        rel=_rescale(raw, reason == ""),
+        preferred=np.isin(t.formats, list(formats)),
+        compulsory=t.compulsory & aud_ok,
+        scheduled=sched,
+        start=t.start,
+        end=t.end,
+        week=_weeks(start_ns, sched, cal),
+        end_week=_weeks(end_ns - 1, sched, cal),
+        prereqs=prereqs,
+        reason=reason,
+        start_ns=start_ns,
+        end_ns=end_ns,
+    )
+
+
+_DAY_NS = 86_400 * 10**9
+
+
+def _weeks(ns: np.ndarray, valid: np.ndarray, cal: Calendar) -> np.ndarray:
+    """Week bucket of each time (int64 ns, naive) relative to the calendar's first Monday."""
+    monday = pd.Timestamp(cal.first_monday).value // _DAY_NS
+    days = ns // _DAY_NS - monday
+    return np.where(valid, days // 7, -1).astype(np.int64)
+
+
+def _scores(scores: pd.Series, ids: np.ndarray) -> np.ndarray:
+    s = pd.Series(
+        pd.to_numeric(scores, errors="coerce").to_numpy(float), index=scores.index.astype(str)
+    )
+    s = s.groupby(level=0).max()
+    return s.reindex(ids).to_numpy(dtype=float)
+
+
+def _rescale(raw: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Scores to [0.1, 1] over eligible courses; a missing score counts as the lowest (0)."""
+    ok = eligible & np.isfinite(raw)
+    out = np.zeros(len(raw))
+    if ok.any():
+        lo, hi = raw[ok].min(), raw[ok].max()
+        out[ok] = 1.0 if hi - lo < 1e-12 else 0.1 + 0.9 * (raw[ok] - lo) / (hi - lo)
+    return out
+
+
+def _prerequisites(
+    cells: Mapping[int, list[str]], n: int, pos: Mapping[str, int], done: set[str], reason
+) -> list[tuple[int, ...]]:
+    """Positions of each course's uncompleted prerequisites; unknown ones make it ineligible."""
+    out: list[tuple[int, ...]] = [()] * n
+    for i, items in cells.items():
+        pres = [p for p in items if p not in done]
+        found = tuple(pos[p] for p in pres if p in pos and pos[p] != i)
+        if len(found) < len(pres) and not reason[i]:
+            reason[i] = "prerequisites"
+        out[i] = found
+    return out
+
+
+def _prerequisite_feasibility(
+    prereqs: list[tuple[int, ...]],
+    reason: np.ndarray,
+    scheduled: np.ndarray,
+    start: pd.DatetimeIndex,
+    end: pd.DatetimeIndex,
+) -> None:
+    """Mark courses whose prerequisites are ineligible, in a cycle, or (both sessions) later."""
+    deps = [i for i, p in enumerate(prereqs) if p]
+    good: set[int] = set()
+    bad: set[int] = set()
+
+    def acyclic(i: int, stack: set[int]) -> bool:
+        if i in good or i in bad or i in stack:
+            return i in good
+        stack.add(i)
+        ok = all(acyclic(j, stack) for j in prereqs[i])
+        stack.discard(i)
+        (good if ok else bad).add(i)
+        return ok
+
+    for i in deps:
+        if not reason[i] and not acyclic(i, set()):
+            reason[i] = "prerequisites"
+    changed = True
+    while changed:
+        changed = False
+        for i in deps:
+            if reason[i]:
+                continue
+            if any(
+                reason[j] or (scheduled[i] and scheduled[j] and end[j] > start[i])
+                for j in prereqs[i]
+            ):
+                reason[i] = "prerequisites"
+                changed = True
+
+
+# ---------------------------------------------------------------- what could not be met
+
+_WHY = {
+    "invalid": "学时无效",
+    "inactive": "课程已下线",
+    "completed": "已学过",
+    "audience": "不面向该干部",
+    "no_session": "尚未排定开课时间",
+    "year": "开课时间不在本年度计划期内",
+    "windows": "开课时间不在可学习时段内",
+    "capacity": "名额已满",
+    "weekly_budget": "单次学时超过每周可学学时",
+    "prerequisites": "先修课程无法安排",
+    "conflict": "与其他必修课时间冲突、超出每周可学学时或先修顺序无法满足",
+}
+_CATALOG = ("invalid", "inactive", "completed", "audience", "no_session", "year")
+
+
+def diagnose(cat: PlanCatalog, req: Request, sel: Selector, chosen: list[int]) -> list[Unmet]:
+    """Every goal the menu misses, with the constraint responsible and the hours short."""
+    from recommender.menu.builder import Unmet  # deferred: recommender.menu.builder imports this module
+
+    out: list[Unmet] = []
+    if req.constraints.compulsory_first:
+        picked = set(chosen)
+        for i in np.flatnonzero(cat.compulsory & (cat.reason != "completed")):
+            if i not in picked and cat.reason[i] != "inactive":
+                why = _WHY[cat.reason[i] or "conflict"]
+                out.append(
+                    Unmet(
+                        "compulsory",
+                        float(cat.hours[i]),
+                        f"必修课《{cat.titles[i]}》（{cat.ids[i]}）无法安排：{why}",
+                    )
+                )
+    short = req.remaining - sel.hours(chosen)
+    if short > TOL:
+        out += _attribute(cat, req, sel, chosen, short)
+    for g, mask in sel.groups.items():
+        have = float(cat.hours[chosen][mask[chosen]].sum()) if chosen else 0.0
+        gap = sel.need[g] - have
+        if gap > TOL:
+            pool = float(cat.hours[mask & (cat.reason == "")].sum())
+            why = (
+                "可选课程不足" if pool < sel.need[g] - TOL else "受时间冲突、每周学时等其他约束限制"
+            )
+            out.append(
+                Unmet(f"category_minimum:{g}", round(gap, 6), f"{g} 还差 {gap:.1f} 学时：{why}")
+            )
+    return out
+
+
+def _bounds(cat: PlanCatalog, req: Request, sel: Selector) -> list[tuple[str, float, str]]:
+    """Upper bounds on plannable hours as the hard constraints are added one group at a time."""
+    h, reason, cal = cat.hours, cat.reason, req.calendar
+    u = float(h[~np.isin(reason, _CATALOG)].sum())
+    out = [("catalog", u, f"有效且未学过的课程共 {u:.1f} 学时")]
+    for code, text in (
+        ("windows", f"可学习时段（{'、'.join(req.windows)}）内的课程不足"),
+        ("capacity", "部分课程名额已满"),
+        ("prerequisites", "部分课程的先修课程无法安排"),
+    ):
+        u -= float(h[reason == code].sum())
+        out.append((code, u, text))
+    u -= float(h[reason == "weekly_budget"].sum())
+    cap = cal.budget * cal.n_weeks
+    out.append(
+        (
+            "weekly_budget",
+            min(u, cap),
+            f"每周可学 {cal.budget:g} 学时 × 剩余 {cal.n_weeks} 周 = {cap:.1f} 学时",
+        )
+    )
+    elig = sel.order
+    for name, values, limit in (
+        ("max_per_topic", cat.topics, sel.cap["topic"]),
+        ("max_per_instructor", cat.instructors, sel.cap["instructor"]),
+    ):
+        taken: dict[str, int] = {}
+        bound = 0.0
+        for i in elig[np.argsort(-h[elig], kind="stable")]:
+            v = values[i]
+            if not v or i in sel.fixed or taken.get(v, 0) < limit:
+                taken[v] = taken.get(v, 0) + (0 if i in sel.fixed else 1)
+                bound += h[i]
+        out.append(
+            (
+                name,
+                min(out[-1][1], bound),
+                f"每个{'专题' if 'topic' in name else '教师'}最多 {limit} 门",
+            )
+        )
+    top = float(np.sort(h[elig])[::-1][: max(sel.n_max, len(sel.fixed))].sum())
+    out.append(("max_courses", min(out[-1][1], top), f"课程数上限 {sel.n_max} 门"))
+    return out
+
+
+def _attribute(
+    cat: PlanCatalog, req: Request, sel: Selector, chosen: list[int], short: float
+) -> list[Unmet]:
+    """Split the hour shortfall over the constraints that cut the plannable hours below target."""
+    from recommender.menu.builder import Unmet  # deferred: recommender.menu.builder imports this module
+
+    r, prev, left, out = req.remaining, req.remaining, short, []
+    for name, bound, text in _bounds(cat, req, sel):
+        cut = min(prev - min(r, bound), left)
+        prev = min(prev, bound)
+        if cut > TOL:
+            left -= cut
+            out.append(
+                Unmet(name, round(cut, 6), f"{text}，比剩余目标 {r:.1f} 学时少 {cut:.1f} 学时")
+            )
+    if left > TOL and len(chosen) >= sel.n_max:
+        text = f"已达课程数上限 {sel.n_max} 门"
+        out.append(Unmet("max_courses", round(left, 6), f"{text}，距剩余目标还差 {left:.1f} 学时"))
+    elif left > TOL:
+        text = "时间冲突、先修顺序、每周学时分布等约束共同作用"
+        out.append(Unmet("combination", round(left, 6), f"{text}，距剩余目标还差 {left:.1f} 学时"))
+    return out

@@ -1,0 +1,93 @@
+"""Glue between the model and the menu planner: score, then select under constraints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recommender.ranking.explain import explain_items
+from recommender.menu.builder import Menu, MenuConstraints, build_menu
+from recommender.ranking.model import RecommenderModel, _Request
+from recommender.data.schema import Columns as C
+
+
+def plan_menu(
+    model: RecommenderModel,
+    cadre_id: str | None = None,
+    *,
+    profile: Mapping[str, Any] | None = None,
+    completed: Sequence[str] = (),
+    year: int | None = None,
+    start: datetime | None = None,
+    target_hours: float | None = None,
+    hours_credited: float = 0.0,
+    weekly_hours_budget: float | None = None,
+    windows: Sequence[str] | None = None,
+    formats: Sequence[str] | None = None,
+    category_minimums: Mapping[str, float] | None = None,
+    max_per_topic: int = 2,
+    max_per_instructor: int = 2,
+    events: pd.DataFrame | None = None,
+    enrolled_counts: Mapping[str, int] | None = None,
+    solver: str = "milp",
+) -> Menu:
+    """A personal course menu for a known cadre (``cadre_id``) or a new one (``profile``).
+
+    Scores come from the hybrid (with ``events`` newer than the model counted at once);
+    every selected course gets the same explanation a recommendation would.
+    """
+    if cadre_id is not None:
+        req = model._known_request(cadre_id, events)
+    elif profile is not None:
+        req = model._profile_request(profile, completed)
+    else:
+        raise ValueError("give a cadre_id or a profile")
+    ref = model.reference_time()
+    year = year or (ref + timedelta(days=7)).year
+    if start is None:
+        start = max(ref, datetime(year, 1, 1))
+    scores, comps = model._score(req)
+    mask = model._eligible(req, category=None, fmt=None, include_completed=True)
+    table, rows = model.course_table()
+    aligned = np.where(mask[rows], scores[rows], np.nan)  # no score = not for this cadre
+    completed_ids = set(model.course_ids[req.seen].astype(str)) | {str(c) for c in completed}
+    constraints = MenuConstraints(
+        year=year,
+        target_hours=target_hours,
+        hours_credited=hours_credited,
+        start=start,
+        category_minimums=category_minimums,
+        weekly_hours_budget=weekly_hours_budget,
+        windows=tuple(windows) if windows else None,
+        formats=tuple(formats) if formats else None,
+        max_per_topic=max_per_topic,
+        max_per_instructor=max_per_instructor,
+    )
+    cadre = dict(req.profile)
+    cadre.setdefault(C.CADRE_ID, cadre_id or "")
+    menu = build_menu(
+        table,  # courses still open: past sessions belong to past plans
+        aligned,
+        cadre=cadre,
+        completed=completed_ids,
+        enrolled_counts=enrolled_counts,
+        constraints=constraints,
+        rules=model.rules,
+        solver=solver,
+    )
+    return _explain(model, req, comps, menu)
+
+
+def _explain(model: RecommenderModel, req: _Request, comps, menu: Menu) -> Menu:
+    ctx = req.explain_context(model.cohort_counts(req.profile), comps)
+    positions = [model.course_index(item.course_id) for item in menu.items]
+    items = []
+    for item, reasons in zip(menu.items, explain_items(model, ctx, positions), strict=True):
+        text = "；".join(r.text for r in reasons)
+        items.append(replace(item, reason=text if not item.reason else f"{item.reason}；{text}"))
+    return replace(menu, items=items)

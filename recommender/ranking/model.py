@@ -1,0 +1,453 @@
+"""The public model: ids in, ranked and explained courses (or a menu) out.
+
+``RecommenderModel`` wraps a fitted :class:`~recommender.ranking.hybrid.HybridRecommender`
+with the catalog and cadre profiles it was trained on, applies business filters
+(exclude completed, active only, audience, category, format) and explains every
+item. Completion events newer than the model are passed in per request, so they
+count at once without retraining.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recommender.signals.content import profile_text
+from recommender.menu.eligibility import CourseTable
+from recommender.ranking.explain import ExplainContext, Reason, explain_items
+from recommender.data.features import (
+    AudienceIndex,
+    audience_tags,
+    context_bits,
+    interaction_weights,
+    segment_of,
+    segments,
+)
+from recommender.ranking.hybrid import HybridRecommender
+from recommender.data.rules import TrainingRules, load_rules
+from recommender.data.schema import Columns as C
+from recommender.ranking.serving import ServingIndex, score_one, warm
+
+
+class UnknownIdError(KeyError):
+    """An id the model does not know; ``kind`` is 'cadre' or 'course'."""
+
+    def __init__(self, kind: str, value: str, hint: str = "") -> None:
+        super().__init__(value)
+        self.kind, self.value, self.hint = kind, value, hint
+
+    def __str__(self) -> str:
+        return f"unknown {self.kind} {self.value!r}" + (f"; {self.hint}" if self.hint else "")
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One recommended course with its score and reasons."""
+
+    course_id: str
+    title: str
+    category: str
+    format: str
+    credit_hours: float
+    score: float
+    rank: int
+    reasons: tuple[Reason, ...] = field(default_factory=tuple)
+
+    @property
+    def reason_text(self) -> str:
+        return "；".join(r.text for r in self.reasons)
+
+    def to_dict(self) -> dict:
+        # built by hand: dataclasses.asdict deep-copies and costs ~0.1 ms an item
+        return {
+            "course_id": self.course_id,
+            "title": self.title,
+            "category": self.category,
+            "format": self.format,
+            "credit_hours": self.credit_hours,
+            "score": self.score,
+            "rank": self.rank,
+            "reasons": [r.to_dict() for r in self.reasons],
+        }
+
+
+@dataclass
+class _Request:
+    """One cadre's scoring inputs, known or new, as plain index/weight arrays."""
+
+    profile: Mapping[str, Any]
+    context: np.ndarray
+    terms: np.ndarray  # TF-IDF term indices of the profile text …
+    term_weights: np.ndarray  # … and their weights
+    history: np.ndarray  # course indices enrolled in (sorted) …
+    history_weights: np.ndarray  # … and their interaction weights (float32)
+    last_item: int
+
+    @property
+    def seen(self) -> np.ndarray:
+        return self.history
+
+    def explain_context(self, cohort_counts, components) -> ExplainContext:
+        return ExplainContext(
+            self.terms, self.term_weights, self.history, self.last_item, cohort_counts, components
+        )
+
+
+def _row(matrix: sp.csr_matrix, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and values of row ``r`` of a CSR matrix (views, no sparse object built)."""
+    lo, hi = matrix.indptr[r], matrix.indptr[r + 1]
+    return matrix.indices[lo:hi], matrix.data[lo:hi]
+
+
+def _merge_max(
+    a_idx: np.ndarray, a_w: np.ndarray, b_idx: np.ndarray, b_w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Union of two sparse rows keeping the larger weight per index, sorted by index."""
+    idx = np.concatenate([a_idx, b_idx])
+    w = np.concatenate([a_w, b_w]).astype(np.float32)
+    order = np.lexsort((-w, idx))
+    idx, w = idx[order], w[order]
+    first = np.concatenate(([True], idx[1:] != idx[:-1]))
+    return idx[first], w[first]
+
+
+class RecommenderModel:
+    """A trained recommender over one catalog and cadre population."""
+
+    def __init__(
+        self,
+        hybrid: HybridRecommender,
+        courses: pd.DataFrame,
+        cadres: pd.DataFrame,
+        *,
+        rules: TrainingRules | None = None,
+        metadata: dict | None = None,
+    ) -> None:
+        self.hybrid = hybrid
+        self.courses = courses.reset_index(drop=True)
+        self.cadres = cadres.reset_index(drop=True)
+        self.rules = rules or load_rules()
+        self.metadata = metadata or {}
+        #: reference time for "session not started yet"; None = the end of the training data
+        self.as_of: np.datetime64 | None = None
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """Plain arrays for the hot path (pandas row access is too slow per request)."""
+        c = self.courses
+        self.course_ids = c[C.COURSE_ID].astype(str).to_numpy(dtype=object)
+        self.titles = c[C.TITLE].astype(str).to_numpy(dtype=object)
+        self.categories = c[C.CATEGORY].astype(str).to_numpy(dtype=object)
+        self.formats = c[C.FORMAT].fillna("").astype(str).to_numpy(dtype=object)
+        self.hours = c[C.CREDIT_HOURS].to_numpy(dtype=np.float64)
+        self.compulsory = c[C.COMPULSORY].fillna(False).to_numpy(dtype=bool)
+        self.active = c[C.ACTIVE].fillna(True).to_numpy(dtype=bool)
+        self.audiences = AudienceIndex(c[C.AUDIENCE].to_numpy(dtype=object))
+        self._cohort_index, self._cohort_counts = self._cohort_table()
+        self._cadre_records = self.cadres.to_dict("records")
+        self._index = ServingIndex.build(self.hybrid)
+        warm(self.hybrid, self._index, segments(self.cadres), self.hybrid.context_bits_)
+        self._open_cache: tuple[str | None, np.ndarray] | None = None
+        self._table_cache: tuple | None = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        for key in (
+            "course_ids",
+            "titles",
+            "categories",
+            "formats",
+            "hours",
+            "compulsory",
+            "active",
+            "audiences",
+            "_cohort_index",
+            "_cohort_counts",
+            "_cadre_records",
+            "rules",
+            "_index",
+            "_open_cache",
+            "_table_cache",
+        ):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.rules = load_rules()  # policy lives in the settings file, not in the artifact
+        self._prepare()
+
+    # ---------------------------------------------------------------- lookup
+    @property
+    def version(self) -> str:
+        return str(self.metadata.get("model_version", "unversioned"))
+
+    def reference_time(self) -> datetime:
+        """ "Now" for this model: ``as_of`` if set, else the newest enrolment it was trained on."""
+        ref = self.as_of if self.as_of is not None else self.hybrid.now_
+        return pd.Timestamp(ref).to_pydatetime()
+
+    def has_cadre(self, cadre_id: str) -> bool:
+        return cadre_id in self.hybrid.cadres_
+
+    def course_index(self, course_id: str) -> int:
+        idx = self.hybrid.courses_.index.get(str(course_id))
+        if idx is None:
+            raise UnknownIdError("course", course_id)
+        return idx
+
+    def cadre_profile(self, cadre_id: str) -> dict:
+        row = self.hybrid.cadres_.index.get(str(cadre_id))
+        if row is None:
+            raise UnknownIdError(
+                "cadre",
+                cadre_id,
+                "for a cadre the model has not seen, POST /v1/recommendations "
+                "with a profile (or call recommend_profile)",
+            )
+        return self._cadre_records[row]
+
+    # --------------------------------------------------------------- request
+    def _events_row(self, events: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray, int]:
+        """Course indices, summed weights and the newest course of completion events."""
+        if events is None or len(events) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), -1
+        cols = self.hybrid.courses_.lookup(events[C.COURSE_ID])
+        ok = cols >= 0
+        if not ok.any():
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), -1
+        w = interaction_weights(events)[ok]
+        idx, inv = np.unique(cols[ok], return_inverse=True)
+        summed = np.bincount(inv, weights=w).astype(np.float32)
+        times = events.loc[ok, C.ENROLLED_AT].to_numpy(dtype="datetime64[s]")
+        return idx, summed, int(cols[ok][int(np.argmax(times))])
+
+    def _known_request(self, cadre_id: str, events: pd.DataFrame | None) -> _Request:
+        profile = self.cadre_profile(cadre_id)
+        h = self.hybrid
+        r = h.cadres_.index[str(cadre_id)]
+        hist, hist_w = _row(h.history_, r)
+        hist_w = hist_w.astype(np.float32)
+        extra, extra_w, last = self._events_row(events)
+        if len(extra):
+            hist, hist_w = _merge_max(hist, hist_w, extra, extra_w)
+        else:
+            last = int(h.last_items_[r])
+        terms, term_w = _row(h.profile_vectors_, r)
+        return _Request(profile, h.context_bits_[r : r + 1], terms, term_w, hist, hist_w, last)
+
+    def _profile_request(self, profile: Mapping[str, Any], completed: Collection[str]) -> _Request:
+        vec = self.hybrid.content_.transform_texts([profile_text(dict(profile))])
+        cols = self.hybrid.courses_.lookup(completed)
+        cols = np.unique(cols[cols >= 0])
+        last = int(cols[-1]) if len(cols) else -1
+        ctx = context_bits(
+            pd.DataFrame(
+                [
+                    {
+                        C.PREFERRED_FORMATS: profile.get(C.PREFERRED_FORMATS, ""),
+                        C.AVAILABLE_WINDOWS: profile.get(C.AVAILABLE_WINDOWS, ""),
+                    }
+                ]
+            )
+        )
+        return _Request(
+            profile, ctx, vec.indices, vec.data, cols, np.ones(len(cols), np.float32), last
+        )
+
+    def _score(self, req: _Request) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Blended scores and 1-D components for one request (numpy fast path)."""
+        return score_one(
+            self.hybrid,
+            self._index,
+            req.terms,
+            req.term_weights,
+            req.history,
+            req.history_weights,
+            segment_of(req.profile),
+            req.last_item,
+            req.context,
+        )
+
+    def _open_mask(self) -> np.ndarray:
+        """Active courses still open at ``as_of`` (memoised per ``as_of``; read-only)."""
+        key = None if self.as_of is None else str(self.as_of)
+        cached = self._open_cache
+        if cached is None or cached[0] != key:
+            mask = self.active & self.hybrid.open_courses(self.as_of)
+            mask.setflags(write=False)
+            cached = self._open_cache = (key, mask)
+        return cached[1]
+
+    def course_table(self) -> tuple[CourseTable, np.ndarray]:
+        """The menu planner's parsed catalog of courses still open at ``as_of`` and their
+        positions in the model (memoised per ``as_of`` and window hours: parsing 5k courses
+        per request would cost more than the optimisation)."""
+        r = self.rules  # session windows depend on the day/evening hours
+        key = (
+            None if self.as_of is None else str(self.as_of),
+            r.day_start_hour,
+            r.evening_start_hour,
+        )
+        cached = self._table_cache
+        if cached is None or cached[0] != key:
+            rows = np.flatnonzero(self.hybrid.open_courses(self.as_of))
+            table = CourseTable.from_frame(self.courses.iloc[rows], self.rules)
+            cached = self._table_cache = (key, table, rows)
+        return cached[1], cached[2]
+
+    def _audience_mask(self, profile: Mapping[str, Any]) -> np.ndarray:
+        """Courses whose audience includes this cadre."""
+        band = self.rules.rank_band(str(profile.get(C.RANK) or ""))
+        return self.audiences.mask(audience_tags(profile, band))
+
+    def _eligible(self, req: _Request, *, category, fmt, include_completed: bool) -> np.ndarray:
+        mask = self._open_mask() & self._audience_mask(req.profile)
+        if not include_completed and len(req.seen):
+            mask[req.seen] = False
+        if category:
+            cats = {category} if isinstance(category, str) else set(category)
+            mask &= np.isin(self.categories, list(cats))
+        if fmt:
+            fmts = {fmt} if isinstance(fmt, str) else set(fmt)
+            mask &= np.isin(self.formats, list(fmts))
+        return mask
+
+    def _cohort_table(self) -> tuple[dict[tuple[str, str], int], np.ndarray]:
+        """Course counts of every (unit level, system) cohort, computed in one sparse product
+        at load time so no request pays for a cohort the first time it is asked about."""
+        level = self.cadres[C.UNIT_LEVEL].fillna("").astype(str)
+        system = self.cadres[C.SYSTEM].fillna("").astype(str)
+        codes, keys = pd.factorize(pd.Series(list(zip(level, system, strict=True)), dtype=object))
+        member = sp.csr_matrix(
+            (np.ones(len(codes), np.float32), (codes, np.arange(len(codes)))),
+            shape=(len(keys), len(codes)),
+        )
+        taken = (self.hybrid.history_ > 0).astype(np.float32)
+        counts = np.asarray((member @ taken).toarray(), dtype=np.int32)
+        return {tuple(k): i for i, k in enumerate(keys)}, counts
+
+    def cohort_counts(self, profile: Mapping[str, Any]) -> np.ndarray:
+        """How many cadres of the same unit level and system took each course."""
+        key = (str(profile.get(C.UNIT_LEVEL) or ""), str(profile.get(C.SYSTEM) or ""))
+        row = self._cohort_index.get(key)
+        if row is None:
+            return np.zeros(len(self.course_ids), dtype=np.int32)
+        return self._cohort_counts[row]
+
+    def _rank(self, req, k, *, category, fmt, include_completed, explain) -> list[Recommendation]:
+        scores, comps = self._score(req)
+        mask = self._eligible(req, category=category, fmt=fmt, include_completed=include_completed)
+        cand = np.flatnonzero(mask)
+        if len(cand) == 0 or k <= 0:
+            return []
+        k = min(k, len(cand))
+        top = cand[np.argpartition(-scores[cand], k - 1)[:k]]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        reasons: list = [()] * len(top)
+        if explain:
+            ctx = req.explain_context(self.cohort_counts(req.profile), comps)
+            reasons = [tuple(r) for r in explain_items(self, ctx, top.tolist())]
+        return [
+            Recommendation(
+                course_id=self.course_ids[i],
+                title=self.titles[i],
+                category=self.categories[i],
+                format=self.formats[i],
+                credit_hours=float(self.hours[i]),
+                score=round(float(scores[i]), 4),
+                rank=pos + 1,
+                reasons=reasons[pos],
+            )
+            for pos, i in enumerate(top.tolist())
+        ]
+
+    # ---------------------------------------------------------------- public
+    def recommend(
+        self,
+        cadre_id: str,
+        k: int = 10,
+        *,
+        category: str | Sequence[str] | None = None,
+        format: str | Sequence[str] | None = None,
+        include_completed: bool = False,
+        explain: bool = True,
+        events: pd.DataFrame | None = None,
+    ) -> list[Recommendation]:
+        """Top-``k`` courses for a known cadre; ``events`` are completions newer than the model.
+
+        Courses the cadre already enrolled in (finished or not) are excluded unless
+        ``include_completed``. Raises :class:`UnknownIdError` for an unknown cadre.
+        """
+        req = self._known_request(cadre_id, events)
+        return self._rank(
+            req,
+            k,
+            category=category,
+            fmt=format,
+            include_completed=include_completed,
+            explain=explain,
+        )
+
+    def recommend_profile(
+        self,
+        profile: Mapping[str, Any],
+        k: int = 10,
+        *,
+        completed: Collection[str] = (),
+        category: str | Sequence[str] | None = None,
+        format: str | Sequence[str] | None = None,
+        explain: bool = True,
+    ) -> list[Recommendation]:
+        """Top-``k`` courses for a cadre the model has never seen (cold start)."""
+        req = self._profile_request(profile, completed)
+        return self._rank(
+            req, k, category=category, fmt=format, include_completed=False, explain=explain
+        )
+
+    def similar(self, course_id: str, k: int = 10) -> list[Recommendation]:
+        """Courses like ``course_id``: text similarity blended with co-completion."""
+        i = self.course_index(course_id)
+        content = self.hybrid.content_.similar_items(i)
+        hist = sp.csr_matrix(([1.0], ([0], [i])), shape=(1, len(self.course_ids)), dtype=np.float32)
+        collab = self.hybrid.collab_.score(hist)[0]
+        from recommender.ranking.hybrid import zscore
+
+        blended = zscore(content[None, :])[0] + 0.5 * zscore(collab[None, :])[0]
+        blended[i] = -np.inf
+        blended[~self.active] = -np.inf
+        k = min(k, int(np.isfinite(blended).sum()))
+        top = np.argsort(-blended, kind="stable")[:k]
+        return [
+            Recommendation(
+                course_id=self.course_ids[j],
+                title=self.titles[j],
+                category=self.categories[j],
+                format=self.formats[j],
+                credit_hours=float(self.hours[j]),
+                score=round(float(blended[j]), 4),
+                rank=pos + 1,
+                reasons=(
+                    Reason(
+                        "similar_course",
+                        f"与《{self.titles[i]}》内容相近或常被一起学习",
+                        {"similarity": round(float(content[j]), 3)},
+                    ),
+                ),
+            )
+            for pos, j in enumerate(top)
+        ]
+
+    def recommend_batch(self, cadre_ids: Sequence[str], k: int = 10) -> pd.DataFrame:
+        """``cadre_id, rank, course_id, score`` rows for many known cadres (no explanations)."""
+        rows = []
+        for cid in cadre_ids:
+            for rec in self.recommend(cid, k, explain=False):
+                rows.append((cid, rec.rank, rec.course_id, rec.score))
+        return pd.DataFrame(rows, columns=[C.CADRE_ID, "rank", C.COURSE_ID, "score"])
