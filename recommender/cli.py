@@ -84,15 +84,15 @@ def train(
 
     Example: recommender train --data data/sample --out models
     """
-    from recommender.lifecycle.train import TrainParams
     from recommender.lifecycle.train import train as run
+    from recommender.ranking.pipeline import TrainConfig
 
     if collaborative not in ("auto", "ease", "itemknn"):
         raise typer.BadParameter(f"unknown model {collaborative!r}", param_hint="--collaborative")
     path = run(
         data,
         out,
-        params=TrainParams(collaborative=collaborative, seed=seed),
+        config=TrainConfig.of(collaborative=collaborative, seed=seed),
         publish=publish,
         events_path=events,
     )
@@ -158,6 +158,25 @@ def _read_lines(path: Path) -> list[str]:
     return decode_bytes(data, path).splitlines()
 
 
+def _read_test_file(path: Path):
+    """A held-out ``cadre_id,course_id`` table (any encoding the loader reads)."""
+    import pandas as pd
+
+    from recommender.data.readers import decode_bytes
+
+    try:
+        text = decode_bytes(path.read_bytes(), path)
+    except OSError as exc:
+        raise CLIError(f"无法读取测试文件 {path}：{exc}") from exc
+    import io
+
+    frame = pd.read_csv(io.StringIO(text), dtype=str)
+    missing = {"cadre_id", "course_id"} - set(frame.columns)
+    if missing:
+        raise CLIError(f"{path}：缺少列 {', '.join(sorted(missing))}（需要 cadre_id,course_id）")
+    return frame
+
+
 @app.command()
 def evaluate(
     data: DataDir,
@@ -168,6 +187,10 @@ def evaluate(
     relevant: Annotated[
         str, typer.Option(help="chosen (self-selected) | all (with assigned)")
     ] = "chosen",
+    test: Annotated[
+        Path | None,
+        typer.Option(help="held-out file (cadre_id,course_id): train on all of --data, score it"),
+    ] = None,
     seed: int = 0,
 ) -> None:
     """Train on a split and print the metrics table with baselines.
@@ -177,7 +200,7 @@ def evaluate(
     from recommender.data.loading import load_dataset
     from recommender.lifecycle.evaluate import SPLITS, format_table
     from recommender.lifecycle.evaluate import evaluate as run
-    from recommender.lifecycle.train import TrainParams
+    from recommender.ranking.pipeline import TrainConfig
 
     if split not in SPLITS:
         raise typer.BadParameter(f"unknown split {split!r}", param_hint="--split")
@@ -186,15 +209,16 @@ def evaluate(
         split=split,
         k=k,
         fraction=fraction,
-        params=TrainParams(seed=seed),
+        config=TrainConfig.of(seed=seed),
         progress=_progress(),
         relevant=relevant,
+        test=_read_test_file(test) if test is not None else None,
     )
     typer.echo(format_table(report))
     d = report.details
     typer.echo(
         f"\nsplit={split} test cadres={d['test_cadres']} (cold {d['cold_cadres']}), "
-        f"cold courses={d['cold_courses']}/{d['n_courses']}, collaborative={d['collaborative']}"
+        f"cold courses={d['cold_courses']}/{d['n_courses']}, signals={','.join(d['signals'])}"
     )
     if out:
         out.write_text(

@@ -7,7 +7,8 @@ import pytest
 import scipy.sparse as sp
 from sklearn.metrics.pairwise import cosine_similarity
 
-from recommender.signals.collaborative import EASE, ItemKNN, sequence_transitions, transition_scores
+from recommender.signals.collaborative import EASE, ItemKNN
+from recommender.signals.sequence import sequence_transitions, transition_scores
 from tests.helpers import ScorerContract, checkerboard
 
 

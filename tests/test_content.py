@@ -1,63 +1,49 @@
-"""Contract tests for the TF-IDF content model."""
+"""Behaviour of the content signal on the checkerboard (the shared contract is in
+tests/test_signals.py)."""
 
 from __future__ import annotations
 
-import joblib
 import numpy as np
-import pytest
-from sklearn.exceptions import NotFittedError
+import scipy.sparse as sp
 
-from recommender.signals.content import ContentModel, profile_text
-from recommender.text.tokenizer import ChineseTokenizer
+from recommender.ranking.pipeline import prepare_data
+from recommender.signals.base import Query, QueryBatch
+from recommender.signals.content import ContentSignal, profile_text
 from tests.frames import checkerboard
 
 
-@pytest.fixture(scope="module")
 def fitted():
-    courses, cadres, _, _ = checkerboard()
-    model = ContentModel(tokenizer=ChineseTokenizer())
-    assert model.fit(courses) is model
-    return model, courses, cadres
+    courses, cadres, comps, _ = checkerboard()
+    text, data = prepare_data(courses, cadres, comps)
+    return ContentSignal().fit(data), text, data, courses, cadres
 
 
-def test_not_fitted_raises():
-    with pytest.raises(NotFittedError):
-        ContentModel(tokenizer=ChineseTokenizer()).transform_texts(["应急管理"])
-
-
-def test_profile_ranks_its_own_field_first(fitted):
-    model, courses, cadres = fitted
-    vecs = model.transform_texts([profile_text(r) for r in cadres.to_dict("records")])
-    scores = model.score(vecs)
+def test_profile_ranks_its_own_field_first():
+    signal, _text, data, courses, cadres = fitted()
+    batch = QueryBatch.for_cadres(data, np.arange(data.n_cadres)).without_history()
+    scores = signal.score(batch)
     block = courses["category"].to_numpy()
     for row, system in enumerate(cadres["system"]):
         field = "应急管理" if system == "系统0" else "乡村振兴"
         top = np.argsort(-scores[row])[:6]
         assert set(block[top]) == {field}
+    assert profile_text(cadres.iloc[0].to_dict()).startswith("应急管理岗")
 
 
-def test_history_text_moves_the_cadre(fitted):
-    model, courses, _ = fitted
-    empty = model.transform_texts([""])
-    import scipy.sparse as sp
-
-    hist = sp.csr_matrix(([1.0], ([0], [8])), shape=(1, len(courses)), dtype=np.float32)
-    scores = model.score(model.cadre_vectors(empty, hist))[0]
+def test_history_text_moves_the_cadre():
+    signal, text, data, courses, _ = fitted()
+    # no profile text, one course of the 乡村振兴 block taken: that block comes first
+    q = Query(history=np.array([8]), history_weights=np.float32([1.0]))
+    scores = signal.score_one(q)
     assert courses["category"].iloc[int(np.argmax(scores))] == courses["category"].iloc[8]
-
-
-def test_dump_load_identical(fitted, tmp_path):
-    model, _, cadres = fitted
-    texts = [profile_text(r) for r in cadres.to_dict("records")]
-    joblib.dump(model, tmp_path / "c.joblib")
-    again = joblib.load(tmp_path / "c.joblib")
-    np.testing.assert_array_equal(
-        model.score(model.transform_texts(texts)), again.score(again.transform_texts(texts))
-    )
-
-
-def test_matched_terms_are_shared_words(fitted):
-    model, _courses, _ = fitted
-    vec = model.transform_texts(["从事应急管理和安全生产工作"])
-    terms = model.matched_terms(vec, 0)
-    assert terms and "应急管理" in terms
+    # a 应急管理 profile plus 乡村振兴 history: both blocks score, batch == single
+    vec = text.transform(["从事应急管理和安全生产工作"])
+    both = Query(
+        terms=vec.indices, term_weights=vec.data, history=np.array([8]),
+        history_weights=np.float32([1.0]),
+    )  # fmt: skip
+    s = signal.score_one(both)
+    assert s[0] > 0 and s[8] > 0
+    hist = sp.csr_matrix(([1.0], ([0], [8])), shape=(1, data.n_items), dtype=np.float32)
+    batch = QueryBatch(vec, hist, np.array([8]), [("", "", "")], np.zeros((1, 9), np.float32))
+    np.testing.assert_allclose(signal.score(batch)[0], s, rtol=1e-5, atol=1e-6)

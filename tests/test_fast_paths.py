@@ -12,14 +12,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recommender.menu.eligibility import CourseTable
+from recommender.data.catalog import Catalog
 from recommender.ranking.explain import explain_item, explain_items
 from recommender.menu.builder import MenuConstraints, build_menu
 from recommender.menu.solver import Selector
 from recommender.ranking.model import _merge_max, _row
 from recommender.data.rules import load_rules
 from recommender.data.schema import Columns as C
-from recommender.ranking.serving import ServingIndex, zscore_row
+from recommender.ranking.hybrid import ServingState
+from recommender.ranking.scaling import zscore_row
+from recommender.signals.base import QueryBatch
 from service.schemas import Recommendations
 from tests.test_menu import (
     CADRE,
@@ -39,12 +41,12 @@ def cadre_id(model, r: int) -> str:
 
 
 def test_profile_scores_equal_sparse_product(tiny_model):
-    h = tiny_model.hybrid
-    cm, index = h.content_.course_matrix_, tiny_model._index
+    m = tiny_model
+    cm, index = m.text.course_matrix_, m.hybrid.signal("content")
     for r in ROWS:
-        terms, weights = _row(h.profile_vectors_, r)
+        terms, weights = _row(m.profile_vectors_, r)
         assert len(terms)
-        expected = (h.profile_vectors_[r] @ cm.T).toarray().ravel()
+        expected = (m.profile_vectors_[r] @ cm.T).toarray().ravel()
         np.testing.assert_allclose(index.profile_scores(terms, weights), expected, atol=1e-5)
     rng = np.random.default_rng(0)  # unsorted terms, arbitrary weights
     terms = rng.choice(cm.shape[1], 40, replace=False)
@@ -63,28 +65,36 @@ def test_zscore_row():
     np.testing.assert_array_equal(zscore_row(np.full(7, 2.5)), np.zeros(7, np.float32))
 
 
+def batch_of(model, rows):
+    return QueryBatch(
+        model.profile_vectors_[rows],
+        model.history_[rows],
+        model.last_items_[rows],
+        [model.segments_[r] for r in rows],
+        model.context_[rows],
+    )
+
+
 def test_memo_evicts_oldest_and_fast_path_still_matches_batch(tiny_model):
-    index = ServingIndex.build(tiny_model.hybrid)
-    index.max_cached = 3
+    state = ServingState(max_rows=3)
     built: list[int] = []
     build = lambda k: built.append(k) or np.full(4, float(k))  # noqa: E731
-    rows = {k: index.memo(("k", k), lambda k=k: build(k)) for k in range(5)}
-    assert list(index.cache) == [("k", 2), ("k", 3), ("k", 4)]
+    rows = {k: state.get(("k", k), lambda k=k: build(k)) for k in range(5)}
+    assert list(state.rows) == [("k", 2), ("k", 3), ("k", 4)]
     assert all(not row.flags.writeable for row in rows.values())
-    assert index.memo(("k", 4), lambda: build(99)) is rows[4]  # a hit does not rebuild
-    assert index.memo(("k", 0), lambda: build(0))[0] == 0.0  # evicted: rebuilt
-    assert built == [0, 1, 2, 3, 4, 0] and len(index.cache) == 3
+    assert state.get(("k", 4), lambda: build(99)) is rows[4]  # a hit does not rebuild
+    assert state.get(("k", 0), lambda: build(0))[0] == 0.0  # evicted: rebuilt
+    assert built == [0, 1, 2, 3, 4, 0] and len(state.rows) == 3
 
     model = copy.copy(tiny_model)
-    model._index = ServingIndex.build(model.hybrid)
-    model._index.max_cached = 3  # every request now evicts constant rows
+    model._state = ServingState(max_rows=3)  # every request now evicts shared rows
     rows_ = np.arange(12)
-    batch = model.hybrid.score_cadres(rows_)
+    batch, _ = model.hybrid.score(batch_of(model, rows_))
     for _ in range(2):
         for r in rows_:
             fast, _ = model._score(model._known_request(cadre_id(model, r), None))
             np.testing.assert_allclose(fast, batch[r], atol=1e-3)
-            assert len(model._index.cache) <= 3
+            assert len(model._state.rows) <= 3
 
 
 def test_merge_max_keeps_larger_weight_sorted():
@@ -103,9 +113,9 @@ def event(cadre: str, course: str, day: str, progress: float, rating=np.nan) -> 
 
 
 def test_known_request_merges_events(tiny_model):
-    m, h = tiny_model, tiny_model.hybrid
+    m = tiny_model
     cid, ids = cadre_id(m, 3), m.course_ids
-    hist, hist_w = (a.copy() for a in _row(h.history_, 3))
+    hist, hist_w = (a.copy() for a in _row(m.history_, 3))
     lo, hi = hist[np.argmin(hist_w)], hist[np.argmax(hist_w)]
     new = int(np.setdiff1d(np.arange(len(ids)), hist)[-1])
     newest = sorted((lo, hi, new))[1]  # neither the first nor the last index
@@ -116,7 +126,7 @@ def test_known_request_merges_events(tiny_model):
         event(cid, ids[hi], day[hi], 0.0),  # 0.3
         event(cid, "NO-SUCH-COURSE", "2025-04-01", 1.0),
     ])  # fmt: skip
-    req = m._known_request(cid, events)
+    req = m._known_request(cid, events).query
     np.testing.assert_array_equal(req.history, np.union1d(hist, [new]))
     got = dict(zip(req.history.tolist(), req.history_weights.tolist(), strict=True))
     old = dict(zip(hist.tolist(), hist_w.tolist(), strict=True))
@@ -125,7 +135,7 @@ def test_known_request_merges_events(tiny_model):
     assert got[new] == pytest.approx(0.65)
     assert all(got[i] == pytest.approx(w) for i, w in old.items() if i not in (lo, hi))
     assert req.last_item == newest
-    assert m._known_request(cid, None).last_item == int(h.last_items_[3])
+    assert m._known_request(cid, None).query.last_item == int(m.last_items_[3])
 
 
 def explain_context(model, r: int):
@@ -135,12 +145,12 @@ def explain_context(model, r: int):
 
 
 def test_matched_terms_are_shared_and_strongest_first(tiny_model):
-    m, h = tiny_model, tiny_model.hybrid
-    cm, names = h.content_.course_matrix_, h.content_.terms_
+    m = tiny_model
+    cm, names = m.text.course_matrix_, m.text.terms_
     col = {str(t): j for j, t in enumerate(names)}
     n_items, longest = len(m.course_ids), 0
     for r in ROWS:
-        profile = h.profile_vectors_[r].toarray().ravel()
+        profile = m.profile_vectors_[r].toarray().ravel()
         _, ctx = explain_context(m, r)
         products = profile[None, :] * cm.toarray()
         for i, reasons in enumerate(explain_items(m, ctx, list(range(n_items)))):
@@ -160,7 +170,7 @@ def test_matched_terms_are_shared_and_strongest_first(tiny_model):
             longest = max(longest, len(shared))
     assert longest > 3  # the top-3 cut was exercised
     req, ctx = explain_context(m, 0)
-    items = [5, 0, 17, 5, n_items - 1, *req.history[:3].tolist()]
+    items = [5, 0, 17, 5, n_items - 1, *req.seen[:3].tolist()]
     assert explain_items(m, ctx, items) == [explain_item(m, ctx, i) for i in items]
     recs = m.recommend(cadre_id(m, 0), k=10)
     top = [m.course_index(rec.course_id) for rec in recs]
@@ -182,7 +192,7 @@ def test_course_table_with_aligned_scores_gives_same_menu(solver):
         df = random_catalog(rng, int(rng.integers(20, 60)))
         req = random_request(rng, df)
         sc = pd.Series(rng.random(len(df)), index=df[C.COURSE_ID]).sample(frac=0.8, random_state=1)
-        table = CourseTable.from_frame(df, rules)
+        table = Catalog.from_frame(df, rules)
         aligned = sc.reindex(table.ids).to_numpy(float)
         assert np.isnan(aligned).any()
         a = menu(df, sc, req, rules=rules, solver=solver)
@@ -283,13 +293,13 @@ def test_service_responses_match_schema_and_keep_chinese(client, tiny_model):
 
 
 def test_request_memos_are_not_saved_in_the_artifact(tiny_model):
-    """Segment rows memoised while serving are rebuilt after loading, never pickled."""
-    h = tiny_model.hybrid
-    h.segment_popularity(("一级科员", "县级", "财政"))
-    assert h._segment_cache
-    assert pickle.loads(pickle.dumps(h))._segment_cache == {}
+    """Rows memoised while serving are rebuilt after loading, never pickled."""
+    tiny_model.recommend_profile({"rank": "一级科员", "unit_level": "county", "system": "财政"})
+    assert tiny_model._state.rows
+    assert "_state" not in tiny_model.__getstate__()
     again = pickle.loads(pickle.dumps(tiny_model))  # loading warms the memo again
-    np.testing.assert_array_equal(
-        again.hybrid.segment_popularity(("一级科员", "县级", "财政")),
-        h.segment_popularity(("一级科员", "县级", "财政")),
-    )
+    assert again._state is not tiny_model._state
+    cid = cadre_id(tiny_model, 0)
+    assert [r.to_dict() for r in again.recommend(cid, 8)] == [
+        r.to_dict() for r in tiny_model.recommend(cid, 8)
+    ]

@@ -6,28 +6,25 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from recommender.ranking.hybrid import HybridRecommender
-from recommender.ranking.model import RecommenderModel, UnknownIdError
-from recommender.text.tokenizer import ChineseTokenizer
+from recommender.ranking.hybrid import Hybrid
+from recommender.ranking.model import UnknownIdError
+from recommender.ranking.pipeline import SignalsConfig, TrainConfig, fit_recommender
+from recommender.signals.base import QueryBatch
+from recommender.signals.content import ContentSignal
 from tests.frames import checkerboard
 
 WEIGHTS = {"content": 1.0, "collaborative": 1.0, "popularity": 0.5}
 COLD = {"content": 1.0, "popularity": 0.5}
 
 
-def fit(**kw):
+def fit(collaborative="ease", weights=WEIGHTS, cold_weights=COLD):
     courses, cadres, comps, withheld = checkerboard()
-    params = dict(
-        tokenizer=ChineseTokenizer(),
-        collaborative="ease",
-        ease_l2=1.0,
-        weights=WEIGHTS,
-        cold_weights=COLD,
+    cfg = TrainConfig(
+        signals=SignalsConfig(collaborative=collaborative, ease_l2=1.0),
+        weights=weights,
+        cold_weights=cold_weights,
     )
-    params.update(kw)
-    hybrid = HybridRecommender(**params)
-    assert hybrid.fit(courses, cadres, comps) is hybrid
-    return RecommenderModel(hybrid, courses, cadres), withheld
+    return fit_recommender(courses, cadres, comps, cfg), withheld
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +33,9 @@ def fitted():
 
 
 def test_not_fitted_raises():
-    h = HybridRecommender(tokenizer=ChineseTokenizer())
+    h = Hybrid(signals=[ContentSignal()])
     with pytest.raises(NotFittedError):
-        h.score_cadres(np.array([0]))
+        h.signal("content")
 
 
 @pytest.mark.parametrize("kind", ["ease", "itemknn"])
@@ -52,7 +49,7 @@ def test_withheld_course_ranks_first(kind):
 def test_completed_courses_never_recommended_unless_asked(fitted):
     model, withheld = fitted
     cadre = next(iter(withheld))
-    done = set(model.course_ids[model.hybrid.history_[0].indices])
+    done = set(model.course_ids[model.history_[0].indices])
     recs = model.recommend(cadre, k=12)
     assert done.isdisjoint(r.course_id for r in recs)
     recs_all = model.recommend(cadre, k=12, include_completed=True)
@@ -89,6 +86,7 @@ def test_category_filter(fitted):
 def test_same_seed_same_output():
     a, w = fit(weights=None, cold_weights=None, collaborative="auto")
     b, _ = fit(weights=None, cold_weights=None, collaborative="auto")
+    assert a.hybrid.validation_["validation_cadres"] > 0
     cid = next(iter(w))
     assert [r.course_id for r in a.recommend(cid, k=8)] == [
         r.course_id for r in b.recommend(cid, k=8)
@@ -103,7 +101,18 @@ def test_dump_load_identical_scores(fitted, tmp_path):
     joblib.dump(model, tmp_path / "m.joblib")
     again = joblib.load(tmp_path / "m.joblib")
     rows = np.arange(len(model.cadres))
-    np.testing.assert_array_equal(model.hybrid.score_cadres(rows), again.hybrid.score_cadres(rows))
+    batch = QueryBatch(
+        model.profile_vectors_[rows],
+        model.history_[rows],
+        model.last_items_[rows],
+        [model.segments_[r] for r in rows],
+        model.context_[rows],
+    )
+    np.testing.assert_array_equal(model.hybrid.score(batch)[0], again.hybrid.score(batch)[0])
+    cid = str(model.cadres.iloc[0]["cadre_id"])
+    assert [r.to_dict() for r in model.recommend(cid)] == [
+        r.to_dict() for r in again.recommend(cid)
+    ]
 
 
 def test_new_events_change_recommendations_without_retraining(fitted):
@@ -134,13 +143,3 @@ def test_similar_courses_same_block(fitted):
     assert {s.category for s in sims} == {"应急管理"}
     with pytest.raises(UnknownIdError):
         model.similar("nope")
-
-
-def test_request_fast_path_equals_batch_scores(tiny_model):
-    """The numpy single-cadre path gives the same blended scores as the batch path."""
-    rows = np.arange(min(40, len(tiny_model.cadres)))
-    batch = tiny_model.hybrid.score_cadres(rows)
-    for r in rows:
-        req = tiny_model._known_request(str(tiny_model.cadres.iloc[r]["cadre_id"]), None)
-        fast, _ = tiny_model._score(req)
-        np.testing.assert_allclose(fast, batch[r], atol=1e-3)

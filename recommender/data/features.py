@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recommender.data.schema import LIST_SEPARATORS
 from recommender.data.schema import Columns as C
-
-_SPLIT_RE = "[" + "".join("\\" + ch if ch == "|" else ch for ch in LIST_SEPARATORS) + "]"
 
 #: the segment a cadre belongs to for popularity: (rank, unit_level, system)
 SEGMENT_FIELDS = (C.RANK, C.UNIT_LEVEL, C.SYSTEM)
@@ -52,13 +49,6 @@ class IdMap:
             dtype=object,
         )
         return np.asarray(self._pd_index.get_indexer(keys), dtype=np.int64)
-
-
-def split_cell(value: object) -> list[str]:
-    """Split a list-valued cell (``a|b；c``) into clean items."""
-    if not isinstance(value, str) or not value:
-        return []
-    return [s.strip() for s in pd.Series([value]).str.split(_SPLIT_RE, regex=True)[0] if s.strip()]
 
 
 def interaction_weights(completions: pd.DataFrame) -> np.ndarray:
@@ -133,64 +123,6 @@ def quality_prior(
     return (total / (stats["count"].to_numpy(np.float64) + strength)).astype(np.float32)
 
 
-_LEVEL_WORDS = {
-    "province": ("省", "省级", "province"),
-    "city": ("市", "市级", "city"),
-    "county": ("县", "县级", "区县", "county"),
-    "township": ("乡镇", "乡", "镇", "街道", "township"),
-    "village": ("村", "社区", "village"),
-}
-_ALL = ("全体", "全体干部", "所有干部", "all")
-
-
-def audience_tags(cadre: pd.Series | dict, rank_band: str) -> set[str]:
-    """Words a course audience may use to target this cadre."""
-    tags = {rank_band, str(cadre.get(C.SYSTEM) or "")}
-    level = str(cadre.get(C.UNIT_LEVEL) or "")
-    tags.update(_LEVEL_WORDS.get(level, ()))
-    tags.add(level)
-    if cadre.get(C.NEWLY_PROMOTED):
-        tags.update({"新提拔", "新提拔干部"})
-    if cadre.get(C.YOUNG_CADRE):
-        tags.update({"年轻干部", "优秀年轻干部"})
-    if cadre.get(C.VILLAGE_OFFICIAL):
-        tags.update({"大学生村官", "选调生", "村官"})
-    return {t for t in tags if t}
-
-
-def audience_matches(audience: Sequence[str], tags: set[str]) -> bool:
-    """True if a course with this audience list is meant for a cadre with these tags.
-
-    An empty audience, or one naming everybody, matches all cadres.
-    """
-    if not audience or any(a in _ALL for a in audience):
-        return True
-    return any(a in tags for a in audience)
-
-
-class AudienceIndex:
-    """Which courses admit a cadre, given the courses' audience cells: the few distinct
-    cells are parsed once and the answer is memoised per set of audience tags."""
-
-    def __init__(self, cells: Sequence[object]) -> None:
-        texts = pd.Series(list(cells), dtype=object)
-        codes, uniques = pd.factorize(texts.where(texts.notna(), "").astype(str))
-        self.codes = np.asarray(codes)
-        self.lists = [split_cell(u) for u in uniques]
-        self._cache: dict[frozenset, np.ndarray] = {}
-
-    def mask(self, tags: set[str]) -> np.ndarray:
-        """Boolean per course (read-only, shared between requests)."""
-        key = frozenset(tags)
-        ok = self._cache.get(key)
-        if ok is None:
-            ok = np.array([audience_matches(a, tags) for a in self.lists], bool)[self.codes]
-            ok.setflags(write=False)
-            if len(self._cache) < 10_000:
-                self._cache[key] = ok
-        return ok
-
-
 def context_bits(cadres: pd.DataFrame) -> np.ndarray:
     """(n_cadres × (formats + windows)) float32: declared preferred formats and study windows.
 
@@ -210,23 +142,3 @@ def context_bits(cadres: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def course_context(courses: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Format one-hot (n × formats) and window one-hot (n × windows; all ones if unscheduled)."""
-    from recommender.menu.schedule import session_windows
-    from recommender.data.schema import FORMATS, WINDOWS
-
-    fmt = courses[C.FORMAT].fillna("").astype(str).to_numpy()
-    fmt_hot = np.stack([fmt == f for f in FORMATS], axis=1).astype(np.float32)
-    win = session_windows(courses[C.SESSION_START])
-    win_hot = np.stack([win == w for w in WINDOWS], axis=1).astype(np.float32)
-    unscheduled = courses[C.SESSION_START].isna().to_numpy()
-    win_hot[unscheduled] = 1.0
-    return fmt_hot, win_hot
-
-
-def context_scores(bits: np.ndarray, fmt_hot: np.ndarray, win_hot: np.ndarray) -> np.ndarray:
-    """Preferred-format match minus a penalty for sessions outside the cadre's windows."""
-    n_fmt = fmt_hot.shape[1]
-    match = bits[:, :n_fmt] @ fmt_hot.T
-    feasible = (bits[:, n_fmt:] @ win_hot.T) > 0
-    return (match - 2.0 * ~feasible).astype(np.float32)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.data.schema import WINDOWS
+from recommender.data.catalog import session_windows, split_list
 from recommender.data.schema import Columns as C
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -163,15 +164,12 @@ def schedule_fit(
     Columns: category, <by>, sessions, seats, windows (session windows, counted), cadres,
     reachable_share. Lowest reachability first.
     """
-    from recommender.data.features import split_cell
-    from recommender.menu.schedule import session_windows
-
     active = courses[courses[C.ACTIVE].fillna(True).astype(bool) & courses[C.SESSION_START].notna()]
     cols = [C.CATEGORY, by, "sessions", "seats", "windows", "cadres", "reachable_share"]
     if active.empty or cadres.empty:
         return pd.DataFrame(columns=cols)
     window = pd.Series(session_windows(active[C.SESSION_START]), index=active.index)
-    listed = cadres[C.AVAILABLE_WINDOWS].map(lambda v: set(split_cell(v)))
+    listed = cadres[C.AVAILABLE_WINDOWS].map(lambda v: set(split_list(v)))
     avail = np.array([[not a or w in a for w in WINDOWS] for a in listed], dtype=float)
     groups = cadres[by].fillna("").astype(str).replace("", "(未填)").to_numpy()
     rows = []

@@ -15,28 +15,30 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from recommender.ranking import metrics
-from recommender.signals.collaborative import EASE, ItemKNN
 from recommender.data.loading import Dataset
-from recommender.ranking.hybrid import HybridRecommender
 from recommender.data.schema import Columns as C
-from recommender.lifecycle.train import DEFAULT_PARAMS, TrainParams, make_hybrid
-from recommender.ranking.blend_search import chosen
+from recommender.data.training import TrainingData, temporal_split
+from recommender.ranking import metrics
+from recommender.ranking.blend_search import chosen, open_courses, relevance
+from recommender.ranking.hybrid import Hybrid
+from recommender.ranking.pipeline import DEFAULT_CONFIG, TrainConfig, default_signals, prepare_data
+from recommender.ranking.scaling import top_k
+from recommender.signals.base import QueryBatch
+from recommender.signals.collaborative import CollaborativeSignal
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("temporal", "leave-last", "random")
-#: baselines as fixed blend weights over the hybrid's own fitted components
+#: baselines as fixed blend weights over the hybrid's own fitted signals
 BASELINES: dict[str, dict[str, float]] = {
     "popularity": {"popularity_overall": 1.0},
     "segment_popularity": {"popularity": 1.0},
     "content": {"content": 1.0},
-    "ease": {"collaborative": 1.0},
-    "itemknn": {"collaborative": 1.0},
 }
+#: collaborative peers, each a CollaborativeSignal fitted on the same training data
+PEERS = ("ease", "itemknn")
 
 
 class EvaluationError(ValueError):
@@ -49,10 +51,9 @@ def split_completions(
     """Train/test split of enrolments."""
     if method not in SPLITS:
         raise EvaluationError(f"unknown split {method!r}; choose one of {', '.join(SPLITS)}")
-    df = completions.sort_values(C.ENROLLED_AT, kind="stable")
     if method == "temporal":
-        cut = round(len(df) * (1 - fraction))
-        return df.iloc[:cut], df.iloc[cut:]
+        return temporal_split(completions, fraction)
+    df = completions.sort_values(C.ENROLLED_AT, kind="stable")
     if method == "leave-last":
         last = df.groupby(C.CADRE_ID).tail(1).index
         counts = df.groupby(C.CADRE_ID)[C.COURSE_ID].transform("size")
@@ -74,47 +75,26 @@ class EvalReport:
         return {"metrics": self.table.to_dict("records"), **self.details}
 
 
-def _relevant(model: HybridRecommender, test: pd.DataFrame) -> tuple[np.ndarray, sp.csr_matrix]:
-    rows = model.cadres_.lookup(test[C.CADRE_ID])
-    cols = model.courses_.lookup(test[C.COURSE_ID])
-    ok = (rows >= 0) & (cols >= 0)
-    rel = sp.csr_matrix(
-        (np.ones(ok.sum(), np.float32), (rows[ok], cols[ok])), shape=model.history_.shape
-    )
-    rel = (rel - rel.multiply(model.history_ > 0)).tocsr()
-    rel.eliminate_zeros()
-    users = np.flatnonzero(np.asarray(rel.getnnz(axis=1) > 0))
-    return users, rel
-
-
-def _score_fns(model: HybridRecommender, seed: int) -> dict[str, Callable]:
-    """name → f(comps, has_history) returning a score matrix."""
-    other = "itemknn" if model.collaborative_kind_ == "ease" else "ease"
-    alt = ItemKNN(k=model.knn_neighbors) if other == "itemknn" else EASE(l2=model.ease_l2)
-    alt.fit(model.history_)
+def _score_fns(hybrid: Hybrid, data: TrainingData, seed: int) -> dict[str, Callable]:
+    """name → f(batch, comps) returning a score matrix; all read the same fitted signals."""
     rng = np.random.default_rng(seed)
     fns: dict[str, Callable] = {
-        "random": lambda comps, hh, hist: rng.random((*hh.shape, len(model.courses_)))
+        "random": lambda batch, comps: rng.random((len(batch), data.n_items)),
     }
     for name, w in BASELINES.items():
-        if name == other:
-            fns[name] = lambda comps, hh, hist: alt.score(hist)
-        else:
-            fns[name] = lambda comps, hh, hist, w=w: model.blend(
-                comps, hh, weights=w, cold_weights=w
-            )
-    fns["hybrid"] = lambda comps, hh, hist: model.blend(comps, hh)
+        fns[name] = lambda batch, comps, w=w: hybrid.blend_scores(
+            comps, batch.has_history, weights=w, cold_weights=w
+        )
+    for kind in PEERS:
+        peer = CollaborativeSignal(kind=kind).fit(data)
+        fns[kind] = lambda batch, comps, peer=peer: peer.score(batch)
+    fns["hybrid"] = lambda batch, comps: hybrid.blend_scores(comps, batch.has_history)
     return fns
 
 
-def _topk(scores: np.ndarray, k: int) -> np.ndarray:
-    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(top, order, axis=1)
-
-
-def evaluate_model(
-    model: HybridRecommender,
+def evaluate_hybrid(
+    hybrid: Hybrid,
+    data: TrainingData,
     test: pd.DataFrame,
     *,
     k: int = 10,
@@ -122,49 +102,41 @@ def evaluate_model(
     batch: int = 256,
     progress: bool = False,
 ) -> EvalReport:
-    """Score every baseline and the hybrid on ``test`` for a model fitted on the training part."""
-    users, rel = _relevant(model, test)
+    """Score every baseline and the hybrid on ``test`` for a hybrid fitted on ``data``."""
+    rel = relevance(data, test)
+    users = np.flatnonzero(np.asarray(rel.getnnz(axis=1) > 0))
     if len(users) == 0:
         raise EvaluationError("no test cadre has a new course in the test period")
-    cold_items = model.item_counts_ == 0
-    closed = ~model.open_courses()  # sessions that started before the split cannot be taken
-    fns = _score_fns(model, seed)
+    cold_items = data.item_counts() == 0
+    closed = ~open_courses(data)  # sessions that started before the split cannot be taken
+    fns = _score_fns(hybrid, data, seed)
     lists: dict[str, list[np.ndarray]] = {name: [] for name in fns}
     for start in tqdm(range(0, len(users), batch), disable=not progress, desc="scoring"):
-        u = users[start : start + batch]
-        hist = model.history_[u]
-        comps = model.components(
-            model.profile_vectors_[u],
-            hist,
-            [model.segments_[i] for i in u],
-            model.last_items_[u],
-            model.context_bits_[u],
-        )
-        hh = np.asarray(hist.getnnz(axis=1) > 0)
-        seen = hist.toarray() > 0
+        qb = QueryBatch.for_cadres(data, users[start : start + batch])
+        comps = hybrid.components(qb)
+        seen = qb.history.toarray() > 0
         seen[:, closed] = True
         for name, fn in fns.items():
-            s = np.array(fn(comps, hh, hist), dtype=np.float32)
+            s = np.array(fn(qb, comps), dtype=np.float32)
             s[seen] = -np.inf
-            lists[name].append(_topk(s, k))
+            lists[name].append(top_k(s, k))
     tops = {name: np.vstack(v) for name, v in lists.items()}
-    has_hist = np.asarray(model.history_[users].getnnz(axis=1) > 0)
+    has_hist = np.asarray(data.history[users].getnnz(axis=1) > 0)
     rel_sets = [rel.indices[rel.indptr[u] : rel.indptr[u + 1]] for u in users]
     rows = []
     for name, top in tops.items():
-        rows += _slice_rows(name, top, rel_sets, has_hist, cold_items, model, k)
-    table = pd.DataFrame(rows)
+        rows += _slice_rows(name, top, rel_sets, has_hist, cold_items, data, k)
     details = {
         "k": k,
         "test_cadres": len(users),
         "cold_cadres": int((~has_hist).sum()),
         "cold_courses": int(cold_items.sum()),
         "n_courses": len(cold_items),
-        "collaborative": model.collaborative_kind_,
-        "weights": model.weights_,
-        "cold_weights": model.cold_weights_,
+        "signals": [s.name for s in hybrid.signals_],
+        "weights": hybrid.weights_,
+        "cold_weights": hybrid.cold_weights_,
     }
-    return EvalReport(table, details)
+    return EvalReport(pd.DataFrame(rows), details)
 
 
 def _metrics(
@@ -204,7 +176,7 @@ def _slice_rows(name, top, rel_sets, has_hist, cold_items, model, k) -> list[dic
     sample = np.arange(0, len(top), max(1, len(top) // 500))
     div = float(
         np.mean(
-            [metrics.intra_list_diversity(top[i], model.content_.course_matrix_) for i in sample]
+            [metrics.intra_list_diversity(top[i], model.course_vectors) for i in sample]
         )
     )
     cov = metrics.catalog_coverage(top, n_items)
@@ -242,26 +214,41 @@ def evaluate(
     split: str = "temporal",
     k: int = 10,
     fraction: float = 0.2,
-    params: TrainParams = DEFAULT_PARAMS,
+    config: TrainConfig = DEFAULT_CONFIG,
     progress: bool = False,
     relevant: str = "chosen",
+    test: pd.DataFrame | None = None,
 ) -> EvalReport:
     """Split, fit the hybrid on the training part, and score everything on the test part.
 
     ``relevant="chosen"`` (default) counts the test courses cadres chose themselves;
-    ``"all"`` also counts compulsory assignments.
+    ``"all"`` also counts compulsory assignments. With ``test`` (``cadre_id, course_id``
+    rows held out by someone else, e.g. the last course of each learner) the whole dataset
+    trains and ``split`` is ignored.
     """
     if relevant not in ("chosen", "all"):
         raise EvaluationError(f"relevant must be 'chosen' or 'all', got {relevant!r}")
-    train, test = split_completions(dataset.completions, split, fraction=fraction, seed=params.seed)
+    if test is not None:
+        train, split = dataset.completions, "external"
+    else:
+        seed = config.blend.random_state
+        train, test = split_completions(dataset.completions, split, fraction=fraction, seed=seed)
     if len(train) == 0 or len(test) == 0:
         raise EvaluationError(
             f"split {split!r} left an empty train or test set "
             f"({len(train)} / {len(test)} enrolments)"
         )
-    model = make_hybrid(params).fit(dataset.courses, dataset.cadres, train)
-    target = chosen(test) if relevant == "chosen" else test
-    report = evaluate_model(model, target, k=k, seed=params.seed, progress=progress)
+    text, data = prepare_data(dataset.courses, dataset.cadres, train, config)
+    hybrid = Hybrid(
+        signals=default_signals(config, data.n_items),
+        weights=config.weights,
+        cold_weights=config.cold_weights,
+        blend=config.blend,
+    ).fit(data)
+    target = chosen(test) if relevant == "chosen" and C.SOURCE in test else test
+    report = evaluate_hybrid(
+        hybrid, data, target, k=k, seed=config.blend.random_state, progress=progress
+    )
     report.details.update(
         {
             "split": split,
@@ -269,7 +256,7 @@ def evaluate(
             "relevant": relevant,
             "train_enrolments": len(train),
             "test_enrolments": len(test),
-            "validation": model.validation_,
+            "validation": hybrid.validation_,
         }
     )
     return report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import platform
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,50 +15,13 @@ from recommender import __version__
 from recommender.lifecycle.artifacts import new_version, save_model
 from recommender.data.loading import Dataset, find_table_file, fingerprint, load_dataset
 from recommender.lifecycle.events import EventStore
-from recommender.ranking.hybrid import HybridRecommender
 from recommender.ranking.model import RecommenderModel
+from recommender.ranking.pipeline import DEFAULT_CONFIG, TrainConfig, fit_recommender
 from recommender.data.schema import Columns as C
-from recommender.text.tokenizer import ChineseTokenizer
 
 log = logging.getLogger(__name__)
 
 EVENTS_FILE = "events.sqlite3"
-
-
-@dataclass(frozen=True)
-class TrainParams:
-    """Training options (kept apart from learned state)."""
-
-    collaborative: str = "auto"
-    ease_l2: float = 200.0
-    knn_neighbors: int = 100
-    history_half_life_days: float | None = None
-    popularity_half_life_days: float = 180.0
-    content_history_weight: float = 0.5
-    validation_fraction: float = 0.1
-    max_validation_cadres: int = 1000
-    seed: int = 0
-
-
-DEFAULT_PARAMS = TrainParams()
-
-
-def make_hybrid(params: TrainParams, **overrides) -> HybridRecommender:
-    """A HybridRecommender configured from ``params``."""
-    kwargs = dict(
-        tokenizer=ChineseTokenizer(),
-        collaborative=params.collaborative,
-        ease_l2=params.ease_l2,
-        knn_neighbors=params.knn_neighbors,
-        history_half_life_days=params.history_half_life_days,
-        popularity_half_life_days=params.popularity_half_life_days,
-        content_history_weight=params.content_history_weight,
-        validation_fraction=params.validation_fraction,
-        max_validation_cadres=params.max_validation_cadres,
-        random_state=params.seed,
-    )
-    kwargs.update(overrides)
-    return HybridRecommender(**kwargs)
 
 
 def merge_events(dataset: Dataset, events: pd.DataFrame) -> pd.DataFrame:
@@ -76,21 +39,16 @@ def merge_events(dataset: Dataset, events: pd.DataFrame) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def fit_model(
-    dataset: Dataset, params: TrainParams = DEFAULT_PARAMS, **overrides
-) -> RecommenderModel:
+def fit_model(dataset: Dataset, config: TrainConfig = DEFAULT_CONFIG) -> RecommenderModel:
     """Fit a model on a loaded dataset (no files written)."""
-    hybrid = make_hybrid(params, **overrides).fit(
-        dataset.courses, dataset.cadres, dataset.completions
-    )
-    return RecommenderModel(hybrid, dataset.courses, dataset.cadres)
+    return fit_recommender(dataset.courses, dataset.cadres, dataset.completions, config)
 
 
 def train(
     data_dir: str | Path,
     models_dir: str | Path,
     *,
-    params: TrainParams = DEFAULT_PARAMS,
+    config: TrainConfig = DEFAULT_CONFIG,
     publish: bool = True,
     events_path: str | Path | None = None,
 ) -> Path:
@@ -103,13 +61,13 @@ def train(
         events = EventStore(events_path).to_frame()
         n_events = len(events)
         dataset.completions = merge_events(dataset, events)
-    model = fit_model(dataset, params)
+    model = fit_model(dataset, config)
     meta = {
         "model_version": new_version(started),
         "created_at": started.isoformat(),
         "trained_seconds": round((datetime.now(UTC) - started).total_seconds(), 2),
         "library_versions": _library_versions(),
-        "params": asdict(params),
+        "params": asdict(config),
         "data": {
             name: {**fingerprint(find_table_file(data_dir, name)), "accepted": len(frame)}
             for name, frame in (
@@ -119,7 +77,7 @@ def train(
             )
         },
         "events_merged": n_events,
-        "collaborative": model.hybrid.collaborative_kind_,
+        "signals": [repr(s) for s in model.hybrid.signals_],
         "weights": model.hybrid.weights_,
         "cold_weights": model.hybrid.cold_weights_,
         "evaluation": {"validation": model.hybrid.validation_},

@@ -7,7 +7,6 @@ the hard constraints that cut the plannable hours below the target.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -15,17 +14,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from recommender.data.features import AudienceIndex, audience_tags
-from recommender.menu.schedule import TOL, Calendar, session_windows
-from recommender.data.schema import LIST_SEPARATORS, SCHEDULED_FORMATS
+from recommender.data.catalog import Catalog, audience_tags
 from recommender.data.schema import Columns as C
+from recommender.menu.schedule import TOL, Calendar
+from recommender.menu.types import Request, Unmet
 
 if TYPE_CHECKING:  # pragma: no cover
-    from recommender.menu.builder import Request, Unmet
-    from recommender.menu.solver import Selector
     from recommender.data.rules import TrainingRules
+    from recommender.menu.solver import Selector
 
-_SPLIT = re.compile("[" + re.escape(LIST_SEPARATORS) + "]")
 #: why a course cannot be planned, checked in this order ('' = eligible)
 REASONS = (
     "invalid",
@@ -39,13 +36,6 @@ REASONS = (
     "weekly_budget",
     "prerequisites",
 )
-
-
-def split_list(value: object) -> list[str]:
-    """Items of a list-valued cell such as ``a|b；c``."""
-    if not isinstance(value, str) or not value.strip():
-        return []
-    return [s.strip() for s in _SPLIT.split(value) if s.strip()]
 
 
 @dataclass
@@ -74,95 +64,8 @@ class PlanCatalog:
     end_ns: np.ndarray
 
 
-def _column(df: pd.DataFrame, name: str, default: object) -> pd.Series:
-    return df[name] if name in df else pd.Series([default] * len(df), index=df.index)
-
-
-def _times(df: pd.DataFrame, name: str) -> pd.DatetimeIndex:
-    idx = pd.DatetimeIndex(pd.to_datetime(_column(df, name, pd.NaT), errors="coerce"))
-    idx = idx.tz_localize(None) if idx.tz is not None else idx
-    return idx.as_unit("ns")  # one resolution, so .asi8 values compare across columns
-
-
-def _text(df: pd.DataFrame, name: str) -> np.ndarray:
-    col = _column(df, name, "").astype(object)
-    return col.where(col.notna(), "").astype(str).to_numpy(dtype=object)
-
-
-@dataclass
-class CourseTable:
-    """The request-independent half of a plan catalog: parsed once per catalog.
-
-    A menu request only adds what depends on the cadre (completed courses, audience,
-    windows, calendar, scores); parsing list cells, times and session windows for
-    thousands of courses is done here once (:meth:`RecommenderModel.course_table` keeps
-    one per model), not per request.
-    """
-
-    ids: np.ndarray
-    titles: np.ndarray
-    categories: np.ndarray
-    formats: np.ndarray
-    topics: np.ndarray
-    instructors: np.ndarray
-    hours: np.ndarray  # NaN where missing or unparseable
-    active: np.ndarray
-    compulsory: np.ndarray
-    capacity: np.ndarray
-    audiences: AudienceIndex
-    prereq_cells: dict[int, list[str]]  # course position → prerequisite ids (only non-empty)
-    start: pd.DatetimeIndex
-    end: pd.DatetimeIndex
-    scheduled: np.ndarray
-    windows: np.ndarray
-    needs_session: np.ndarray
-    pos: dict[str, int]
-
-    @classmethod
-    def from_frame(cls, courses: pd.DataFrame, rules: TrainingRules) -> CourseTable:
-        df = courses.drop_duplicates(C.COURSE_ID, keep="first").reset_index(drop=True)
-        ids = df[C.COURSE_ID].astype(str).to_numpy(dtype=object)
-        hours = pd.to_numeric(_column(df, C.CREDIT_HOURS, np.nan), errors="coerce").to_numpy(float)
-        start, end = _times(df, C.SESSION_START), _times(df, C.SESSION_END)
-        scheduled = np.asarray(~start.isna())
-        by_hours = start + pd.to_timedelta(np.nan_to_num(hours), unit="h")
-        end = pd.DatetimeIndex(np.where(scheduled & ~(end > start), by_hours, end)).as_unit("ns")
-        formats = _text(df, C.FORMAT)
-        prereq_cells = {
-            i: items
-            for i, cell in enumerate(_text(df, C.PREREQUISITES))
-            if (items := split_list(cell))
-        }
-        return cls(
-            ids=ids,
-            titles=_text(df, C.TITLE),
-            categories=_text(df, C.CATEGORY),
-            formats=formats,
-            topics=np.array([(split_list(t) or [""])[0] for t in _text(df, C.TAGS)], dtype=object),
-            instructors=np.array([s.strip() for s in _text(df, C.INSTRUCTOR)], dtype=object),
-            hours=hours,
-            active=_column(df, C.ACTIVE, True).fillna(True).astype(bool).to_numpy(),
-            compulsory=_column(df, C.COMPULSORY, False).fillna(False).astype(bool).to_numpy(),
-            capacity=pd.to_numeric(_column(df, C.CAPACITY, np.nan), errors="coerce").to_numpy(
-                float
-            ),
-            audiences=AudienceIndex(_text(df, C.AUDIENCE)),
-            prereq_cells=prereq_cells,
-            start=start,
-            end=end,
-            scheduled=scheduled,
-            windows=session_windows(
-                start,
-                day_start_hour=rules.day_start_hour,
-                evening_start_hour=rules.evening_start_hour,
-            ),
-            needs_session=np.isin(formats, SCHEDULED_FORMATS),
-            pos={c: i for i, c in enumerate(ids)},
-        )
-
-
 def build_catalog(
-    courses: pd.DataFrame | CourseTable,
+    courses: pd.DataFrame | Catalog,
     scores: pd.Series | np.ndarray,
     *,
     cadre: Mapping[str, Any],
@@ -176,9 +79,9 @@ def build_catalog(
     """Arrays of the catalog with the first hard constraint each course breaks.
 
     ``scores`` is a Series indexed by course id, or an array aligned with a given
-    :class:`CourseTable` (NaN = no score).
+    :class:`Catalog` (NaN = no score).
     """
-    t = courses if isinstance(courses, CourseTable) else CourseTable.from_frame(courses, rules)
+    t = courses if isinstance(courses, Catalog) else Catalog.from_frame(courses, rules)
     n, hours = len(t.ids), t.hours
     done = {str(c) for c in completed}
     completed_mask = np.zeros(n, bool)
@@ -330,7 +233,6 @@ _CATALOG = ("invalid", "inactive", "completed", "audience", "no_session", "year"
 
 def diagnose(cat: PlanCatalog, req: Request, sel: Selector, chosen: list[int]) -> list[Unmet]:
     """Every goal the menu misses, with the constraint responsible and the hours short."""
-    from recommender.menu.builder import Unmet  # deferred: recommender.menu.builder imports this module
 
     out: list[Unmet] = []
     if req.constraints.compulsory_first:
@@ -411,7 +313,6 @@ def _attribute(
     cat: PlanCatalog, req: Request, sel: Selector, chosen: list[int], short: float
 ) -> list[Unmet]:
     """Split the hour shortfall over the constraints that cut the plannable hours below target."""
-    from recommender.menu.builder import Unmet  # deferred: recommender.menu.builder imports this module
 
     r, prev, left, out = req.remaining, req.remaining, short, []
     for name, bound, text in _bounds(cat, req, sel):

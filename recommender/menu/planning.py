@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recommender.ranking.explain import explain_items
-from recommender.menu.builder import Menu, MenuConstraints, build_menu
-from recommender.ranking.model import RecommenderModel, _Request
 from recommender.data.schema import Columns as C
+from recommender.menu.builder import Menu, MenuConstraints, build_menu
+from recommender.ranking.explain import explain_items
+from recommender.ranking.model import RecommenderModel, _Request
 
 
 def plan_menu(

@@ -23,25 +23,6 @@ TOL = 1e-6
 WEEKDAY_DAYTIME, WEEKDAY_EVENING, WEEKEND = WINDOWS
 
 
-def session_windows(
-    starts: pd.Series | Sequence[datetime],
-    *,
-    day_start_hour: float = 8.0,
-    evening_start_hour: float = 18.0,
-) -> np.ndarray:
-    """Window of each session start ('' if none, e.g. a weekday 07:00 start or NaT)."""
-    ts = pd.Series(pd.to_datetime(pd.Series(starts)).to_numpy())
-    hour = ts.dt.hour + ts.dt.minute / 60.0
-    weekend = ts.dt.day_of_week >= 5
-    evening = ~weekend & (hour >= evening_start_hour)
-    daytime = ~weekend & (hour >= day_start_hour) & (hour < evening_start_hour)
-    out = np.full(len(ts), "", dtype=object)
-    out[weekend.fillna(False).to_numpy(bool)] = WEEKEND
-    out[evening.fillna(False).to_numpy(bool)] = WEEKDAY_EVENING
-    out[daytime.fillna(False).to_numpy(bool)] = WEEKDAY_DAYTIME
-    return out
-
-
 @dataclass(frozen=True)
 class Calendar:
     """Planning horizon of one year from ``start``, cut into Monday-based weeks."""

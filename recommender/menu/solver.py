@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from recommender.menu.schedule import TOL, Layout, Slot, lay_out, overlap_cliques
+from recommender.menu.types import MenuError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from recommender.menu.eligibility import PlanCatalog
-    from recommender.menu.builder import Request
     from recommender.data.rules import SolverWeights
+    from recommender.menu.eligibility import PlanCatalog
+    from recommender.menu.types import Request
 
 log = logging.getLogger(__name__)
 
@@ -326,7 +327,6 @@ class Selector:
 
     def exhaustive(self, fixed: list[int], limit: int = 16) -> list[int]:
         """Best feasible subset by enumeration (reference for tests; ≤ ``limit`` candidates)."""
-        from recommender.menu.builder import MenuError  # deferred: recommender.menu.builder imports this module
 
         free = [i for i in self.candidates(fixed) if i not in set(fixed)]
         if len(free) > limit:

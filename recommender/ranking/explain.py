@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recommender.ranking.serving import row_positions
+from recommender.signals.content import row_positions
 
 HIGH_RATING = 4.5
 RESEMBLES_MIN = 0.2
@@ -46,7 +46,7 @@ def _matched_terms(model, ctx: ExplainContext, items: np.ndarray, n: int = 3) ->
     out: list[list[str]] = [[] for _ in range(len(items))]
     if not len(ctx.terms) or not len(items):
         return out
-    cm = model.hybrid.content_.course_matrix_
+    cm = model.text.course_matrix_
     profile = np.zeros(cm.shape[1], dtype=np.float32)
     profile[ctx.terms] = ctx.term_weights
     pos, lens = row_positions(cm.indptr, items)
@@ -55,7 +55,7 @@ def _matched_terms(model, ctx: ExplainContext, items: np.ndarray, n: int = 3) ->
     hit = np.flatnonzero(prod > 0)
     owner = np.repeat(np.arange(len(items)), lens)[hit]
     order = np.lexsort((-prod[hit], owner))  # by item, then strongest first
-    names = model.hybrid.content_.terms_
+    names = model.text.terms_
     for j, t in zip(owner[order].tolist(), term[hit][order].tolist(), strict=True):
         if len(out[j]) < n:
             out[j].append(str(names[t]))
@@ -64,11 +64,11 @@ def _matched_terms(model, ctx: ExplainContext, items: np.ndarray, n: int = 3) ->
 
 def _resembles(model, history_items: np.ndarray, items: np.ndarray) -> list[tuple[int, float]]:
     """For each item: the taken course most like it by text, and the similarity."""
-    sim = model._index.content_sim
-    if sim is not None:
-        block = sim[np.ix_(history_items, items)]
+    content = model.hybrid.signal("content")
+    if content is not None:
+        block = content.similarity(history_items, items)
     else:
-        cm = model.hybrid.content_.course_matrix_
+        cm = model.text.course_matrix_
         block = np.asarray((cm[history_items] @ cm[items].T).toarray())
     best = block.argmax(axis=0)
     return [(int(history_items[b]), float(block[b, j])) for j, b in enumerate(best.tolist())]
@@ -98,7 +98,6 @@ def explain_item(model, ctx: ExplainContext, item: int) -> list[Reason]:
 def _reasons(
     model, ctx, item: int, terms: list[str], near: tuple[int, float] | None, follows: bool
 ) -> list[Reason]:
-    h = model.hybrid
     reasons: list[Reason] = []
     if terms:
         reasons.append(
@@ -132,12 +131,12 @@ def _reasons(
         )
     if model.compulsory[item]:
         reasons.append(Reason("compulsory", "本年度必修课程", {}))
-    rating = float(h.quality_raw_[item])
+    rating = float(model.quality_[item])
     if rating >= HIGH_RATING:
         reasons.append(
             Reason("high_rating", f"学员评价高（{rating:.1f} 分）", {"rating": round(rating, 2)})
         )
-    if h.item_counts_[item] == 0:
+    if model.item_counts_[item] == 0:
         reasons.append(Reason("new_course", "新上线课程", {}))
     if not reasons:
         reasons.append(Reason("popular", "同类干部中较受欢迎的课程", {}))

@@ -1,7 +1,7 @@
 """The public model: ids in, ranked and explained courses (or a menu) out.
 
-``RecommenderModel`` wraps a fitted :class:`~recommender.ranking.hybrid.HybridRecommender`
-with the catalog and cadre profiles it was trained on, applies business filters
+``RecommenderModel`` wraps a fitted :class:`~recommender.ranking.hybrid.Hybrid` and the
+text space with the catalog and cadre profiles it was trained on, applies business filters
 (exclude completed, active only, audience, category, format) and explains every
 item. Completion events newer than the model are passed in per request, so they
 count at once without retraining.
@@ -18,21 +18,17 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recommender.signals.content import profile_text
-from recommender.menu.eligibility import CourseTable
-from recommender.ranking.explain import ExplainContext, Reason, explain_items
-from recommender.data.features import (
-    AudienceIndex,
-    audience_tags,
-    context_bits,
-    interaction_weights,
-    segment_of,
-    segments,
-)
-from recommender.ranking.hybrid import HybridRecommender
+from recommender.data.catalog import Catalog, audience_tags
+from recommender.data.features import context_bits, interaction_weights, segment_of
 from recommender.data.rules import TrainingRules, load_rules
 from recommender.data.schema import Columns as C
-from recommender.ranking.serving import ServingIndex, score_one, warm
+from recommender.data.training import TrainingData
+from recommender.ranking.explain import ExplainContext, Reason, explain_items
+from recommender.ranking.hybrid import Hybrid
+from recommender.ranking.scaling import top_k, zscore
+from recommender.signals.base import Query
+from recommender.signals.content import profile_text
+from recommender.text.space import TextSpace
 
 
 class UnknownIdError(KeyError):
@@ -79,23 +75,19 @@ class Recommendation:
 
 @dataclass
 class _Request:
-    """One cadre's scoring inputs, known or new, as plain index/weight arrays."""
+    """One cadre's request: the profile (for filters and reasons) and the scoring query."""
 
     profile: Mapping[str, Any]
-    context: np.ndarray
-    terms: np.ndarray  # TF-IDF term indices of the profile text …
-    term_weights: np.ndarray  # … and their weights
-    history: np.ndarray  # course indices enrolled in (sorted) …
-    history_weights: np.ndarray  # … and their interaction weights (float32)
-    last_item: int
+    query: Query
 
     @property
     def seen(self) -> np.ndarray:
-        return self.history
+        return self.query.history
 
     def explain_context(self, cohort_counts, components) -> ExplainContext:
+        q = self.query
         return ExplainContext(
-            self.terms, self.term_weights, self.history, self.last_item, cohort_counts, components
+            q.terms, q.term_weights, q.history, q.last_item, cohort_counts, components
         )
 
 
@@ -122,16 +114,28 @@ class RecommenderModel:
 
     def __init__(
         self,
-        hybrid: HybridRecommender,
-        courses: pd.DataFrame,
-        cadres: pd.DataFrame,
+        hybrid: Hybrid,
+        text: TextSpace,
+        data: TrainingData,
         *,
         rules: TrainingRules | None = None,
         metadata: dict | None = None,
     ) -> None:
         self.hybrid = hybrid
-        self.courses = courses.reset_index(drop=True)
-        self.cadres = cadres.reset_index(drop=True)
+        self.text = text
+        self.courses = data.courses.reset_index(drop=True)
+        self.cadres = data.cadres.reset_index(drop=True)
+        # what requests need from the training data (not the enrolment table itself)
+        self.course_map = data.course_ids
+        self.cadre_map = data.cadre_ids
+        self.history_ = data.history
+        self.profile_vectors_ = data.profile_vectors
+        self.segments_ = data.segments
+        self.context_ = data.context
+        self.last_items_ = data.last_items()
+        self.item_counts_ = data.item_counts()
+        self.quality_ = np.asarray(data.quality, dtype=np.float32)
+        self.now_ = data.now
         self.rules = rules or load_rules()
         self.metadata = metadata or {}
         #: reference time for "session not started yet"; None = the end of the training data
@@ -148,13 +152,25 @@ class RecommenderModel:
         self.hours = c[C.CREDIT_HOURS].to_numpy(dtype=np.float64)
         self.compulsory = c[C.COMPULSORY].fillna(False).to_numpy(dtype=bool)
         self.active = c[C.ACTIVE].fillna(True).to_numpy(dtype=bool)
-        self.audiences = AudienceIndex(c[C.AUDIENCE].to_numpy(dtype=object))
+        self.session_start = c[C.SESSION_START].to_numpy(dtype="datetime64[s]")
+        self.catalog = Catalog.from_frame(self.courses, self.rules)
         self._cohort_index, self._cohort_counts = self._cohort_table()
         self._cadre_records = self.cadres.to_dict("records")
-        self._index = ServingIndex.build(self.hybrid)
-        warm(self.hybrid, self._index, segments(self.cadres), self.hybrid.context_bits_)
+        self._state = self.hybrid.serving_state()
+        self.hybrid.warm_up(self._state, self._common_queries())
         self._open_cache: tuple[str | None, np.ndarray] | None = None
         self._table_cache: tuple | None = None
+
+    def _common_queries(self) -> list[Query]:
+        """One query per distinct segment and per distinct context, most common first."""
+        segs, seg_counts = np.unique(
+            np.array(["\x1f".join(s) for s in self.segments_], dtype=object), return_counts=True
+        )
+        ctx, ctx_counts = np.unique(self.context_, axis=0, return_counts=True)
+        queries = [Query(segment=tuple(segs[i].split("\x1f"))) for i in np.argsort(-seg_counts)]
+        queries = queries[: self._state.max_rows // 2]
+        queries += [Query(context=ctx[i]) for i in np.argsort(-ctx_counts, kind="stable")]
+        return queries
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -167,11 +183,13 @@ class RecommenderModel:
             "compulsory",
             "active",
             "audiences",
+            "session_start",
+            "catalog",
             "_cohort_index",
             "_cohort_counts",
             "_cadre_records",
             "rules",
-            "_index",
+            "_state",
             "_open_cache",
             "_table_cache",
         ):
@@ -190,20 +208,20 @@ class RecommenderModel:
 
     def reference_time(self) -> datetime:
         """ "Now" for this model: ``as_of`` if set, else the newest enrolment it was trained on."""
-        ref = self.as_of if self.as_of is not None else self.hybrid.now_
+        ref = self.as_of if self.as_of is not None else self.now_
         return pd.Timestamp(ref).to_pydatetime()
 
     def has_cadre(self, cadre_id: str) -> bool:
-        return cadre_id in self.hybrid.cadres_
+        return cadre_id in self.cadre_map
 
     def course_index(self, course_id: str) -> int:
-        idx = self.hybrid.courses_.index.get(str(course_id))
+        idx = self.course_map.index.get(str(course_id))
         if idx is None:
             raise UnknownIdError("course", course_id)
         return idx
 
     def cadre_profile(self, cadre_id: str) -> dict:
-        row = self.hybrid.cadres_.index.get(str(cadre_id))
+        row = self.cadre_map.index.get(str(cadre_id))
         if row is None:
             raise UnknownIdError(
                 "cadre",
@@ -218,7 +236,7 @@ class RecommenderModel:
         """Course indices, summed weights and the newest course of completion events."""
         if events is None or len(events) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32), -1
-        cols = self.hybrid.courses_.lookup(events[C.COURSE_ID])
+        cols = self.course_map.lookup(events[C.COURSE_ID])
         ok = cols >= 0
         if not ok.any():
             return np.zeros(0, np.int64), np.zeros(0, np.float32), -1
@@ -230,21 +248,29 @@ class RecommenderModel:
 
     def _known_request(self, cadre_id: str, events: pd.DataFrame | None) -> _Request:
         profile = self.cadre_profile(cadre_id)
-        h = self.hybrid
-        r = h.cadres_.index[str(cadre_id)]
-        hist, hist_w = _row(h.history_, r)
+        r = self.cadre_map.index[str(cadre_id)]
+        hist, hist_w = _row(self.history_, r)
         hist_w = hist_w.astype(np.float32)
         extra, extra_w, last = self._events_row(events)
         if len(extra):
             hist, hist_w = _merge_max(hist, hist_w, extra, extra_w)
         else:
-            last = int(h.last_items_[r])
-        terms, term_w = _row(h.profile_vectors_, r)
-        return _Request(profile, h.context_bits_[r : r + 1], terms, term_w, hist, hist_w, last)
+            last = int(self.last_items_[r])
+        terms, term_w = _row(self.profile_vectors_, r)
+        query = Query(
+            terms=terms,
+            term_weights=term_w,
+            history=np.asarray(hist, dtype=np.int64),
+            history_weights=hist_w,
+            last_item=last,
+            segment=self.segments_[r],
+            context=self.context_[r],
+        )
+        return _Request(profile, query)
 
     def _profile_request(self, profile: Mapping[str, Any], completed: Collection[str]) -> _Request:
-        vec = self.hybrid.content_.transform_texts([profile_text(dict(profile))])
-        cols = self.hybrid.courses_.lookup(completed)
+        vec = self.text.transform([profile_text(dict(profile))])
+        cols = self.course_map.lookup(completed)
         cols = np.unique(cols[cols >= 0])
         last = int(cols[-1]) if len(cols) else -1
         ctx = context_bits(
@@ -257,35 +283,39 @@ class RecommenderModel:
                 ]
             )
         )
-        return _Request(
-            profile, ctx, vec.indices, vec.data, cols, np.ones(len(cols), np.float32), last
+        query = Query(
+            terms=vec.indices.astype(np.int64),
+            term_weights=vec.data.astype(np.float32),
+            history=cols.astype(np.int64),
+            history_weights=np.ones(len(cols), np.float32),
+            last_item=last,
+            segment=segment_of(profile),
+            context=ctx[0],
         )
+        return _Request(profile, query)
 
     def _score(self, req: _Request) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Blended scores and 1-D components for one request (numpy fast path)."""
-        return score_one(
-            self.hybrid,
-            self._index,
-            req.terms,
-            req.term_weights,
-            req.history,
-            req.history_weights,
-            segment_of(req.profile),
-            req.last_item,
-            req.context,
-        )
+        """Blended scores and 1-D components for one request (each signal's own fast path)."""
+        return self.hybrid.score_one(req.query, self._state)
+
+    def open_courses(self, at: np.datetime64 | None = None) -> np.ndarray:
+        """Courses one can still enrol in at ``at`` (default ``as_of``, else the end of the
+        training data): self-paced ones, and scheduled ones whose session has not started."""
+        at = self.as_of if at is None else at
+        ref = self.now_ if at is None else np.datetime64(at, "s")
+        return np.isnat(self.session_start) | (self.session_start >= ref)
 
     def _open_mask(self) -> np.ndarray:
         """Active courses still open at ``as_of`` (memoised per ``as_of``; read-only)."""
         key = None if self.as_of is None else str(self.as_of)
         cached = self._open_cache
         if cached is None or cached[0] != key:
-            mask = self.active & self.hybrid.open_courses(self.as_of)
+            mask = self.active & self.open_courses()
             mask.setflags(write=False)
             cached = self._open_cache = (key, mask)
         return cached[1]
 
-    def course_table(self) -> tuple[CourseTable, np.ndarray]:
+    def course_table(self) -> tuple[Catalog, np.ndarray]:
         """The menu planner's parsed catalog of courses still open at ``as_of`` and their
         positions in the model (memoised per ``as_of`` and window hours: parsing 5k courses
         per request would cost more than the optimisation)."""
@@ -297,15 +327,15 @@ class RecommenderModel:
         )
         cached = self._table_cache
         if cached is None or cached[0] != key:
-            rows = np.flatnonzero(self.hybrid.open_courses(self.as_of))
-            table = CourseTable.from_frame(self.courses.iloc[rows], self.rules)
+            rows = np.flatnonzero(self.open_courses())
+            table = Catalog.from_frame(self.courses.iloc[rows], self.rules)
             cached = self._table_cache = (key, table, rows)
         return cached[1], cached[2]
 
     def _audience_mask(self, profile: Mapping[str, Any]) -> np.ndarray:
         """Courses whose audience includes this cadre."""
         band = self.rules.rank_band(str(profile.get(C.RANK) or ""))
-        return self.audiences.mask(audience_tags(profile, band))
+        return self.catalog.audiences.mask(audience_tags(profile, band))
 
     def _eligible(self, req: _Request, *, category, fmt, include_completed: bool) -> np.ndarray:
         mask = self._open_mask() & self._audience_mask(req.profile)
@@ -329,7 +359,7 @@ class RecommenderModel:
             (np.ones(len(codes), np.float32), (codes, np.arange(len(codes)))),
             shape=(len(keys), len(codes)),
         )
-        taken = (self.hybrid.history_ > 0).astype(np.float32)
+        taken = (self.history_ > 0).astype(np.float32)
         counts = np.asarray((member @ taken).toarray(), dtype=np.int32)
         return {tuple(k): i for i, k in enumerate(keys)}, counts
 
@@ -347,9 +377,7 @@ class RecommenderModel:
         cand = np.flatnonzero(mask)
         if len(cand) == 0 or k <= 0:
             return []
-        k = min(k, len(cand))
-        top = cand[np.argpartition(-scores[cand], k - 1)[:k]]
-        top = top[np.argsort(-scores[top], kind="stable")]
+        top = cand[top_k(scores[cand], k)[0]]
         reasons: list = [()] * len(top)
         if explain:
             ctx = req.explain_context(self.cohort_counts(req.profile), comps)
@@ -414,12 +442,14 @@ class RecommenderModel:
     def similar(self, course_id: str, k: int = 10) -> list[Recommendation]:
         """Courses like ``course_id``: text similarity blended with co-completion."""
         i = self.course_index(course_id)
-        content = self.hybrid.content_.similar_items(i)
-        hist = sp.csr_matrix(([1.0], ([0], [i])), shape=(1, len(self.course_ids)), dtype=np.float32)
-        collab = self.hybrid.collab_.score(hist)[0]
-        from recommender.ranking.hybrid import zscore
-
-        blended = zscore(content[None, :])[0] + 0.5 * zscore(collab[None, :])[0]
+        content = self.text.similar_items(i)
+        blended = zscore(content)[0]
+        collab = self.hybrid.signal("collaborative")
+        if collab is not None:
+            hist = sp.csr_matrix(
+                ([1.0], ([0], [i])), shape=(1, len(self.course_ids)), dtype=np.float32
+            )
+            blended = blended + 0.5 * zscore(collab.raw_score(hist))[0]
         blended[i] = -np.inf
         blended[~self.active] = -np.inf
         k = min(k, int(np.isfinite(blended).sum()))

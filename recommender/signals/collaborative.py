@@ -1,4 +1,4 @@
-"""Item–item collaborative scorers (EASE, item-kNN) and a "next course" transition matrix.
+"""Collaborative signal: item–item scorers (EASE, item-kNN) learned from who took what.
 
 Everything works on internal indices: users are rows, items are columns of a
 ``scipy.sparse.csr_matrix`` of float32 weights. A scorer learns an item–item matrix
@@ -15,6 +15,8 @@ import scipy.sparse as sp
 from scipy.linalg import lapack
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
+
+from recommender.signals.base import ColdBridge, Query, QueryBatch, Signal
 
 #: elements of one dense block of the co-occurrence matrix (float64: 128 MB)
 _BLOCK_ELEMENTS = 1 << 24
@@ -214,49 +216,63 @@ def _top_k_rows(sim: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return rows[keep], cols[keep], vals[keep]
 
 
-def sequence_transitions(
-    user_idx: np.ndarray,
-    item_idx: np.ndarray,
-    order_key: np.ndarray,
-    n_items: int,
-    *,
-    max_gap: int = 1,
-) -> sp.csr_matrix:
-    """Row-normalised "next course" matrix ``T`` (n_items, n_items) float32.
+class CollaborativeSignal(Signal):
+    """``history × item_similarity`` from EASE or item-kNN, cold courses bridged by text.
 
-    Each user's interactions are ordered by ``order_key`` (e.g. enrolment time; ties
-    keep input order). ``T[i, j]`` counts how often ``j`` comes within ``max_gap``
-    steps after ``i`` for the same user, a successor ``g`` steps later counting
-    ``1/g``; repeats of the same item are skipped. Rows sum to 1 (or are all zero).
-    Score a history with ``T[last_item]`` (see :func:`transition_scores`).
+    At request time the cadre's *current* history is used, so a completion posted a
+    minute ago changes the scores without retraining.
+
+    Parameters
+    ----------
+    kind
+        ``"ease"`` (closed form, best up to ~20k courses) or ``"itemknn"``.
+    l2
+        EASE ridge penalty λ.
+    neighbours
+        Neighbours kept per course by item-kNN.
     """
-    if max_gap < 1:
-        raise ValueError(f"max_gap must be >= 1, got {max_gap}")
-    users, items = np.asarray(user_idx), np.asarray(item_idx)
-    order = np.argsort(np.asarray(order_key), kind="stable")
-    order = order[np.argsort(users[order], kind="stable")]
-    users, items = users[order], items[order]
-    src, dst, val = [], [], []
-    for gap in range(1, max_gap + 1):
-        same = (users[gap:] == users[:-gap]) & (items[gap:] != items[:-gap])
-        src.append(items[:-gap][same])
-        dst.append(items[gap:][same])
-        val.append(np.full(int(same.sum()), 1.0 / gap))
-    counts = sp.csr_matrix(
-        (np.concatenate(val), (np.concatenate(src), np.concatenate(dst))),
-        shape=(n_items, n_items),
-        dtype=np.float64,
-    )
-    totals = np.asarray(counts.sum(axis=1)).ravel()
-    inv = np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)
-    return sp.csr_matrix(sp.diags(inv) @ counts, dtype=np.float32)
 
+    name = "collaborative"
+    needs_history = True
 
-def transition_scores(transitions: sp.csr_matrix, last_items: np.ndarray) -> np.ndarray:
-    """Next-course scores (n_rows, n_items) float32 from each row's last item (-1 = none)."""
-    last = np.asarray(last_items, dtype=np.int64).ravel()
-    out = np.zeros((len(last), transitions.shape[1]), dtype=np.float32)
-    has = last >= 0
-    if has.any():
-        out[has] = transitions[last[has]].toarray()
-    return out
+    def __init__(self, *, kind: str = "ease", l2: float = 200.0, neighbours: int = 100) -> None:
+        self.kind = kind
+        self.l2 = l2
+        self.neighbours = neighbours
+
+    def make_scorer(self) -> EASE | ItemKNN:
+        if self.kind == "ease":
+            return EASE(l2=self.l2)
+        if self.kind == "itemknn":
+            return ItemKNN(k=self.neighbours)
+        raise ValueError(f"unknown collaborative kind {self.kind!r}; use 'ease' or 'itemknn'")
+
+    def fit(self, data) -> CollaborativeSignal:
+        self.scorer_ = self.make_scorer().fit(data.history)
+        self.bridge_ = ColdBridge(data.cold_bridge(), data.item_counts() > 0)
+        self.n_items_ = data.n_items
+        return self
+
+    def raw_score(self, history: sp.csr_matrix) -> np.ndarray:
+        """Scores without the cold-course bridge (course pages, solo baselines)."""
+        self._check_fitted()
+        return self.scorer_.score(history)
+
+    def score(self, batch: QueryBatch) -> np.ndarray:
+        self._check_fitted()
+        return self.bridge_.batch(self.raw_score(batch.history))
+
+    def score_one(self, query: Query) -> np.ndarray:
+        self._check_fitted()
+        if not query.has_history:
+            return np.zeros(self.n_items_, dtype=np.float32)
+        sim = self.scorer_.item_similarity_
+        w = query.history_weights.astype(np.float32)
+        if isinstance(sim, np.ndarray):
+            raw = w @ sim[query.history]
+        else:
+            row = sp.csr_matrix(
+                (w, (np.zeros(len(w), np.int64), query.history)), shape=(1, self.n_items_)
+            )
+            raw = np.asarray((row @ sim).toarray()).ravel()
+        return self.bridge_.one(raw)

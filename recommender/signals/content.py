@@ -1,29 +1,27 @@
-"""Content model: TF-IDF of course text ↔ cadre profile text, cosine scores.
+"""Content signal: cosine of a cadre's text vector to every course's TF-IDF vector.
 
-A cadre is represented by their job title, 岗位职责 and declared needs, blended
-with the text of the courses they completed, so the representation sharpens as
-history accumulates and still works for a cadre with no history at all.
+A cadre is represented by job title, 岗位职责 and declared needs, blended with the text of
+the courses they took, so the vector sharpens as history accumulates and still works for a
+cadre with no history at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
-from sklearn.utils.validation import check_is_fitted
 
 from recommender.data.schema import Columns as C
+from recommender.signals.base import Query, QueryBatch, Signal
 
 PROFILE_FIELDS = (C.JOB_TITLE, C.JOB_DESCRIPTION, C.DECLARED_NEEDS)
+#: above this many courses the dense course × course similarity is not kept for requests
+DENSE_LIMIT = 8000
 
 
 def course_text(courses: pd.DataFrame) -> list[str]:
-    """Title (twice: titles are dense with topic words) + tags + description."""
+    """Title (twice: titles are dense with topic words) + category + tags + description."""
     tags = courses[C.TAGS].fillna("").astype(str).str.replace("|", " ", regex=False)
     title = courses[C.TITLE].fillna("").astype(str)
     desc = courses[C.DESCRIPTION].fillna("").astype(str)
@@ -31,98 +29,112 @@ def course_text(courses: pd.DataFrame) -> list[str]:
     return (title + " " + title + " " + cat + " " + tags + " " + desc).tolist()
 
 
-def profile_text(profile: pd.Series | dict) -> str:
+def profile_text(profile) -> str:
     """The text a cadre is known by: job title, 岗位职责 and declared needs."""
     parts = [profile.get(f) for f in PROFILE_FIELDS]
     return " ".join(str(p) for p in parts if isinstance(p, str) and p)
 
 
-class ContentModel(BaseEstimator):
-    """TF-IDF content scorer.
+def row_positions(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (in ``indices``/``data``) of the entries of CSR ``rows``, concatenated in
+    the order given, and each row's length: one vectorised gather instead of a slice per row."""
+    rows = np.asarray(rows, dtype=np.int64)
+    starts = indptr[rows]
+    lens = indptr[rows + 1] - starts
+    shift = starts - np.concatenate(([0], np.cumsum(lens)[:-1])).astype(starts.dtype)
+    return np.repeat(shift, lens) + np.arange(int(lens.sum())), lens
+
+
+class ContentSignal(Signal):
+    """TF-IDF cosine between the cadre vector and each course.
 
     Parameters
     ----------
-    tokenizer
-        Callable turning a string into tokens (a picklable ``ChineseTokenizer``).
     history_weight
-        Share of the cadre vector that comes from completed courses' text when the
-        cadre has history; the rest comes from the profile text.
+        Share of the cadre vector taken from the (weighted) mean of enrolled courses' text
+        when the cadre has both a profile and history; the rest comes from the profile.
     """
 
-    def __init__(
-        self,
-        *,
-        tokenizer: Callable[[str], list[str]],
-        history_weight: float = 0.5,
-        min_df: int = 1,
-        max_df: float = 0.5,
-    ) -> None:
-        self.tokenizer = tokenizer
-        self.history_weight = history_weight
-        self.min_df = min_df
-        self.max_df = max_df
+    name = "content"
 
-    def fit(self, courses: pd.DataFrame) -> ContentModel:
-        """Learn the vocabulary and IDF from the catalog; store L2-normalised course vectors."""
-        self.vectorizer_ = TfidfVectorizer(
-            tokenizer=self.tokenizer,
-            token_pattern=None,
-            lowercase=False,
-            sublinear_tf=True,
-            min_df=self.min_df,
-            max_df=self.max_df,
-            dtype=np.float32,
-        )
-        self.course_matrix_ = self.vectorizer_.fit_transform(course_text(courses)).tocsr()
-        self.terms_ = self.vectorizer_.get_feature_names_out()
+    def __init__(self, *, history_weight: float = 0.5) -> None:
+        self.history_weight = history_weight
+
+    def fit(self, data) -> ContentSignal:
+        if data.course_vectors is None:
+            raise ValueError("ContentSignal needs data.course_vectors (the text space)")
+        self.course_matrix_ = data.course_vectors.tocsr().astype(np.float32)
+        self.n_items_ = self.course_matrix_.shape[0]
         return self
 
-    def transform_texts(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """TF-IDF vectors (L2-normalised) of free texts; duplicates tokenised once."""
-        check_is_fitted(self, "vectorizer_")
-        uniq, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
-        mat = self.vectorizer_.transform(list(uniq)).tocsr()
-        return mat[inverse]
-
-    def cadre_vectors(
-        self, profile_vectors: sp.csr_matrix, history: sp.csr_matrix | None
-    ) -> sp.csr_matrix:
-        """Blend profile vectors with the (weighted) mean of completed-course vectors."""
-        check_is_fitted(self, "vectorizer_")
-        if history is None or history.nnz == 0:
-            return profile_vectors
+    # ---------------------------------------------------------------- batch
+    def cadre_vectors(self, batch: QueryBatch) -> sp.csr_matrix:
+        """Profile vectors blended with the weighted mean of enrolled-course vectors."""
+        history = batch.history
+        if history.nnz == 0:
+            return batch.profiles
         hist = normalize(history @ self.course_matrix_)
         has_hist = np.asarray(history.getnnz(axis=1) > 0)
-        has_prof = np.asarray(profile_vectors.getnnz(axis=1) > 0)
+        has_prof = np.asarray(batch.profiles.getnnz(axis=1) > 0)
         w_hist = np.where(has_hist, np.where(has_prof, self.history_weight, 1.0), 0.0)
-        w_prof = 1.0 - w_hist
-        blended = sp.diags(w_prof.astype(np.float32)) @ profile_vectors
+        blended = sp.diags((1.0 - w_hist).astype(np.float32)) @ batch.profiles
         blended = blended + sp.diags(w_hist.astype(np.float32)) @ hist
         return normalize(blended.tocsr())
 
-    def score(self, cadre_vectors: sp.csr_matrix) -> np.ndarray:
-        """Cosine similarity of each cadre vector to every course: (n_rows, n_items)."""
-        check_is_fitted(self, "vectorizer_")
-        return np.asarray((cadre_vectors @ self.course_matrix_.T).toarray(), dtype=np.float32)
+    def score(self, batch: QueryBatch) -> np.ndarray:
+        self._check_fitted()
+        vecs = self.cadre_vectors(batch)
+        return np.asarray((vecs @ self.course_matrix_.T).toarray(), dtype=np.float32)
 
-    def similar_items(self, item: int) -> np.ndarray:
-        """Cosine similarity of one course to every course."""
-        check_is_fitted(self, "vectorizer_")
-        row = self.course_matrix_[item]
-        return np.asarray((row @ self.course_matrix_.T).toarray()).ravel()
+    # --------------------------------------------------------------- single
+    def prepare(self) -> None:
+        cm = self.course_matrix_
+        course_t = cm.T.tocsr()
+        course_t.sort_indices()
+        self._serving_course_t = course_t
+        dense = cm.shape[0] <= DENSE_LIMIT
+        self._serving_sim = np.asarray((cm @ cm.T).toarray(), np.float32) if dense else None
 
-    def matched_terms(self, cadre_vector: sp.csr_matrix, item: int, n: int = 3) -> list[str]:
-        """The terms that contribute most to a cadre ↔ course match (for explanations)."""
-        check_is_fitted(self, "vectorizer_")
-        prod = cadre_vector.multiply(self.course_matrix_[item]).tocoo()
-        if prod.nnz == 0:
-            return []
-        order = np.argsort(-prod.data)[:n]
-        return [str(self.terms_[j]) for j in prod.col[order]]
+    def similarity(self, rows: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
+        """Course × course cosine block (dense cache when the catalog is small)."""
+        sim = getattr(self, "_serving_sim", None)
+        if sim is not None:
+            return sim[rows] if cols is None else sim[np.ix_(rows, cols)]
+        cm = self.course_matrix_
+        other = cm if cols is None else cm[cols]
+        return np.asarray((cm[rows] @ other.T).toarray(), dtype=np.float32)
 
-    def top_terms(self, vectors: sp.csr_matrix, n: int = 10) -> Iterable[list[str]]:
-        """Highest-weighted terms of each row (for topic labels and reports)."""
-        for i in range(vectors.shape[0]):
-            row = vectors.getrow(i)
-            order = np.argsort(-row.data)[:n]
-            yield [str(self.terms_[j]) for j in row.indices[order]]
+    def profile_scores(self, terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """``profile · course`` for every course: the posting lists of the profile's terms
+        gathered and summed (no sparse product per request)."""
+        if not hasattr(self, "_serving_course_t"):
+            self.prepare()
+        t = self._serving_course_t
+        pos, lens = row_positions(t.indptr, terms)
+        if len(pos) == 0:
+            return np.zeros(self.n_items_, dtype=np.float32)
+        vals = t.data[pos] * np.repeat(np.asarray(weights, np.float32), lens)
+        return np.bincount(t.indices[pos], weights=vals, minlength=self.n_items_).astype(
+            np.float32
+        )
+
+    def score_one(self, query: Query) -> np.ndarray:
+        self._check_fitted()
+        prof = self.profile_scores(query.terms, query.term_weights)
+        if not query.has_history:
+            return prof
+        idx, w = query.history, query.history_weights.astype(np.float64)
+        sub = self.similarity(idx)  # |history| × courses
+        u_raw = w @ sub
+        u_norm = float(np.sqrt(max(w @ sub[:, idx] @ w, 0.0)))
+        if u_norm <= 0:
+            return prof
+        u = u_raw / u_norm  # cos(mean history vector, course)
+        if not len(query.terms):
+            return u.astype(np.float32)
+        hw = self.history_weight
+        p_dot_u = float(w @ prof[idx]) / u_norm
+        norm = np.sqrt(max((1 - hw) ** 2 + hw**2 + 2 * hw * (1 - hw) * p_dot_u, 0.0))
+        if norm <= 0:
+            return np.zeros(self.n_items_, dtype=np.float32)
+        return (((1.0 - hw) * prof + hw * u) / norm).astype(np.float32)

@@ -16,6 +16,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from recommender.signals.base import ColdBridge, Query, QueryBatch, Signal
+
 _SECONDS_PER_DAY = 86400.0
 
 
@@ -163,3 +165,64 @@ def _level_tables(items, w, segments, levels, n_items):
         support = np.bincount(rows, minlength=len(index))
         tables.append((level, index, counts, support))
     return tables
+
+
+class PopularitySignal(Signal):
+    """Log of time-decayed popularity within the cadre's segment (or overall).
+
+    Choice models are additive in log-popularity, so the log scale blends well with the
+    other z-scored signals; courses with no enrolments borrow the score of their text
+    neighbours (cold bridge) instead of sitting at the bottom.
+
+    Parameters
+    ----------
+    scope
+        ``"segment"`` (rank, unit level, system with backoff) or ``"overall"``.
+    half_life_days
+        Age at which an enrolment counts half.
+    """
+
+    needs_history = False
+
+    def __init__(self, *, scope: str = "segment", half_life_days: float = 180.0) -> None:
+        self.scope = scope
+        self.half_life_days = half_life_days
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return "popularity" if self.scope == "segment" else "popularity_overall"
+
+    def fit(self, data) -> PopularitySignal:
+        if self.scope not in ("segment", "overall"):
+            raise ValueError(f"scope must be 'segment' or 'overall', got {self.scope!r}")
+        segs = [data.segments[r] for r in data.rows] if self.scope == "segment" else None
+        self.model_ = Popularity(half_life_days=self.half_life_days).fit(
+            data.cols, data.times, segs, data.n_items, now=data.now
+        )
+        warm = data.item_counts() > 0
+        self.bridge_ = ColdBridge(data.cold_bridge(), warm) if warm.any() else None
+        self.n_items_ = data.n_items
+        return self
+
+    def _row(self, segment: tuple[str, ...] | None) -> np.ndarray:
+        share = self.model_.score(segment if self.scope == "segment" else None)
+        logp = np.log(share.astype(np.float64) + 1e-6).astype(np.float32)
+        if self.bridge_ is None or self.bridge_.all_warm:
+            return logp
+        logp[self.bridge_.cold] = 0.0
+        return self.bridge_.one(logp)
+
+    def score(self, batch: QueryBatch) -> np.ndarray:
+        self._check_fitted()
+        keys = [tuple(s) if self.scope == "segment" else None for s in batch.segments]
+        rows = {k: self._row(k) for k in dict.fromkeys(keys)}
+        if not keys:
+            return np.zeros((0, self.n_items_), np.float32)
+        return np.vstack([rows[k] for k in keys])
+
+    def score_one(self, query: Query) -> np.ndarray:
+        self._check_fitted()
+        return self._row(tuple(query.segment) if self.scope == "segment" else None)
+
+    def memo_key(self, query: Query):
+        return (self.name, tuple(query.segment)) if self.scope == "segment" else (self.name,)

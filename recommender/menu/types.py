@@ -1,0 +1,115 @@
+"""The menu's request and result types, defined once (the CLI and the service reuse them)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+import numpy as np
+
+from recommender.menu.schedule import Calendar
+
+Solver = Literal["milp", "greedy", "exhaustive"]
+
+
+class MenuError(ValueError):
+    """Invalid menu request (unknown solver, window or format, bad numbers)."""
+
+
+@dataclass(frozen=True)
+class MenuConstraints:
+    """What the menu must respect; ``None`` falls back to the cadre profile, then the rules."""
+
+    year: int
+    target_hours: float | None = None
+    hours_credited: float = 0.0
+    start: datetime | None = None
+    compulsory_first: bool = True
+    category_minimums: Mapping[str, float] | None = None
+    weekly_hours_budget: float | None = None
+    windows: tuple[str, ...] | None = None
+    formats: tuple[str, ...] | None = None
+    max_per_topic: int = 2
+    max_per_instructor: int = 2
+    max_courses: int = 40
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    """One planned course; ``weeks`` maps the first plannable day of each week to its hours."""
+
+    course_id: str
+    title: str
+    category: str
+    format: str
+    credit_hours: float
+    score: float
+    week: int | None
+    session_start: datetime | None
+    session_end: datetime | None
+    reason: str
+    compulsory: bool
+    weeks: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Unmet:
+    """A goal the menu misses: which constraint, by how many hours, why (in Chinese)."""
+
+    constraint: str
+    shortfall_hours: float
+    message: str
+
+
+@dataclass(frozen=True)
+class Menu:
+    """A cadre's course menu for one year."""
+
+    cadre_id: str
+    year: int
+    target_hours: float
+    hours_credited: float
+    planned_hours: float
+    items: list[MenuItem]
+    totals_by_category: dict[str, float]
+    totals_by_format: dict[str, float]
+    met: bool
+    unmet: list[Unmet]
+    solver: str
+    objective: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly dict (datetimes as ISO strings, missing scores as None)."""
+        return _jsonable(asdict(self))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, float | np.floating):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    return value
+
+
+@dataclass(frozen=True)
+class Request:
+    """A menu request with every default resolved."""
+
+    target: float
+    remaining: float
+    budget: float
+    windows: tuple[str, ...]
+    formats: tuple[str, ...]
+    minimums: dict[str, float]
+    calendar: Calendar
+    constraints: MenuConstraints
+
+

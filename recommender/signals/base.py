@@ -1,0 +1,187 @@
+"""The one contract every ranking signal implements, and the query it answers.
+
+A :class:`Signal` learns from :class:`~recommender.data.training.TrainingData` in
+:meth:`Signal.fit` and scores every course for cadres: many at once (:meth:`Signal.score`,
+for training, weight fitting and evaluation) or one at a time (:meth:`Signal.score_one`,
+the request path). Both are the same score — one definition — and the contract tests
+(:mod:`recommender.testing`) check it for every subclass. A signal whose score depends
+only on something many cadres share (their segment, their declared context, nothing)
+says so with :meth:`Signal.memo_key`, and the serving state computes it once per key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+
+if TYPE_CHECKING:  # pragma: no cover
+    from recommender.data.training import TrainingData
+
+_EMPTY_I = np.zeros(0, dtype=np.int64)
+_EMPTY_F = np.zeros(0, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Query:
+    """Who is asking, with what profile, history and context (internal indices).
+
+    ``terms``/``term_weights``: the profile's TF-IDF entries; ``history``/``history_weights``:
+    enrolled courses (sorted, unique) and their confidence; ``last_item``: the newest course
+    (-1 = none); ``segment``: (rank, unit level, system); ``context``: declared formats and
+    study windows as the bit row of :func:`recommender.data.features.context_bits`.
+    """
+
+    terms: np.ndarray = field(default_factory=lambda: _EMPTY_I)
+    term_weights: np.ndarray = field(default_factory=lambda: _EMPTY_F)
+    history: np.ndarray = field(default_factory=lambda: _EMPTY_I)
+    history_weights: np.ndarray = field(default_factory=lambda: _EMPTY_F)
+    last_item: int = -1
+    segment: tuple[str, ...] = ("", "", "")
+    context: np.ndarray | None = None
+
+    @property
+    def has_history(self) -> bool:
+        return len(self.history) > 0
+
+
+@dataclass(frozen=True)
+class QueryBatch:
+    """Many queries as matrices: the shape batch scoring wants."""
+
+    profiles: sp.csr_matrix  # n × terms
+    history: sp.csr_matrix  # n × courses
+    last_items: np.ndarray  # n
+    segments: Sequence[tuple[str, ...]]
+    context: np.ndarray  # n × bits
+
+    def __len__(self) -> int:
+        return self.history.shape[0]
+
+    @property
+    def has_history(self) -> np.ndarray:
+        return np.asarray(self.history.getnnz(axis=1) > 0)
+
+    def without_history(self) -> QueryBatch:
+        """The same cadres as if they were new (profile, segment and context only)."""
+        return QueryBatch(
+            self.profiles,
+            sp.csr_matrix(self.history.shape, dtype=np.float32),
+            np.full(len(self), -1, dtype=np.int64),
+            self.segments,
+            self.context,
+        )
+
+    def query(self, i: int) -> Query:
+        """Row ``i`` as a single :class:`Query`."""
+        p, h = self.profiles, self.history
+        lo, hi = p.indptr[i], p.indptr[i + 1]
+        hlo, hhi = h.indptr[i], h.indptr[i + 1]
+        order = np.argsort(h.indices[hlo:hhi], kind="stable")
+        return Query(
+            terms=p.indices[lo:hi].astype(np.int64),
+            term_weights=p.data[lo:hi].astype(np.float32),
+            history=h.indices[hlo:hhi][order].astype(np.int64),
+            history_weights=h.data[hlo:hhi][order].astype(np.float32),
+            last_item=int(self.last_items[i]),
+            segment=tuple(self.segments[i]),
+            context=np.asarray(self.context[i], dtype=np.float32),
+        )
+
+    @classmethod
+    def for_cadres(cls, data: TrainingData, rows: np.ndarray) -> QueryBatch:
+        """Known cadres (internal rows) as they stand in ``data``."""
+        rows = np.asarray(rows, dtype=np.int64)
+        last = data.last_items()
+        return cls(
+            profiles=data.profile_vectors[rows],
+            history=data.history[rows],
+            last_items=last[rows],
+            segments=[data.segments[r] for r in rows],
+            context=data.context[rows],
+        )
+
+
+class NotFittedError(RuntimeError):
+    """A signal was asked to score before :meth:`Signal.fit`."""
+
+
+class Signal(BaseEstimator):
+    """One score per course for a cadre; the hybrid blends several.
+
+    Subclasses set ``name`` (unique within a hybrid) and ``needs_history`` (``True`` when
+    the score says nothing for a cadre with no history, e.g. collaborative filtering), and
+    implement :meth:`fit` and :meth:`score_one`; :meth:`score` defaults to one call per row
+    and is overridden where a matrix product is faster. Follow scikit-learn's rules:
+    ``__init__`` only stores parameters, fitted attributes end in ``_``.
+    """
+
+    name: ClassVar[str] = ""
+    needs_history: ClassVar[bool] = False
+
+    def fit(self, data: TrainingData) -> Signal:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def score(self, batch: QueryBatch) -> np.ndarray:
+        """(n queries × n courses) float32."""
+        self._check_fitted()
+        rows = [self.score_one(batch.query(i)) for i in range(len(batch))]
+        n = self.n_items_
+        return np.vstack(rows).astype(np.float32) if rows else np.zeros((0, n), np.float32)
+
+    def score_one(self, query: Query) -> np.ndarray:  # pragma: no cover - abstract
+        """(n courses,) float32 for one query."""
+        raise NotImplementedError
+
+    def memo_key(self, query: Query) -> Hashable | None:
+        """A key such that queries with equal keys get equal scores, or ``None``."""
+        return None
+
+    def prepare(self) -> None:
+        """Build request-time helpers (called once at model load; never pickled)."""
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "n_items_"):
+            raise NotFittedError(
+                f"{type(self).__name__} is not fitted yet: call fit(data) before scoring"
+            )
+
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())
+        for key in [k for k in state if k.startswith("_serving")]:
+            del state[key]  # request-time helpers are rebuilt by prepare()
+        return state
+
+
+class ColdBridge:
+    """Fills courses with no enrolments from their warm text neighbours, for behavioural
+    scores: ``scores @ matrix`` in batch, a gather of the same weights for one row."""
+
+    def __init__(self, matrix: sp.csr_matrix, warm: np.ndarray) -> None:
+        self.matrix = matrix.tocsr()
+        self.all_warm = bool(np.all(warm))
+        csc = self.matrix.tocsc()
+        cold = np.flatnonzero(~np.asarray(warm, bool))
+        k = int(np.diff(csc.indptr)[cold].max()) if len(cold) else 0
+        self.cold = cold
+        self.nbrs = np.zeros((len(cold), k), dtype=np.int64)
+        self.weights = np.zeros((len(cold), k), dtype=np.float32)
+        for r, c in enumerate(cold):
+            lo, hi = csc.indptr[c], csc.indptr[c + 1]
+            self.nbrs[r, : hi - lo] = csc.indices[lo:hi]
+            self.weights[r, : hi - lo] = csc.data[lo:hi]
+
+    def batch(self, scores: np.ndarray) -> np.ndarray:
+        if self.all_warm or not len(self.cold):
+            return np.asarray(scores, dtype=np.float32)
+        return np.asarray(scores @ self.matrix, dtype=np.float32)
+
+    def one(self, scores: np.ndarray) -> np.ndarray:
+        scores = np.array(scores, dtype=np.float32)
+        if len(self.cold) and not self.all_warm:
+            scores[self.cold] = (scores[self.nbrs] * self.weights).sum(axis=1)
+        return scores

@@ -1,0 +1,30 @@
+"""Quality signal: the Bayesian mean of learner ratings, shrunk towards the instructor rating."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recommender.signals.base import Query, QueryBatch, Signal
+
+
+class QualitySignal(Signal):
+    """The same quality prior (0–5 scale) for every cadre (see
+    :func:`recommender.data.features.quality_prior`)."""
+
+    name = "quality"
+
+    def fit(self, data) -> QualitySignal:
+        self.prior_ = np.asarray(data.quality, dtype=np.float32)
+        self.n_items_ = len(self.prior_)
+        return self
+
+    def score(self, batch: QueryBatch) -> np.ndarray:
+        self._check_fitted()
+        return np.tile(self.prior_, (len(batch), 1))
+
+    def score_one(self, query: Query) -> np.ndarray:
+        self._check_fitted()
+        return self.prior_.copy()
+
+    def memo_key(self, query: Query):
+        return (self.name,)
