@@ -37,12 +37,13 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check recommender service tests benchmarks
-	$(VENV)/bin/ruff format --check recommender service tests benchmarks
+	$(VENV)/bin/ruff check recommender service samplegen tests benchmarks
+	$(VENV)/bin/ruff format --check recommender service samplegen tests benchmarks
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format recommender service tests benchmarks
-	$(VENV)/bin/ruff check --fix recommender service tests benchmarks
+	$(VENV)/bin/ruff format recommender service samplegen tests benchmarks
+	$(VENV)/bin/ruff check --fix recommender service samplegen tests benchmarks
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"

@@ -1,22 +1,75 @@
 """xuanxue (选学): personalised course menus for cadre training.
 
-A pure library: it never imports ``fastapi`` or ``service``.
+A pure library: it never imports ``fastapi`` or ``service`` (import-linter checks it).
+The names below are the public API — what the service, the CLI, notebooks and portals'
+Python code use; everything else may move between releases. They load lazily, so
+``import recommender`` (and ``recommender --help``) stays fast.
+
+Rooms (each sub-package's docstring is its map), lower layers first:
+``data`` → ``text`` → ``signals`` → ``ranking`` → ``menu`` / ``insights`` → ``lifecycle`` → ``cli``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+#: public name → module that defines it
+_EXPORTS = {
+    # data contract
+    "Columns": "recommender.data.schema",
+    "FORMATS": "recommender.data.schema",
+    "SOURCES": "recommender.data.schema",
+    "UNIT_LEVELS": "recommender.data.schema",
+    "WINDOWS": "recommender.data.schema",
+    "ENUM_ALIASES": "recommender.data.cells",
+    "load_dataset": "recommender.data.loading",
+    "TrainingData": "recommender.data.training",
+    "Catalog": "recommender.data.catalog",
+    # signals and ranking
+    "Signal": "recommender.signals.base",
+    "Query": "recommender.signals.base",
+    "QueryBatch": "recommender.signals.base",
+    "Hybrid": "recommender.ranking.hybrid",
+    "TrainConfig": "recommender.ranking.pipeline",
+    "default_signals": "recommender.ranking.pipeline",
+    "fit_recommender": "recommender.ranking.pipeline",
+    "RecommenderModel": "recommender.ranking.model",
+    "Recommendation": "recommender.ranking.model",
+    "UnknownIdError": "recommender.ranking.model",
+    # menus
+    "Menu": "recommender.menu.types",
+    "MenuConstraints": "recommender.menu.types",
+    "MenuError": "recommender.menu.types",
+    "plan_menu": "recommender.menu.planning",
+    # lifecycle
+    "ArtifactError": "recommender.lifecycle.artifacts",
+    "load_model": "recommender.lifecycle.artifacts",
+    "read_metadata": "recommender.lifecycle.artifacts",
+    "resolve": "recommender.lifecycle.artifacts",
+    "smoke_check": "recommender.lifecycle.artifacts",
+    "EventStore": "recommender.lifecycle.events",
+    "train": "recommender.lifecycle.train",
+    "evaluate": "recommender.lifecycle.evaluate",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
 if TYPE_CHECKING:  # pragma: no cover
+    from recommender.lifecycle.artifacts import load_model
     from recommender.ranking.model import RecommenderModel
 
-__all__ = ["__version__", "load_model"]
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'recommender' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
-def load_model(path: str) -> RecommenderModel:
-    """Load a trained model from an artifact directory (or ``models/current``)."""
-    from recommender.lifecycle.artifacts import load_model as _load
-
-    return _load(path)
+def __dir__() -> list[str]:
+    return sorted(__all__)

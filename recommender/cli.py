@@ -282,9 +282,105 @@ def gaps(
     Example: recommender gaps --data data/sample --model models --out gaps.xlsx
     """
     from recommender.insights.report import write_gap_report
+    from recommender.lifecycle.artifacts import load_model
 
-    path = write_gap_report(data, out, model_path=model)
+    loaded = load_model(model) if model is not None else None
+    path = write_gap_report(data, out, model=loaded)
     typer.echo(f"gap report → {path}")
+
+
+keys_app = typer.Typer(
+    no_args_is_help=True,
+    help="API keys of the HTTP service (scopes read, write, admin; stored hashed).",
+)
+app.add_typer(keys_app, name="keys")
+KeysFile = Annotated[
+    Path,
+    typer.Option(
+        "--file", envvar="XUANXUE_KEYS_FILE", help="keys file (the service's XUANXUE_KEYS_FILE)"
+    ),
+]
+
+
+@keys_app.command("add")
+def keys_add(
+    name: Annotated[str, typer.Argument(help="who uses the key, e.g. portal")],
+    scopes: Annotated[
+        str, typer.Option(help="comma-separated: read, write, admin (admin ⊇ write ⊇ read)")
+    ] = "read",
+    file: KeysFile = Path("var/api_keys.json"),
+) -> None:
+    """Create a key and print it once (only its hash is stored).
+
+    Example: recommender keys add portal --scopes read,write
+    """
+    from recommender.lifecycle.keys import KeyFileError, add_key
+
+    try:
+        token, key = add_key(file, name, scopes)
+    except KeyFileError as exc:
+        raise CLIError(str(exc)) from exc
+    typer.echo(token)
+    typer.echo(
+        f"已创建密钥 {key.name}（{','.join(key.scopes)}，编号 {key.key_id}）→ {file}；"
+        "密钥只显示这一次，请妥善保存，请求时放在 X-API-Key 头中",
+        err=True,
+    )
+
+
+@keys_app.command("list")
+def keys_list(
+    file: KeysFile = Path("var/api_keys.json"),
+    all_keys: Annotated[bool, typer.Option("--all", help="also revoked keys")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Show the keys (names, scopes, dates; never the keys themselves).
+
+    Example: recommender keys list
+    """
+    from recommender.lifecycle.keys import KeyFileError, read_keys
+
+    try:
+        keys = [k for k in read_keys(file).keys if all_keys or k.active]
+    except KeyFileError as exc:
+        raise CLIError(str(exc)) from exc
+    rows = [
+        {
+            "name": k.name,
+            "scopes": ",".join(k.scopes),
+            "id": k.key_id,
+            "created_at": k.created_at,
+            "revoked_at": k.revoked_at or "",
+        }
+        for k in keys
+    ]
+    if json_out:
+        _echo_json(rows)
+        return
+    if not rows:
+        typer.echo(f"{file}：没有有效密钥（`recommender keys add NAME --scopes read` 创建）")
+        return
+    for r in rows:
+        revoked = f"  revoked {r['revoked_at']}" if r["revoked_at"] else ""
+        typer.echo(f"{r['name']:<20} {r['scopes']:<16} {r['id']}  {r['created_at']}{revoked}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    name: Annotated[str, typer.Argument(help="the key's name")],
+    file: KeysFile = Path("var/api_keys.json"),
+) -> None:
+    """Revoke a key; a running service refuses it within a second.
+
+    Example: recommender keys revoke portal
+    """
+    from recommender.lifecycle.keys import KeyFileError, revoke_key
+
+    try:
+        key = revoke_key(file, name)
+    except KeyFileError as exc:
+        raise CLIError(str(exc)) from exc
+    typer.echo(f"已吊销密钥 {key.name}（编号 {key.key_id}）")
 
 
 @app.command()
@@ -298,11 +394,24 @@ def serve(
 
     Example: recommender serve --model models --port 8000
     """
-    try:
-        from service.main import run
-    except ImportError as exc:  # the library must work without the service installed
-        raise CLIError(f"the HTTP service is not installed ({exc})") from exc
+    run = _server_entry_point()
     run(model_path=model, host=host, port=port, workers=workers)
+
+
+def _server_entry_point():
+    """The HTTP server, found through the ``xuanxue.server`` entry point (the library does
+    not import the service package; any installed server can register itself there)."""
+    from importlib.metadata import entry_points
+
+    found = entry_points(group="xuanxue.server", name="http")
+    if not found:
+        raise CLIError(
+            "未安装 HTTP 服务（入口点 xuanxue.server:http 不存在）：pip install -e . 后重试"
+        )
+    try:
+        return next(iter(found)).load()
+    except ImportError as exc:
+        raise CLIError(f"HTTP 服务无法加载：{exc}") from exc
 
 
 def main() -> None:

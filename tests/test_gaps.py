@@ -363,7 +363,7 @@ def test_report_workbook_sheets_headers_images(tiny_data, tmp_path):
     assert wb[SHEETS["top_gaps"]].column_dimensions["B"].width >= 8
 
 
-def test_report_with_model_has_underserved_sheet(tiny_data, tiny_models, tmp_path):
+def test_report_with_model_has_underserved_sheet(tiny_data, tiny_model, tmp_path):
     import openpyxl
 
     from recommender.insights.report import HEADERS, SHEETS, ReportOptions, write_gap_report
@@ -371,7 +371,7 @@ def test_report_with_model_has_underserved_sheet(tiny_data, tiny_models, tmp_pat
     path = write_gap_report(
         tiny_data,
         tmp_path / "gaps.xlsx",
-        model_path=tiny_models,
+        model=tiny_model,
         options=ReportOptions(underserved_sample=20, exposure_cadres=50),
     )
     wb = openpyxl.load_workbook(path)

@@ -281,20 +281,16 @@ def write_gap_report(
     data_dir: str | Path,
     out_path: str | Path,
     *,
-    model_path: str | Path | None = None,
+    model: RecommenderModel | None = None,
     options: ReportOptions | None = None,
 ) -> Path:
-    """Load ``data_dir`` (and the model), compute the gap tables, write ``out_path`` (.xlsx)."""
+    """Load ``data_dir``, compute the gap tables (menu-based ones need a loaded ``model``),
+    write ``out_path`` (.xlsx)."""
     from openpyxl.drawing.image import Image
 
     from recommender.data.loading import load_dataset
 
     dataset = load_dataset(data_dir, write_rejects=False)
-    model = None
-    if model_path is not None:
-        from recommender.lifecycle.artifacts import load_model
-
-        model = load_model(model_path)
     tables = gap_tables(dataset, model=model, options=options)
     top = tables["top_gaps"]["label"].head(12).tolist()
     pivots = {by: _pivot(tables[f"gaps_by_{by}"], by, top) for by in ("system", "unit_level")}

@@ -24,7 +24,7 @@ from recommender.data.catalog import Catalog, split_list
 from recommender.data.rules import TrainingRules, load_rules
 from recommender.data.schema import WINDOWS
 from recommender.data.schema import Columns as C
-from recommender.menu.eligibility import PlanCatalog, build_catalog, diagnose
+from recommender.menu.eligibility import build_catalog, diagnose
 from recommender.menu.schedule import Calendar, Layout
 from recommender.menu.solver import Selector
 from recommender.menu.types import (
@@ -32,6 +32,7 @@ from recommender.menu.types import (
     MenuConstraints,
     MenuError,
     MenuItem,
+    PlanCatalog,
     Request,
     Solver,
 )

@@ -8,7 +8,6 @@ the hard constraints that cut the plannable hours below the target.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,7 +16,7 @@ import pandas as pd
 from recommender.data.catalog import Catalog, audience_tags
 from recommender.data.schema import Columns as C
 from recommender.menu.schedule import TOL, Calendar
-from recommender.menu.types import Request, Unmet
+from recommender.menu.types import PlanCatalog, Request, Unmet
 
 if TYPE_CHECKING:  # pragma: no cover
     from recommender.data.rules import TrainingRules
@@ -36,32 +35,6 @@ REASONS = (
     "weekly_budget",
     "prerequisites",
 )
-
-
-@dataclass
-class PlanCatalog:
-    """Per-course arrays for one menu request; ``reason`` is '' for an eligible course."""
-
-    ids: np.ndarray
-    titles: np.ndarray
-    categories: np.ndarray
-    formats: np.ndarray
-    topics: np.ndarray
-    instructors: np.ndarray
-    hours: np.ndarray
-    raw: np.ndarray  # the caller's score, NaN where missing
-    rel: np.ndarray  # score rescaled to [0.1, 1] over eligible courses, 0 where missing
-    preferred: np.ndarray
-    compulsory: np.ndarray  # compulsory for this cadre's audience
-    scheduled: np.ndarray
-    start: pd.DatetimeIndex
-    end: pd.DatetimeIndex
-    week: np.ndarray  # bucket of a session's start (-1 when self-paced)
-    end_week: np.ndarray
-    prereqs: list[tuple[int, ...]]  # positions of prerequisites not yet completed
-    reason: np.ndarray
-    start_ns: np.ndarray  # session start/end as int64 ns (NaT = min int64) for fast compares
-    end_ns: np.ndarray
 
 
 def build_catalog(

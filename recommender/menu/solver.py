@@ -20,8 +20,7 @@ from recommender.menu.types import MenuError
 
 if TYPE_CHECKING:  # pragma: no cover
     from recommender.data.rules import SolverWeights
-    from recommender.menu.eligibility import PlanCatalog
-    from recommender.menu.types import Request
+    from recommender.menu.types import PlanCatalog, Request
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
 from recommender.menu.schedule import Calendar
 
@@ -113,3 +114,27 @@ class Request:
     constraints: MenuConstraints
 
 
+@dataclass
+class PlanCatalog:
+    """Per-course arrays for one menu request; ``reason`` is '' for an eligible course."""
+
+    ids: np.ndarray
+    titles: np.ndarray
+    categories: np.ndarray
+    formats: np.ndarray
+    topics: np.ndarray
+    instructors: np.ndarray
+    hours: np.ndarray
+    raw: np.ndarray  # the caller's score, NaN where missing
+    rel: np.ndarray  # score rescaled to [0.1, 1] over eligible courses, 0 where missing
+    preferred: np.ndarray
+    compulsory: np.ndarray  # compulsory for this cadre's audience
+    scheduled: np.ndarray
+    start: pd.DatetimeIndex
+    end: pd.DatetimeIndex
+    week: np.ndarray  # bucket of a session's start (-1 when self-paced)
+    end_week: np.ndarray
+    prereqs: list[tuple[int, ...]]  # positions of prerequisites not yet completed
+    reason: np.ndarray
+    start_ns: np.ndarray  # session start/end as int64 ns (NaT = min int64) for fast compares
+    end_ns: np.ndarray
