@@ -131,3 +131,14 @@ def test_cli_recommend_and_menu_happy_paths(tiny_models, tiny_model, tmp_path):
     menu = json.loads(proc.stdout)
     assert menu["cadre_id"] == cid and menu["items"]
     assert menu["planned_hours"] == pytest.approx(sum(i["credit_hours"] for i in menu["items"]))
+
+
+def test_artifact_metadata_records_the_rules_file_hash(tiny_models):
+    import hashlib
+    from importlib.resources import files
+
+    from recommender.lifecycle.artifacts import read_metadata
+
+    rules = files("recommender").joinpath("resources", "training_rules.toml").read_bytes()
+    meta = read_metadata(tiny_models)
+    assert meta["rules"]["sha256"] == hashlib.sha256(rules).hexdigest()

@@ -159,6 +159,15 @@ def load_rules(path: str | Path | None = None) -> TrainingRules:
     return _load(Path(path).resolve() if path is not None else _default_path())
 
 
+def rules_fingerprint(path: str | Path | None = None) -> dict[str, str]:
+    """Which rules file a model was trained with, and its SHA-256 (kept in the metadata)."""
+    import hashlib
+
+    resolved = Path(path).resolve() if path is not None else _default_path()
+    digest = hashlib.sha256(resolved.read_bytes()).hexdigest()
+    return {"path": str(resolved), "sha256": digest}
+
+
 def rank_band(rank: str | None, rules: TrainingRules | None = None) -> str:
     """Rank band of ``rank`` under ``rules`` (the packaged rules by default)."""
     return (rules or load_rules()).rank_band(rank)

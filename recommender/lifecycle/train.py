@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 
 from recommender import __version__
-from recommender.lifecycle.artifacts import new_version, save_model
 from recommender.data.loading import Dataset, find_table_file, fingerprint, load_dataset
+from recommender.data.rules import rules_fingerprint
+from recommender.data.schema import Columns as C
+from recommender.lifecycle.artifacts import new_version, save_model
 from recommender.lifecycle.events import EventStore
 from recommender.ranking.model import RecommenderModel
 from recommender.ranking.pipeline import DEFAULT_CONFIG, TrainConfig, fit_recommender
-from recommender.data.schema import Columns as C
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ def train(
             )
         },
         "events_merged": n_events,
+        "rules": rules_fingerprint(),
         "signals": [repr(s) for s in model.hybrid.signals_],
         "weights": model.hybrid.weights_,
         "cold_weights": model.hybrid.cold_weights_,
