@@ -51,6 +51,12 @@ _EXPORTS = {
     "resolve": "recommender.lifecycle.artifacts",
     "smoke_check": "recommender.lifecycle.artifacts",
     "EventStore": "recommender.lifecycle.events",
+    "KeyFile": "recommender.lifecycle.keys",
+    "KeyFileError": "recommender.lifecycle.keys",
+    "scopes_grant": "recommender.lifecycle.keys",
+    "add_key": "recommender.lifecycle.keys",
+    "read_keys": "recommender.lifecycle.keys",
+    "revoke_key": "recommender.lifecycle.keys",
     "train": "recommender.lifecycle.train",
     "evaluate": "recommender.lifecycle.evaluate",
 }

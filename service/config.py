@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -22,9 +22,42 @@ class Settings(BaseSettings):
         description="SQLite completion-event store; pass it to `recommender train --events`",
     )
     api_key: SecretStr | None = Field(
-        None, description="key for /v1/admin/* (header X-API-Key); unset = admin disabled"
+        None,
+        description="one more admin key (header X-API-Key), besides the keys file's; "
+        "kept for existing deployments",
     )
-    max_body_bytes: int = Field(64 * 1024, ge=1024, description="larger bodies get 413")
+    keys_file: Path = Field(
+        Path("var/api_keys.json"),
+        description="API keys with scopes (hashed; `recommender keys add/list/revoke`); "
+        "re-read within a second of a change",
+    )
+    local_clients: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("127.0.0.0/8", "::1"),
+        description="client addresses (networks, or exact host names) whose reads need no key "
+        "while no key is configured; comma-separated",
+    )
+    max_body_bytes: int = Field(
+        64 * 1024, ge=1024, description="larger bodies get 413 (all endpoints but completions)"
+    )
+    max_events_body_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="body limit of POST /v1/completions (1,000 events of ~90–600 bytes each)",
+    )
+    limit_concurrency: int = Field(
+        256,
+        ge=0,
+        description="per worker: connections + requests in flight before uvicorn answers 503 "
+        "(0 = unlimited)",
+    )
+    timeout_keep_alive: int = Field(
+        5, ge=1, le=600, description="seconds an idle keep-alive connection is kept open"
+    )
+    max_header_bytes: int = Field(
+        16 * 1024,
+        ge=1024,
+        description="request line + headers larger than this get 431 (h11 also stops reading)",
+    )
     poll_seconds: float = Field(
         0.0, ge=0, description="check `models/current` this often and reload on change; 0 = off"
     )
@@ -56,6 +89,13 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("local_clients", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return value
 
     @field_validator("api_key", mode="before")
     @classmethod

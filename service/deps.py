@@ -1,18 +1,20 @@
-"""Dependencies: the settings, the serving model (read once per request), the event store."""
+"""Dependencies: the settings, the serving model (read once per request), the event store,
+and the API-key checks other modules call (:func:`check_key`, :func:`check_request`)."""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
+from recommender import FORMATS, scopes_grant
 from recommender.lifecycle.events import EventStore
-from recommender.data.schema import FORMATS
+from service.auth import Authenticator, token_of
 from service.config import Settings
 from service.errors import ServiceError, invalid
 from service.holder import Loaded, ModelHolder
+from service.schemas import canonical_enum
 
 
 async def get_settings(request: Request) -> Settings:
@@ -47,30 +49,58 @@ async def get_store(request: Request) -> EventStore:
     return store
 
 
-async def require_admin(
-    request: Request,
-    x_api_key: Annotated[str | None, Header(description="admin API key")] = None,
-) -> None:
-    """401 without a key, 403 with a wrong one, 403 when no key is configured."""
-    settings: Settings = request.app.state.settings
-    if settings.api_key is None:
+def _authenticator(request: Request) -> Authenticator:
+    auth = getattr(request.app.state, "auth", None)
+    if auth is None:  # an app built without create_app's wiring
+        auth = request.app.state.auth = Authenticator(request.app.state.settings)
+    return auth
+
+
+def check_key(key: str | None, scope: str, request: Request | None = None) -> bool:
+    """True when ``key`` is an active API key granting ``scope`` (read < write < admin).
+
+    For callers that authenticate on their own (the staff console): pass the request to use
+    the app's settings and key cache; without it the ``XUANXUE_*`` environment is used.
+    """
+    if request is not None:
+        return _authenticator(request).check_key(key, scope)
+    return Authenticator(Settings()).check_key(key, scope)
+
+
+def check_request(request: Request, scope: str) -> str:
+    """The caller's key name (or ``(本机)``) when the request may use ``scope``; else the
+    401/403/503 the middleware would give. Also applies the loopback rule for reads."""
+    decision = _authenticator(request).decide(
+        scope, token_of(request.headers.raw), request.client.host if request.client else None
+    )
+    if not decision.allowed:
         raise ServiceError(
-            403, "admin API disabled: set XUANXUE_API_KEY to enable it", error="admin_disabled"
+            decision.status,
+            decision.message,
+            error=decision.error,
+            hint=decision.hint,
+            headers=decision.headers,
         )
-    if not x_api_key:
-        raise ServiceError(
-            401, "missing X-API-Key header", headers={"WWW-Authenticate": "X-API-Key"}
-        )
-    expected = settings.api_key.get_secret_value().encode()
-    if not hmac.compare_digest(x_api_key.encode("utf-8", "replace"), expected):
-        raise ServiceError(403, "wrong API key")
+    return decision.who or ""
+
+
+def require_scope(scope: str):
+    """A dependency re-checking, after routing, what the middleware decided from the path
+    (defence in depth: a route whose scope the path table got wrong still refuses)."""
+
+    async def dependency(request: Request) -> None:
+        granted = (request.scope.get("state") or {}).get("auth")
+        if granted is None or not scopes_grant(granted[1], scope):
+            check_request(request, scope)
+
+    return dependency
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 ModelDep = Annotated[Loaded, Depends(get_loaded)]
 StoreDep = Annotated[EventStore, Depends(get_store)]
-AdminDep = Depends(require_admin)
+AdminDep = Depends(require_scope("admin"))
 
 
 def check_k(k: int, settings: Settings, loc: Sequence[str | int] = ("query", "k")) -> int:
@@ -106,6 +136,7 @@ def check_filters(
                 f"unknown category {bad[0][:40]!r}; the catalog has: {'、'.join(sorted(known))}",
             )
     if fmts:
+        fmts = [str(canonical_enum(f)) for f in fmts]  # 视频 → video, as the loader does
         bad = [f for f in fmts if f not in FORMATS]
         if bad:
             raise invalid(

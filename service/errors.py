@@ -8,12 +8,13 @@ echoed back (they may be profile text or megabytes long).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 _CODES = {
@@ -25,6 +26,7 @@ _CODES = {
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    431: "request_header_fields_too_large",
     422: "validation_error",
     500: "internal_error",
     503: "unavailable",
@@ -131,3 +133,77 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+
+
+# ------------------------------------------------------------------- OpenAPI
+class ErrorDetail(BaseModel):
+    loc: list[str | int] = Field(examples=[["body", "events", 3, "enrolled_at"]])
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """The shape of every error response."""
+
+    error: str = Field(description="stable machine code", examples=["insufficient_scope"])
+    message: str = Field(description="for people (Chinese or English)")
+    detail: list[ErrorDetail] = []
+    hint: str | None = Field(None, description="what to do instead, when there is something")
+    model_version: str | None = None
+
+
+_DOCUMENTED = {
+    401: "no API key where one is needed (`error: unauthorized`)",
+    403: "wrong key (`invalid_api_key`), a key without this scope (`insufficient_scope`), "
+    "or no key configured yet (`no_keys_configured`)",
+    413: "body over the limit (64 KB; 1 MiB for POST /v1/completions)",
+    422: "invalid input; `detail[].loc` names the field",
+}
+_SECURITY = {
+    "ApiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "a key from `recommender keys add NAME --scopes read|write|admin`; "
+        "admin ⊇ write ⊇ read",
+    },
+    "Bearer": {"type": "http", "scheme": "bearer", "description": "the same key"},
+}
+
+
+def install_openapi(app: FastAPI, scope_of: Callable[[str], str | None]) -> None:
+    """Document the error shape, the API-key schemes and each operation's scope and errors."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {})
+        shape = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas = components.setdefault("schemas", {})
+        schemas.update(shape.pop("$defs", {}))
+        schemas["Error"] = shape
+        components["securitySchemes"] = _SECURITY
+        ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        for path, operations in schema.get("paths", {}).items():
+            scope = scope_of(path)
+            for method, op in operations.items():
+                responses = op.setdefault("responses", {})
+                statuses = [401, 403] if scope else []
+                if method in ("post", "put", "patch"):
+                    statuses.append(413)
+                if "422" in responses:
+                    statuses.append(422)
+                for status in statuses:
+                    responses[str(status)] = {"description": _DOCUMENTED[status], "content": ref}
+                op["security"] = [{"ApiKey": []}, {"Bearer": []}] if scope else []
+                if scope:
+                    note = f"**API key scope: `{scope}`**"
+                    op["description"] = f"{op.get('description', '')}\n\n{note}".strip()
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -25,6 +25,7 @@ from recommender import __version__
 from recommender.lifecycle.artifacts import ArtifactError, read_metadata, resolve
 from recommender.lifecycle.events import EventStore
 from service import errors
+from service.auth import Authenticator, required_scope
 from service.config import Settings
 from service.holder import ModelHolder, ReloadResult
 from service.metrics import Metrics
@@ -66,7 +67,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.state.reload = reload
     errors.install(app)
-    app.add_middleware(ServiceMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    app.state.auth = Authenticator(settings)
+    errors.install_openapi(app, required_scope)
+    app.add_middleware(
+        ServiceMiddleware,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        max_events_body_bytes=settings.max_events_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
+        auth=app.state.auth,
+    )
     for module in (recommendations, menus, courses, completions, model, admin, health):
         app.include_router(module.router)  # routers carry their own /v1 prefix
     return app
@@ -168,6 +178,13 @@ def run(
         log_config=log_config(resolved.log_level.upper()),
         access_log=False,
         timeout_graceful_shutdown=30,
+        # bounded work per worker: past limit_concurrency connections + requests uvicorn
+        # answers 503 at once instead of queueing; idle keep-alives close after
+        # timeout_keep_alive; h11 (if used instead of httptools) stops buffering headers
+        # at max_header_bytes, and the middleware answers 431 above it with either parser
+        limit_concurrency=resolved.limit_concurrency or None,
+        timeout_keep_alive=resolved.timeout_keep_alive,
+        h11_max_incomplete_event_size=resolved.max_header_bytes,
         # a new worker imports the stack and loads the model before it is ready; during
         # SIGHUP's rolling restart the old worker keeps serving until then
         timeout_worker_healthcheck=startup_timeout,

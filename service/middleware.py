@@ -1,7 +1,8 @@
-"""Pure-ASGI middleware: body-size limit, X-Model-Version, metrics, one JSON log line.
+"""Pure-ASGI middleware: API keys, header and body limits, X-Model-Version, metrics, logs.
 
-Pure ASGI (not ``BaseHTTPMiddleware``) so the body limit can count streamed bytes and the
-route template (set in the scope by the router) is visible after the call.
+Pure ASGI (not ``BaseHTTPMiddleware``) so the key is checked from the headers before any of
+the body is read, the body limit can count streamed bytes, and the route template (set in
+the scope by the router) is visible after the call.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.auth import Authenticator, required_scope, token_of
 from service.errors import error_body, model_version_of
 from service.logs import ACCESS
 from service.metrics import Metrics
@@ -23,6 +25,10 @@ log = logging.getLogger(__name__)
 UNMATCHED = "<unmatched>"
 
 
+#: paths whose bodies may be larger (the completion-event batches)
+EVENTS_PATH = "/v1/completions"
+
+
 class _TooLarge(Exception):
     pass
 
@@ -30,8 +36,19 @@ class _TooLarge(Exception):
 class ServiceMiddleware:
     """Wraps every HTTP request of the app."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        max_body_bytes: int,
+        max_events_body_bytes: int | None = None,
+        max_header_bytes: int = 16 * 1024,
+        auth: Authenticator | None = None,
+    ) -> None:
         self.app, self.metrics, self.limit = app, metrics, max_body_bytes
+        self.events_limit = max_events_body_bytes or max_body_bytes
+        self.header_limit, self.auth = max_header_bytes, auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,12 +69,21 @@ class ServiceMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        limit = self.events_limit if scope["path"].rstrip("/") == EVENTS_PATH else self.limit
         try:
-            replay = await self._read_body(scope, receive)
+            if not await self._admitted(scope, send_wrapper):
+                return
+            replay = await self._read_body(scope, receive, limit)
             await self.app(scope, replay, send_wrapper)
         except _TooLarge:
             await self._json(
-                scope, send_wrapper, 413, f"request body larger than {self.limit} bytes"
+                scope,
+                send_wrapper,
+                413,
+                f"请求体超过 {limit} 字节上限",
+                hint="POST /v1/completions 每次最多 1,000 条事件；更多请分批发送"
+                if limit == self.events_limit
+                else None,
             )
         except Exception:
             log.exception("unhandled error on %s %s", scope["method"], _route(scope))
@@ -66,12 +92,39 @@ class ServiceMiddleware:
         finally:
             self._record(scope, status, time.perf_counter() - started)
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> Receive:
+    async def _admitted(self, scope: Scope, send: Send) -> bool:
+        """Header size and API key, from the request line and headers only (no body read)."""
+        headers = scope.get("headers", ())
+        size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+        size += sum(len(name) + len(value) + 4 for name, value in headers)
+        if size > self.header_limit:
+            await self._json(scope, send, 431, f"请求头超过 {self.header_limit} 字节上限")
+            return False
+        needed = required_scope(scope["path"]) if self.auth is not None else None
+        if needed is None:
+            return True
+        client = scope.get("client")
+        decision = self.auth.decide(needed, token_of(headers), client[0] if client else None)
+        if not decision.allowed:
+            await self._json(
+                scope,
+                send,
+                decision.status,
+                decision.message,
+                error=decision.error,
+                hint=decision.hint,
+                headers=decision.headers,
+            )
+            return False
+        scope.setdefault("state", {})["auth"] = (decision.who, decision.scopes)
+        return True
+
+    async def _read_body(self, scope: Scope, receive: Receive, limit: int) -> Receive:
         """Check Content-Length, then buffer the body counting bytes (chunked uploads too)."""
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
-                    if int(value) > self.limit:
+                    if int(value) > limit:
                         raise _TooLarge
                 except ValueError:
                     pass
@@ -84,7 +137,7 @@ class ServiceMiddleware:
                 break
             body = message.get("body", b"")
             total += len(body)
-            if total > self.limit:
+            if total > limit:
                 raise _TooLarge
             chunks.append(body)
             if not message.get("more_body", False):
@@ -99,18 +152,25 @@ class ServiceMiddleware:
 
         return replay
 
-    async def _json(self, scope: Scope, send: Send, status: int, message: str) -> None:
-        body = json.dumps(error_body(scope, status, message), ensure_ascii=False).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
+    async def _json(
+        self,
+        scope: Scope,
+        send: Send,
+        status: int,
+        message: str,
+        *,
+        error: str | None = None,
+        hint: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        payload = error_body(scope, status, message, error=error, hint=hint)
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        raw = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        raw += [(k.lower().encode(), v.encode("latin-1")) for k, v in (headers or {}).items()]
+        await send({"type": "http.response.start", "status": status, "headers": raw})
         await send({"type": "http.response.body", "body": body})
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from recommender.data.schema import FORMATS, SOURCES, UNIT_LEVELS, WINDOWS
+from recommender import ENUM_ALIASES, FORMATS, SOURCES, UNIT_LEVELS, WINDOWS
 
-Format = Literal[FORMATS]  # type: ignore[valid-type]
-Window = Literal[WINDOWS]  # type: ignore[valid-type]
-UnitLevel = Literal[UNIT_LEVELS]  # type: ignore[valid-type]
-Source = Literal[SOURCES]  # type: ignore[valid-type]
+
+def canonical_enum(value: object) -> object:
+    """Chinese or variant spellings → the contract's value, as the loader maps them
+    (乡镇 → township, 视频 → video, 'Face-to-face' → face_to_face); others pass through
+    to the Literal check, which answers 422 naming the allowed values."""
+    if not isinstance(value, str):
+        return value
+    key = unicodedata.normalize("NFKC", value).strip()
+    return ENUM_ALIASES.get(key, "_".join(key.lower().replace("-", " ").split()))
+
+
+Format = Annotated[Literal[FORMATS], BeforeValidator(canonical_enum)]  # type: ignore[valid-type]
+Window = Annotated[Literal[WINDOWS], BeforeValidator(canonical_enum)]  # type: ignore[valid-type]
+UnitLevel = Annotated[Literal[UNIT_LEVELS], BeforeValidator(canonical_enum)]  # type: ignore[valid-type]
+Source = Annotated[Literal[SOURCES], BeforeValidator(canonical_enum)]  # type: ignore[valid-type]
 
 Id = Annotated[str, Field(min_length=1, max_length=64)]
+#: longest rank / system accepted (real ones are under 12 characters)
+SEGMENT_TEXT = 40
 ShortText = Annotated[str, Field(max_length=200)]
 LongText = Annotated[str, Field(max_length=4000)]
 
@@ -149,9 +163,23 @@ class ProfileRequest(_In):
         "", description="岗位职责", examples=["负责基层党建、乡村振兴和安全生产工作"]
     )
     declared_needs: LongText = Field("", description="需求调查", examples=["提升应急处置能力"])
-    unit_level: UnitLevel | None = Field(None, examples=["township"])
-    system: ShortText = Field("", description="系统", examples=["农业农村"])
-    rank: ShortText = Field("", description="职级", examples=["一级主任科员"])
+    unit_level: UnitLevel | None = Field(
+        None,
+        description="单位层级: province|city|county|township|village or 省/市/县/乡镇/村…",
+        examples=["township", "乡镇"],
+    )
+    system: str = Field(
+        "",
+        max_length=SEGMENT_TEXT,
+        description="系统; a value the model never saw counts as unknown",
+        examples=["农业农村"],
+    )
+    rank: str = Field(
+        "",
+        max_length=SEGMENT_TEXT,
+        description="职级; a value neither the model nor the rules know counts as unknown",
+        examples=["一级主任科员"],
+    )
     position_category: ShortText = ""
     unit: ShortText = ""
     newly_promoted: bool = False

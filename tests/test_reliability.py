@@ -27,6 +27,8 @@ import pytest
 
 from recommender.lifecycle.artifacts import CURRENT, MODEL_FILE, list_versions, load_model, resolve
 from tests.test_service_support import (  # noqa: F401  (fixtures)
+    API_KEY,
+    WRITE,
     cadre_ids,
     client_for,
     course_ids,
@@ -226,8 +228,8 @@ def test_concurrent_completions_survive_restart_exactly_once(
     tiny_models, tmp_path, cadre_ids, course_ids
 ):
     events = tmp_path / "var" / "events.sqlite3"
-    settings = make_settings(tiny_models, events)
-    with client_for(settings) as c:
+    settings = make_settings(tiny_models, events, api_key=API_KEY)
+    with client_for(settings, WRITE) as c:
 
         def post(body):
             r = c.post("/v1/completions", json=body)
@@ -253,6 +255,7 @@ def test_acknowledged_events_survive_server_sigkill(tiny_models, tmp_path, cadre
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "XUANXUE_EVENTS_PATH": str(events), "XUANXUE_LOG_LEVEL": "WARNING"}
+    env.update(XUANXUE_API_KEY=API_KEY, XUANXUE_KEYS_FILE=str(tmp_path / "no_api_keys.json"))
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -288,7 +291,7 @@ def test_acknowledged_events_survive_server_sigkill(tiny_models, tmp_path, cadre
 
         def worker(t: int) -> None:
             rnd = random.Random(t)
-            with httpx.Client(base_url=base, timeout=10) as client:
+            with httpx.Client(base_url=base, timeout=10, headers=WRITE) as client:
                 i = 0
                 while not stop.is_set() and i < 10_000:
                     i += 1

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.test_service_support import (  # noqa: F401  (fixtures)
+    API_KEY,
+    WRITE,
     _fast_model_loads,
     cadre_ids,
     client_for,
@@ -16,7 +18,7 @@ from tests.test_service_support import (  # noqa: F401  (fixtures)
 
 @pytest.fixture
 def settings(tiny_models, tmp_path):
-    return make_settings(tiny_models, tmp_path / "var" / "events.sqlite3")
+    return make_settings(tiny_models, tmp_path / "var" / "events.sqlite3", api_key=API_KEY)
 
 
 def event(cadre, course, **extra):
@@ -40,7 +42,7 @@ def top_course(client, cadre):
 
 def test_posted_completion_changes_recommendations_at_once(settings, cadre_ids):
     cadre = cadre_ids[3]
-    with client_for(settings) as c:
+    with client_for(settings, WRITE) as c:
         before = top_course(c, cadre)
         r = c.post("/v1/completions", json=event(cadre, before[0]))
         assert r.status_code == 200, r.text
@@ -54,7 +56,7 @@ def test_posted_completion_changes_recommendations_at_once(settings, cadre_ids):
 def test_duplicates_are_idempotent_and_counted(settings, cadre_ids, course_ids):
     a = event(cadre_ids[0], course_ids[0])
     b = event(cadre_ids[1], course_ids[1], event_id="portal-42")
-    with client_for(settings) as c:
+    with client_for(settings, WRITE) as c:
         first = c.post("/v1/completions", json=a).json()
         assert (first["received"], first["stored"], first["duplicates"]) == (1, 1, 0)
         again = c.post("/v1/completions", json=[a, b, {**b, "rating": 1}]).json()
@@ -66,10 +68,10 @@ def test_duplicates_are_idempotent_and_counted(settings, cadre_ids, course_ids):
 
 def test_events_survive_a_restart(settings, cadre_ids):
     cadre = cadre_ids[4]
-    with client_for(settings) as c:
+    with client_for(settings, WRITE) as c:
         taken = top_course(c, cadre)[0]
         assert c.post("/v1/completions", json=[event(cadre, taken)]).json()["stored"] == 1
-    with client_for(settings) as restarted:
+    with client_for(settings, WRITE) as restarted:
         assert taken not in top_course(restarted, cadre)
         assert restarted.post("/v1/completions", json=event(cadre, taken)).json()["duplicates"] == 1
 
@@ -90,7 +92,7 @@ def test_events_survive_a_restart(settings, cadre_ids):
 )
 def test_bad_events_are_422_naming_index_and_field(settings, cadre_ids, course_ids, bad, field):
     good = event(cadre_ids[0], course_ids[0])
-    with client_for(settings) as c:
+    with client_for(settings, WRITE) as c:
         r = c.post("/v1/completions", json=[good, {**good, **bad}])
         assert r.status_code == 422, r.text
         locs = [d["loc"] for d in r.json()["detail"]]
@@ -99,7 +101,7 @@ def test_bad_events_are_422_naming_index_and_field(settings, cadre_ids, course_i
 
 
 def test_completed_before_enrolled_is_422(settings, cadre_ids, course_ids):
-    with client_for(settings) as c:
+    with client_for(settings, WRITE) as c:
         r = c.post(
             "/v1/completions",
             json=event(cadre_ids[0], course_ids[0], completed_at="2026-01-01T00:00:00"),
@@ -108,7 +110,7 @@ def test_completed_before_enrolled_is_422(settings, cadre_ids, course_ids):
 
 
 def test_unknown_ids_rejected_with_index_and_field(settings, cadre_ids, course_ids):
-    with client_for(settings) as c:
+    with client_for(settings, WRITE) as c:
         batch = [
             event(cadre_ids[0], course_ids[0]),
             event("陌生干部", course_ids[0]),
@@ -125,15 +127,17 @@ def test_unknown_ids_rejected_with_index_and_field(settings, cadre_ids, course_i
 def test_unknown_ids_accepted_and_flagged_when_configured(
     tiny_models, tmp_path, cadre_ids, course_ids
 ):
-    settings = make_settings(tiny_models, tmp_path / "e.sqlite3", unknown_ids="accept")
-    with client_for(settings) as c:
+    settings = make_settings(
+        tiny_models, tmp_path / "e.sqlite3", unknown_ids="accept", api_key=API_KEY
+    )
+    with client_for(settings, WRITE) as c:
         r = c.post("/v1/completions", json=[event("陌生干部", course_ids[0])])
         assert r.status_code == 200 and r.json()["flagged"] == 1
         assert r.json()["events"][0]["flags"] == ["unknown_cadre"]
 
 
 def test_timezone_aware_times_are_normalised(settings, cadre_ids, course_ids):
-    with client_for(settings) as c:
+    with client_for(settings, WRITE) as c:
         r = c.post(
             "/v1/completions",
             json=[
@@ -154,7 +158,7 @@ def test_timezone_aware_times_are_normalised(settings, cadre_ids, course_ids):
 
 
 def test_empty_and_oversized_batches(settings, cadre_ids, course_ids):
-    with client_for(settings) as c:
+    with client_for(settings, WRITE) as c:
         assert c.post("/v1/completions", json=[]).status_code == 422
         many = [event(cadre_ids[0], course_ids[0], event_id=f"e{i}") for i in range(1001)]
         assert c.post("/v1/completions", json=many).status_code in (413, 422)

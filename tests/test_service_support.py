@@ -17,7 +17,13 @@ from pathlib import Path
 import pytest
 
 import service.holder
-from recommender.lifecycle.artifacts import METADATA_FILE, MODEL_FILE, publish_version, read_metadata, resolve
+from recommender.lifecycle.artifacts import (
+    METADATA_FILE,
+    MODEL_FILE,
+    publish_version,
+    read_metadata,
+    resolve,
+)
 from service.config import Settings
 from service.main import create_app
 
@@ -30,13 +36,21 @@ with warnings.catch_warnings():
 API_KEY = "test-key-0123456789"
 
 
+#: headers of a request made with the admin key (admin ⊇ write ⊇ read), e.g. to post events
+WRITE = {"X-API-Key": API_KEY}
+
+
 def make_settings(models: Path, events: Path, **overrides) -> Settings:
+    """No keys file (a private path) and the TestClient's host counted as loopback, so reads
+    need no key, as from 127.0.0.1; tests/test_auth.py covers the keyed modes."""
+    overrides.setdefault("keys_file", events.parent / "no_api_keys.json")
+    overrides.setdefault("local_clients", ("127.0.0.0/8", "::1", "testclient"))
     return Settings(model_path=models, events_path=events, max_k=1000, **overrides)
 
 
-def client_for(settings: Settings) -> TestClient:
+def client_for(settings: Settings, headers: dict[str, str] | None = None) -> TestClient:
     """A client whose ``with`` block runs the app's lifespan (loads the model)."""
-    return TestClient(create_app(settings), raise_server_exceptions=True)
+    return TestClient(create_app(settings), raise_server_exceptions=True, headers=headers)
 
 
 def copy_models(src: Path, dest: Path) -> Path:

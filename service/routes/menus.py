@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path
 
 from recommender.menu.builder import MenuError
-from recommender.ranking.model import UnknownIdError
 from recommender.menu.planning import plan_menu
+from recommender.ranking.model import UnknownIdError
 from service.deps import ModelDep, StoreDep
 from service.errors import ServiceError, invalid
 from service.routes._common import not_found

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Query
 from recommender.ranking.model import UnknownIdError
 from service.deps import ModelDep, SettingsDep, StoreDep, check_filters, check_k
 from service.responses import FastJSON
-from service.routes._common import not_found
+from service.routes._common import known_segment, not_found
 from service.schemas import ProfileRequest, Recommendations
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
@@ -70,8 +70,10 @@ async def profile_recommendations(
     """Top-k courses for a cadre the model has never seen (cold start), from their profile."""
     check_k(body.k, settings, ("body", "k"))
     cats, fmts = check_filters(loaded, body.category, body.format, where="body")
+    profile = body.profile()
+    profile["rank"], profile["system"] = known_segment(loaded.model, body.rank, body.system)
     items = loaded.model.recommend_profile(
-        body.profile(),
+        profile,
         body.k,
         completed=body.completed,
         category=cats,
