@@ -144,7 +144,9 @@ def recommend(
     unknown = [c for c in ids if not m.has_cadre(c)]
     if unknown:
         raise CLIError(f"{cadres}: {len(unknown)} unknown cadre_id(s), e.g. {unknown[:3]}")
-    m.recommend_batch(ids, k).to_csv(output, index=False, encoding="utf-8")
+    from recommender.data.spreadsheet import write_csv  # no cell may run as a formula
+
+    write_csv(m.recommend_batch(ids, k), output)
     typer.echo(f"wrote {len(ids)} cadres × {k} → {output}")
 
 
@@ -381,6 +383,147 @@ def keys_revoke(
     except KeyFileError as exc:
         raise CLIError(str(exc)) from exc
     typer.echo(f"已吊销密钥 {key.name}（编号 {key.key_id}）")
+
+
+models_app = typer.Typer(
+    no_args_is_help=True,
+    help="Model versions under a models root: list, prune, re-sign (artifacts are signed).",
+)
+app.add_typer(models_app, name="models")
+ModelsRoot = Annotated[Path, typer.Option("--model", help="models root (holds `current`)")]
+
+
+def _artifact_call(fn, *args, **kwargs):
+    from recommender.lifecycle.artifacts import ArtifactError
+
+    try:
+        return fn(*args, **kwargs)
+    except (ArtifactError, OSError) as exc:
+        raise CLIError(str(exc)) from exc
+
+
+@models_app.command("list")
+def models_list(
+    model: ModelsRoot = Path("models"),
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Versions, oldest first, with size and signature check (nothing is unpickled).
+
+    Example: recommender models list --model models
+    """
+    from recommender.lifecycle.versions import describe_versions
+
+    rows = _artifact_call(describe_versions, model)
+    if json_out:
+        _echo_json(rows)
+        return
+    for r in rows:
+        typer.echo(
+            f"{'*' if r['current'] else ' '} {r['version']:<24} {r['created_at'][:19]:<19} "
+            f"{r['size_mb']:>8.2f} MB  签名 {r['signature']}" + ("  (current)" * r["current"])
+        )
+    typer.echo(f"{len(rows)} 个版本；签名 ok = 可加载，其他为拒绝原因代码", err=True)
+
+
+@models_app.command("prune")
+def models_prune(
+    keep: Annotated[int, typer.Option(min=0, help="newest versions to keep besides current")],
+    model: ModelsRoot = Path("models"),
+    dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+) -> None:
+    """Delete old versions (never `current`) and stale unpublished temporary folders.
+
+    Example: recommender models prune --model models --keep 3
+    """
+    from recommender.lifecycle.versions import prune_versions
+
+    removed = _artifact_call(prune_versions, model, keep, dry_run=dry_run)
+    verb = "将删除" if dry_run else "已删除"
+    typer.echo(f"{verb} {len(removed)} 个版本" + (f"：{', '.join(removed)}" if removed else ""))
+
+
+@models_app.command("resign")
+def models_resign(
+    model: ModelsRoot = Path("models"),
+    version: Annotated[str | None, typer.Option(help="one version dir name")] = None,
+    all_versions: Annotated[bool, typer.Option("--all", help="every version")] = False,
+    trust_unsigned: Annotated[
+        bool,
+        typer.Option(help="also sign UNSIGNED versions (check where the files came from first)"),
+    ] = False,
+) -> None:
+    """Re-sign versions with the current key (after a rotation, or old unsigned artifacts).
+
+    Example: recommender models resign --model models --all
+    """
+    from recommender.lifecycle.artifacts import resolve, signing_keys
+    from recommender.lifecycle.versions import resign_all, resign_version
+
+    if (version is None) == (not all_versions):
+        raise typer.BadParameter("give exactly one of --version NAME or --all")
+    keys = _artifact_call(signing_keys)
+    if all_versions:
+        done = _artifact_call(resign_all, model, keys, trust_unsigned=trust_unsigned)
+    else:
+        target = _artifact_call(resolve, model / version)
+        done = {
+            version: _artifact_call(resign_version, target, keys, trust_unsigned=trust_unsigned)
+        }
+    for name, what in done.items():
+        typer.echo(f"{name}: {what}")
+    if any(w.startswith("refused") for w in done.values()):
+        raise CLIError("部分版本未重新签名（见上），请先核实其来源（resign_refused）")
+
+
+@models_app.command("rotate-key")
+def models_rotate_key(model: ModelsRoot = Path("models")) -> None:
+    """New signing key first in the key file (old one kept, still accepted), re-sign all.
+
+    Example: recommender models rotate-key --model models
+    """
+    from recommender.lifecycle.versions import rotate_key
+
+    new_id, done = _artifact_call(rotate_key, model)
+    for name, what in done.items():
+        typer.echo(f"{name}: {what}")
+    typer.echo(
+        f"新签名密钥编号 {new_id}；确认所有服务都已重新加载后，可删除密钥文件中的旧密钥行",
+        err=True,
+    )
+
+
+db_app = typer.Typer(
+    no_args_is_help=True,
+    help="The completion-event store (SQLite file or PostgreSQL database).",
+)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    events: Annotated[
+        str,
+        typer.Option(
+            "--events",
+            envvar="XUANXUE_EVENTS_URL",
+            help="postgresql://user:pass@host/db, sqlite:///PATH or a path "
+            "(default: XUANXUE_EVENTS_URL)",
+        ),
+    ],
+) -> None:
+    """Create the event store's tables or migrate them to this version's schema.
+
+    Safe to run again and while replicas serve (one migration at a time, under a lock).
+
+    Example: recommender db upgrade --events postgresql://xuanxue@db.example/xuanxue
+    """
+    from recommender.lifecycle.events import open_event_store
+
+    with open_event_store(events) as store:  # opening creates or migrates the schema
+        before, after = store.migrated
+        count = store.count()
+    change = f"{before} → {after}（已升级）" if before != after else f"{after}（已是最新）"
+    typer.echo(f"事件库 {store!r}：结构版本 {change}，共 {count} 条事件")
 
 
 @app.command()

@@ -325,7 +325,9 @@ def _write_rejects(load: TableLoad, directory: Path) -> None:
     target = directory / f"{load.name}.rejects.csv"
     if len(load.rejects):
         directory.mkdir(parents=True, exist_ok=True)
-        load.rejects.to_csv(target, index=False, encoding="utf-8-sig")
+        from recommender.data.spreadsheet import write_csv  # no cell may run as a formula
+
+        write_csv(load.rejects, target, encoding="utf-8-sig")
         logger.info("wrote %d rejects lines to %s", len(load.rejects), target)
     elif target.exists():
         target.unlink()

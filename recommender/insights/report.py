@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from recommender.data.schema import Columns as C
 from recommender.insights import gaps as G
 from recommender.insights.catalog_health import ISSUES
-from recommender.data.schema import Columns as C
 from recommender.insights.topics import fit_topics
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -289,6 +289,7 @@ def write_gap_report(
     from openpyxl.drawing.image import Image
 
     from recommender.data.loading import load_dataset
+    from recommender.data.spreadsheet import write_frame
 
     dataset = load_dataset(data_dir, write_rejects=False)
     tables = gap_tables(dataset, model=model, options=options)
@@ -302,8 +303,9 @@ def write_gap_report(
             if key == "charts" or key not in tables:
                 continue
             frame = translate(tables[key])
-            frame.to_excel(writer, sheet_name=sheet, index=False)
-            _fit_columns(writer.sheets[sheet], frame)
+            sheet_ws = writer.book.create_sheet(sheet)
+            write_frame(sheet_ws, frame)  # explicit text cells: no value becomes a formula
+            _fit_columns(sheet_ws, frame)
         ws = writer.book.create_sheet(SHEETS["charts"])
         row = 1
         try:

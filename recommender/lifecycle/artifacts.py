@@ -1,22 +1,35 @@
-"""Versioned model artifacts: ``MODELS/<version>/{model.joblib,metadata.json}`` + ``current``.
+"""Versioned model artifacts: ``MODELS/<version>/{model.joblib,metadata.json,model.sig}``.
 
-A version is written to a temporary directory, renamed into place, loaded back and
-smoke-tested, and only then is ``current`` switched (an atomic symlink rename). A
-crash at any point leaves the previously published model untouched.
+A version is written to a temporary directory (files and directory fsynced), signed
+(:mod:`recommender.lifecycle.signing`), renamed into place, loaded back and smoke-tested, and
+only then is ``current`` switched (an atomic symlink rename). A crash at any point leaves the
+previously published model untouched. :func:`load_model` reads the files once, checks the
+signature against those bytes and only then unpickles them: a tampered or unsigned
+``model.joblib`` is refused before any code in it can run.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import shutil
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import joblib
+
+from recommender.lifecycle.signing import (
+    SIGNATURE_FILE,
+    SignatureError,
+    SigningKeys,
+    sign,
+    verify,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from recommender.ranking.model import RecommenderModel
@@ -27,10 +40,20 @@ FORMAT_VERSION = 3
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 CURRENT = "current"
+TMP_PREFIX = ".tmp-"
+#: unpublished temporary folders older than this (seconds) are removed by train and prune
+TMP_MAX_AGE = 3600.0
 
 
 class ArtifactError(Exception):
-    """A model artifact is missing, corrupt or incompatible."""
+    """A model artifact is missing, corrupt, incompatible, unsigned or tampered.
+
+    ``code`` is a stable English identifier for machines (``artifact_tampered`` …).
+    """
+
+    def __init__(self, message: str, code: str = "artifact_invalid") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def new_version(now: datetime | None = None) -> str:
@@ -48,44 +71,92 @@ def resolve(path: str | Path) -> Path:
         return (p / CURRENT).resolve()
     raise ArtifactError(
         f"no model at {p}: expected {MODEL_FILE} there or a '{CURRENT}' link "
-        "(train one with `recommender train --data DIR --out MODELS`)"
+        "(train one with `recommender train --data DIR --out MODELS`)",
+        "artifact_missing",
     )
 
 
-def read_metadata(path: str | Path) -> dict:
-    """The metadata.json of a version directory, checked for compatibility."""
-    d = resolve(path)
+def signing_keys(*, create: bool = False) -> SigningKeys:
+    """The accepted signing keys from the environment (see :mod:`.signing`)."""
     try:
-        meta = json.loads((d / METADATA_FILE).read_text(encoding="utf-8"))
+        return SigningKeys.from_env(create=create)
+    except SignatureError as exc:
+        raise ArtifactError(str(exc), exc.code) from None
+
+
+def _read(d: Path, name: str) -> bytes:
+    try:
+        return (d / name).read_bytes()
     except FileNotFoundError as exc:
-        raise ArtifactError(f"{d}: {METADATA_FILE} is missing") from exc
+        raise ArtifactError(f"{d}: {name} is missing", "artifact_missing") from exc
+    except OSError as exc:
+        raise ArtifactError(f"{d / name}: cannot be read ({exc.strerror})") from exc
+
+
+def _parse_metadata(d: Path, raw: bytes) -> dict:
+    try:
+        meta = json.loads(raw.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{d / METADATA_FILE}: not valid JSON ({exc})") from exc
-    found = meta.get("format_version")
+        raise ArtifactError(
+            f"{d / METADATA_FILE}: not valid JSON ({exc})", "artifact_corrupt"
+        ) from exc
+    found = meta.get("format_version") if isinstance(meta, dict) else None
     if found != FORMAT_VERSION:
         raise ArtifactError(
             f"{d}: artifact format_version {found!r} is not supported "
-            f"(this library reads {FORMAT_VERSION}); retrain with this version"
+            f"(this library reads {FORMAT_VERSION}); retrain with this version",
+            "artifact_incompatible",
         )
     return meta
 
 
-def load_model(path: str | Path) -> RecommenderModel:
-    """Load and check a model; raises :class:`ArtifactError` with the reason if it can't."""
+def read_metadata(path: str | Path) -> dict:
+    """The metadata.json of a version directory, checked for compatibility (not signature)."""
+    d = resolve(path)
+    return _parse_metadata(d, _read(d, METADATA_FILE))
+
+
+def read_verified(path: str | Path, keys: SigningKeys | None = None) -> tuple[dict, bytes]:
+    """Metadata and model bytes of a version, read once and checked against ``model.sig``.
+
+    Nothing is unpickled here; raises ArtifactError (with ``code``) when the check fails.
+    """
+    d = resolve(path)
+    meta_raw = _read(d, METADATA_FILE)
+    meta = _parse_metadata(d, meta_raw)
+    model_raw = _read(d, MODEL_FILE)
+    try:
+        sig = (d / SIGNATURE_FILE).read_bytes()
+    except FileNotFoundError:
+        sig = None
+    try:
+        verify(
+            {MODEL_FILE: model_raw, METADATA_FILE: meta_raw},
+            sig,
+            keys if keys is not None else SigningKeys.from_env(),
+        )
+    except SignatureError as exc:
+        raise ArtifactError(f"{d}: {exc}", exc.code) from None
+    return meta, model_raw
+
+
+def load_model(path: str | Path, *, keys: SigningKeys | None = None) -> RecommenderModel:
+    """Verify the signature, then load and check a model; ArtifactError says why it can't."""
     from recommender.ranking.model import RecommenderModel
 
     d = resolve(path)
-    meta = read_metadata(d)
-    try:
-        model = joblib.load(d / MODEL_FILE)
-    except FileNotFoundError as exc:
-        raise ArtifactError(f"{d}: {MODEL_FILE} is missing") from exc
+    meta, raw = read_verified(d, keys)
+    try:  # the verified bytes themselves: a file swapped after the check is never read
+        model = joblib.load(io.BytesIO(raw))
     except Exception as exc:  # joblib/pickle raise many types on a corrupt file
         raise ArtifactError(
-            f"{d / MODEL_FILE}: cannot be loaded ({type(exc).__name__}: {exc})"
+            f"{d / MODEL_FILE}: cannot be loaded ({type(exc).__name__}: {exc})",
+            "artifact_corrupt",
         ) from exc
     if not isinstance(model, RecommenderModel):
-        raise ArtifactError(f"{d / MODEL_FILE}: holds a {type(model).__name__}, not a model")
+        raise ArtifactError(
+            f"{d / MODEL_FILE}: holds a {type(model).__name__}, not a model", "artifact_corrupt"
+        )
     model.metadata = meta
     return model
 
@@ -99,44 +170,89 @@ def smoke_check(model: RecommenderModel) -> None:
             {"job_title": "综合管理岗", "job_description": "从事综合协调工作"}, k=3
         )
     except Exception as exc:
-        raise ArtifactError(f"smoke check failed: {type(exc).__name__}: {exc}") from exc
+        raise ArtifactError(
+            f"smoke check failed: {type(exc).__name__}: {exc}", "artifact_smoke_failed"
+        ) from exc
+
+
+def write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in ``path`` durable (POSIX; a no-op elsewhere)."""
+    if os.name != "posix":  # pragma: no cover
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def save_model(
-    model: RecommenderModel, models_dir: str | Path, metadata: dict, *, publish: bool = True
+    model: RecommenderModel,
+    models_dir: str | Path,
+    metadata: dict,
+    *,
+    publish: bool = True,
+    keys: SigningKeys | None = None,
 ) -> Path:
-    """Write a new version atomically, verify it loads, and (optionally) publish it."""
+    """Write and sign a new version atomically, verify it loads, and (optionally) publish it.
+
+    The key comes from :func:`signing_keys`; a key file is created (0600) when there is none.
+    """
+    keys = keys if keys is not None else signing_keys(create=True)
     root = Path(models_dir)
     root.mkdir(parents=True, exist_ok=True)
+    clean_temp(root)
     version = metadata.get("model_version") or new_version()
     metadata = {**metadata, "format_version": FORMAT_VERSION, "model_version": version}
     model.metadata = metadata
-    tmp = root / f".tmp-{version}-{os.getpid()}"
+    tmp = root / f"{TMP_PREFIX}{version}-{os.getpid()}"
     final = root / version
     try:
         tmp.mkdir()
-        joblib.dump(model, tmp / MODEL_FILE)
-        (tmp / METADATA_FILE).write_text(
-            json.dumps(metadata, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
-        )
+        buf = io.BytesIO()
+        joblib.dump(model, buf)
+        files = {
+            MODEL_FILE: buf.getvalue(),
+            METADATA_FILE: json.dumps(metadata, ensure_ascii=False, indent=2, default=str).encode(
+                "utf-8"
+            ),
+        }
+        del buf
+        for name, data in files.items():
+            write_synced(tmp / name, data)
+        write_synced(tmp / SIGNATURE_FILE, sign(files, keys.signing))
+        del files
+        fsync_dir(tmp)
         os.replace(tmp, final)
+        fsync_dir(root)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    smoke_check(load_model(final))
+    smoke_check(load_model(final, keys=keys))
     if publish:
         publish_version(root, version)
     return final
 
 
 def publish_version(models_dir: str | Path, version: str) -> None:
-    """Point ``current`` at ``version`` with an atomic rename of a fresh symlink."""
+    """Point ``current`` at ``version`` with an atomic rename of a fresh symlink (fsynced)."""
     root = Path(models_dir)
     if not (root / version / MODEL_FILE).exists():
-        raise ArtifactError(f"cannot publish {version}: {root / version / MODEL_FILE} is missing")
+        raise ArtifactError(
+            f"cannot publish {version}: {root / version / MODEL_FILE} is missing",
+            "artifact_missing",
+        )
     link = root / f".{CURRENT}-{uuid.uuid4().hex[:6]}"
     link.symlink_to(version, target_is_directory=True)
     os.replace(link, root / CURRENT)
+    fsync_dir(root)
     log.info("published model %s", version)
 
 
@@ -151,3 +267,42 @@ def list_versions(models_dir: str | Path) -> list[str]:
         and not p.name.startswith(".")
         and p.name != CURRENT
     )
+
+
+def current_version(models_dir: str | Path) -> str | None:
+    """The version ``current`` points at, if any."""
+    link = Path(models_dir) / CURRENT
+    return link.resolve().name if link.exists() else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_temp(models_dir: str | Path, max_age: float = TMP_MAX_AGE) -> list[str]:
+    """Remove unpublished temporary folders/links older than ``max_age`` s whose writer is gone."""
+    root = Path(models_dir)
+    removed = []
+    now = time.time()
+    for p in root.iterdir():
+        if not (p.name.startswith(TMP_PREFIX) or p.name.startswith(f".{CURRENT}-")):
+            continue
+        if now - p.lstat().st_mtime < max_age:
+            continue
+        pid = p.name.rsplit("-", 1)[-1]
+        if p.name.startswith(TMP_PREFIX) and pid.isdigit() and _pid_alive(int(pid)):
+            continue  # a training still writing (same host)
+        if p.is_symlink() or p.is_file():
+            p.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(p, ignore_errors=True)
+        removed.append(p.name)
+    if removed:
+        log.info("removed %d stale temporary entries under %s", len(removed), root)
+    return removed

@@ -1,0 +1,117 @@
+"""Spreadsheet-safe output: nothing we write to a CSV or a workbook runs as a formula.
+
+Cells come from data we do not control (an export's course titles, a rejected raw value,
+cadre ids), and the files are opened in Excel or WPS. OWASP's CSV-injection rule: a text cell
+that starts with ``= + - @``, a tab or a carriage return gets a leading apostrophe, so the
+spreadsheet shows it as text instead of evaluating it (``=HYPERLINK(...)``, ``@SUM(...)``,
+DDE payloads). Text that is just a number (``-5``, ``+1.5``) is left alone — it cannot be a
+formula — and numbers stored as numbers are never touched.
+
+Workbooks written with openpyxl get explicit text cells instead (``data_type 's'``, plus
+Excel's hidden quote prefix for the risky ones), so the value reads exactly as it was and
+nothing becomes a formula (``data_type 'f'``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:  # pragma: no cover
+    from openpyxl.worksheet.worksheet import Worksheet
+
+#: first characters that make a spreadsheet evaluate a cell (OWASP CSV injection)
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def is_risky(value: object) -> bool:
+    """True for text a spreadsheet could evaluate as a formula."""
+    return (
+        isinstance(value, str) and value.startswith(TRIGGERS) and not _PLAIN_NUMBER.fullmatch(value)
+    )
+
+
+def neutralise(value: Any) -> Any:
+    """One cell: risky text gets a leading apostrophe; anything else is returned as is."""
+    return "'" + value if is_risky(value) else value
+
+
+def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` for ``to_csv``: text cells (and the header) neutralised.
+
+    Only object/string columns are looked at, so numeric columns keep their dtype.
+    """
+    out = frame.copy()
+    for col in out.columns:
+        series = out[col]
+        if pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
+            out[col] = series.map(neutralise, na_action="ignore")
+    out.columns = [neutralise(c) if isinstance(c, str) else c for c in out.columns]
+    return out
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path, *, encoding: str = "utf-8") -> None:
+    """``frame`` (no index) as a spreadsheet-safe CSV.
+
+    Cells are neutralised and rows end in CRLF (RFC 4180), so a cell holding a bare CR is
+    quoted too: Excel would otherwise start a new row there, and the text after the CR
+    (``"ok\r=1+1"``) would land in a cell of its own, as a formula.
+    """
+    safe_frame(frame).to_csv(path, index=False, encoding=encoding, lineterminator="\r\n")
+
+
+def _plain(value: Any) -> Any:
+    """A value openpyxl can store: numpy scalars unwrapped, NaN/NaT empty, tz dropped."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        value = value.replace(tzinfo=None)
+    if isinstance(value, bool | int | float | datetime | date | time):
+        return value
+    return str(value)
+
+
+def set_cell(ws: Worksheet, row: int, column: int, value: Any):
+    """Write one cell; text always becomes a text cell, never a formula."""
+    value = _plain(value)
+    cell = ws.cell(row=row, column=column)
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"  # openpyxl would otherwise turn "=…" into a formula
+        if is_risky(value):
+            cell.quotePrefix = True  # Excel keeps it text even when the cell is edited
+    return cell
+
+
+def write_rows(ws: Worksheet, rows: Iterable[Iterable[Any]], *, start_row: int = 1) -> int:
+    """Write rows of values from ``start_row``; returns the next free row."""
+    r = start_row
+    for r, row in enumerate(rows, start=start_row):
+        for c, value in enumerate(row, start=1):
+            set_cell(ws, r, c, value)
+    return r + 1
+
+
+def write_frame(ws: Worksheet, frame: pd.DataFrame, *, bold_header: bool = True) -> None:
+    """``frame`` with its header into ``ws`` from A1, as ``DataFrame.to_excel(index=False)``."""
+    from openpyxl.styles import Font
+
+    write_rows(ws, [list(map(str, frame.columns))])
+    if bold_header:
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+    write_rows(ws, frame.itertuples(index=False, name=None), start_row=2)
