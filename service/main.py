@@ -27,6 +27,7 @@ from recommender.lifecycle.events import EventStore
 from service import errors
 from service.auth import Authenticator, required_scope
 from service.config import Settings
+from service.console import router as console_router
 from service.holder import ModelHolder, ReloadResult
 from service.metrics import Metrics
 from service.middleware import ServiceMiddleware
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for module in (recommendations, menus, courses, completions, model, admin, health):
         app.include_router(module.router)  # routers carry their own /v1 prefix
+    app.include_router(console_router)  # staff console under /console (HTML)
     return app
 
 

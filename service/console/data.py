@@ -1,0 +1,201 @@
+"""What the console pages show, read from the loaded model (and the planners' gap report).
+
+Nothing here renders HTML; the view functions pass these plain values to the templates.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recommender import FORMATS
+
+#: contract value → Chinese label (the gap report uses the same words)
+FORMAT_LABELS = {
+    "video": "视频",
+    "micro": "微课",
+    "article": "图文",
+    "live": "直播",
+    "face_to_face": "面授",
+    "special_class": "专题班",
+}
+UNIT_LEVEL_LABELS = {
+    "province": "省级",
+    "city": "市级",
+    "county": "县级",
+    "township": "乡镇",
+    "village": "村（社区）",
+}
+WINDOW_LABELS = {
+    "weekday_daytime": "工作日白天",
+    "weekday_evening": "工作日晚上",
+    "weekend": "周末",
+}
+SEARCH_COLUMNS = ("cadre_id", "unit", "job_title")
+GAP_SHEET = "主要缺口"
+GAP_COLUMNS = ("主题", "课程类别", "需求占比", "供给占比", "缺口（需求−供给）", "需求/供给倍数")
+GAPS_COMMAND = "recommender gaps --data data/sample --model models --out var/reports/需求缺口.xlsx"
+
+assert set(FORMAT_LABELS) == set(FORMATS)
+
+
+def label(value: object, labels: Mapping[str, str]) -> str:
+    text = "" if value is None else str(value)
+    return labels.get(text, text)
+
+
+def _norm(text: object) -> str:
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return ""
+    return unicodedata.normalize("NFKC", str(text)).replace(" ", "").casefold()
+
+
+_HAYSTACKS: weakref.WeakKeyDictionary[Any, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def _haystack(model: Any) -> np.ndarray:
+    """One normalised search string per cadre (id, unit, post), built once per model."""
+    found = _HAYSTACKS.get(model)
+    if found is None:
+        cols = [c for c in SEARCH_COLUMNS if c in model.cadres.columns]
+        rows = model.cadres[cols].to_numpy(dtype=object)
+        found = np.array(["\x1f".join(_norm(v) for v in row) for row in rows], dtype=object)
+        _HAYSTACKS[model] = found
+    return found
+
+
+def number_or_blank(value: object) -> float | str:
+    """A profile number for a form field; '' when missing (None or NaN)."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return ""
+    return "" if np.isnan(number) else number
+
+
+def cadre_summary(record: Mapping[str, Any]) -> dict[str, str]:
+    """The profile fields a training administrator recognises a cadre by."""
+
+    def text(key: str) -> str:
+        value = record.get(key)
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return ""
+        return str(value)
+
+    return {
+        "cadre_id": text("cadre_id"),
+        "unit": text("unit"),
+        "unit_level": label(text("unit_level"), UNIT_LEVEL_LABELS),
+        "system": text("system"),
+        "rank": text("rank"),
+        "job_title": text("job_title"),
+        "region": text("region"),
+    }
+
+
+def search_cadres(model: Any, query: str, limit: int = 50) -> tuple[list[dict[str, str]], int]:
+    """Cadres whose id, unit or post contains every word of ``query``; (first ``limit``, total)."""
+    words = [_norm(w) for w in query.split() if _norm(w)]
+    if not words:
+        return [], 0
+    hay = _haystack(model)
+    hits = np.ones(len(hay), dtype=bool)
+    for word in words:
+        hits &= np.fromiter((word in h for h in hay), dtype=bool, count=len(hay))
+    rows = np.flatnonzero(hits)
+    records = model.cadres.iloc[rows[:limit]].to_dict("records")
+    return [cadre_summary(r) for r in records], len(rows)
+
+
+def example_cadres(model: Any, n: int = 8) -> list[dict[str, str]]:
+    """A few cadres to click on from the start page (evenly spread over the table)."""
+    total = len(model.cadres)
+    if total == 0:
+        return []
+    rows = np.unique(np.linspace(0, total - 1, num=min(n, total)).astype(int))
+    return [cadre_summary(r) for r in model.cadres.iloc[rows].to_dict("records")]
+
+
+def course_record(model: Any, course_id: str) -> dict[str, Any]:
+    """A course's catalog row with display-ready values (raises UnknownIdError)."""
+    row = model.courses.iloc[model.course_index(course_id)].to_dict()
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            value = ""
+        elif hasattr(value, "isoformat") and not isinstance(value, str):
+            value = "" if str(value) == "NaT" else str(value)[:16]
+        out[key] = value
+    out["format_label"] = label(out.get("format"), FORMAT_LABELS)
+    return out
+
+
+@dataclass(frozen=True)
+class ModelBadge:
+    """Header line: which model answers and when it was trained."""
+
+    version: str
+    trained_at: str
+    loaded: bool
+
+
+def model_badge(loaded: Any | None) -> ModelBadge:
+    if loaded is None:
+        return ModelBadge("（未加载模型）", "", False)
+    meta = loaded.model.metadata or {}
+    trained = str(meta.get("created_at") or "")
+    return ModelBadge(str(loaded.version), trained[:19].replace("T", " "), True)
+
+
+@dataclass(frozen=True)
+class GapReport:
+    """The top rows of the newest gap workbook (``recommender gaps``) in the reports dir."""
+
+    path: Path
+    columns: list[str]
+    rows: list[list[str]]
+    total: int
+
+
+def _cell(value: Any, column: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if "占比" in column or column.startswith("缺口"):
+            return f"{value:.1%}"
+        return f"{value:.2f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def latest_gap_report(directory: Path, top: int = 15) -> GapReport | None:
+    """The newest ``*.xlsx`` in ``directory`` holding a 主要缺口 sheet, or None."""
+    from openpyxl import load_workbook
+
+    if not directory.is_dir():
+        return None
+    books = sorted(directory.glob("*.xlsx"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in books:
+        try:
+            wb = load_workbook(path, read_only=True, data_only=True)
+        except Exception:  # a half-written or foreign file: try the next one
+            continue
+        try:
+            if GAP_SHEET not in wb.sheetnames:
+                continue
+            rows = list(wb[GAP_SHEET].iter_rows(values_only=True))
+        finally:
+            wb.close()
+        if not rows:
+            continue
+        header = [str(h or "") for h in rows[0]]
+        keep = [i for i, h in enumerate(header) if h in GAP_COLUMNS] or list(range(len(header)))
+        columns = [header[i] for i in keep]
+        body = [[_cell(r[i], header[i]) for i in keep] for r in rows[1 : top + 1]]
+        return GapReport(path, columns, body, len(rows) - 1)
+    return None

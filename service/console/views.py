@@ -1,0 +1,398 @@
+"""The console's pages: one router, mounted by ``create_app`` with a single include line.
+
+Every page calls the same library function as the JSON endpoint it mirrors (recommendations:
+``model.recommend`` with the cadre's stored events; menu: ``plan_menu``; course page:
+``model.similar``), so what staff see is what the portal gets.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+
+from recommender import FORMATS, MenuError, UnknownIdError, plan_menu
+from service.console import data as D
+from service.console.auth import (
+    COOKIE,
+    COOKIE_MAX_AGE,
+    COOKIE_PATH,
+    LoginRequired,
+    Viewer,
+    open_without_login,
+    safe_next,
+    verify_key,
+)
+from service.console.config import ConsoleSettings
+from service.console.excel import menu_workbook
+from service.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+templates = Jinja2Templates(directory=HERE / "templates")
+
+#: nothing outside the service: no CDN, no external fonts, images or form targets
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+K_CHOICES = (10, 20, 50)
+MAX_HOURS = 1000.0
+
+
+class ConsoleError(Exception):
+    """A page that cannot be shown (unknown id, no model): rendered as a Chinese error page."""
+
+    def __init__(self, status: int, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.status, self.message, self.hint = status, message, hint
+
+
+class ConsoleRoute(APIRoute):
+    """Adds the security headers to every console response, errors and redirects included."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except LoginRequired as exc:
+                response = RedirectResponse(exc.location, status_code=303)
+            except ConsoleError as exc:
+                response = _error_page(request, exc)
+            except ServiceError as exc:  # e.g. 503 before the model is loaded
+                response = _error_page(
+                    request, ConsoleError(exc.status, exc.message, exc.hint or "")
+                )
+            response.headers.update(SECURITY_HEADERS)
+            if not request.url.path.startswith(f"{COOKIE_PATH}/static/"):
+                response.headers.setdefault("Cache-Control", "no-store")  # cadre data
+            return response
+
+        return route
+
+
+router = APIRouter(prefix=COOKIE_PATH, route_class=ConsoleRoute, include_in_schema=False)
+
+
+# ----------------------------------------------------------------- helpers
+def _settings(request: Request) -> ConsoleSettings:
+    found = getattr(request.app.state, "console_settings", None)
+    if found is None:
+        found = request.app.state.console_settings = ConsoleSettings()
+    return found
+
+
+def _loaded(request: Request):
+    loaded = request.app.state.holder.current
+    if loaded is None:
+        raise ConsoleError(503, "模型尚未加载，请稍后刷新", "先运行 `make train` 发布模型")
+    request.state.model_version = loaded.version  # the middleware's X-Model-Version
+    return loaded
+
+
+def _events(request: Request, cadre_id: str):
+    store = getattr(request.app.state, "store", None)
+    return store.for_cadre(cadre_id) if store is not None else None
+
+
+def _render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    loaded = request.app.state.holder.current
+    context.setdefault("viewer", "")
+    return templates.TemplateResponse(
+        request,
+        name,
+        {"badge": D.model_badge(loaded), "format_labels": D.FORMAT_LABELS, **context},
+        status_code=status,
+    )
+
+
+def _error_page(request: Request, exc: ConsoleError) -> Response:
+    return _render(request, "error.html", status=exc.status, message=exc.message, hint=exc.hint)
+
+
+def _profile(model, cadre_id: str) -> dict[str, Any]:
+    try:
+        return model.cadre_profile(cadre_id)
+    except UnknownIdError:
+        raise ConsoleError(
+            404,
+            f"没有编号为 {cadre_id} 的干部",
+            "请按编号、单位或岗位查找；新干部的推荐请用 POST /v1/recommendations",
+        ) from None
+
+
+def _number(raw: str | None, name: str, *, low: float, high: float) -> float | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConsoleError(422, f"{name} 应为数字，收到 {raw[:20]!r}") from None
+    if not low <= value <= high:
+        raise ConsoleError(422, f"{name} 应在 {low:g} 到 {high:g} 之间，收到 {value:g}")
+    return value
+
+
+# ----------------------------------------------------------------- pages
+@router.get("")
+@router.get("/")
+def home(request: Request, viewer: Viewer, q: str = "") -> Response:
+    """Cadre lookup: an exact id opens the cadre; other text searches id, unit and post."""
+    loaded = _loaded(request)
+    model, query = loaded.model, q.strip()[:100]
+    if query and model.has_cadre(query):
+        return RedirectResponse(f"{COOKIE_PATH}/cadres/{query}", status_code=303)
+    results, total = D.search_cadres(model, query) if query else ([], 0)
+    return _render(
+        request,
+        "home.html",
+        viewer=viewer,
+        q=query,
+        results=results,
+        total=total,
+        examples=[] if query else D.example_cadres(model),
+        cadre_count=len(model.cadres),
+        course_count=len(model.course_ids),
+    )
+
+
+@router.get("/cadres/{cadre_id}")
+def cadre_page(
+    request: Request,
+    cadre_id: str,
+    viewer: Viewer,
+    category: str = "",
+    format: str = "",
+    k: str = "10",
+) -> Response:
+    """The cadre's recommendations, exactly as GET /v1/cadres/{id}/recommendations lists them."""
+    loaded = _loaded(request)
+    model = loaded.model
+    profile = _profile(model, cadre_id)
+    categories = sorted(set(model.categories))
+    if category and category not in categories:
+        raise ConsoleError(422, f"没有类别 {category[:40]!r}")
+    if format and format not in FORMATS:
+        raise ConsoleError(422, f"没有课程形式 {format[:40]!r}")
+    size = int(_number(k, "条数", low=1, high=max(K_CHOICES)) or 10)
+    items = model.recommend(
+        cadre_id,
+        size,
+        category=[category] if category else None,
+        format=[format] if format else None,
+        include_completed=False,
+        explain=True,
+        events=_events(request, cadre_id),
+    )
+    api = f"/v1/cadres/{cadre_id}/recommendations?" + urlencode(
+        {
+            "k": size,
+            **({"category": category} if category else {}),
+            **({"format": format} if format else {}),
+        }
+    )
+    return _render(
+        request,
+        "cadre.html",
+        viewer=viewer,
+        cadre=D.cadre_summary(profile),
+        items=items,
+        categories=categories,
+        formats=FORMATS,
+        category=category,
+        format=format,
+        k=size,
+        k_choices=K_CHOICES,
+        api_url=api,
+    )
+
+
+def _menu(request: Request, cadre_id: str, target: str | None, budget: str | None):
+    loaded = _loaded(request)
+    profile = _profile(loaded.model, cadre_id)
+    target_hours = _number(target, "目标学时", low=1, high=MAX_HOURS)
+    weekly = _number(budget, "每周学时", low=0.5, high=80)
+    try:
+        menu = plan_menu(
+            loaded.model,
+            cadre_id,
+            events=_events(request, cadre_id),
+            target_hours=target_hours,
+            weekly_hours_budget=weekly,
+        )
+    except MenuError as exc:
+        raise ConsoleError(422, f"无法生成课程菜单：{exc}") from None
+    params = {
+        key: value
+        for key, value in (("target_hours", target_hours), ("weekly_budget", weekly))
+        if value is not None
+    }
+    return loaded, D.cadre_summary(profile), menu.to_dict(), params
+
+
+@router.get("/cadres/{cadre_id}/menu")
+def menu_page(
+    request: Request,
+    cadre_id: str,
+    viewer: Viewer,
+    target_hours: str | None = None,
+    weekly_budget: str | None = None,
+) -> Response:
+    """Menu preview: hours by category and format, what is unmet and why, a form to adjust."""
+    loaded, cadre, menu, params = _menu(request, cadre_id, target_hours, weekly_budget)
+    cats = sorted(menu["totals_by_category"].items(), key=lambda kv: -kv[1])
+    fmts = sorted(menu["totals_by_format"].items(), key=lambda kv: -kv[1])
+    top = max([v for _, v in cats + fmts] + [1.0])
+    budget = loaded.model.cadre_profile(cadre_id).get("weekly_hours_budget")
+    return _render(
+        request,
+        "menu.html",
+        viewer=viewer,
+        cadre=cadre,
+        menu=menu,
+        by_category=cats,
+        by_format=fmts,
+        top=top,
+        target_hours=params.get("target_hours", menu["target_hours"]),
+        weekly_budget=params.get("weekly_budget", D.number_or_blank(budget)),
+        download=f"{COOKIE_PATH}/cadres/{cadre_id}/menu.xlsx"
+        + (f"?{urlencode(params)}" if params else ""),
+    )
+
+
+@router.get("/cadres/{cadre_id}/menu.xlsx")
+def menu_excel(
+    request: Request,
+    cadre_id: str,
+    viewer: Viewer,
+    target_hours: str | None = None,
+    weekly_budget: str | None = None,
+) -> Response:
+    """The same menu as an Excel workbook (formula-like text neutralised)."""
+    loaded, cadre, menu, _ = _menu(request, cadre_id, target_hours, weekly_budget)
+    body = menu_workbook(menu, model_version=str(loaded.version), cadre=cadre)
+    name = f"menu-{cadre_id}-{menu['year']}.xlsx"
+    ascii_name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+    return Response(
+        body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{ascii_name}"'},
+    )
+
+
+@router.get("/courses/{course_id}")
+def course_page(request: Request, course_id: str, viewer: Viewer, k: str = "10") -> Response:
+    """A course and the courses like it (GET /v1/courses/{id}/similar)."""
+    model = _loaded(request).model
+    size = int(_number(k, "条数", low=1, high=max(K_CHOICES)) or 10)
+    try:
+        course = D.course_record(model, course_id)
+        similar = model.similar(course_id, size)
+    except UnknownIdError:
+        raise ConsoleError(404, f"没有编号为 {course_id} 的课程") from None
+    return _render(request, "course.html", viewer=viewer, course=course, similar=similar)
+
+
+@router.get("/gaps")
+def gaps_page(request: Request, viewer: Viewer) -> Response:
+    """Top demand gaps from the newest gap workbook in the reports directory."""
+    directory = _settings(request).reports_dir
+    report = D.latest_gap_report(directory)
+    return _render(
+        request,
+        "gaps.html",
+        viewer=viewer,
+        report=report,
+        directory=directory,
+        command=D.GAPS_COMMAND.replace("var/reports", str(directory)),
+    )
+
+
+# ----------------------------------------------------------------- sign-in
+@router.get("/login")
+def login_page(request: Request, next: str = COOKIE_PATH) -> Response:
+    return _render(
+        request,
+        "login.html",
+        next=safe_next(next),
+        error="",
+        keys_needed=not open_without_login(request),
+    )
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    return origin.rstrip("/") == str(request.base_url).rstrip("/")
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    """Check the key, then keep it in an HttpOnly, SameSite=Strict cookie (never a URL)."""
+    if not _same_origin(request):
+        raise ConsoleError(403, "登录请求来自其他站点，已拒绝")
+    form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=5)
+    key = (form.get("key") or [""])[0].strip()
+    target = safe_next((form.get("next") or [COOKIE_PATH])[0])
+    if not verify_key(key, request):
+        log.info("console sign-in refused from %s", request.client.host if request.client else "?")
+        return _render(
+            request,
+            "login.html",
+            status=401,
+            next=target,
+            error="密钥无效、已吊销或没有 read 权限",
+            keys_needed=True,
+        )
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        COOKIE,
+        key,
+        max_age=COOKIE_MAX_AGE,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    if not _same_origin(request):
+        raise ConsoleError(403, "退出请求来自其他站点，已拒绝")
+    response = RedirectResponse(f"{COOKIE_PATH}/login", status_code=303)
+    response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    """The console's own CSS and JS (a fixed list: no path from the URL reaches the disk)."""
+    files = {p.name: p for p in STATIC.iterdir() if p.is_file()}
+    if name not in files:
+        raise ConsoleError(404, "没有这个文件")
+    return FileResponse(files[name], headers={"Cache-Control": "max-age=3600"})
+
+
+@router.get("/{rest:path}")
+def not_found(rest: str, viewer: Viewer) -> Response:
+    """Unknown console paths get the console's own 404 page (with its headers)."""
+    raise ConsoleError(404, "没有这个页面", f"/console/{rest[:80]} 不存在")
