@@ -75,7 +75,11 @@ def train(
     out: Annotated[Path, typer.Option("--out", help="models root")] = Path("models"),
     publish: Annotated[bool, typer.Option(help="point MODELS/current at the new version")] = True,
     events: Annotated[
-        Path | None, typer.Option(help="event store (default DATA/events.sqlite3)")
+        str | None,
+        typer.Option(
+            help="event store: a path, sqlite:///PATH or postgresql://… "
+            "(default DATA/events.sqlite3)"
+        ),
     ] = None,
     collaborative: Annotated[str, typer.Option(help="auto | ease | itemknn")] = "auto",
     seed: int = 0,

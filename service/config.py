@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -20,6 +21,20 @@ class Settings(BaseSettings):
     events_path: Path = Field(
         Path("var/events.sqlite3"),
         description="SQLite completion-event store; pass it to `recommender train --events`",
+    )
+    events_url: str | None = Field(
+        None,
+        description="event store URL, wins over events_path when set: postgresql://… (one "
+        "database shared by every replica) or sqlite:///PATH",
+    )
+    events_history_limit: int = Field(
+        500, ge=1, le=100_000, description="a cadre's most recent events read per request"
+    )
+    events_clock_skew_seconds: float = Field(
+        900, ge=0, le=86_400, description="how far in the future an event time may be"
+    )
+    events_pool_size: int = Field(
+        10, ge=1, le=200, description="PostgreSQL connections per worker (events_url only)"
     )
     api_key: SecretStr | None = Field(
         None,
@@ -97,10 +112,24 @@ class Settings(BaseSettings):
             return tuple(v.strip() for v in value.split(",") if v.strip())
         return value
 
-    @field_validator("api_key", mode="before")
+    @field_validator("api_key", "events_url", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def events_target(self) -> str:
+        """Where the event store lives: events_url if set, else events_path."""
+        return self.events_url or str(self.events_path)
+
+    @property
+    def events_options(self) -> dict[str, object]:
+        """Keyword options of ``open_event_store`` for these settings."""
+        return {
+            "history_limit": self.events_history_limit,
+            "clock_skew": timedelta(seconds=self.events_clock_skew_seconds),
+            "pool_size": self.events_pool_size,
+        }
 
     @property
     def admin_enabled(self) -> bool:

@@ -3,18 +3,22 @@ and the API-key checks other modules call (:func:`check_key`, :func:`check_reque
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Annotated
 
+import pandas as pd
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
-from recommender import FORMATS, scopes_grant
-from recommender.lifecycle.events import EventStore
+from recommender import FORMATS, BaseEventStore, EventStoreUnavailable, scopes_grant
 from service.auth import Authenticator, token_of
 from service.config import Settings
 from service.errors import ServiceError, invalid
 from service.holder import Loaded, ModelHolder
 from service.schemas import canonical_enum
+
+log = logging.getLogger(__name__)
 
 
 async def get_settings(request: Request) -> Settings:
@@ -40,13 +44,40 @@ async def get_loaded(request: Request) -> Loaded:
     return loaded
 
 
-async def get_store(request: Request) -> EventStore:
+async def get_store(request: Request) -> BaseEventStore:
     store = getattr(request.app.state, "store", None)
     if store is None:
         raise ServiceError(
             503, "the event store is not open (service starting)", headers={"Retry-After": "5"}
         )
     return store
+
+
+def store_unavailable(exc: EventStoreUnavailable) -> ServiceError:
+    """503 for a write the event store could not take (nothing was stored)."""
+    return ServiceError(
+        503,
+        str(exc),
+        error="events_unavailable",
+        hint="事件未保存，请稍后重发（同一 event_id 重发不会重复保存）",
+        headers={"Retry-After": "5"},
+    )
+
+
+def read_events(store: BaseEventStore, cadre_id: str) -> pd.DataFrame | None:
+    """A cadre's recent events for a read; blocking (call it from a thread). With the store
+    down, reads degrade to the model's history alone rather than failing."""
+    try:
+        return store.for_cadre(cadre_id)
+    except EventStoreUnavailable as exc:
+        log.warning("event store unavailable, answering without new events: %s", exc)
+        return None
+
+
+async def read_events_async(store: BaseEventStore, cadre_id: str) -> pd.DataFrame | None:
+    """:func:`read_events` off the event loop (SQLite waits on locks, PostgreSQL on the
+    network)."""
+    return await run_in_threadpool(read_events, store, cadre_id)
 
 
 def _authenticator(request: Request) -> Authenticator:
@@ -99,7 +130,7 @@ def require_scope(scope: str):
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 ModelDep = Annotated[Loaded, Depends(get_loaded)]
-StoreDep = Annotated[EventStore, Depends(get_store)]
+StoreDep = Annotated[BaseEventStore, Depends(get_store)]
 AdminDep = Depends(require_scope("admin"))
 
 

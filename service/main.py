@@ -21,9 +21,8 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
-from recommender import __version__
+from recommender import __version__, open_event_store
 from recommender.lifecycle.artifacts import ArtifactError, read_metadata, resolve
-from recommender.lifecycle.events import EventStore
 from service import errors
 from service.auth import Authenticator, required_scope
 from service.config import Settings
@@ -91,11 +90,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=settings.blas_threads)  # process-wide, for this worker
-    app.state.store = await run_in_threadpool(EventStore, settings.events_path)
+    # SQLite by default; with events_url (postgresql://…) every replica shares one database
+    app.state.store = await run_in_threadpool(
+        open_event_store, settings.events_target, **settings.events_options
+    )
     try:
         await run_in_threadpool(app.state.reload)
     except (ArtifactError, OSError) as exc:
         if settings.require_model:
+            await run_in_threadpool(app.state.store.close)
             raise
         log.error("starting without a model (readyz answers 503): %s", exc)
     tasks = []
@@ -116,6 +119,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        store, app.state.store = app.state.store, None
+        await run_in_threadpool(store.close)
 
 
 async def _reload_logged(app: FastAPI, why: str) -> None:

@@ -36,3 +36,7 @@ def tiny_model(tiny_models):
     from recommender.lifecycle.artifacts import load_model
 
     return load_model(tiny_models)
+
+
+# a throw-away PostgreSQL server (initdb/pg_ctl) for the event-store tests: tests/pg.py
+from tests.pg import events_target, pg_cluster, pg_url  # noqa: E402, F401

@@ -14,7 +14,6 @@ import random
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from recommender.lifecycle.artifacts import CURRENT, MODEL_FILE, list_versions, load_model, resolve
+from tests.pg import stored_ids
 from tests.test_service_support import (  # noqa: F401  (fixtures)
     API_KEY,
     WRITE,
@@ -186,9 +186,11 @@ def _event(cadre: str, course: str, event_id: str) -> dict:
     }
 
 
-def _stored_ids(events_path: Path) -> Counter:
-    with contextlib.closing(sqlite3.connect(events_path)) as con:
-        return Counter(r[0] for r in con.execute("SELECT event_id FROM events"))
+def _store_settings(models: Path, target: str, tmp: Path, **overrides):
+    """Service settings on ``target``: a SQLite path or a PostgreSQL URL (events_url)."""
+    if target.startswith("postgresql://"):
+        return make_settings(models, tmp / "unused.sqlite3", events_url=target, **overrides)
+    return make_settings(models, Path(target), **overrides)
 
 
 def _post_concurrently(post, cadres, courses, threads: int, batches: int) -> tuple[set, int]:
@@ -225,10 +227,10 @@ def _post_concurrently(post, cadres, courses, threads: int, batches: int) -> tup
 
 
 def test_concurrent_completions_survive_restart_exactly_once(
-    tiny_models, tmp_path, cadre_ids, course_ids
+    tiny_models, tmp_path, events_target, cadre_ids, course_ids
 ):
-    events = tmp_path / "var" / "events.sqlite3"
-    settings = make_settings(tiny_models, events, api_key=API_KEY)
+    events = events_target  # SQLite, then PostgreSQL
+    settings = _store_settings(tiny_models, events, tmp_path, api_key=API_KEY)
     with client_for(settings, WRITE) as c:
 
         def post(body):
@@ -240,21 +242,25 @@ def test_concurrent_completions_survive_restart_exactly_once(
     assert len(acked) >= 12 * 10
     with client_for(settings) as restarted:  # a new app on the same events_path
         assert restarted.app.state.store.count() == len(acked)
-    stored = _stored_ids(events)
+    stored = stored_ids(events)
     assert set(stored) == acked
     assert all(n == 1 for n in stored.values())
 
 
 @pytest.mark.slow
-def test_acknowledged_events_survive_server_sigkill(tiny_models, tmp_path, cadre_ids, course_ids):
-    """A real server on 127.0.0.1 is SIGKILLed mid-stream: every 200 it sent is on disk once."""
+def test_acknowledged_events_survive_server_sigkill(
+    tiny_models, tmp_path, events_target, cadre_ids, course_ids
+):
+    """A real server on 127.0.0.1 is SIGKILLed mid-stream: every 200 it sent is stored once
+    (SQLite on disk, or committed in PostgreSQL)."""
     import httpx
 
-    events = tmp_path / "events.sqlite3"
+    events = events_target
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "XUANXUE_EVENTS_PATH": str(events), "XUANXUE_LOG_LEVEL": "WARNING"}
+    where = "XUANXUE_EVENTS_URL" if events.startswith("postgresql://") else "XUANXUE_EVENTS_PATH"
+    env = {**os.environ, where: events, "XUANXUE_LOG_LEVEL": "WARNING"}
     env.update(XUANXUE_API_KEY=API_KEY, XUANXUE_KEYS_FILE=str(tmp_path / "no_api_keys.json"))
     proc = subprocess.Popen(
         [
@@ -321,8 +327,8 @@ def test_acknowledged_events_survive_server_sigkill(tiny_models, tmp_path, cadre
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     assert len(acked) > 20
-    stored = _stored_ids(events)
+    stored = stored_ids(events)
     assert acked <= set(stored), f"{len(acked - set(stored))} acknowledged events lost"
     assert all(n == 1 for n in stored.values())
-    with client_for(make_settings(tiny_models, events)) as restarted:
+    with client_for(_store_settings(tiny_models, events, tmp_path)) as restarted:
         assert restarted.app.state.store.count() == len(stored)

@@ -1,7 +1,14 @@
-"""POST /v1/completions: validation, idempotency, effect at once, survival across restarts."""
+"""POST /v1/completions: validation, idempotency, effect at once, survival across restarts.
+
+Every test runs against both event stores: SQLite and a real PostgreSQL (tests/pg.py).
+"""
 # ruff: noqa: F811  (fixtures imported from tests.test_service_support)
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -16,9 +23,20 @@ from tests.test_service_support import (  # noqa: F401  (fixtures)
 )
 
 
+def store_settings(models, target: str, **overrides):
+    """Settings whose event store is ``target`` (a SQLite path or a PostgreSQL URL)."""
+    if target.startswith("postgresql://"):
+        overrides["events_url"] = target
+        path = Path(overrides.pop("scratch")) / "unused.sqlite3"
+    else:
+        overrides.pop("scratch", None)
+        path = Path(target)
+    return make_settings(models, path, api_key=API_KEY, **overrides)
+
+
 @pytest.fixture
-def settings(tiny_models, tmp_path):
-    return make_settings(tiny_models, tmp_path / "var" / "events.sqlite3", api_key=API_KEY)
+def settings(tiny_models, tmp_path, events_target):
+    return store_settings(tiny_models, events_target, scratch=tmp_path)
 
 
 def event(cadre, course, **extra):
@@ -59,11 +77,50 @@ def test_duplicates_are_idempotent_and_counted(settings, cadre_ids, course_ids):
     with client_for(settings, WRITE) as c:
         first = c.post("/v1/completions", json=a).json()
         assert (first["received"], first["stored"], first["duplicates"]) == (1, 1, 0)
-        again = c.post("/v1/completions", json=[a, b, {**b, "rating": 1}]).json()
+        again = c.post("/v1/completions", json=[a, b, dict(b)]).json()
         assert (again["received"], again["stored"], again["duplicates"]) == (3, 1, 2)
         assert [e["status"] for e in again["events"]] == ["duplicate", "stored", "duplicate"]
         assert again["events"][1]["event_id"] == "portal-42"
         assert c.app.state.store.count() == 2
+
+
+def test_same_event_id_with_other_content_is_409_naming_fields(settings, cadre_ids, course_ids):
+    b = event(cadre_ids[1], course_ids[1], event_id="portal-42")
+    with client_for(settings, WRITE) as c:
+        assert c.post("/v1/completions", json=b).json()["stored"] == 1
+        fresh = event(cadre_ids[2], course_ids[2], event_id="portal-43")
+        r = c.post("/v1/completions", json=[fresh, {**b, "rating": 1, "progress": 0.5}])
+        assert r.status_code == 409, r.text
+        body = r.json()
+        assert body["error"] == "event_conflict"
+        assert "rating" in body["message"] and "progress" in body["message"]
+        locs = [d["loc"] for d in body["detail"]]
+        assert ["body", "events", 1, "rating"] in locs
+        assert ["body", "events", 1, "progress"] in locs
+        assert c.app.state.store.count() == 1  # the whole batch was refused
+        # inside one batch too, and with a single event
+        r = c.post("/v1/completions", json=[fresh, {**fresh, "source": "assigned"}])
+        assert r.status_code == 409 and r.json()["detail"][0]["loc"][-1] == "source"
+        r = c.post("/v1/completions", json={**b, "completed_at": "2026-03-06T10:00:00"})
+        assert r.status_code == 409 and r.json()["detail"][0]["loc"] == ["body", "completed_at"]
+        # the identical resend stays a harmless duplicate
+        assert c.post("/v1/completions", json=b).json()["duplicates"] == 1
+
+
+def test_history_per_cadre_is_capped_to_the_most_recent(
+    tiny_models, tmp_path, events_target, cadre_ids, course_ids
+):
+    settings = store_settings(tiny_models, events_target, scratch=tmp_path, events_history_limit=3)
+    cadre, courses = cadre_ids[6], course_ids[:5]
+    with client_for(settings, WRITE) as c:
+        batch = [
+            event(cadre, course, enrolled_at=f"2026-0{m}-01T09:00:00", completed_at=None)
+            for m, course in zip((5, 1, 4, 2, 3), courses, strict=True)
+        ]
+        assert c.post("/v1/completions", json=batch).json()["stored"] == 5
+        frame = c.app.state.store.for_cadre(cadre)
+        assert list(frame["course_id"]) == [courses[4], courses[2], courses[0]]  # Mar, Apr, May
+        assert c.app.state.store.count() == 5  # all kept for training
 
 
 def test_events_survive_a_restart(settings, cadre_ids):
@@ -107,6 +164,50 @@ def test_completed_before_enrolled_is_422(settings, cadre_ids, course_ids):
             json=event(cadre_ids[0], course_ids[0], completed_at="2026-01-01T00:00:00"),
         )
         assert r.status_code == 422 and "completed_at" in r.json()["message"]
+        # naive vs aware hides the order from the schema; the library rule still sees it
+        r = c.post(
+            "/v1/completions",
+            json=event(
+                cadre_ids[0],
+                course_ids[0],
+                enrolled_at="2026-03-01T09:00:00",  # naive: local (Asia/Shanghai) time
+                completed_at="2026-03-01T00:30:00Z",  # 08:30 in Shanghai
+            ),
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"] == ["body", "completed_at"]
+        assert c.app.state.store.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"enrolled_at": "1999-12-31T23:00:00", "completed_at": None}, "enrolled_at"),
+        ({"enrolled_at": "1990-01-01T00:00:00"}, "enrolled_at"),
+        ({"completed_at": "+2h"}, "completed_at"),
+        ({"enrolled_at": "+2h", "completed_at": None}, "enrolled_at"),
+    ],
+)
+def test_times_out_of_range_are_422_naming_the_field(
+    settings, cadre_ids, course_ids, change, field
+):
+    now = datetime.now(ZoneInfo(settings.timezone)).replace(tzinfo=None)
+    change = {
+        k: (now + timedelta(hours=2)).isoformat() if v == "+2h" else v for k, v in change.items()
+    }
+    with client_for(settings, WRITE) as c:
+        r = c.post("/v1/completions", json=[event(cadre_ids[0], course_ids[0], **change)])
+        assert r.status_code == 422, r.text
+        locs = [d["loc"] for d in r.json()["detail"]]
+        assert ["body", "events", 0, field] in locs
+        assert field in r.json()["message"]
+        assert c.app.state.store.count() == 0
+        # a few minutes ahead (clock skew between portal and service) is accepted
+        soon = (now + timedelta(minutes=5)).isoformat()
+        ok = event(
+            cadre_ids[0], course_ids[0], enrolled_at="2026-03-01T09:00:00", completed_at=soon
+        )
+        assert c.post("/v1/completions", json=ok).status_code == 200
 
 
 def test_unknown_ids_rejected_with_index_and_field(settings, cadre_ids, course_ids):
@@ -125,11 +226,9 @@ def test_unknown_ids_rejected_with_index_and_field(settings, cadre_ids, course_i
 
 
 def test_unknown_ids_accepted_and_flagged_when_configured(
-    tiny_models, tmp_path, cadre_ids, course_ids
+    tiny_models, tmp_path, events_target, cadre_ids, course_ids
 ):
-    settings = make_settings(
-        tiny_models, tmp_path / "e.sqlite3", unknown_ids="accept", api_key=API_KEY
-    )
+    settings = store_settings(tiny_models, events_target, scratch=tmp_path, unknown_ids="accept")
     with client_for(settings, WRITE) as c:
         r = c.post("/v1/completions", json=[event("陌生干部", course_ids[0])])
         assert r.status_code == 200 and r.json()["flagged"] == 1

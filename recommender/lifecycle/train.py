@@ -16,7 +16,7 @@ from recommender.data.loading import Dataset, find_table_file, fingerprint, load
 from recommender.data.rules import rules_fingerprint
 from recommender.data.schema import Columns as C
 from recommender.lifecycle.artifacts import new_version, save_model
-from recommender.lifecycle.events import EventStore
+from recommender.lifecycle.events import is_database_url, open_event_store, sqlite_path
 from recommender.ranking.model import RecommenderModel
 from recommender.ranking.pipeline import DEFAULT_CONFIG, TrainConfig, fit_recommender
 
@@ -40,6 +40,14 @@ def merge_events(dataset: Dataset, events: pd.DataFrame) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
+def read_events(target: str | Path) -> pd.DataFrame | None:
+    """Every event of a store (None when a SQLite file does not exist: nothing posted yet)."""
+    if not is_database_url(target) and not sqlite_path(target).exists():
+        return None
+    with open_event_store(target) as store:
+        return store.to_frame()
+
+
 def fit_model(dataset: Dataset, config: TrainConfig = DEFAULT_CONFIG) -> RecommenderModel:
     """Fit a model on a loaded dataset (no files written)."""
     return fit_recommender(dataset.courses, dataset.cadres, dataset.completions, config)
@@ -53,13 +61,16 @@ def train(
     publish: bool = True,
     events_path: str | Path | None = None,
 ) -> Path:
-    """Load, fit, write a new version atomically and publish it; returns the version dir."""
+    """Load, fit, write a new version atomically and publish it; returns the version dir.
+
+    ``events_path``: the event store to fold in — a path, ``sqlite:///PATH`` or
+    ``postgresql://…`` (default ``DATA/events.sqlite3``; a missing file means no events).
+    """
     started = datetime.now(UTC)
     dataset = load_dataset(data_dir)
-    events_path = Path(events_path) if events_path else Path(data_dir) / EVENTS_FILE
     n_events = 0
-    if events_path.exists():
-        events = EventStore(events_path).to_frame()
+    events = read_events(events_path or Path(data_dir) / EVENTS_FILE)
+    if events is not None:
         n_events = len(events)
         dataset.completions = merge_events(dataset, events)
     model = fit_model(dataset, config)

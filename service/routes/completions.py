@@ -1,23 +1,34 @@
-"""Completion events from the portal: validated, persisted (fsynced) before the 2xx, idempotent."""
+"""Completion events from the portal: validated, persisted (durable) before the 2xx, idempotent.
+
+The rules live in the library (``recommender.lifecycle.events``), so the CLI and the service
+agree: a resend with the same ``event_id`` and content is a duplicate, with different content
+a 409 naming the fields; impossible times are a 422 naming the field. The store call blocks
+(fsync, or a PostgreSQL commit), so the route is a plain ``def`` run in the thread pool.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body
 from pydantic import Discriminator, Tag
 
-from recommender.ranking.model import UnknownIdError
-from service.deps import ModelDep, SettingsDep, StoreDep
+from recommender import (
+    EventConflictError,
+    EventStoreUnavailable,
+    EventValidationError,
+    UnknownIdError,
+    validate_events,
+)
+from service.deps import ModelDep, SettingsDep, StoreDep, store_unavailable
 from service.errors import ServiceError
 from service.schemas import CompletionEvent, CompletionsResult
 
 router = APIRouter(prefix="/v1", tags=["completions"])
 
 MAX_EVENTS = 1000
-FUTURE_SLACK = timedelta(days=1)
 
 
 def _shape(value: Any) -> str:
@@ -30,14 +41,22 @@ Events = Annotated[
 ]
 
 
-@router.post("/completions", response_model=CompletionsResult)
+@router.post(
+    "/completions",
+    response_model=CompletionsResult,
+    responses={
+        409: {"description": "an event_id resent with different content (fields named)"},
+        503: {"description": "the event store is unavailable: nothing stored, resend later"},
+    },
+)
 def post_completions(
     body: Annotated[Events, Body(description="one event, or a list of up to 1000")],
     loaded: ModelDep,
     store: StoreDep,
     settings: SettingsDep,
 ) -> dict:
-    """Store events; a resent event (same event_id, or same content) is a duplicate, not an error.
+    """Store events; a resent event (same event_id, or same content) is a duplicate, not an
+    error; the same event_id with different content is a 409 naming the differing fields.
 
     Unknown cadre or course ids: with ``unknown_ids=reject`` (default) the whole batch is
     refused with 422 naming each item (nothing is stored); with ``accept`` they are stored
@@ -67,10 +86,6 @@ def post_completions(
             when = row[col]
             if when is not None and when.tzinfo is not None:
                 row[col] = when.astimezone(zone).replace(tzinfo=None)
-            if row[col] is not None and row[col] > now + FUTURE_SLACK:
-                problems.append(
-                    {"loc": [*loc, col], "msg": f"{col} is in the future", "type": "value_error"}
-                )
         unknown = _unknown_ids(loaded.model, row)
         flags.append(unknown)
         if settings.unknown_ids == "reject":
@@ -83,10 +98,21 @@ def post_completions(
                 for kind in unknown
             ]
         rows.append(row)
+    try:
+        validate_events(rows, now=now, clock_skew=store.clock_skew)
+    except EventValidationError as exc:
+        problems += [_detail(p, many) for p in exc.problems]
     if problems:
         where = "; ".join(".".join(map(str, p["loc"])) + ": " + p["msg"] for p in problems[:5])
-        raise ServiceError(422, f"nothing stored: {where}", detail=problems)
-    results = store.add(rows)
+        raise ServiceError(422, f"整批未保存（nothing stored）：{where}", detail=problems)
+    try:
+        results = store.add(rows, now=now)
+    except EventConflictError as exc:
+        raise _conflict(exc, many) from None
+    except EventValidationError as exc:  # the same rules, should the clock have moved on
+        raise ServiceError(422, str(exc), detail=[_detail(p, many) for p in exc.problems]) from None
+    except EventStoreUnavailable as exc:
+        raise store_unavailable(exc) from None
     out = [
         {
             "index": i,
@@ -105,6 +131,37 @@ def post_completions(
         "flagged": sum(bool(f) for f in flags),
         "events": out,
     }
+
+
+def _loc(index: int, field: str, many: bool) -> list[str | int]:
+    return ["body", "events", index, field] if many else ["body", field]
+
+
+def _detail(problem: dict, many: bool) -> dict:
+    return {
+        "loc": _loc(problem["index"], problem["field"], many),
+        "msg": f"{problem['field']}: {problem['message']}",
+        "type": problem["code"],
+    }
+
+
+def _conflict(exc: EventConflictError, many: bool) -> ServiceError:
+    detail = [
+        {
+            "loc": _loc(c["index"], field, many),
+            "msg": f"event_id {c['event_id']!r} 已保存，{field} 的值不同",
+            "type": "event_conflict",
+        }
+        for c in exc.conflicts
+        for field in c["fields"]
+    ]
+    return ServiceError(
+        409,
+        str(exc),
+        error="event_conflict",
+        detail=detail,
+        hint="同一事件请原样重发；内容不同的事件请使用新的 event_id",
+    )
 
 
 def _unknown_ids(model: Any, row: dict) -> list[str]:

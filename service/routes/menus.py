@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Path
 from recommender.menu.builder import MenuError
 from recommender.menu.planning import plan_menu
 from recommender.ranking.model import UnknownIdError
-from service.deps import ModelDep, StoreDep
+from service.deps import ModelDep, StoreDep, read_events
 from service.errors import ServiceError, invalid
 from service.routes._common import not_found
 from service.schemas import Menu, MenuRequest
@@ -35,7 +35,7 @@ def cadre_menu(
         menu = plan_menu(
             loaded.model,
             cadre_id,
-            events=store.for_cadre(cadre_id),
+            events=read_events(store, cadre_id),  # a sync route: already off the loop
             **body.model_dump(exclude_none=True),
         )
     except UnknownIdError as exc:

@@ -2,7 +2,8 @@
 
 Both handlers are ``async``: ranking is about a millisecond of numpy on the event loop,
 cheaper than handing it to a worker thread (the GIL would serialise it anyway); the
-menu endpoint, which solves an optimisation, stays in the thread pool.
+event-store read, which can wait on a lock or the network, goes to the thread pool, as does
+the menu endpoint, which solves an optimisation.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from recommender.ranking.model import UnknownIdError
-from service.deps import ModelDep, SettingsDep, StoreDep, check_filters, check_k
+from service.deps import (
+    ModelDep,
+    SettingsDep,
+    StoreDep,
+    check_filters,
+    check_k,
+    read_events_async,
+)
 from service.responses import FastJSON
 from service.routes._common import known_segment, not_found
 from service.schemas import ProfileRequest, Recommendations
@@ -41,6 +49,7 @@ async def cadre_recommendations(
     """Top-k courses for a cadre the model knows; completions posted since training count."""
     check_k(k, settings)
     cats, fmts = check_filters(loaded, category, format)
+    events = await read_events_async(store, cadre_id)  # a thread: the store may block
     try:
         items = loaded.model.recommend(
             cadre_id,
@@ -49,7 +58,7 @@ async def cadre_recommendations(
             format=fmts,
             include_completed=include_completed,
             explain=explain,
-            events=store.for_cadre(cadre_id),
+            events=events,
         )
     except UnknownIdError as exc:
         raise not_found(exc) from None

@@ -1,0 +1,211 @@
+"""The completion-event store in PostgreSQL: one database shared by every service replica.
+
+Same contract as the SQLite store (:class:`~recommender.lifecycle.events.BaseEventStore`):
+a batch is one transaction committed with ``synchronous_commit = on`` (the WAL is flushed
+before ``add`` returns, so before the service's 2xx), ``event_id`` is the primary key (a
+resend, from any replica, is a duplicate; concurrent inserts of one id wait for each other),
+and the rows stored under known ids are compared inside the same transaction, so a
+conflicting resend rolls the whole batch back. Connections come from a psycopg pool checked
+on checkout; an unreachable database raises
+:class:`~recommender.lifecycle.events.EventStoreUnavailable`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from recommender.lifecycle.events import (
+    EVENT_COLUMNS,
+    BaseEventStore,
+    EventStore,
+    EventStoreUnavailable,
+    Row,
+    SchemaVersionError,
+)
+
+log = logging.getLogger(__name__)
+
+_COLS = ", ".join(EVENT_COLUMNS)
+_TYPES = ("text", "text", "text", "timestamp", "timestamp", "float8", "float8", "int2", "text")
+_ORDER = "coalesce(completed_at, enrolled_at)"
+_LOCK = 0x7875616E  # advisory lock id ("xuan") held while migrating
+
+#: PostgreSQL migrations: version → statements
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE IF NOT EXISTS events (
+            seq bigint GENERATED ALWAYS AS IDENTITY,
+            event_id text PRIMARY KEY,
+            cadre_id text NOT NULL,
+            course_id text NOT NULL,
+            enrolled_at timestamp NOT NULL,
+            completed_at timestamp,
+            progress double precision,
+            credit_hours_awarded double precision,
+            rating smallint,
+            source text,
+            received_at timestamptz NOT NULL DEFAULT now()
+        )""",
+        f"CREATE INDEX IF NOT EXISTS events_cadre_time ON events (cadre_id, ({_ORDER}), seq)",
+    ),
+}
+SCHEMA_VERSION = max(_MIGRATIONS)
+_INSERT = (
+    f"INSERT INTO events (event_id, {_COLS}) "
+    f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in _TYPES)}) "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+
+
+def redact(url: str) -> str:
+    """The URL without its password (for logs and messages)."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+class PgEventStore(BaseEventStore):
+    """Completion events in PostgreSQL (psycopg 3 + a connection pool), shared by replicas.
+
+    Parameters
+    ----------
+    url : ``postgresql://user:password@host:port/dbname`` (libpq URL or keywords)
+    pool_size : most connections this process holds (one per concurrent request)
+    timeout : seconds to wait for a connection (then ``EventStoreUnavailable``)
+    history_limit, clock_skew : as for every store
+    """
+
+    backend = "postgresql"
+
+    def __init__(
+        self, url: str, *, pool_size: int = 10, timeout: float = 10.0, **options: Any
+    ) -> None:
+        super().__init__(**options)
+        self.url = url
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max(1, pool_size),
+            timeout=timeout,
+            open=False,
+            check=ConnectionPool.check_connection,
+            kwargs={"application_name": "xuanxue", "connect_timeout": max(1, int(timeout))},
+            name="xuanxue-events",
+        )
+        try:
+            self._pool.open(wait=True, timeout=timeout)
+        except PoolTimeout as exc:
+            self._pool.close()
+            raise EventStoreUnavailable(
+                f"连接不上事件库 {redact(url)}（events_unavailable）：{exc}"
+            ) from exc
+        try:
+            self.migrated = self.upgrade()  # (version before, after) this open
+        except BaseException:
+            self._pool.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"PgEventStore({redact(self.url)!r})"
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection in a transaction (commit on success, rollback on error)."""
+        try:
+            with self._pool.connection() as con:
+                yield con
+        except pg_errors.DeadlockDetected:
+            raise
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise EventStoreUnavailable(
+                f"事件库暂时不可用（events_unavailable）：{str(exc).strip()[:200]}"
+            ) from exc
+
+    def upgrade(self) -> tuple[int, int]:
+        """Create or migrate the schema (under an advisory lock, so replicas starting together
+        migrate once); returns (version before, version after)."""
+        with self._connection() as con:
+            con.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                "version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            before = con.execute("SELECT coalesce(max(version), 0) FROM schema_version")
+            before = int(before.fetchone()[0])
+            if before > SCHEMA_VERSION:
+                raise SchemaVersionError(
+                    f"事件库结构版本 {before} 比本程序支持的 {SCHEMA_VERSION} 新"
+                    "（schema_too_new）：请升级 xuanxue"
+                )
+            for version in range(before + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[version]:
+                    con.execute(statement)
+                con.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
+                log.info("event store %s migrated to schema %d", redact(self.url), version)
+        return before, SCHEMA_VERSION
+
+    def _insert(self, rows: list[Row], check) -> set[str]:
+        rows = sorted(rows, key=lambda r: r[0])  # one lock order: concurrent batches can't deadlock
+        columns = [list(col) for col in zip(*rows, strict=True)]
+        for attempt in range(3):
+            try:
+                with self._connection() as con:
+                    con.execute("SET LOCAL synchronous_commit TO on")
+                    new = {r[0] for r in con.execute(_INSERT, columns).fetchall()}
+                    known = [r[0] for r in rows if r[0] not in new]
+                    existing = {}
+                    if known:
+                        cur = con.execute(
+                            f"SELECT event_id, {_COLS} FROM events WHERE event_id = ANY(%s)",
+                            (known,),
+                        )
+                        existing = {r[0]: r for r in cur.fetchall()}
+                    check(existing)
+                return new
+            except pg_errors.DeadlockDetected:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _fetch(self, cadre_id: str | None, limit: int | None) -> list[Row]:
+        with self._connection() as con:
+            if cadre_id is None:
+                return con.execute(f"SELECT {_COLS} FROM events ORDER BY seq").fetchall()
+            rows = con.execute(
+                f"SELECT {_COLS} FROM events WHERE cadre_id = %s "
+                f"ORDER BY {_ORDER} DESC, seq DESC LIMIT %s",
+                (cadre_id, limit),
+            ).fetchall()
+        return rows[::-1]
+
+    def count(self) -> int:
+        with self._connection() as con:
+            return int(con.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    def schema_version(self) -> int:
+        with self._connection() as con:
+            return int(con.execute("SELECT max(version) FROM schema_version").fetchone()[0])
+
+    def backup(self, dest: str | Path) -> Path:
+        """A consistent snapshot of every event, written as a SQLite event store at ``dest``
+        (for a full database backup use ``pg_dump``)."""
+        with self._connection() as con:
+            con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            rows = con.execute(f"SELECT event_id, {_COLS} FROM events ORDER BY seq").fetchall()
+        copy = EventStore(dest)
+        try:
+            if rows:
+                copy._insert([tuple(r) for r in rows], lambda existing: None)
+        finally:
+            copy.close()
+        return Path(dest)
+
+    def close(self) -> None:
+        self._pool.close()
