@@ -91,14 +91,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
         threadpool_limits(limits=settings.blas_threads)  # process-wide, for this worker
     # SQLite by default; with events_url (postgresql://…) every replica shares one database
-    app.state.store = await run_in_threadpool(
+    store = await run_in_threadpool(
         open_event_store, settings.events_target, **settings.events_options
     )
+    app.state.store = store
     try:
         await run_in_threadpool(app.state.reload)
     except (ArtifactError, OSError) as exc:
         if settings.require_model:
-            await run_in_threadpool(app.state.store.close)
+            await run_in_threadpool(store.close)
             raise
         log.error("starting without a model (readyz answers 503): %s", exc)
     tasks = []
@@ -119,7 +120,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        store, app.state.store = app.state.store, None
+        if app.state.store is store:  # (a test harness may run a second lifespan on the app)
+            app.state.store = None
         await run_in_threadpool(store.close)
 
 

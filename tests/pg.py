@@ -79,15 +79,26 @@ class PgCluster:
     def start(self) -> PgCluster:
         self._run("initdb", "-D", str(self.data), "-U", "xuanxue", "-A", "trust", "-E", "UTF8",
                   "--no-locale", "--no-sync")  # fmt: skip
-        options = (
-            f"-c port={self.port} -c listen_addresses=127.0.0.1 "
-            f"-c unix_socket_directories={self.root} -c max_connections=200 "
-            f"-c fsync={'on' if self.fsync else 'off'} -c shared_buffers=32MB"
-        )
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l",
-                  str(self.root / "server.log"), "-w", "-t", "60", "start")  # fmt: skip
+        settings = {
+            "port": self.port,
+            "listen_addresses": "'127.0.0.1'",
+            "unix_socket_directories": f"'{self.root}'",
+            "max_connections": 200,
+            "fsync": "on" if self.fsync else "off",
+            "shared_buffers": "'32MB'",
+        }
+        with open(self.data / "postgresql.conf", "a", encoding="utf-8") as conf:
+            conf.writelines(f"{k} = {v}\n" for k, v in settings.items())
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"),
+                  "-w", "-t", "60", "start")  # fmt: skip
         self.started = True
         return self
+
+    def restart(self) -> None:
+        """Stop the server at once (``-m immediate``: like a crash) and start it again."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"),
+                  "-w", "-t", "60", "start")  # fmt: skip
 
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://xuanxue@127.0.0.1:{self.port}/{dbname}"

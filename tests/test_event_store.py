@@ -190,3 +190,15 @@ def test_db_upgrade_and_train_read_the_same_store(events_target):
     again = CliRunner().invoke(app, ["db", "upgrade", "--events", events_target])
     assert "已是最新" in again.output and "2 条事件" in again.output
     assert list(read_events(events_target)["course_id"]) == ["C1", "C2"]
+
+
+def test_postgres_restart_is_survived(pg_cluster):
+    """Pooled connections die with the server; the next calls reconnect and nothing is lost."""
+    with open_event_store(pg_cluster.new_database(), pool_size=3) as s:
+        s.add([ev(), ev(course="C2")], now=NOW)
+        for _ in range(3):  # fill the pool with idle connections
+            s.for_cadre("G1")
+        pg_cluster.restart()
+        assert len(s.for_cadre("G1")) == 2
+        assert [new for _, new in s.add([ev(course="C3"), ev()], now=NOW)] == [True, False]
+        assert s.count() == 3

@@ -5,8 +5,8 @@ a batch is one transaction committed with ``synchronous_commit = on`` (the WAL i
 before ``add`` returns, so before the service's 2xx), ``event_id`` is the primary key (a
 resend, from any replica, is a duplicate; concurrent inserts of one id wait for each other),
 and the rows stored under known ids are compared inside the same transaction, so a
-conflicting resend rolls the whole batch back. Connections come from a psycopg pool checked
-on checkout; an unreachable database raises
+conflicting resend rolls the whole batch back. Connections come from a psycopg pool (a dropped
+one is replaced and the operation retried once); an unreachable database raises
 :class:`~recommender.lifecycle.events.EventStoreUnavailable`.
 """
 
@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -33,6 +32,7 @@ from recommender.lifecycle.events import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _COLS = ", ".join(EVENT_COLUMNS)
 _TYPES = ("text", "text", "text", "timestamp", "timestamp", "float8", "float8", "int2", "text")
@@ -95,7 +95,6 @@ class PgEventStore(BaseEventStore):
             max_size=max(1, pool_size),
             timeout=timeout,
             open=False,
-            check=ConnectionPool.check_connection,
             kwargs={"application_name": "xuanxue", "connect_timeout": max(1, int(timeout))},
             name="xuanxue-events",
         )
@@ -115,90 +114,108 @@ class PgEventStore(BaseEventStore):
     def __repr__(self) -> str:
         return f"PgEventStore({redact(self.url)!r})"
 
-    @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection]:
-        """A pooled connection in a transaction (commit on success, rollback on error)."""
-        try:
-            with self._pool.connection() as con:
-                yield con
-        except pg_errors.DeadlockDetected:
-            raise
-        except (psycopg.OperationalError, PoolTimeout) as exc:
-            raise EventStoreUnavailable(
-                f"事件库暂时不可用（events_unavailable）：{str(exc).strip()[:200]}"
-            ) from exc
+    def _run(self, work: Callable[[psycopg.Connection], T]) -> T:
+        """``work(connection)`` in one transaction (commit on success, rollback on error).
+
+        A dropped connection (database restarted, idle connection cut) is retried once after
+        the pool has replaced its broken connections; every operation here may run twice
+        (reads, and inserts that skip ids already stored), so a retry is safe even when the
+        first commit's outcome is unknown. Checking every connection on checkout instead
+        would cost a round trip per request.
+        """
+        for attempt in range(3):
+            try:
+                with self._pool.connection() as con:
+                    return work(con)
+            except pg_errors.DeadlockDetected as exc:  # not expected: inserts lock in id order
+                if attempt == 2:
+                    raise self._unavailable(exc) from exc
+            except psycopg.OperationalError as exc:
+                if attempt >= 1:
+                    raise self._unavailable(exc) from exc
+                self._pool.check()
+            except PoolTimeout as exc:
+                raise self._unavailable(exc) from exc
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _unavailable(exc: Exception) -> EventStoreUnavailable:
+        return EventStoreUnavailable(
+            f"事件库暂时不可用（events_unavailable）：{str(exc).strip()[:200]}"
+        )
 
     def upgrade(self) -> tuple[int, int]:
         """Create or migrate the schema (under an advisory lock, so replicas starting together
         migrate once); returns (version before, version after)."""
-        with self._connection() as con:
-            con.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
-            con.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version ("
-                "version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        return self._run(self._migrate)
+
+    def _migrate(self, con: psycopg.Connection) -> tuple[int, int]:
+        con.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version ("
+            "version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        row = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+        before = int(row[0])
+        if before > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"事件库结构版本 {before} 比本程序支持的 {SCHEMA_VERSION} 新"
+                "（schema_too_new）：请升级 xuanxue"
             )
-            before = con.execute("SELECT coalesce(max(version), 0) FROM schema_version")
-            before = int(before.fetchone()[0])
-            if before > SCHEMA_VERSION:
-                raise SchemaVersionError(
-                    f"事件库结构版本 {before} 比本程序支持的 {SCHEMA_VERSION} 新"
-                    "（schema_too_new）：请升级 xuanxue"
-                )
-            for version in range(before + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[version]:
-                    con.execute(statement)
-                con.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
-                log.info("event store %s migrated to schema %d", redact(self.url), version)
+        for version in range(before + 1, SCHEMA_VERSION + 1):
+            for statement in _MIGRATIONS[version]:
+                con.execute(statement)
+            con.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
+            log.info("event store %s migrated to schema %d", redact(self.url), version)
         return before, SCHEMA_VERSION
 
     def _insert(self, rows: list[Row], check) -> set[str]:
         rows = sorted(rows, key=lambda r: r[0])  # one lock order: concurrent batches can't deadlock
         columns = [list(col) for col in zip(*rows, strict=True)]
-        for attempt in range(3):
-            try:
-                with self._connection() as con:
-                    con.execute("SET LOCAL synchronous_commit TO on")
-                    new = {r[0] for r in con.execute(_INSERT, columns).fetchall()}
-                    known = [r[0] for r in rows if r[0] not in new]
-                    existing = {}
-                    if known:
-                        cur = con.execute(
-                            f"SELECT event_id, {_COLS} FROM events WHERE event_id = ANY(%s)",
-                            (known,),
-                        )
-                        existing = {r[0]: r for r in cur.fetchall()}
-                    check(existing)
-                return new
-            except pg_errors.DeadlockDetected:
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+
+        def work(con: psycopg.Connection) -> set[str]:
+            con.execute("SET LOCAL synchronous_commit TO on")  # whatever the server default
+            new = {r[0] for r in con.execute(_INSERT, columns).fetchall()}
+            known = [r[0] for r in rows if r[0] not in new]
+            existing = {}
+            if known:
+                cur = con.execute(
+                    f"SELECT event_id, {_COLS} FROM events WHERE event_id = ANY(%s)", (known,)
+                )
+                existing = {r[0]: r for r in cur.fetchall()}
+            check(existing)  # raises EventConflictError: the transaction rolls back
+            return new
+
+        return self._run(work)
 
     def _fetch(self, cadre_id: str | None, limit: int | None) -> list[Row]:
-        with self._connection() as con:
-            if cadre_id is None:
-                return con.execute(f"SELECT {_COLS} FROM events ORDER BY seq").fetchall()
-            rows = con.execute(
-                f"SELECT {_COLS} FROM events WHERE cadre_id = %s "
-                f"ORDER BY {_ORDER} DESC, seq DESC LIMIT %s",
-                (cadre_id, limit),
-            ).fetchall()
+        if cadre_id is None:
+            return self._run(
+                lambda con: con.execute(f"SELECT {_COLS} FROM events ORDER BY seq").fetchall()
+            )
+        query = (
+            f"SELECT {_COLS} FROM events WHERE cadre_id = %s "
+            f"ORDER BY {_ORDER} DESC, seq DESC LIMIT %s"
+        )
+        rows = self._run(lambda con: con.execute(query, (cadre_id, limit)).fetchall())
         return rows[::-1]
 
     def count(self) -> int:
-        with self._connection() as con:
-            return int(con.execute("SELECT count(*) FROM events").fetchone()[0])
+        return int(self._run(lambda con: con.execute("SELECT count(*) FROM events").fetchone()[0]))
 
     def schema_version(self) -> int:
-        with self._connection() as con:
-            return int(con.execute("SELECT max(version) FROM schema_version").fetchone()[0])
+        query = "SELECT max(version) FROM schema_version"
+        return int(self._run(lambda con: con.execute(query).fetchone()[0]))
 
     def backup(self, dest: str | Path) -> Path:
         """A consistent snapshot of every event, written as a SQLite event store at ``dest``
         (for a full database backup use ``pg_dump``)."""
-        with self._connection() as con:
+
+        def snapshot(con: psycopg.Connection) -> list[tuple]:
             con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            rows = con.execute(f"SELECT event_id, {_COLS} FROM events ORDER BY seq").fetchall()
+            return con.execute(f"SELECT event_id, {_COLS} FROM events ORDER BY seq").fetchall()
+
+        rows = self._run(snapshot)
         copy = EventStore(dest)
         try:
             if rows:
