@@ -39,39 +39,100 @@ def _echo_json(obj) -> None:
     typer.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
 
 
+CoursesFile = Annotated[
+    Path | None, typer.Option("--courses", help="courses table file (when not DATA/courses.*)")
+]
+CadresFile = Annotated[
+    Path | None, typer.Option("--cadres", help="cadres table file (when not DATA/cadres.*)")
+]
+CompletionsFile = Annotated[
+    Path | None,
+    typer.Option("--completions", help="completions table file (when not DATA/completions.*)"),
+]
+SheetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--sheet",
+        help="workbook sheet to read: NAME, or TABLE=NAME (repeatable); default: the first "
+        "sheet holding the required columns",
+    ),
+]
+
+
+def _table_files(data, courses, cadres, completions, sheets) -> tuple:
+    """(data dir, {table: file}, sheet choice) from the shared data options."""
+    files = {"courses": courses, "cadres": cadres, "completions": completions}
+    if data is None:
+        missing = [f"--{k}" for k, v in files.items() if v is None]
+        if missing:
+            raise typer.BadParameter(
+                f"give a data directory, or all table files (missing {', '.join(missing)})",
+                param_hint="DATA / --data",
+            )
+        data = courses.parent
+    choice: dict[str, str] = {}
+    for item in sheets or []:
+        table, _, name = item.partition("=")
+        if name and table in files:
+            choice[table] = name
+        else:
+            choice.update(dict.fromkeys(files, item))
+    return data, files, choice or None
+
+
 @app.command()
 def validate(
-    data: Annotated[Path, typer.Argument(help="data directory")],
+    data: Annotated[Path | None, typer.Argument(help="data directory")] = None,
+    courses: CoursesFile = None,
+    cadres: CadresFile = None,
+    completions: CompletionsFile = None,
+    sheet: SheetOption = None,
+    allow_rejects: Annotated[
+        bool, typer.Option("--allow-rejects", help="exit 0 even when rows were rejected")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Load and check a data directory; print counts, rejects by reason and warnings.
+    """Load and check the data; print counts, rejects per table and reason, and warnings.
+
+    Exits 1 when rows were rejected (see DATA/<table>.rejects.csv), unless --allow-rejects.
 
     Example: recommender validate data/sample
+    Example: recommender validate --courses 课程.xlsx --cadres 干部.xlsx --completions 记录.csv
     """
     from recommender.data.loading import load_dataset
 
-    ds = load_dataset(data)
-    summary, reasons = ds.summary(), ds.rejects_by_reason()
+    data, files, choice = _table_files(data, courses, cadres, completions, sheet)
+    ds = load_dataset(data, files=files, sheet=choice)
     if json_out:
         _echo_json(
             {
-                "summary": summary.to_dict("records"),
-                "rejects": reasons.to_dict("records"),
+                "summary": ds.summary().to_dict("records"),
+                "tables": ds.load_report(),
+                "rejects": ds.rejects_by_reason().to_dict("records"),
                 "warnings": list(ds.warnings),
             }
         )
-        return
-    typer.echo(summary.to_string(index=False))
-    if len(reasons):
-        typer.echo("\nrejects by reason:")
-        typer.echo(reasons.to_string(index=False))
-    for w in ds.warnings:
-        typer.echo(f"warning: {w}")
+    else:
+        for line in ds.report_lines():
+            typer.echo(line)
+        for w in ds.warnings:
+            typer.echo(f"警告：{w}")
+    if ds.rows_rejected and not allow_rejects:
+        raise CLIError(
+            f"共拒收 {ds.rows_rejected} 行（原因见上，逐行明细见 <表名>.rejects.csv）；"
+            "修正数据后重试，或加 --allow-rejects 接受这些拒收"
+        )
 
 
 @app.command()
 def train(
-    data: DataDir,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="data directory (courses, cadres, completions)")
+    ] = None,
+    courses: CoursesFile = None,
+    cadres: CadresFile = None,
+    completions: CompletionsFile = None,
+    sheet: SheetOption = None,
     out: Annotated[Path, typer.Option("--out", help="models root")] = Path("models"),
     publish: Annotated[bool, typer.Option(help="point MODELS/current at the new version")] = True,
     events: Annotated[
@@ -87,20 +148,28 @@ def train(
     """Train on a data directory, write MODELS/<version>/ and publish MODELS/current.
 
     Example: recommender train --data data/sample --out models
+    Example: recommender train --courses 课程.xlsx --cadres 干部.xlsx --completions 记录.csv
     """
     from recommender.lifecycle.train import train as run
     from recommender.ranking.pipeline import TrainConfig
 
     if collaborative not in ("auto", "ease", "itemknn"):
         raise typer.BadParameter(f"unknown model {collaborative!r}", param_hint="--collaborative")
+    data, files, choice = _table_files(data, courses, cadres, completions, sheet)
     path = run(
         data,
         out,
         config=TrainConfig.of(collaborative=collaborative, seed=seed),
         publish=publish,
         events_path=events,
+        files=files,
+        sheet=choice,
     )
     meta = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
+    from recommender.data.loading import format_load_report
+
+    for line in format_load_report(meta.get("load", []), rejects_dir=str(data)):
+        typer.echo(line)
     typer.echo(
         f"trained {meta['model_version']} in {meta['trained_seconds']} s → {path}"
         + (" (published)" if publish else " (not published)")
@@ -126,7 +195,7 @@ def recommend(
         raise typer.BadParameter("give exactly one of --cadre or --cadres")
     m = load_model(model)
     if cadre is not None:
-        recs = m.recommend(cadre, k)
+        recs = _known(m, m.recommend, cadre, k)
         if json_out:
             _echo_json(
                 {
@@ -147,11 +216,40 @@ def recommend(
     ids = [ln.strip() for ln in _read_lines(cadres) if ln.strip()]
     unknown = [c for c in ids if not m.has_cadre(c)]
     if unknown:
-        raise CLIError(f"{cadres}: {len(unknown)} unknown cadre_id(s), e.g. {unknown[:3]}")
+        why = _rejected_at_load(m, "cadre", unknown[0])
+        raise CLIError(
+            f"{cadres}: {len(unknown)} unknown cadre_id(s), e.g. {unknown[:3]}"
+            + (f"；{unknown[0]} 在训练数据加载时被拒收：{why}" if why else "")
+        )
     from recommender.data.spreadsheet import write_csv  # no cell may run as a formula
 
     write_csv(m.recommend_batch(ids, k), output)
     typer.echo(f"wrote {len(ids)} cadres × {k} → {output}")
+
+
+def _rejected_at_load(m, kind: str, value: str) -> str | None:
+    """Why the row of ``value`` was rejected when the model's data was loaded, if it was."""
+    return (m.metadata.get("rejected_ids") or {}).get(f"{kind}_id", {}).get(value)
+
+
+def _known(m, fn, *args, **kwargs):
+    """Call ``fn``; an unknown id says whether its row was rejected at load, and why."""
+    from recommender.ranking.model import UnknownIdError
+
+    try:
+        return fn(*args, **kwargs)
+    except UnknownIdError as exc:
+        label = {"cadre": "干部", "course": "课程"}.get(exc.kind, exc.kind)
+        why = _rejected_at_load(m, exc.kind, exc.value)
+        if why:
+            raise CLIError(
+                f"unknown {exc.kind} {exc.value!r}：该{label}的行在训练数据加载时被拒收——{why}；"
+                "修正数据后重新训练"
+            ) from exc
+        raise CLIError(
+            f"unknown {exc.kind} {exc.value!r}：模型 {m.version} 的训练数据中没有该{label}"
+            + (f"（{exc.hint}）" if exc.hint else "")
+        ) from exc
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -252,7 +350,9 @@ def menu(
     from recommender.menu.planning import plan_menu
 
     m = load_model(model)
-    result = plan_menu(
+    result = _known(
+        m,
+        plan_menu,
         m,
         cadre,
         year=year,

@@ -200,7 +200,7 @@ def test_headers_are_nfkc_normalised_and_case_insensitive(tmp_path: Path) -> Non
 def test_unknown_columns_are_a_warning(tmp_path: Path) -> None:
     load = load_csv(tmp_path, courses_raw().assign(备注=["a", "b", "c"]))
     assert len(load.frame) == 3
-    assert load.warnings == ["ignored unknown columns: 备注"]
+    assert load.warnings == ["忽略未知列：备注"]
 
 
 def test_missing_required_column_names_file_and_column(tmp_path: Path) -> None:
@@ -219,7 +219,7 @@ def test_duplicate_id_keeps_first(tmp_path: Path) -> None:
     raw.loc[2, C.COURSE_ID] = "C2"
     load = load_csv(tmp_path, raw)
     assert reject_lines(load) == [
-        ("courses.csv", 4, C.COURSE_ID, "duplicate course_id (first at row 3)")
+        ("courses.csv", 4, C.COURSE_ID, "重复的course_id 'C2'（首次出现在第 3 行）")
     ]
     assert load.frame[C.TITLE].tolist() == ["习近平新时代中国特色社会主义思想", "乡村振兴战略"]
     assert_invariant(load)
@@ -232,8 +232,8 @@ def test_unknown_course_and_cadre_in_completions(tmp_path: Path) -> None:
     known = {C.CADRE_ID: {"K1", "K2"}, C.COURSE_ID: {"C1", "C2", "C3"}}
     load = load_csv(tmp_path, raw, COMPLETIONS, known_ids=known)
     assert reject_lines(load) == [
-        ("completions.csv", 2, C.COURSE_ID, "unknown course_id 'C999'"),
-        ("completions.csv", 4, C.CADRE_ID, "unknown cadre_id 'K9'"),
+        ("completions.csv", 2, C.COURSE_ID, "course_id 'C999' 不在课程表中"),
+        ("completions.csv", 4, C.CADRE_ID, "cadre_id 'K9' 不在干部表中"),
     ]
     assert load.frame[C.COURSE_ID].tolist() == ["C2"]
     assert_invariant(load)
@@ -242,34 +242,60 @@ def test_unknown_course_and_cadre_in_completions(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("column", "value", "reason"),
     [
-        (C.CREDIT_HOURS, "-2", "must be > 0, got -2"),
-        (C.CREDIT_HOURS, "0", "must be > 0, got 0"),
-        (C.CREDIT_HOURS, "abc", "not a number: 'abc'"),
-        (C.CREDIT_HOURS, "", "required value missing"),
-        (C.TITLE, "  ", "required value missing"),
-        (C.CAPACITY, "2.5", "not an integer: '2.5'"),
-        (C.PUBLISHED_AT, "2025-13-45", "unparseable datetime: '2025-13-45'"),
-        (C.PUBLISHED_AT, "下周", "unparseable datetime: '下周'"),
-        (C.FORMAT, "tv", "not one of video|micro|article|live|face_to_face|special_class: 'tv'"),
-        (C.COMPULSORY, "maybe", "not a yes/no value: 'maybe'"),
-        (C.SESSION_END, "2025-02-28", "session_end before session_start (2025-03-01 09:00:00)"),
+        (C.CREDIT_HOURS, "-2", "应大于 0，实为 -2"),
+        (C.CREDIT_HOURS, "0", "应大于 0，实为 0"),
+        (C.CREDIT_HOURS, "abc", "不是数字：'abc'"),
+        (C.CREDIT_HOURS, "", "必填项为空"),
+        (C.TITLE, "  ", "必填项为空"),
     ],
 )
-def test_bad_value_rejects_its_row(tmp_path: Path, column: str, value: str, reason: str) -> None:
+def test_bad_required_value_rejects_its_row(tmp_path: Path, column, value, reason) -> None:
     raw = courses_raw()
     raw.loc[2, column] = value
     load = load_csv(tmp_path, raw)
     assert reject_lines(load) == [("courses.csv", 4, column, reason)]
     assert load.rejects["value"].tolist() == [value.strip()]
+    assert load.rejects["action"].tolist() == ["row_rejected"]
     assert load.frame[C.COURSE_ID].tolist() == ["C1", "C2"]
+    assert load.cleared.empty
+    assert_invariant(load)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        (C.CAPACITY, "2.5", "不是整数：'2.5'"),
+        (C.CAPACITY, "1e19", "应不大于 1,000,000，实为 1e+19"),
+        (C.PUBLISHED_AT, "2025-13-45", "无法识别的日期时间：'2025-13-45'"),
+        (C.PUBLISHED_AT, "下周", "无法识别的日期时间：'下周'"),
+        (C.FORMAT, "tv", "不是可选值（视频|微课|文章|直播|面授|专题班）之一：'tv'"),
+        (C.COMPULSORY, "maybe", "不是“是/否”值：'maybe'"),
+        (C.SESSION_END, "2025-02-28", "结束时间早于开始时间（2025-03-01 09:00:00）"),
+    ],
+)
+def test_bad_optional_value_is_cleared_and_the_row_kept(tmp_path: Path, column, value, reason):
+    raw = courses_raw()
+    raw.loc[2, column] = value
+    load = load_csv(tmp_path, raw)
+    assert load.rejects.empty and load.frame[C.COURSE_ID].tolist() == ["C1", "C2", "C3"]
+    assert list(load.cleared[["file", "row", "column", "rule"]].itertuples(index=False)) == [
+        ("courses.csv", 4, column, load.cleared["rule"].iloc[0])
+    ]
+    assert load.cleared["reason"].tolist() == [f"{reason}；已按空值处理，保留该行"]
+    assert load.cleared["action"].tolist() == ["cell_cleared"]
+    default = COURSES.field(column).default
+    got = load.frame.loc[2, column]
+    assert (got == default) if default is not None else (pd.isna(got) or got == "")
+    assert any(f"列“{column}”有 1 格无效" in w for w in load.warnings) or column == C.SESSION_END
     assert_invariant(load)
 
 
 def test_several_problems_in_one_row_count_once(tmp_path: Path) -> None:
     raw = courses_raw()
-    raw.loc[0, [C.CREDIT_HOURS, C.FORMAT]] = ["abc", "tv"]
+    raw.loc[0, [C.CREDIT_HOURS, C.CATEGORY, C.FORMAT]] = ["abc", "", "tv"]
     load = load_csv(tmp_path, raw)
-    assert len(load.rejects) == 2 and load.rows_rejected == 1
+    assert len(load.rejects) == 2 and load.rows_rejected == 1 and len(load.cleared) == 1
+    assert len(load.problems()) == 3
     assert_invariant(load)
 
 
@@ -285,9 +311,16 @@ def test_rejects_are_written_and_stale_ones_removed(tmp_path: Path) -> None:
     written = pd.read_csv(data / "courses.rejects.csv", dtype=str, encoding="utf-8")
     assert (data / "courses.rejects.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     assert written.columns[0] == "file"  # the BOM is not part of the first header
-    assert written["reason"].tolist() == ["not a number: 'abc'"]
-    # the completion of the rejected course C2 is rejected in turn
-    assert ds.loads["completions"].rejects["reason"].tolist() == ["unknown course_id 'C2'"]
+    assert written["reason"].tolist() == ["不是数字：'abc'"]
+    assert written["rule"].tolist() == ["not_a_number"]
+    # the completion of the rejected course C2 is rejected in turn, saying why
+    assert ds.loads["completions"].rejects["reason"].tolist() == [
+        "course_id 'C2' 不在课程表中（该行在加载时被拒收：courses.csv 第 3 行："
+        "列“credit_hours”不是数字：'abc'）"
+    ]
+    assert ds.rejected_ids() == {
+        C.COURSE_ID: {"C2": "courses.csv 第 3 行：列“credit_hours”不是数字：'abc'"}
+    }
     assert not (data / "cadres.rejects.csv").exists()
     write_csv(courses_raw(), data / "courses.csv")
     load_dataset(data)
@@ -306,17 +339,21 @@ def test_dataset_summary_reasons_and_warnings(tmp_path: Path) -> None:
     assert summary[["table", "rows_in", "accepted", "rejected"]].values.tolist() == [
         ["courses", 3, 3, 0],
         ["cadres", 2, 2, 0],
-        ["completions", 3, 2, 1],
+        ["completions", 3, 3, 0],  # an optional progress of 7 is cleared, the row kept
     ]
     reasons = ds.rejects_by_reason()
-    assert reasons[["table", "column", "rule", "rows"]].values.tolist() == [
-        ["completions", C.PROGRESS, "out_of_range", 1]
+    assert reasons[["table", "column", "rule", "action", "rows"]].values.tolist() == [
+        ["completions", C.PROGRESS, "out_of_range", "cell_cleared", 1]
     ]
-    assert reasons["example"].tolist() == ["must be <= 1, got 7"]
+    assert reasons["example"].tolist() == ["应不大于 1，实为 7；已按空值处理，保留该行"]
+    assert ds.completions[C.PROGRESS].tolist() == [1.0, 0.0, 0.0]  # cleared → the default
     assert (out / "completions.rejects.csv").exists()
-    assert any("1 cadre(s) have an empty profile" in w and "K2" in w for w in ds.warnings)
-    assert any("1 course(s) have an empty description: C2" in w for w in ds.warnings)
-    assert len(ds.completions) == 2 and ds.courses is ds.loads["courses"].frame
+    assert any("1 名干部画像为空" in w and "K2" in w for w in ds.warnings)
+    assert any("1 门课程没有简介：C2" in w for w in ds.warnings)
+    assert len(ds.completions) == 3 and ds.courses is ds.loads["courses"].frame
+    lines = ds.report_lines()
+    assert lines[2] == "学习记录表 completions.csv：读入 3 行，接受 3 行，拒收 0 行，清空 1 格"
+    assert "清空该格 1 格：列“progress”超出范围（out_of_range），例：第 3 行" in lines[3]
 
 
 # --- edge cases of files and values ------------------------------------------------------------
@@ -325,7 +362,7 @@ def test_dataset_summary_reasons_and_warnings(tmp_path: Path) -> None:
 def test_zero_byte_file_is_unreadable(tmp_path: Path) -> None:
     path = tmp_path / "courses.csv"
     path.write_bytes(b"")
-    with pytest.raises(UnreadableFileError, match=r"courses\.csv.*empty") as info:
+    with pytest.raises(UnreadableFileError, match=r"courses\.csv.*文件为空") as info:
         load_table(path, COURSES)
     assert info.value.path == path
 
@@ -347,7 +384,7 @@ def test_corrupt_or_unsupported_files_are_unreadable(tmp_path: Path, name, conte
 
 
 def test_missing_file_is_unreadable(tmp_path: Path) -> None:
-    with pytest.raises(UnreadableFileError, match="not found"):
+    with pytest.raises(UnreadableFileError, match=r"nope\.csv：文件不存在"):
         load_table(tmp_path / "nope.csv", COURSES)
 
 
@@ -363,7 +400,7 @@ def test_megabyte_text_cell_loads_with_warning(tmp_path: Path) -> None:
     raw.loc[1, C.DESCRIPTION] = "乡村振兴" * 262_144  # 1 Mi characters
     load = load_csv(tmp_path, raw)
     assert len(load.frame.loc[1, C.DESCRIPTION]) == 1_048_576
-    assert any("very long text in column description, row 3" in w for w in load.warnings)
+    assert any("列“description”第 3 行文本很长" in w for w in load.warnings)
 
 
 def test_emoji_traditional_and_full_width_text_is_kept_verbatim(tmp_path: Path) -> None:
@@ -381,7 +418,7 @@ def test_full_width_digits_and_grouping(tmp_path: Path, value: str, expected) ->
     raw.loc[0, C.CREDIT_HOURS] = value
     load = load_csv(tmp_path, raw)
     if expected is None:
-        assert load.rejects["reason"].tolist() == [f"not a number: {value!r}"]
+        assert load.rejects["reason"].tolist() == [f"不是数字：{value!r}"]
     else:
         assert load.frame.loc[0, C.CREDIT_HOURS] == expected
 
@@ -442,8 +479,8 @@ def test_blank_rows_are_skipped_and_numbering_kept(tmp_path: Path) -> None:
     text[4] = bad
     path.write_text("\n".join(text) + "\n", encoding="utf-8")
     load = load_table(path, COURSES)
-    assert reject_lines(load) == [("courses.csv", 5, C.CREDIT_HOURS, "not a number: 'abc'")]
-    assert load.rows_in == 3 and "skipped 2 blank row(s)" in load.warnings
+    assert reject_lines(load) == [("courses.csv", 5, C.CREDIT_HOURS, "不是数字：'abc'")]
+    assert load.rows_in == 3 and "跳过 2 行空行" in load.warnings
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -502,3 +539,167 @@ def test_validate_frame_accepts_native_values_in_memory(tmp_path: Path) -> None:
         ),
     )
     pd.testing.assert_frame_equal(validate_frame(native, COMPLETIONS).frame, reference)
+
+
+# --- hand-made academy exports -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("2学时", 2.0), ("0.5学时", 0.5), ("50学时", 50.0), ("1.5 课时", 1.5), ("2小时", 2.0),
+     ("３学时", 3.0), ("2 h", 2.0)],
+)  # fmt: skip
+def test_hours_with_units(tmp_path: Path, value: str, expected: float) -> None:
+    raw = courses_raw()
+    raw.loc[0, C.CREDIT_HOURS] = value
+    load = load_csv(tmp_path, raw)
+    assert load.rejects.empty and load.frame.loc[0, C.CREDIT_HOURS] == expected
+
+
+def test_a_unit_of_another_column_is_not_a_number(tmp_path: Path) -> None:
+    raw = courses_raw()
+    raw.loc[0, C.CREDIT_HOURS] = "2人"
+    assert load_csv(tmp_path, raw).rejects["rule"].tolist() == ["not_a_number"]
+
+
+def test_more_chinese_values(tmp_path: Path) -> None:
+    raw = courses_raw().assign(format=["网络课程", "线下", "直播课"])
+    assert load_csv(tmp_path, raw).frame[C.FORMAT].tolist() == ["video", "face_to_face", "live"]
+    cadres = cadres_raw().assign(unit_level=["县直", "街道"]).rename(columns={C.JOB_TITLE: "职务"})
+    frame = load_csv(tmp_path, cadres, CADRES).frame
+    assert frame[C.UNIT_LEVEL].tolist() == ["county", "township"]
+    assert frame[C.JOB_TITLE].tolist() == ["科员", ""]
+
+
+def test_ragged_csv_row_is_rejected_alone_and_numbering_kept(tmp_path: Path) -> None:
+    lines = courses_raw().to_csv(index=False).splitlines()
+    lines[2] += ",多出来的,两格"  # C2
+    lines[3] += ",,"  # C3: trailing empty fields are harmless
+    path = tmp_path / "courses.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="gbk")
+    load = load_table(path, COURSES)
+    assert reject_lines(load) == [
+        ("courses.csv", 3, "(整行)", "该行有 15 个字段，多于表头的 13 列"
+         "（文本中可能有未加引号的逗号或分隔符）")
+    ]  # fmt: skip
+    assert load.rejects["rule"].tolist() == ["ragged_row"]
+    assert load.frame[C.COURSE_ID].tolist() == ["C1", "C3"]
+    assert_invariant(load)
+
+
+def test_title_rows_above_the_csv_header_are_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "courses.csv"
+    body = courses_raw().rename(columns={C.CREDIT_HOURS: "学时"}).to_csv(index=False)
+    path.write_text("2025年课程目录\n导出时间：2025-03-01\n" + body, encoding="utf-8")
+    load = load_table(path, COURSES)
+    assert len(load.frame) == 3 and load.rejects.empty
+    assert "表头在第 3 行，跳过上方 2 行标题" in load.warnings
+    raw = courses_raw().rename(columns={C.CREDIT_HOURS: "学时"})
+    raw.loc[1, "学时"] = "abc"
+    path.write_text("2025年课程目录\n" + raw.to_csv(index=False), encoding="utf-8")
+    assert reject_lines(load_table(path, COURSES)) == [
+        ("courses.csv", 4, "学时", "不是数字：'abc'")
+    ]
+
+
+def _xlsx(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+    return path
+
+
+def _rows(frame: pd.DataFrame) -> list[list[object]]:
+    return [list(frame.columns), *frame.astype(object).values.tolist()]
+
+
+def test_sheet_is_picked_by_its_columns_or_by_name(tmp_path: Path) -> None:
+    path = _xlsx(
+        tmp_path / "courses.xlsx",
+        {"填表说明": [["请按模板填写"], ["学时填数字"]], "课程": [["标题"], *_rows(courses_raw())]},
+    )
+    load = load_table(path, COURSES)
+    assert len(load.frame) == 3 and load.sheet == "课程"
+    assert "读取工作表“课程”（跳过：填表说明）" in load.warnings
+    with pytest.raises(MissingColumnError, match="course_id"):
+        load_table(path, COURSES, sheet="填表说明")
+    with pytest.raises(DataError, match="没有名为“课表”的工作表；现有工作表：填表说明、课程"):
+        load_table(path, COURSES, sheet="课表")
+
+
+def test_truncated_xlsx_names_the_file(tmp_path: Path) -> None:
+    import zipfile
+
+    good = _xlsx(tmp_path / "good.xlsx", {"课程": _rows(courses_raw())})
+    bad = tmp_path / "courses.xlsx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.startswith("xl/worksheets/sheet"):
+                data = data[:500]
+            dst.writestr(info, data)
+    with pytest.raises(UnreadableFileError, match=r"courses\.xlsx：.*已损坏") as info:
+        load_table(bad, COURSES)
+    assert info.value.path == bad
+
+
+def test_row_cap_stops_a_big_sheet_with_a_clear_error(tmp_path: Path) -> None:
+    many = pd.concat([courses_raw()] * 10, ignore_index=True)
+    many[C.COURSE_ID] = [f"C{i}" for i in range(len(many))]
+    path = _xlsx(tmp_path / "courses.xlsx", {"课程": _rows(many)})
+    assert len(load_table(path, COURSES, max_rows=30).frame) == 30
+    with pytest.raises(UnreadableFileError, match=r"courses\.xlsx：工作表“课程”超过行数上限 12 行"):
+        load_table(path, COURSES, max_rows=12)
+
+
+def test_unpacked_size_cap(tmp_path: Path) -> None:
+    from recommender.data import sheets
+
+    path = _xlsx(tmp_path / "courses.xlsx", {"课程": _rows(courses_raw())})
+    with pytest.raises(
+        UnreadableFileError, match=r"courses\.xlsx：工作簿解压后 .*字节，超过上限 1,000 字节"
+    ):
+        sheets.read_xlsx(path, COURSES, max_bytes=1000)
+
+
+def test_xls_loads_like_csv(tmp_path: Path) -> None:
+    xlwt = pytest.importorskip("xlwt")
+    reference = load_table(write_csv(courses_raw(), tmp_path / "ref.csv"), COURSES)
+    book = xlwt.Workbook()
+    guide = book.add_sheet("填表说明")
+    guide.write(0, 0, "说明")
+    sheet = book.add_sheet("课程")
+    sheet.write(0, 0, "2025年课程目录")
+    for r, row in enumerate(_rows(courses_raw()), start=1):
+        for c, value in enumerate(row):
+            sheet.write(r, c, value)
+    path = tmp_path / "courses.xls"
+    book.save(str(path))
+    load = load_table(path, COURSES)
+    assert load.sheet == "课程"
+    pd.testing.assert_frame_equal(load.frame, reference.frame)
+
+
+def test_corrupt_xls_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "courses.xls"
+    path.write_bytes(b"\xd0\xcf\x11\xe0 not really a workbook")
+    with pytest.raises(UnreadableFileError, match=r"courses\.xls："):
+        load_table(path, COURSES)
+
+
+def test_table_files_by_chinese_stem_or_explicit_path(tmp_path: Path) -> None:
+    write_csv(courses_raw(), tmp_path / "课程.csv")
+    write_csv(cadres_raw(), tmp_path / "cadres.csv")
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    path = write_csv(completions_raw(), other / "学习记录2025.csv")
+    ds = load_dataset(tmp_path, files={"completions": path})
+    assert ds.summary()["accepted"].tolist() == [3, 2, 3]
+    with pytest.raises(UnreadableFileError, match="--completions"):
+        load_dataset(tmp_path)

@@ -36,7 +36,7 @@ def test_validate_cli_reports_zero_rejects(tmp_path):
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "rejects by reason" not in proc.stdout
+    assert proc.stdout.count("拒收 0 行，清空 0 格") == 3, proc.stdout
     assert not list(data.glob("*.rejects.csv"))
 
 

@@ -2,7 +2,10 @@
 
 - ``schema``: column names, types, header aliases (the contract, defined once)
 - ``cells``: cell parsers (numbers with units, dates, yes/no, enums)
-- ``readers``: raw file reading (CSV in UTF-8/GBK, XLSX, Parquet)
+- ``errors``: the data layer's exceptions (each names its file)
+- ``sheets``: workbooks: sheet choice, header row below title rows, row/size caps, .xls/.ods
+- ``readers``: raw file reading (CSV in UTF-8/GBK, ragged rows, XLSX/XLS/ODS, Parquet)
+- ``rejects``: rejected rows and cleared cells, and their Chinese report
 - ``loading``: validate tables into typed frames plus a rejects list (``load_dataset``)
 - ``features``: id maps, interaction weights, segments, quality prior, context bits
 - ``rules``: training rules (hour targets per rank band, menu defaults) from a TOML file

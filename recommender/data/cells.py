@@ -8,6 +8,7 @@ per-cell fallback and reports ``{position: (reason, rule)}`` for the cells it re
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import unicodedata
 from collections.abc import Callable
@@ -36,6 +37,46 @@ ENUM_ALIASES = {
     "镇": "township", "村": "village",
     "组织调训": "assigned", "指定": "assigned", "自主选学": "self_selected",
     "推荐": "recommended",
+    # formats as 干部网络学院 platforms and 党校 timetables name them
+    "网络课程": "video", "网络": "video", "网课": "video", "线上": "video", "在线": "video",
+    "线上课程": "video", "在线课程": "video", "网络学习": "video", "视频课程": "video",
+    "录播": "video", "录播课": "video", "点播": "video", "电视课堂": "video",
+    "微视频": "micro", "微课程": "micro", "微党课": "micro", "短视频": "micro",
+    "图文课程": "article", "电子书": "article", "文档": "article", "阅读": "article",
+    "直播课": "live", "直播课程": "live", "网络直播": "live", "在线直播": "live",
+    "视频会议": "live",
+    "线下": "face_to_face", "线下课程": "face_to_face", "面授课": "face_to_face",
+    "面授课程": "face_to_face", "集中面授": "face_to_face", "现场": "face_to_face",
+    "课堂教学": "face_to_face", "脱产培训": "face_to_face",
+    "专题培训班": "special_class", "网络专题班": "special_class", "培训班": "special_class",
+    "专题研讨班": "special_class", "主体班": "special_class", "进修班": "special_class",
+    "讲授式": "lecture", "讲座": "lecture", "专题讲座": "lecture", "专题辅导": "lecture",
+    "案例教学": "case", "案例式": "case", "研讨": "research", "研讨式": "research",
+    "研究式": "research", "专题研讨": "research", "调研": "research",
+    "情景模拟": "simulation", "模拟式": "simulation", "沙盘推演": "simulation",
+    "现场教学": "experiential", "体验式": "experiential", "体验式教学": "experiential",
+    "访谈教学": "experiential",
+    # unit levels: 直属 units sit at the level of the government they belong to
+    "省直": "province", "省属": "province", "省直单位": "province", "中直": "province",
+    "市直": "city", "市属": "city", "市直单位": "city", "地级": "city", "州直": "city",
+    "县直": "county", "县属": "county", "县直单位": "county", "区直": "county",
+    "区直单位": "county", "区": "county", "区级": "county", "县区": "county",
+    "旗直": "county", "县(市、区)": "county", "县(区)": "county",
+    "街道": "township", "街道办": "township", "街道办事处": "township", "镇街": "township",
+    "乡镇(街道)": "township", "乡镇街道": "township", "苏木": "township",
+    "社区": "village", "村(社区)": "village", "村社区": "village", "村级": "village",
+    "行政村": "village", "嘎查": "village",
+    "调训": "assigned", "组织调学": "assigned", "组织安排": "assigned", "单位指派": "assigned",
+    "必学": "assigned", "自选": "self_selected", "自主选课": "self_selected",
+    "自学": "self_selected", "系统推荐": "recommended", "智能推荐": "recommended",
+}  # fmt: skip
+#: Chinese display name of each enum value, for messages
+VALUE_LABELS = {
+    "video": "视频", "micro": "微课", "article": "文章", "live": "直播",
+    "face_to_face": "面授", "special_class": "专题班", "lecture": "讲授", "case": "案例",
+    "research": "研究", "simulation": "模拟", "experiential": "体验", "province": "省级",
+    "city": "市级", "county": "县级", "township": "乡镇", "village": "村",
+    "assigned": "组织调训", "self_selected": "自主选学", "recommended": "推荐",
 }  # fmt: skip
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
@@ -67,9 +108,21 @@ def empty_values(col: pd.Series) -> list[str]:
     return [v for v in col[col.str.lower().isin(EMPTY_TOKENS)].unique()]
 
 
-def parse_number(text: str) -> float:
-    """'32', '32.0', '３２', '1,200', '85%' → float; ValueError otherwise (also inf/nan)."""
-    t = unicodedata.normalize("NFKC", text).replace(" ", "")
+def strip_unit(text: str, units: tuple[str, ...]) -> str:
+    """'2学时' → '2' when '学时' is one of ``units`` (case-insensitive); else ``text``."""
+    low = text.lower()
+    for unit in sorted(units, key=len, reverse=True):
+        if low.endswith(unit.lower()) and len(text) > len(unit):
+            return text[: -len(unit)].rstrip()
+    return text
+
+
+def parse_number(text: str, units: tuple[str, ...] = ()) -> float:
+    """'32', '32.0', '３２', '1,200', '85%', '2学时' (with ``units``) → float.
+
+    ValueError otherwise (also inf/nan).
+    """
+    t = strip_unit(unicodedata.normalize("NFKC", text).replace(" ", ""), units)
     scale = 1.0
     if t.endswith("%"):
         t, scale = t[:-1], 0.01
@@ -97,25 +150,40 @@ def parse_datetime(text: str) -> dt.datetime:
     return value.replace(tzinfo=None)  # keep wall-clock time: exports are local time
 
 
+#: integers beyond this cannot be stored exactly (float64 mantissa; int64 casts fail past 2**63)
+_INT_LIMIT = 2.0**53
+
+
+def _num(x: float) -> str:
+    """12 significant digits with thousands separators: 1,000,000 / 0.5 / 1e+19."""
+    return format(x, ",.12g")
+
+
 def _bounds_reason(f: Field, x: float) -> str | None:
     if f.min is not None and (x <= f.min if f.min_exclusive else x < f.min):
-        return f"must be {'>' if f.min_exclusive else '>='} {f.min:g}, got {x:g}"
+        return f"应{'大于' if f.min_exclusive else '不小于'} {_num(f.min)}，实为 {_num(x)}"
     if f.max is not None and x > f.max:
-        return f"must be <= {f.max:g}, got {x:g}"
+        return f"应不大于 {_num(f.max)}，实为 {_num(x)}"
+    if f.kind == "int" and abs(x) >= _INT_LIMIT:
+        return f"整数过大：{_num(x)}"
     return None
 
 
 def _numbers(f: Field, col: pd.Series) -> tuple[pd.Series, dict[int, tuple[str, str]]]:
     errors: dict[int, tuple[str, str]] = {}
     missing = (col == "").to_numpy()
-    numeric = pd.to_numeric(col.where(~missing, None), errors="coerce")
+    text = col
+    if f.units:  # vectorised unit strip for the fast path; odd cells fall back per cell
+        pattern = "(?:" + "|".join(map(re.escape, f.units)) + r")\s*$"
+        text = col.str.replace(pattern, "", regex=True, case=False).str.strip()
+    numeric = pd.to_numeric(text.where(~missing, None), errors="coerce")
     values = numeric.to_numpy("float64", copy=True)
     for i in np.flatnonzero(~np.isfinite(values) & ~missing):
         try:
-            values[i] = parse_number(col.iloc[i])
+            values[i] = parse_number(col.iloc[i], f.units)
         except ValueError:
             values[i] = np.nan
-            errors[int(i)] = (f"not a number: {show(col.iloc[i])}", "not_a_number")
+            errors[int(i)] = (f"不是数字：{show(col.iloc[i])}", "not_a_number")
     with np.errstate(invalid="ignore"):
         suspect = ~np.isnan(values) & (
             (values <= f.min if f.min_exclusive else values < f.min) if f.min is not None else False
@@ -123,10 +191,11 @@ def _numbers(f: Field, col: pd.Series) -> tuple[pd.Series, dict[int, tuple[str, 
         suspect |= (values > f.max) if f.max is not None else False
         if f.kind == "int":
             suspect |= ~np.isnan(values) & (values != np.round(values))
+            suspect |= np.abs(values) >= _INT_LIMIT
     for i in np.flatnonzero(suspect):
         x = float(values[i])
         if f.kind == "int" and not x.is_integer():
-            errors[int(i)] = (f"not an integer: {show(col.iloc[i])}", "not_an_integer")
+            errors[int(i)] = (f"不是整数：{show(col.iloc[i])}", "not_an_integer")
         elif reason := _bounds_reason(f, x):
             errors[int(i)] = (reason, "out_of_range")
     if f.default is not None:
@@ -149,7 +218,7 @@ def _datetimes(f: Field, col: pd.Series) -> tuple[pd.Series, dict[int, tuple[str
                 raise ValueError(col.iloc[i])
             values[i] = np.datetime64(parsed, "ns")
         except (ValueError, OverflowError):
-            errors[int(i)] = (f"unparseable datetime: {show(col.iloc[i])}", "bad_datetime")
+            errors[int(i)] = (f"无法识别的日期时间：{show(col.iloc[i])}", "bad_datetime")
     return pd.Series(values, dtype="datetime64[ns]"), errors
 
 
@@ -177,7 +246,7 @@ def _bools(f: Field, col: pd.Series) -> tuple[pd.Series, dict[int, tuple[str, st
             return True, None
         if key in FALSE_TOKENS or key == "0.0":
             return False, None
-        return default, (f"not a yes/no value: {show(text)}" if key else None)
+        return default, (f"不是“是/否”值：{show(text)}" if key else None)
 
     return _by_unique(col, decide, "bad_bool", bool)
 
@@ -192,9 +261,42 @@ def _enums(f: Field, col: pd.Series) -> tuple[pd.Series, dict[int, tuple[str, st
             return default, None
         if key in f.values:
             return key, None
-        return "", f"not one of {'|'.join(f.values)}: {show(text)}"
+        allowed = "|".join(VALUE_LABELS.get(v, v) for v in f.values)
+        return "", f"不是可选值（{allowed}）之一：{show(text)}"
 
     return _by_unique(col, decide, "bad_enum", str)
+
+
+def cell_to_str(value: object) -> str:
+    """Render a native cell (Excel/Parquet) as the text a CSV export would hold."""
+    if value is None or value is pd.NaT:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
+        if value is pd.NaT:
+            return ""
+    if isinstance(value, dt.datetime):
+        if value == dt.datetime.combine(value.date(), dt.time()):
+            return value.date().isoformat()
+        return value.replace(tzinfo=None).isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    try:
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    if hasattr(value, "item"):  # numpy scalar → Python scalar
+        return cell_to_str(value.item())
+    return str(value)
 
 
 def parse_column(f: Field, col: pd.Series) -> tuple[pd.Series, dict[int, tuple[str, str]]]:

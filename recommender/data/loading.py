@@ -1,13 +1,17 @@
 """Load and validate the data contract (v1): typed frames plus a rejects list.
 
-Reading (encodings, XLSX, Parquet, header aliases) lives in :mod:`recommender.data.readers`; this module
-turns the string cells into typed columns following :data:`recommender.data.schema.TABLES`.
+Reading (encodings, workbooks, title rows, header aliases) lives in
+:mod:`recommender.data.readers`; this module turns the string cells into typed columns
+following :data:`recommender.data.schema.TABLES`.
 
-Choices, kept simple and consistent:
+Choices, kept simple and consistent — lenient, but never silent:
 
-* A row with **any** invalid value — required or optional column — is rejected as a whole,
-  with one rejects line per problem, because the contract says rows that break it are
-  rejected. Empty optional values are fine: they take ``Field.default`` (or NaN/NaT/'').
+* A broken **required** value (missing, unparseable, out of range), a duplicate key, an
+  unknown id or a CSV row with more fields than the header rejects the row. An invalid
+  **optional** value is cleared (read as empty, so it takes ``Field.default``) and the row is
+  kept. Both are listed in ``<table>.rejects.csv`` with file, row, the file's own column header,
+  value, a Chinese reason, an English rule code and the action (:mod:`recommender.data.rejects`).
+  Empty optional values are fine: they take ``Field.default`` (or NaN/NaT/'').
 * For typed (non-text) columns the placeholders ``NULL``, ``None``, ``NaN``, ``N/A``, ``-``,
   ``—`` and ``/`` count as empty, as SQL and Excel exports write them for "no value".
 * Text values are stripped of surrounding whitespace and zero-width characters but otherwise
@@ -15,13 +19,15 @@ Choices, kept simple and consistent:
 * Uniqueness is checked among rows that are otherwise valid: the first valid occurrence of a
   key is kept, later ones are rejected naming the row of the first.
 * Fully blank rows are skipped with a warning and not counted in ``rows_in``.
-* Row numbers are spreadsheet-style: the header is row 1, the first data row is row 2.
+* Row numbers are spreadsheet-style: the first data row is the row below the header (row 2,
+  or lower when title rows sit above the header).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,14 +39,31 @@ from recommender.data.readers import (
     ZERO_WIDTH,
     DataError,
     MissingColumnError,
+    RawTable,
     UnreadableFileError,
     find_table_file,
     fingerprint,
     read_raw,
-    read_raw_with_warnings,
+    read_table,
 )
-from recommender.data.schema import CADRES, COMPLETIONS, COURSES, LIST_SEPARATORS, Field, TableSpec
+from recommender.data.rejects import (
+    REJECT_COLUMNS,
+    Problems,
+    format_load_report,
+    summarise,
+)
+from recommender.data.schema import (
+    CADRES,
+    COMPLETIONS,
+    COURSES,
+    LIST_SEPARATORS,
+    TABLE_LABELS,
+    TABLES,
+    Field,
+    TableSpec,
+)
 from recommender.data.schema import Columns as C
+from recommender.data.sheets import MAX_SHEET_ROWS
 
 __all__ = [
     "DataError",
@@ -50,6 +73,7 @@ __all__ = [
     "UnreadableFileError",
     "find_table_file",
     "fingerprint",
+    "format_load_report",
     "load_dataset",
     "load_table",
     "read_raw",
@@ -59,7 +83,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-REJECT_COLUMNS = ["file", "row", "column", "value", "reason", "rule"]
 LONG_TEXT = 100_000
 _LIST_SPLIT = "[" + "".join("\\" + s if s in "|\\" else s for s in LIST_SEPARATORS) + "]"
 
@@ -79,9 +102,12 @@ class TableLoad:
     ----------
     name, path : the table name and the file read.
     frame : accepted rows, exactly the spec columns in spec order, source order kept.
-    rejects : one line per problem: file, row, column, value, reason, rule (short code).
+    rejects : one line per problem of a rejected row: file, row, column (the file's header),
+        value, reason (Chinese), rule (code), action, field (contract name).
+    cleared : the same columns, one line per invalid optional cell read as empty (row kept).
     warnings : non-fatal observations (unknown columns, blank rows, very long text …).
     rows_in : non-blank data rows read; always ``len(frame) + rows_rejected``.
+    rejected_ids : key of a rejected row → why (file, row, column, reason), for messages.
     """
 
     name: str
@@ -90,30 +116,42 @@ class TableLoad:
     rejects: pd.DataFrame
     warnings: list[str]
     rows_in: int
+    cleared: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
+    sheet: str | None = None
+    rejected_ids: dict[str, str] = field(default_factory=dict)
 
     @property
     def rows_rejected(self) -> int:
         """Number of distinct rows rejected (a row can have several problems)."""
         return int(self.rejects["row"].nunique())
 
+    def problems(self) -> pd.DataFrame:
+        """Rejected-row and cleared-cell lines together, by row (the rejects file)."""
+        both = [f for f in (self.rejects, self.cleared) if len(f)]
+        if not both:
+            return self.rejects
+        out = pd.concat(both, ignore_index=True)
+        return out.sort_values("row", kind="stable").reset_index(drop=True)
 
-class _Problems:
-    """Collects rejects lines while a table is validated; values are the raw cells."""
+    def summary(self) -> dict:
+        """Counts and reasons as plain data (see :func:`recommender.data.rejects.summarise`)."""
+        return summarise(
+            self.name, self.path.name, self.sheet, self.rows_in, len(self.frame), self.problems()
+        )
 
-    def __init__(self, file: str, rows: np.ndarray, cells: pd.DataFrame) -> None:
-        self.file, self.rows, self.cells = file, rows, cells
-        self.lines: list[tuple] = []
-        self.bad: set[int] = set()
+    def fingerprint(self) -> dict[str, object]:
+        """sha256 of the file and the rows read (title rows and blank rows not counted)."""
+        return {"sha256": _sha256(self.path), "rows": self.rows_in}
 
-    def add(self, i: int, column: str, reason: str, rule: str) -> None:
-        self.bad.add(i)
-        value = self.cells[column].iloc[i] if column in self.cells else ""
-        self.lines.append((self.file, int(self.rows[i]), column, rio.clip(value), reason, rule))
 
-    def frame(self) -> pd.DataFrame:
-        out = pd.DataFrame(self.lines, columns=REJECT_COLUMNS)
-        out["row"] = out["row"].astype("int64")
-        return out.sort_values(["row"], kind="stable").reset_index(drop=True)
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _clean(col: pd.Series) -> pd.Series:
@@ -125,22 +163,29 @@ def _clean(col: pd.Series) -> pd.Series:
     return col.str.strip().str.strip(ZERO_WIDTH).str.strip()
 
 
-def _coerce(f: Field, col: pd.Series, problems: _Problems, warnings: list[str]) -> pd.Series:
-    """Typed column for field ``f``; invalid cells are reported and left missing."""
+def _coerce(f: Field, col: pd.Series, problems: Problems, warnings: list[str]) -> pd.Series:
+    """Typed column for field ``f``: an invalid required cell rejects its row, an invalid
+    optional one is cleared (read as empty, taking the default) and the row kept."""
     empty = col == "" if f.kind == "str" else col.isin(rio.empty_values(col))
     for i in np.flatnonzero(empty.to_numpy() & f.required):
-        problems.add(int(i), f.name, "required value missing", "missing")
+        problems.reject(int(i), f.name, "必填项为空", "missing")
     if f.kind == "str":
         long = np.flatnonzero(col.str.len().to_numpy() > LONG_TEXT)
         if len(long):
             warnings.append(
-                f"very long text in column {f.name}, row {problems.rows[long[0]]} "
-                f"({len(long)} cell(s) over {LONG_TEXT:,} characters)"
+                f"列“{problems.header(f.name)}”第 {problems.rows[long[0]]} 行文本很长"
+                f"（{len(long)} 格超过 {LONG_TEXT:,} 字）"
             )
         return col.astype(str)
-    values, errors = rio.parse_column(f, col.where(~empty, ""))
+    col = col.where(~empty, "")
+    values, errors = rio.parse_column(f, col)
     for i, (reason, rule) in errors.items():
-        problems.add(i, f.name, reason, rule)
+        (problems.reject if f.required else problems.clear)(i, f.name, reason, rule)
+    if errors and not f.required:
+        values, _ = rio.parse_column(f, col.where(~col.index.isin(list(errors)), ""))
+        warnings.append(
+            f"列“{problems.header(f.name)}”有 {len(errors)} 格无效，已按空值处理（行保留）"
+        )
     return values
 
 
@@ -150,78 +195,139 @@ def validate_frame(
     *,
     path: Path | str = "<frame>",
     known_ids: dict[str, set[str]] | None = None,
+    rejected_ids: Mapping[str, Mapping[str, str]] | None = None,
+    table: RawTable | None = None,
 ) -> TableLoad:
-    """Validate a frame of strings (as :func:`read_raw` returns) against ``spec``."""
+    """Validate a frame of strings (as :func:`read_raw` returns) against ``spec``.
+
+    ``table`` (from :func:`read_table`) supplies the file's own headers, the first row number
+    and ragged rows; ``rejected_ids`` explains unknown ids whose rows were rejected elsewhere.
+    """
     path = Path(path)
     warnings: list[str] = []
+    headers = table.headers if table is not None else {}
     present = list(raw.columns)
     for name in spec.required:
         if name not in present:
+            aliases = "、".join(spec.field(name).aliases[:3])
             raise MissingColumnError(
-                f"{path}: required column {name!r} is missing from the {spec.name} table; "
-                f"columns found: {', '.join(map(str, present)) or '(none)'}",
+                f"{path}：{TABLE_LABELS[spec.name]}缺少必需列 {name!r}（{aliases}）；"
+                f"现有列：{'、'.join(headers.get(c, str(c)) for c in present) or '（无）'}",
                 path=path,
                 column=name,
             )
     extra = [c for c in present if c not in spec.columns]
     if extra:
-        warnings.append(f"ignored unknown columns: {', '.join(map(str, extra))}")
+        warnings.append(f"忽略未知列：{'、'.join(headers.get(c, str(c)) for c in extra)}")
     cells = pd.DataFrame({c: _clean(raw[c]) for c in spec.columns if c in present})
-    rows = np.arange(len(raw)) + 2
+    rows = np.arange(len(raw)) + (table.first_row if table is not None else 2)
+    counts = np.zeros(len(raw), int)  # fields of CSV rows longer than the header
+    if table is not None and table.ragged:
+        counts[list(table.ragged)] = list(table.ragged.values())
     blank = (cells == "").all(axis=1).to_numpy() if len(cells.columns) else np.ones(len(raw), bool)
+    blank = blank & (counts == 0)
     if blank.any():
-        warnings.append(f"skipped {int(blank.sum())} blank row(s)")
-    cells, rows = cells.loc[~blank].reset_index(drop=True), rows[~blank]
-    problems = _Problems(path.name, rows, cells)
+        warnings.append(f"跳过 {int(blank.sum())} 行空行")
+    cells, rows, counts = cells.loc[~blank].reset_index(drop=True), rows[~blank], counts[~blank]
+    problems = Problems(path.name, rows, cells, headers)
+    width = len(headers) or len(present)
+    for i in np.flatnonzero(counts):
+        problems.reject(
+            int(i),
+            "",
+            f"该行有 {counts[i]} 个字段，多于表头的 {width} 列"
+            "（文本中可能有未加引号的逗号或分隔符）",
+            "ragged_row",
+            value=f"{counts[i]} 个字段",
+        )
     out = {}
     for f in spec.fields:
         col = cells[f.name] if f.name in cells else pd.Series([""] * len(cells), dtype=str)
         out[f.name] = _coerce(f, col, problems, warnings).reset_index(drop=True)
     typed = pd.DataFrame(out, columns=spec.columns)
     _check_sessions(typed, problems)
-    _check_references(typed, known_ids or {}, problems)
+    _check_references(typed, known_ids or {}, rejected_ids or {}, problems)
     _check_unique(typed, spec, problems)
     keep = np.ones(len(typed), bool)
     keep[list(problems.bad)] = False
     frame = typed.loc[keep].reset_index(drop=True)
-    load = TableLoad(spec.name, path, frame, problems.frame(), warnings, len(typed))
+    rejects, cleared = problems.frames()
+    load = TableLoad(
+        spec.name,
+        path,
+        frame,
+        rejects,
+        warnings,
+        len(typed),
+        cleared=cleared,
+        sheet=table.sheet if table is not None else None,
+        rejected_ids=_rejected_keys(spec, cells, problems, rejects, set(frame.get(spec.key, []))),
+    )
     logger.info(
-        "%s: %d rows in, %d accepted, %d rejected",
+        "%s: %d rows in, %d accepted, %d rejected, %d cells cleared",
         path.name,
         load.rows_in,
         len(frame),
         load.rows_rejected,
+        len(cleared),
     )
     return load
 
 
-def _check_sessions(typed: pd.DataFrame, problems: _Problems) -> None:
+def _rejected_keys(
+    spec: TableSpec, cells: pd.DataFrame, problems: Problems, rejects: pd.DataFrame, kept: set
+) -> dict[str, str]:
+    """Key of each rejected row (not also accepted elsewhere) → 'file 第 N 行：列 reason'."""
+    if spec.key is None or spec.key not in cells or rejects.empty:
+        return {}
+    first = rejects.drop_duplicates("row").set_index("row")
+    out: dict[str, str] = {}
+    for i in sorted(problems.bad):
+        key, row = cells[spec.key].iloc[i], int(problems.rows[i])
+        if key and key not in kept and key not in out and row in first.index:
+            line = first.loc[row]
+            out[key] = f"{line['file']} 第 {row} 行：列“{line['column']}”{line['reason']}"
+    return out
+
+
+def _check_sessions(typed: pd.DataFrame, problems: Problems) -> None:
+    """An end before its start is an optional cell gone wrong: the end is cleared."""
     if C.SESSION_START not in typed or C.SESSION_END not in typed:
         return
     start, end = typed[C.SESSION_START], typed[C.SESSION_END]
     for i in np.flatnonzero((end < start).to_numpy()):
-        problems.add(
+        problems.clear(
             int(i),
             C.SESSION_END,
-            f"session_end before session_start ({start.iloc[i]})",
+            f"结束时间早于开始时间（{start.iloc[i]}）",
             "session_order",
         )
+        typed.loc[i, C.SESSION_END] = pd.NaT
 
 
 def _check_references(
-    typed: pd.DataFrame, known_ids: dict[str, set[str]], problems: _Problems
+    typed: pd.DataFrame,
+    known_ids: dict[str, set[str]],
+    rejected: Mapping[str, Mapping[str, str]],
+    problems: Problems,
 ) -> None:
     for column, ids in known_ids.items():
         if column not in typed:
             continue
         values = typed[column]
         unknown = (values != "") & ~values.isin(ids)
+        table = next((t.name for t in TABLES.values() if t.key == column), column)
+        label = TABLE_LABELS.get(table, table)
         for i in np.flatnonzero(unknown.to_numpy()):
             v = values.iloc[i]
-            problems.add(int(i), column, f"unknown {column} {rio.show(v)}", "unknown_id")
+            why = rejected.get(column, {}).get(v)
+            reason = f"{problems.header(column)} {rio.show(v)} 不在{label}中" + (
+                f"（该行在加载时被拒收：{why}）" if why else ""
+            )
+            problems.reject(int(i), column, reason, "unknown_id")
 
 
-def _check_unique(typed: pd.DataFrame, spec: TableSpec, problems: _Problems) -> None:
+def _check_unique(typed: pd.DataFrame, spec: TableSpec, problems: Problems) -> None:
     for f in spec.fields:
         if not f.unique:
             continue
@@ -231,18 +337,35 @@ def _check_unique(typed: pd.DataFrame, spec: TableSpec, problems: _Problems) -> 
                 continue
             if v in first:
                 row = problems.rows[first[v]]
-                problems.add(i, f.name, f"duplicate {f.name} (first at row {row})", "duplicate")
+                reason = f"重复的{problems.header(f.name)} {rio.show(v)}（首次出现在第 {row} 行）"
+                problems.reject(i, f.name, reason, "duplicate")
             else:
                 first[v] = i
 
 
 def load_table(
-    path: Path | str, spec: TableSpec, *, known_ids: dict[str, set[str]] | None = None
+    path: Path | str,
+    spec: TableSpec,
+    *,
+    known_ids: dict[str, set[str]] | None = None,
+    rejected_ids: Mapping[str, Mapping[str, str]] | None = None,
+    sheet: str | None = None,
+    max_rows: int = MAX_SHEET_ROWS,
 ) -> TableLoad:
     """Read and validate one table file; see the module docstring for the rules."""
-    raw, warnings = read_raw_with_warnings(path, spec)
-    load = validate_frame(raw, spec, path=path, known_ids=known_ids)
-    load.warnings[:0] = warnings
+    table = read_table(path, spec, sheet=sheet, max_rows=max_rows)
+    try:
+        load = validate_frame(
+            table.frame,
+            spec,
+            path=path,
+            known_ids=known_ids,
+            rejected_ids=rejected_ids,
+            table=table,
+        )
+    except (ValueError, TypeError, OverflowError) as exc:  # a parser gap must still name the file
+        raise DataError(f"{path}：无法解析（{type(exc).__name__}: {exc}）", path=path) from exc
+    load.warnings[:0] = table.warnings
     return load
 
 
@@ -255,6 +378,7 @@ class Dataset:
     completions: pd.DataFrame
     loads: dict[str, TableLoad]
     warnings: list[str] = field(default_factory=list)
+    rejects_dir: str | None = None
 
     def summary(self) -> pd.DataFrame:
         """One row per table: table, file, rows_in, accepted, rejected, warnings."""
@@ -273,25 +397,47 @@ class Dataset:
         )
 
     def rejects(self) -> pd.DataFrame:
-        """All rejects lines, with a leading ``table`` column."""
-        parts = [load.rejects.assign(table=name) for name, load in self.loads.items()]
+        """All problem lines (rejected rows and cleared cells), with a leading ``table``."""
+        parts = [load.problems().assign(table=name) for name, load in self.loads.items()]
         out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=REJECT_COLUMNS)
         return out[["table", *REJECT_COLUMNS]] if len(parts) else out
 
-    def rejects_by_reason(self) -> pd.DataFrame:
-        """Counts of rejects lines by table, column and rule, most frequent first.
+    @property
+    def rows_rejected(self) -> int:
+        """Rows rejected over all tables."""
+        return sum(load.rows_rejected for load in self.loads.values())
 
-        Columns: table, column, rule, lines, rows (distinct), example (first reason).
+    def rejects_by_reason(self) -> pd.DataFrame:
+        """Counts of problem lines by table, column, rule and action, most frequent first.
+
+        Columns: table, column, rule, action, lines, rows (distinct), example (first reason).
         """
         all_rejects = self.rejects()
-        cols = ["table", "column", "rule", "lines", "rows", "example"]
+        cols = ["table", "column", "rule", "action", "lines", "rows", "example"]
         if all_rejects.empty:
             return pd.DataFrame(columns=cols)
-        grouped = all_rejects.groupby(["table", "column", "rule"], sort=False)
+        grouped = all_rejects.groupby(["table", "column", "rule", "action"], sort=False)
         out = grouped.agg(
             lines=("row", "size"), rows=("row", "nunique"), example=("reason", "first")
         ).reset_index()
         return out.sort_values("lines", ascending=False, kind="stable").reset_index(drop=True)[cols]
+
+    def load_report(self) -> list[dict]:
+        """Per table: counts and reasons as plain data (JSON-ready; kept in model metadata)."""
+        return [load.summary() for load in self.loads.values()]
+
+    def report_lines(self) -> list[str]:
+        """The load report in Chinese, one line per table and per reason."""
+        return format_load_report(self.load_report(), rejects_dir=self.rejects_dir)
+
+    def rejected_ids(self, limit: int = 10_000) -> dict[str, dict[str, str]]:
+        """Ids of rejected course and cadre rows → why, so 'unknown cadre' can say why."""
+        out = {}
+        for load in self.loads.values():
+            key = TABLES[load.name].key
+            if key and load.rejected_ids:
+                out[key] = dict(list(load.rejected_ids.items())[:limit])
+        return out
 
 
 def _dataset_warnings(courses: pd.DataFrame, cadres: pd.DataFrame) -> list[str]:
@@ -300,61 +446,86 @@ def _dataset_warnings(courses: pd.DataFrame, cadres: pd.DataFrame) -> list[str]:
     empty_profile = cadres.loc[(profile == "").all(axis=1), C.CADRE_ID]
     if len(empty_profile):
         out.append(
-            f"cadres: {len(empty_profile)} cadre(s) have an empty profile (job_title, "
-            f"job_description and declared_needs all empty): {_ids(empty_profile)}"
+            f"cadres: {len(empty_profile)} 名干部画像为空（岗位、岗位职责、学习需求都为空）："
+            f"{_ids(empty_profile)}"
         )
     no_desc = courses.loc[courses[C.DESCRIPTION] == "", C.COURSE_ID]
     if len(no_desc):
-        out.append(f"courses: {len(no_desc)} course(s) have an empty description: {_ids(no_desc)}")
+        out.append(f"courses: {len(no_desc)} 门课程没有简介：{_ids(no_desc)}")
     known = set(courses[C.COURSE_ID])
     missing = sorted({p for v in courses[C.PREREQUISITES] for p in split_list(v)} - known)
     if missing:
-        out.append(
-            f"courses: {len(missing)} prerequisite id(s) not in the catalog: {_ids(missing)}"
-        )
+        out.append(f"courses: {len(missing)} 个先修课程编号不在课程表中：{_ids(missing)}")
     return out
 
 
 def _ids(values: object, limit: int = 10) -> str:
     values = list(values)
     shown = ", ".join(map(str, values[:limit]))
-    return shown + (f" … (+{len(values) - limit} more)" if len(values) > limit else "")
+    return shown + (f" …（另有 {len(values) - limit} 个）" if len(values) > limit else "")
 
 
 def _write_rejects(load: TableLoad, directory: Path) -> None:
     target = directory / f"{load.name}.rejects.csv"
-    if len(load.rejects):
+    lines = load.problems()  # rejected rows and cleared cells
+    if len(lines):
         directory.mkdir(parents=True, exist_ok=True)
         from recommender.data.spreadsheet import write_csv  # no cell may run as a formula
 
-        write_csv(load.rejects, target, encoding="utf-8-sig")
-        logger.info("wrote %d rejects lines to %s", len(load.rejects), target)
+        write_csv(lines, target, encoding="utf-8-sig")
+        logger.info("wrote %d rejects lines to %s", len(lines), target)
     elif target.exists():
         target.unlink()
 
 
 def load_dataset(
-    directory: Path | str, *, rejects_dir: Path | str | None = None, write_rejects: bool = True
+    directory: Path | str | None = None,
+    *,
+    files: Mapping[str, Path | str | None] | None = None,
+    sheet: str | Mapping[str, str | None] | None = None,
+    max_rows: int = MAX_SHEET_ROWS,
+    rejects_dir: Path | str | None = None,
+    write_rejects: bool = True,
 ) -> Dataset:
-    """Load courses, cadres and completions (checked against accepted ids) from ``directory``.
+    """Load courses, cadres and completions (checked against accepted ids).
 
-    Writes ``<name>.rejects.csv`` (UTF-8 with BOM, for Excel) to ``rejects_dir`` (default: the
-    data directory) when a table has rejects, and removes a stale one when it has none.
+    Each table is ``files[name]`` when given, else found in ``directory`` (``courses.*``,
+    ``课程.*`` …). ``sheet`` names the workbook sheet to read (one name, or one per table);
+    otherwise the first sheet holding the required columns is read. Writes
+    ``<name>.rejects.csv`` (UTF-8 with BOM, for Excel) to ``rejects_dir`` (default: the data
+    directory, else the table file's folder) when a table has problems, and removes a stale one
+    when it has none.
     """
-    directory = Path(directory)
-    courses = load_table(find_table_file(directory, COURSES.name), COURSES)
-    cadres = load_table(find_table_file(directory, CADRES.name), CADRES)
+    files = {k: Path(v) for k, v in (files or {}).items() if v is not None}
+    if directory is None and not all(t in files for t in TABLES):
+        missing = [f"--{t}" for t in TABLES if t not in files]
+        raise DataError(f"没有数据目录，也没有指定 {'、'.join(missing)} 文件")
+    sheets = sheet if isinstance(sheet, Mapping) else dict.fromkeys(TABLES, sheet)
+
+    def load(spec: TableSpec, **kw) -> TableLoad:
+        path = files.get(spec.name) or find_table_file(Path(directory), spec.name)
+        return load_table(path, spec, sheet=sheets.get(spec.name), max_rows=max_rows, **kw)
+
+    courses, cadres = load(COURSES), load(CADRES)
     known = {
         C.CADRE_ID: set(cadres.frame[C.CADRE_ID]),
         C.COURSE_ID: set(courses.frame[C.COURSE_ID]),
     }
-    completions = load_table(
-        find_table_file(directory, COMPLETIONS.name), COMPLETIONS, known_ids=known
-    )
+    rejected = {C.CADRE_ID: cadres.rejected_ids, C.COURSE_ID: courses.rejected_ids}
+    completions = load(COMPLETIONS, known_ids=known, rejected_ids=rejected)
     loads = {load.name: load for load in (courses, cadres, completions)}
+    if rejects_dir is None and directory is not None:
+        rejects_dir = directory
     if write_rejects:
-        for load in loads.values():
-            _write_rejects(load, Path(rejects_dir) if rejects_dir is not None else directory)
+        for t in loads.values():
+            _write_rejects(t, Path(rejects_dir) if rejects_dir is not None else t.path.parent)
     warnings = [f"{name}: {w}" for name, load in loads.items() for w in load.warnings]
     warnings += _dataset_warnings(courses.frame, cadres.frame)
-    return Dataset(courses.frame, cadres.frame, completions.frame, loads, warnings)
+    return Dataset(
+        courses.frame,
+        cadres.frame,
+        completions.frame,
+        loads,
+        warnings,
+        rejects_dir=str(rejects_dir) if write_rejects and rejects_dir is not None else None,
+    )

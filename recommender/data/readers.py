@@ -1,34 +1,35 @@
-"""Raw reading of contract tables: CSV (UTF-8 / UTF-8-BOM / GBK / GB18030), XLSX, Parquet.
+"""Raw reading of contract tables: CSV (UTF-8 / UTF-8-BOM / GBK / GB18030), XLSX, XLS, ODS,
+Parquet.
 
 Every reader returns a frame of strings ('' for empty cells) with normalised headers, so the
 typed validation in :mod:`recommender.data.loading` sees one representation whatever the source.
 Headers are NFKC-normalised (full-width → half-width) and mapped to canonical names through
 the aliases declared in :mod:`recommender.data.schema`; cell values are left as they are.
-The cell parsers (numbers, datetimes, yes/no, enum aliases) live in :mod:`recommender.data.cells`
-and are re-exported here for existing imports.
+Workbooks (sheet choice, header row below title rows, caps) are :mod:`recommender.data.sheets`'
+business; the cell parsers live in :mod:`recommender.data.cells`. Names are re-exported here for
+existing imports.
 """
 
 from __future__ import annotations
 
 import codecs
-import datetime as dt
+import csv
 import hashlib
 import io
+import itertools
 import logging
-import math
-import unicodedata
-import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import charset_normalizer
-import numpy as np
 import pandas as pd
 
-# the cell parsers moved to recommender.data.cells; re-exported for `recommender.data.readers` callers
+# cell parsers, errors and header helpers live in cells/errors/sheets; re-exported here
 from recommender.data.cells import EMPTY_TOKENS as EMPTY_TOKENS
 from recommender.data.cells import ENUM_ALIASES as ENUM_ALIASES
 from recommender.data.cells import FALSE_TOKENS as FALSE_TOKENS
 from recommender.data.cells import TRUE_TOKENS as TRUE_TOKENS
+from recommender.data.cells import cell_to_str as cell_to_str
 from recommender.data.cells import clip as clip
 from recommender.data.cells import empty_values as empty_values
 from recommender.data.cells import is_empty as is_empty
@@ -36,51 +37,47 @@ from recommender.data.cells import parse_column as parse_column
 from recommender.data.cells import parse_datetime as parse_datetime
 from recommender.data.cells import parse_number as parse_number
 from recommender.data.cells import show as show
+from recommender.data.errors import DataError as DataError
+from recommender.data.errors import MissingColumnError as MissingColumnError
+from recommender.data.errors import UnreadableFileError as UnreadableFileError
 from recommender.data.schema import TableSpec
+from recommender.data.sheets import HEADER_SCAN_ROWS, MAX_SHEET_ROWS, header_row
+from recommender.data.sheets import ZERO_WIDTH as ZERO_WIDTH
+from recommender.data.sheets import alias_table as alias_table
+from recommender.data.sheets import normalize_header as normalize_header
 
 logger = logging.getLogger(__name__)
 
-SUFFIXES = (".csv", ".xlsx", ".parquet")
-#: invisible characters stripped from headers and from the ends of values
-ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+SUFFIXES = (".csv", ".xlsx", ".xlsm", ".xls", ".ods", ".parquet")
+#: file stems a table may have in a data directory besides its own name
+TABLE_STEMS = {
+    "courses": ("courses", "课程", "课程目录", "课程信息", "课程表"),
+    "cadres": ("cadres", "干部", "干部信息", "学员", "学员信息", "干部表"),
+    "completions": ("completions", "学习记录", "选课记录", "学习情况", "学时记录"),
+}
+_RAGGED = "\x1eragged:"
 
 
-class DataError(Exception):
-    """Base class for data-contract problems; ``path`` names the offending file."""
+@dataclass
+class RawTable:
+    """A table as read: string cells under canonical headers, and where they came from.
 
-    def __init__(self, message: str, *, path: Path | str | None = None) -> None:
-        super().__init__(message)
-        self.path = Path(path) if path is not None else None
+    Attributes
+    ----------
+    frame : data rows ('' for empty), columns renamed to canonical names where known.
+    warnings : duplicated headers, skipped title rows, skipped sheets …
+    headers : column of ``frame`` → the header as the file wrote it (学时 for credit_hours).
+    first_row : spreadsheet row number of ``frame``'s first row (header row + 1).
+    ragged : row of ``frame`` → number of fields, for CSV rows with more fields than the header.
+    sheet : the sheet read, for workbooks.
+    """
 
-
-class UnreadableFileError(DataError):
-    """The file is missing, empty, undecodable or not a valid CSV/XLSX/Parquet file."""
-
-
-class MissingColumnError(DataError):
-    """A required column of the contract is absent from the file."""
-
-    def __init__(self, message: str, *, path: Path | str, column: str) -> None:
-        super().__init__(message, path=path)
-        self.column = column
-
-
-def normalize_header(name: object) -> str:
-    """NFKC, strip spaces/zero-width/'*' markers; English names lower snake_case."""
-    text = unicodedata.normalize("NFKC", str(name)).strip(" \t\r\n" + ZERO_WIDTH + "*")
-    text = "".join(ch for ch in text if ch not in ZERO_WIDTH)
-    if text.isascii():
-        return "_".join(text.lower().replace("-", " ").split())
-    return "".join(text.split())
-
-
-def alias_table(spec: TableSpec) -> dict[str, str]:
-    """Map every normalised canonical name and alias of ``spec`` to its canonical name."""
-    table: dict[str, str] = {}
-    for f in spec.fields:
-        for name in (f.name, *f.aliases):
-            table.setdefault(normalize_header(name), f.name)
-    return table
+    frame: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    first_row: int = 2
+    ragged: dict[int, int] = field(default_factory=dict)
+    sheet: str | None = None
 
 
 def rename_headers(columns: list[str], spec: TableSpec) -> tuple[list[str], list[str]]:
@@ -96,47 +93,12 @@ def rename_headers(columns: list[str], spec: TableSpec) -> tuple[list[str], list
         if canonical is None:
             names.append(col)
         elif canonical in seen:
-            warnings.append(
-                f"column {col!r} duplicates {seen[canonical]!r} (both mean {canonical!r}); "
-                "the first one is used"
-            )
+            warnings.append(f"列“{col}”与“{seen[canonical]}”重复（都表示 {canonical}），使用前者")
             names.append(col)
         else:
             seen[canonical] = col
             names.append(canonical)
     return names, warnings
-
-
-def cell_to_str(value: object) -> str:
-    """Render a native cell (Excel/Parquet) as the text a CSV export would hold."""
-    if value is None or value is pd.NaT:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return ""
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-    if isinstance(value, np.datetime64):
-        value = pd.Timestamp(value)
-        if value is pd.NaT:
-            return ""
-    if isinstance(value, dt.datetime):
-        if value == dt.datetime.combine(value.date(), dt.time()):
-            return value.date().isoformat()
-        return value.replace(tzinfo=None).isoformat(sep=" ")
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    if hasattr(value, "item"):  # numpy scalar → Python scalar
-        return cell_to_str(value.item())
-    return str(value)
 
 
 def decode_bytes(data: bytes, path: Path) -> str:
@@ -150,8 +112,7 @@ def decode_bytes(data: bytes, path: Path) -> str:
     best = charset_normalizer.from_bytes(data).best()
     if best is None:
         raise UnreadableFileError(
-            f"{path}: cannot decode the file as UTF-8, GBK/GB18030 or any detected encoding; "
-            "re-save it as UTF-8 CSV",
+            f"{path}：无法按 UTF-8、GBK/GB18030 或其他可识别的编码解码；请另存为 UTF-8 CSV",
             path=path,
         )
     logger.info("%s decoded as %s", path.name, best.encoding)
@@ -159,56 +120,65 @@ def decode_bytes(data: bytes, path: Path) -> str:
 
 
 def _sniff_separator(text: str) -> str:
-    first = text.split("\n", 1)[0]
-    counts = {sep: first.count(sep) for sep in (",", "\t", ";")}
+    lines = text.split("\n", HEADER_SCAN_ROWS)[:HEADER_SCAN_ROWS]
+    counts = {sep: max(ln.count(sep) for ln in lines) for sep in (",", "\t", ";")}
     return max(counts, key=counts.__getitem__) if any(counts.values()) else ","
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path, spec: TableSpec | None) -> tuple[pd.DataFrame, int, dict[int, int]]:
+    """Grid from the header row on, the header's index in the file, ragged rows."""
     data = path.read_bytes()
     if not data:
-        raise UnreadableFileError(
-            f"{path}: the file is empty (0 bytes); expected a header row", path=path
-        )
+        raise UnreadableFileError(f"{path}：文件为空（0 字节），至少需要一行表头", path=path)
     text = decode_bytes(data, path)
     if not text.strip(" \t\r\n" + ZERO_WIDTH):
-        raise UnreadableFileError(f"{path}: the file has no header row", path=path)
+        raise UnreadableFileError(f"{path}：文件没有表头行", path=path)
+    sep = _sniff_separator(text)
     try:
-        return pd.read_csv(
-            io.StringIO(text),
-            sep=_sniff_separator(text),
-            header=None,
-            dtype=str,
-            na_filter=False,
-            skip_blank_lines=False,
-        ).fillna("")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise UnreadableFileError(f"{path}: not a valid CSV file: {exc}", path=path) from exc
+        top = list(itertools.islice(csv.reader(io.StringIO(text), delimiter=sep), 10))
+    except csv.Error:
+        top = []
+    skip = header_row(top, spec)
+    options = dict(
+        sep=sep, header=None, skiprows=skip, dtype=str, na_filter=False, skip_blank_lines=False
+    )
+    try:
+        try:
+            return pd.read_csv(io.StringIO(text), **options).fillna(""), skip, {}
+        except pd.errors.ParserError:  # rows with more fields than the header: find them
+            width = len(top[skip]) if len(top) > skip else 1
+            grid, ragged = _read_ragged_csv(text, options, width)
+            return grid, skip, ragged
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:
+        raise UnreadableFileError(f"{path}：不是有效的 CSV 文件（{exc}）", path=path) from exc
 
 
-def _read_xlsx(path: Path) -> pd.DataFrame:
-    import openpyxl
+def _read_ragged_csv(text: str, options: dict, width: int) -> tuple[pd.DataFrame, dict[int, int]]:
+    """The python engine with a bad-line hook: a row with extra fields keeps its place (so row
+    numbers stay true) and is reported, unless the extra fields are all empty."""
+    bad: list[list[str]] = []
 
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
-        raise UnreadableFileError(
-            f"{path}: not a valid .xlsx workbook ({exc}); re-save it from Excel", path=path
-        ) from exc
-    try:
-        sheet = book.worksheets[0]
-        rows = [[cell_to_str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-    finally:
-        book.close()
-    width = max((len(r) for r in rows), default=0)
-    return pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=str)
+    def keep(line: list[str]) -> list[str]:
+        bad.append(line)
+        return [f"{_RAGGED}{len(bad) - 1}", *[""] * (width - 1)]
+
+    grid = pd.read_csv(io.StringIO(text), engine="python", on_bad_lines=keep, **options)
+    grid = grid.fillna("")
+    ragged: dict[int, int] = {}
+    first = grid.iloc[:, 0]
+    for i in (first.str.startswith(_RAGGED)).to_numpy().nonzero()[0]:
+        line = bad[int(first.iloc[i][len(_RAGGED) :])]
+        grid.iloc[i] = line[: grid.shape[1]]
+        if any(v.strip() for v in line[grid.shape[1] :]):
+            ragged[int(i) - 1] = len(line)  # frame row = grid row - 1 (the header)
+    return grid, ragged
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
-        raise UnreadableFileError(f"{path}: not a valid Parquet file ({exc})", path=path) from exc
+        raise UnreadableFileError(f"{path}：不是有效的 Parquet 文件（{exc}）", path=path) from exc
     header = pd.DataFrame([[str(c) for c in frame.columns]], dtype=str)
     body = pd.DataFrame(
         {i: frame[c].astype(object).map(cell_to_str) for i, c in enumerate(frame.columns)},
@@ -218,53 +188,88 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     return pd.concat([header, body], ignore_index=True)
 
 
-def _read_grid(path: Path) -> pd.DataFrame:
-    """The file as a grid of strings, header included as row 0, columns 0..n-1."""
+def _grid_frame(rows: list[list[str]], spec: TableSpec | None) -> tuple[pd.DataFrame, int]:
+    skip = header_row(rows, spec)
+    rows = rows[skip:]
+    width = max((len(r) for r in rows), default=0)
+    return pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=str), skip
+
+
+def _read_grid(path: Path, spec: TableSpec | None, sheet: str | None, max_rows: int) -> RawTable:
+    """The file as a grid of strings from its header row on (header = row 0)."""
+    from recommender.data import sheets
+
     if not path.is_file():
-        raise UnreadableFileError(f"{path}: file not found", path=path)
+        raise UnreadableFileError(f"{path}：文件不存在", path=path)
     suffix = path.suffix.lower()
+    out = RawTable(pd.DataFrame())
     if suffix == ".csv":
-        grid = _read_csv(path)
-    elif suffix == ".xlsx":
-        grid = _read_xlsx(path)
+        grid, skip, out.ragged = _read_csv(path, spec)
+    elif suffix in (".xlsx", ".xlsm"):
+        rows, out.sheet, out.warnings = sheets.read_xlsx(path, spec, sheet=sheet, max_rows=max_rows)
+        grid, skip = _grid_frame(rows, spec)
+    elif suffix in (".xls", ".ods"):
+        rows, out.sheet, out.warnings = sheets.read_calamine(
+            path, spec, sheet=sheet, max_rows=max_rows
+        )
+        grid, skip = _grid_frame(rows, spec)
     elif suffix == ".parquet":
-        grid = _read_parquet(path)
+        grid, skip = _read_parquet(path), 0
     else:
         raise UnreadableFileError(
-            f"{path}: unsupported file type {suffix!r}; expected one of {', '.join(SUFFIXES)}",
-            path=path,
+            f"{path}：不支持的文件类型 {suffix!r}；应为 {'、'.join(SUFFIXES)} 之一", path=path
         )
     if grid.empty or not any(str(v).strip() for v in grid.iloc[0]):
-        raise UnreadableFileError(f"{path}: the file has no header row", path=path)
-    return grid
+        raise UnreadableFileError(f"{path}：文件没有表头行", path=path)
+    if skip:
+        out.warnings.append(f"表头在第 {skip + 1} 行，跳过上方 {skip} 行标题")
+    out.frame, out.first_row = grid, skip + 2
+    return out
 
 
 def read_raw(path: Path | str, spec: TableSpec | None = None) -> pd.DataFrame:
     """Read a table as strings ('' for empty) with normalised, alias-mapped headers.
 
-    Row ``i`` of the result is spreadsheet row ``i + 2`` (the header is row 1); blank rows
-    are kept so that numbering stays true. Columns with an empty header and no values are
-    dropped. With ``spec`` given, headers are mapped to its canonical names.
+    Row ``i`` of the result is spreadsheet row ``i + first_row`` (see :func:`read_table`);
+    blank rows are kept so that numbering stays true. Columns with an empty header and no
+    values are dropped. With ``spec`` given, headers are mapped to its canonical names.
     """
-    return read_raw_with_warnings(path, spec)[0]
+    return read_table(path, spec).frame
 
 
 def read_raw_with_warnings(
     path: Path | str, spec: TableSpec | None = None
 ) -> tuple[pd.DataFrame, list[str]]:
     """:func:`read_raw` plus warnings about duplicated header columns."""
+    table = read_table(path, spec)
+    return table.frame, table.warnings
+
+
+def read_table(
+    path: Path | str,
+    spec: TableSpec | None = None,
+    *,
+    sheet: str | None = None,
+    max_rows: int = MAX_SHEET_ROWS,
+) -> RawTable:
+    """Read a table file: the sheet holding ``spec``'s required columns (or ``sheet``), the
+    header found below any title rows, headers mapped to canonical names."""
     path = Path(path)
-    warnings: list[str] = []
-    grid = _read_grid(path)
+    table = _read_grid(path, spec, sheet, max_rows)
+    grid = table.frame
+    original = [str(h).strip(" \t\r\n" + ZERO_WIDTH) for h in grid.iloc[0]]
     headers = [normalize_header(h) for h in grid.iloc[0]]
     body = grid.iloc[1:].reset_index(drop=True)
     keep = [i for i, h in enumerate(headers) if h or (body.iloc[:, i] != "").any()]
     headers = [headers[i] or f"unnamed_{i + 1}" for i in keep]
     body = body.iloc[:, keep]
     if spec is not None:
-        headers, warnings = rename_headers(headers, spec)
-    body.columns = _dedupe(headers)
-    return body, warnings
+        headers, duplicates = rename_headers(headers, spec)
+        table.warnings.extend(duplicates)
+    body.columns = names = _dedupe(headers)
+    table.frame = body
+    table.headers = {n: original[i] or n for n, i in zip(names, keep, strict=True)}
+    return table
 
 
 def _dedupe(headers: list[str]) -> list[str]:
@@ -277,28 +282,31 @@ def _dedupe(headers: list[str]) -> list[str]:
 
 
 def find_table_file(directory: Path | str, name: str) -> Path:
-    """The one ``name.csv|.xlsx|.parquet`` file in ``directory``."""
+    """The one table file for ``name`` in ``directory`` (``courses.csv|.xlsx|.xls|…``, or a
+    Chinese stem such as ``课程.xlsx``)."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise UnreadableFileError(f"{directory}: data directory not found", path=directory)
+        raise UnreadableFileError(f"{directory}：数据目录不存在", path=directory)
     found = [p for p in sorted(directory.iterdir()) if p.is_file() and _matches(p, name)]
     if not found:
         raise UnreadableFileError(
-            f"{directory}: no {name} table; expected one of "
-            + ", ".join(name + s for s in SUFFIXES),
+            f"{directory}：找不到 {name} 表（no {name} table）；应为 "
+            + "、".join(name + s for s in SUFFIXES)
+            + f" 之一，或用 --{name} 文件 指定",
             path=directory / name,
         )
     if len(found) > 1:
         raise DataError(
-            f"{directory}: several {name} tables ({', '.join(p.name for p in found)}); "
-            "keep exactly one",
+            f"{directory}：有多个 {name} 表（several {name} tables："
+            f"{'、'.join(p.name for p in found)}），请只保留一个，或用 --{name} 文件 指定",
             path=found[0],
         )
     return found[0]
 
 
 def _matches(path: Path, name: str) -> bool:
-    return path.stem == name and path.suffix.lower() in SUFFIXES
+    stems = TABLE_STEMS.get(name, (name,))
+    return path.stem in stems and path.suffix.lower() in SUFFIXES and not path.name.startswith("~$")
 
 
 def fingerprint(path: Path | str) -> dict[str, object]:

@@ -87,6 +87,10 @@ CATEGORIES = (
     "文化素养",
     "文明礼仪",
 )
+#: unit words of hour columns: '2学时', '1.5 课时', '2小时'
+HOUR_UNITS = ("学时", "课时", "小时", "个学时", "个小时", "h", "hr", "hrs", "hours")
+#: Chinese names of the tables, for messages
+TABLE_LABELS = {"courses": "课程表", "cadres": "干部表", "completions": "学习记录表"}
 #: separators accepted inside list-valued cells (tags, audience, formats …)
 LIST_SEPARATORS = "|；;，,、"
 
@@ -105,6 +109,8 @@ class Field:
     min_exclusive: bool = False
     default: object = None
     aliases: tuple[str, ...] = ()
+    #: unit words accepted after a number in this column ('2学时', '40人'), stripped on parsing
+    units: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -144,17 +150,35 @@ COURSES = TableSpec(
             min=0,
             min_exclusive=True,
             max=500,
-            aliases=("学时", "课程学时", "学分"),
+            aliases=("学时", "课程学时", "学分", "课时", "学时数", "课程学分"),
+            units=HOUR_UNITS,
         ),
-        Field(C.FORMAT, "enum", values=FORMATS, default="video", aliases=("课程形式", "形式")),
-        Field(C.METHOD, "enum", values=METHODS, aliases=("教学方法", "教学方式", "方法")),
+        Field(
+            C.FORMAT,
+            "enum",
+            values=FORMATS,
+            default="video",
+            aliases=("课程形式", "形式", "学习形式", "授课形式", "培训形式"),
+        ),
+        Field(
+            C.METHOD, "enum", values=METHODS, aliases=("教学方法", "教学方式", "方法", "教学形式")
+        ),
         Field(C.COMPULSORY, "bool", default=False, aliases=("是否必修", "必修")),
         Field(C.AUDIENCE, default="", aliases=("适用对象", "培训对象", "对象")),
         Field(C.INSTRUCTOR, default="", aliases=("授课教师", "主讲人", "教师", "讲师")),
-        Field(C.INSTRUCTOR_RATING, "float", min=0, max=5, aliases=("教师评分", "评分")),
+        Field(
+            C.INSTRUCTOR_RATING, "float", min=0, max=5, aliases=("教师评分", "评分"), units=("分",)
+        ),
         Field(C.SESSION_START, "datetime", aliases=("开课时间", "开始时间")),
         Field(C.SESSION_END, "datetime", aliases=("结课时间", "结束时间")),
-        Field(C.CAPACITY, "int", min=0, aliases=("名额", "容量", "限额")),
+        Field(
+            C.CAPACITY,
+            "int",
+            min=0,
+            max=1_000_000,
+            aliases=("名额", "容量", "限额", "人数上限", "招生人数"),
+            units=("人", "名", "个"),
+        ),
         Field(C.PREREQUISITES, default="", aliases=("先修课程", "前置课程")),
         Field(C.PUBLISHED_AT, "datetime", aliases=("发布日期", "上线日期", "发布时间")),
         Field(C.ACTIVE, "bool", default=True, aliases=("是否有效", "在用", "是否上架")),
@@ -165,17 +189,31 @@ CADRES = TableSpec(
     name="cadres",
     key=C.CADRE_ID,
     fields=(
-        Field(C.CADRE_ID, required=True, unique=True, aliases=("干部编号", "干部ID", "学员编号")),
+        Field(
+            C.CADRE_ID,
+            required=True,
+            unique=True,
+            aliases=("干部编号", "干部ID", "学员编号", "学员ID", "人员编号"),
+        ),
         Field(C.UNIT, default="", aliases=("单位", "工作单位", "所在单位")),
-        Field(C.UNIT_LEVEL, "enum", values=UNIT_LEVELS, aliases=("单位层级", "层级")),
+        Field(C.UNIT_LEVEL, "enum", values=UNIT_LEVELS, aliases=("单位层级", "层级", "单位级别")),
         Field(C.SYSTEM, default="", aliases=("系统", "所属系统", "条线")),
         Field(C.REGION, default="", aliases=("地区", "区域", "所在地", "城市")),
         Field(C.RANK, default="", aliases=("职级", "职务职级")),
         Field(C.POSITION_CATEGORY, default="", aliases=("职位类别", "类别")),
-        Field(C.JOB_TITLE, default="", aliases=("岗位", "岗位名称", "职位名称")),
+        Field(
+            C.JOB_TITLE, default="", aliases=("岗位", "岗位名称", "职位名称", "职务", "职务名称")
+        ),
         Field(C.JOB_DESCRIPTION, default="", aliases=("岗位职责", "职位简介", "工作职责")),
         Field(C.DECLARED_NEEDS, default="", aliases=("学习需求", "培训需求", "需求调查")),
-        Field(C.YEARS_IN_POST, "float", min=0, max=60, aliases=("任职年限", "现岗年限")),
+        Field(
+            C.YEARS_IN_POST,
+            "float",
+            min=0,
+            max=60,
+            aliases=("任职年限", "现岗年限", "任现职年限"),
+            units=("年",),
+        ),
         Field(C.NEWLY_PROMOTED, "bool", default=False, aliases=("新提拔", "是否新提拔")),
         Field(C.YOUNG_CADRE, "bool", default=False, aliases=("年轻干部", "是否年轻干部")),
         Field(C.VILLAGE_OFFICIAL, "bool", default=False, aliases=("大学生村官", "选调生")),
@@ -184,9 +222,17 @@ CADRES = TableSpec(
             "float",
             min=0,
             max=1000,
-            aliases=("年度学时要求", "学时要求", "应修学时"),
+            aliases=("年度学时要求", "学时要求", "应修学时", "年度应修学时"),
+            units=HOUR_UNITS,
         ),
-        Field(C.WEEKLY_HOURS_BUDGET, "float", min=0, max=80, aliases=("每周可学时", "每周学时")),
+        Field(
+            C.WEEKLY_HOURS_BUDGET,
+            "float",
+            min=0,
+            max=80,
+            aliases=("每周可学时", "每周学时"),
+            units=HOUR_UNITS,
+        ),
         Field(C.PREFERRED_FORMATS, default="", aliases=("偏好形式", "学习偏好")),
         Field(C.AVAILABLE_WINDOWS, default="", aliases=("可学习时段", "学习时段")),
     ),
@@ -196,13 +242,39 @@ COMPLETIONS = TableSpec(
     name="completions",
     references={C.CADRE_ID: "cadres", C.COURSE_ID: "courses"},
     fields=(
-        Field(C.CADRE_ID, required=True, aliases=("干部编号", "干部ID", "学员编号")),
+        Field(
+            C.CADRE_ID,
+            required=True,
+            aliases=("干部编号", "干部ID", "学员编号", "学员ID", "人员编号"),
+        ),
         Field(C.COURSE_ID, required=True, aliases=("课程编号", "课程ID", "课程代码")),
-        Field(C.ENROLLED_AT, "datetime", required=True, aliases=("报名时间", "选课时间")),
-        Field(C.COMPLETED_AT, "datetime", aliases=("完成时间", "结业时间")),
-        Field(C.PROGRESS, "float", min=0, max=1, default=0.0, aliases=("学习进度", "进度")),
-        Field(C.CREDIT_HOURS_AWARDED, "float", min=0, max=500, default=0.0, aliases=("获得学时",)),
-        Field(C.RATING, "int", min=1, max=5, aliases=("评价", "课程评分", "学员评分")),
+        Field(
+            C.ENROLLED_AT,
+            "datetime",
+            required=True,
+            aliases=("报名时间", "选课时间", "报名日期", "选课日期", "开始学习时间"),
+        ),
+        Field(C.COMPLETED_AT, "datetime", aliases=("完成时间", "结业时间", "完成日期", "结业日期")),
+        Field(
+            C.PROGRESS, "float", min=0, max=1, default=0.0, aliases=("学习进度", "进度", "完成进度")
+        ),
+        Field(
+            C.CREDIT_HOURS_AWARDED,
+            "float",
+            min=0,
+            max=500,
+            default=0.0,
+            aliases=("获得学时", "已获学时", "获得学分", "认定学时"),
+            units=HOUR_UNITS,
+        ),
+        Field(
+            C.RATING,
+            "int",
+            min=1,
+            max=5,
+            aliases=("评价", "课程评分", "学员评分"),
+            units=("分", "星"),
+        ),
         Field(C.SOURCE, "enum", values=SOURCES, aliases=("来源", "选课来源")),
     ),
 )

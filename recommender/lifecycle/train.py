@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import platform
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from recommender import __version__
-from recommender.data.loading import Dataset, find_table_file, fingerprint, load_dataset
+from recommender.data.loading import Dataset, load_dataset
 from recommender.data.rules import rules_fingerprint
 from recommender.data.schema import Columns as C
 from recommender.lifecycle.artifacts import new_version, save_model
@@ -60,14 +61,20 @@ def train(
     config: TrainConfig = DEFAULT_CONFIG,
     publish: bool = True,
     events_path: str | Path | None = None,
+    files: Mapping[str, str | Path | None] | None = None,
+    sheet: str | Mapping[str, str | None] | None = None,
 ) -> Path:
     """Load, fit, write a new version atomically and publish it; returns the version dir.
+
+    ``files`` / ``sheet``: table files not named ``courses.*`` …, and the workbook sheet to read
+    (see :func:`recommender.data.loading.load_dataset`). The metadata records the load report
+    and the ids of rejected rows, so an "unknown cadre" can be explained later.
 
     ``events_path``: the event store to fold in — a path, ``sqlite:///PATH`` or
     ``postgresql://…`` (default ``DATA/events.sqlite3``; a missing file means no events).
     """
     started = datetime.now(UTC)
-    dataset = load_dataset(data_dir)
+    dataset = load_dataset(data_dir, files=files, sheet=sheet)
     n_events = 0
     events = read_events(events_path or Path(data_dir) / EVENTS_FILE)
     if events is not None:
@@ -81,7 +88,7 @@ def train(
         "library_versions": _library_versions(),
         "params": asdict(config),
         "data": {
-            name: {**fingerprint(find_table_file(data_dir, name)), "accepted": len(frame)}
+            name: {**dataset.loads[name].fingerprint(), "accepted": len(frame)}
             for name, frame in (
                 ("courses", dataset.courses),
                 ("cadres", dataset.cadres),
@@ -89,6 +96,8 @@ def train(
             )
         },
         "events_merged": n_events,
+        "load": dataset.load_report(),
+        "rejected_ids": dataset.rejected_ids(),
         "rules": rules_fingerprint(),
         "signals": [repr(s) for s in model.hybrid.signals_],
         "weights": model.hybrid.weights_,
