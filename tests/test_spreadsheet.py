@@ -90,7 +90,7 @@ def test_rejects_csv_is_neutralised(tmp_path):
             "credit_hours": ["2", *bad_hours],
         }
     )
-    courses.to_csv(d / "courses.csv", index=False)
+    courses.to_csv(d / "courses.csv", index=False, lineterminator="\r\n")  # a bare CR quoted
     pd.DataFrame({"cadre_id": ["G1"]}).to_csv(d / "cadres.csv", index=False)
     pd.DataFrame({"cadre_id": ["G1"], "course_id": ["C1"], "enrolled_at": ["2025-01-01"]}).to_csv(
         d / "completions.csv", index=False

@@ -1,0 +1,343 @@
+"""Artifact and spreadsheet safety benchmark.
+
+``python -m benchmarks.bench_artifacts [--runs 5] [--no-cli]``
+
+1. Tampered artifacts: seven ways to slip a malicious pickle (its ``__reduce__`` writes a
+   marker file) or a damaged file past the loader, each tried through ``load_model`` (version
+   dir and published ``current``), the CLI ``recommend --model`` and ``POST /v1/admin/reload``.
+   Counts refusals, the error codes, and marker files written (must be 0).
+2. Spreadsheet injection: formula payloads put into every file the project writes (rejects
+   CSV, batch ``recommend --output`` CSV, gap workbook); counts payloads written raw and
+   formula cells (both must be 0).
+3. Load time of the sample model with signature verification (``load_model``: read, SHA-256,
+   HMAC, unpickle from the verified bytes) against a bare ``joblib.load`` of the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import joblib
+import pandas as pd
+
+from benchmarks.common import PY, ROOT, Section, model_dir
+from recommender.data.spreadsheet import is_risky
+from recommender.lifecycle.artifacts import (
+    METADATA_FILE,
+    MODEL_FILE,
+    ArtifactError,
+    load_model,
+    publish_version,
+    read_verified,
+    resolve,
+    signing_keys,
+)
+from recommender.lifecycle.signing import SIGNATURE_FILE, sign
+
+PAYLOADS = [
+    '=HYPERLINK("http://x","点此")',
+    "+1+1",
+    "-2+3",
+    "@SUM(A1)",
+    "\t=1+1",
+    "\r=1+1",
+    "=cmd|' /C calc'!A0",
+]
+FILES = (MODEL_FILE, METADATA_FILE)
+
+
+class Evil:
+    """Unpickling this writes ``marker``: any marker on disk means attacker code ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"import pathlib; pathlib.Path({self.marker!r}).write_text('pwned')",))
+
+
+def _resign(d: Path, key: bytes) -> None:
+    (d / SIGNATURE_FILE).write_bytes(sign({n: (d / n).read_bytes() for n in FILES}, key))
+
+
+def _variants(root: Path, marker: Path) -> list[str]:
+    """Build the attack versions next to the published one; returns their names."""
+    good = resolve(root)
+    made = []
+
+    def clone(name: str, evil: bool = True) -> Path:
+        d = root / name
+        shutil.copytree(good, d)
+        if evil:
+            joblib.dump(Evil(marker), d / MODEL_FILE)
+        made.append(name)
+        return d
+
+    clone("swapped-pickle")
+    (clone("unsigned") / SIGNATURE_FILE).unlink()
+    _resign(clone("attacker-key"), b"an-attacker-key-0123456789")
+    d = clone("forged-digests")  # digests of the evil file under the old, valid MAC
+    sig = json.loads((d / SIGNATURE_FILE).read_text())
+    sig["files"] = json.loads(sign({n: (d / n).read_bytes() for n in FILES}, b"x" * 16))["files"]
+    (d / SIGNATURE_FILE).write_text(json.dumps(sig))
+    (clone("garbage-signature") / SIGNATURE_FILE).write_bytes(b"\x80\x04 not json")
+    d = clone("metadata-edited", evil=False)
+    meta = json.loads((d / METADATA_FILE).read_text())
+    (d / METADATA_FILE).write_text(json.dumps({**meta, "model_version": "evil"}))
+    d = clone("one-byte-flipped", evil=False)
+    raw = bytearray((d / MODEL_FILE).read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    (d / MODEL_FILE).write_bytes(bytes(raw))
+    return made
+
+
+def tampered_attempts(root: Path, cli: bool) -> pd.DataFrame:
+    """Try every attack version through every load path; one row per path."""
+    from service.config import Settings
+    from service.main import create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    marker = root.parent / "pwned"
+    good = resolve(root).name
+    names = _variants(root, marker)
+    rows: dict[str, Counter] = {}
+
+    def record(path: str, refused: bool, code: str) -> None:
+        c = rows.setdefault(path, Counter())
+        c["attempts"] += 1
+        c["refused"] += refused
+        c[f"code:{code}"] += 1
+
+    for name in names:
+        for label, target in (
+            ("load_model(version dir)", root / name),
+            ("load_model(current)", root),
+        ):
+            publish_version(root, name)
+            try:
+                load_model(target)
+                record(label, False, "loaded")
+            except ArtifactError as exc:
+                record(label, True, exc.code)
+            publish_version(root, good)
+        if cli:
+            proc = subprocess.run(
+                [PY, "-m", "recommender", "recommend", "--model", str(root / name), "--cadre", "X"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            refused = proc.returncode == 1 and "拒绝加载" in proc.stderr
+            record("CLI recommend --model", refused, _code(proc.stderr))
+    key = "bench-admin-key-0123456789"
+    settings = Settings(
+        model_path=root,
+        events_path=root.parent / "events.sqlite3",
+        keys_file=root.parent / "no_keys.json",
+        api_key=key,
+    )
+    with TestClient(create_app(settings)) as client:
+        for name in names:
+            r = client.post("/v1/admin/reload", headers={"X-API-Key": key}, json={"version": name})
+            record(
+                "POST /v1/admin/reload", r.status_code == 409, _code(r.json().get("message", ""))
+            )
+            assert client.get("/v1/model").json()["model_version"] == good
+    out = []
+    for path, c in rows.items():
+        codes = sorted((k[5:], v) for k, v in c.items() if k.startswith("code:"))
+        out.append(
+            {
+                "load path": path,
+                "attempts": c["attempts"],
+                "refused": c["refused"],
+                "codes": ", ".join(f"{k}×{v}" for k, v in codes),
+                "marker files (code ran)": int(marker.exists()),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def _code(text: str) -> str:
+    found = re.search(r"\b((?:artifact|signing_key)_[a-z_]+)", text)
+    return found.group(1) if found else "?"
+
+
+def _csv_cells(path: Path) -> list[str]:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return [cell for row in csv.reader(fh) for cell in row]
+
+
+def injection(tmp: Path, model_root: Path) -> pd.DataFrame:
+    """Payloads into each output; count raw payloads and formula cells in what was written."""
+    import openpyxl
+    from typer.testing import CliRunner
+
+    from recommender.cli import app
+    from recommender.data.loading import load_dataset
+    from recommender.insights import report
+    from recommender.ranking.model import RecommenderModel
+    from samplegen import generate_sample
+
+    rows = []
+    # rejects CSV: payloads as credit hours, through the real loader
+    d = tmp / "inject-data"
+    d.mkdir()
+    pd.DataFrame(
+        {
+            "course_id": ["C1", *[f"X{i}" for i in range(len(PAYLOADS))]],
+            "title": "课",
+            "category": "政治理论",
+            "credit_hours": ["2", *PAYLOADS],
+        }
+    ).to_csv(d / "courses.csv", index=False, lineterminator="\r\n")  # CRLF: a bare CR is quoted
+    pd.DataFrame({"cadre_id": ["G1"]}).to_csv(d / "cadres.csv", index=False)
+    pd.DataFrame({"cadre_id": ["G1"], "course_id": ["C1"], "enrolled_at": ["2025-01-01"]}).to_csv(
+        d / "completions.csv", index=False
+    )
+    load_dataset(d)
+    cells = _csv_cells(d / "courses.rejects.csv")
+    rows.append(_row("rejects CSV", len(PAYLOADS), cells, formulas=None))
+    # batch recommend CSV: the CLI's write path with ids that are payloads
+    fake = pd.DataFrame(
+        {"cadre_id": PAYLOADS, "rank": 1, "course_id": PAYLOADS[::-1], "score": -0.5}
+    )
+    real_batch, real_has = RecommenderModel.recommend_batch, RecommenderModel.has_cadre
+    RecommenderModel.recommend_batch = lambda self, ids, k: fake
+    RecommenderModel.has_cadre = lambda self, c: True
+    try:
+        (tmp / "ids.txt").write_text("G1\n", encoding="utf-8")
+        out = tmp / "recs.csv"
+        args = ["recommend", "--model", str(model_root), "--cadres", str(tmp / "ids.txt")]
+        result = CliRunner().invoke(app, [*args, "--output", str(out)])
+        assert result.exit_code == 0, result.output
+    finally:
+        RecommenderModel.recommend_batch, RecommenderModel.has_cadre = real_batch, real_has
+    rows.append(_row("batch recommend CSV", 2 * len(PAYLOADS), _csv_cells(out), formulas=None))
+    # gap workbook: payloads into the first text column of every table
+    data = tmp / "tiny"
+    generate_sample(data, scale="tiny", seed=7)
+    real_tables, injected = report.gap_tables, []
+
+    def poisoned(*a, **kw):
+        tables = real_tables(*a, **kw)
+        for i, (name, t) in enumerate(tables.items()):
+            text = [c for c in t.columns if pd.api.types.is_string_dtype(t[c])]
+            if len(t) and text:
+                t = t.copy()
+                t.loc[t.index[0], text[0]] = PAYLOADS[i % len(PAYLOADS)]
+                tables[name] = t
+                injected.append(PAYLOADS[i % len(PAYLOADS)])
+        return tables
+
+    report.gap_tables = poisoned
+    try:
+        path = report.write_gap_report(data, tmp / "gaps.xlsx")
+    finally:
+        report.gap_tables = real_tables
+    book = openpyxl.load_workbook(path)
+    cells = [c for ws in book.worksheets for row in ws.iter_rows() for c in row]
+    formulas = sum(c.data_type == "f" for c in cells)
+    rows.append(
+        {
+            "output": "gap workbook (.xlsx)",
+            "payloads written": len(injected),
+            "neutralised": sum(c.data_type == "s" and bool(c.quotePrefix) for c in cells),
+            "raw formula-like cells": formulas,
+            "formula cells (data_type f)": formulas,
+            "note": "explicit text cells + quote prefix, value unchanged",
+        }
+    )
+    return pd.DataFrame(rows)
+
+
+def _row(output: str, n: int, cells: list[str], formulas: int | None) -> dict:
+    risky = sum(is_risky(c) for c in cells)
+    neutral = sum(c.startswith("'") and is_risky(c[1:]) for c in cells)
+    return {
+        "output": output,
+        "payloads written": n,
+        "neutralised": neutral,
+        "raw formula-like cells": risky,
+        "formula cells (data_type f)": "n/a (CSV)" if formulas is None else formulas,
+        "note": "leading apostrophe (OWASP)",
+    }
+
+
+def load_times(root: Path, runs: int) -> pd.DataFrame:
+    """Median seconds: bare joblib.load vs verified load_model, same file, warm page cache."""
+    d = resolve(root)
+    keys = signing_keys()
+    joblib.load(d / MODEL_FILE)  # warm the page cache and imports
+    timings: dict[str, list[float]] = {"joblib.load (no check)": [], "load_model (verified)": []}
+    timings["verification only (read + SHA-256 + HMAC)"] = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        joblib.load(d / MODEL_FILE)
+        timings["joblib.load (no check)"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        load_model(d, keys=keys)
+        timings["load_model (verified)"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        read_verified(d, keys)
+        timings["verification only (read + SHA-256 + HMAC)"].append(time.perf_counter() - t0)
+    base = statistics.median(timings["joblib.load (no check)"])
+    size = (d / MODEL_FILE).stat().st_size / 2**20
+    return pd.DataFrame(
+        [
+            {
+                "load": name,
+                "median s": statistics.median(v),
+                "min s": min(v),
+                "ratio to joblib.load": statistics.median(v) / base,
+                "model MB": size,
+            }
+            for name, v in timings.items()
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5, help="load-time repetitions (median)")
+    ap.add_argument("--no-cli", action="store_true", help="skip the CLI subprocess attempts")
+    args = ap.parse_args(argv)
+    sec = Section("Artifact and spreadsheet safety", "python -m benchmarks.bench_artifacts")
+    t0 = time.perf_counter()
+    source = model_dir("sample")
+    with tempfile.TemporaryDirectory(prefix="bench-artifacts-") as tmp_name:
+        tmp = Path(tmp_name)
+        root = tmp / "models"
+        root.mkdir()
+        shutil.copytree(resolve(source), root / resolve(source).name)
+        publish_version(root, resolve(source).name)
+        sec.add("Load time, sample model", load_times(root, args.runs), floatfmt=".3f")
+        sec.add(
+            "Tampered artifacts (marker = attacker code ran)",
+            tampered_attempts(root, not args.no_cli),
+        )
+        sec.add("Spreadsheet injection payloads", injection(tmp, root))
+    sec.seconds = time.perf_counter() - t0
+    sec.note("every refusal happens before unpickling; a marker file would prove otherwise")
+    path = sec.save("artifacts")
+    print(f"\n→ {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
