@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import threading
@@ -27,6 +28,8 @@ DATA = OUT / "data"
 MODELS = OUT / "models"
 RESULTS = OUT / "results"
 SAMPLE = ROOT / "data" / "sample"
+#: real course-choice behaviour (shared/data/README.md); absent on machines without it
+REAL_DATA = ROOT.parent / "shared" / "data" / "icourse163"
 PY = sys.executable
 
 
@@ -57,7 +60,7 @@ def generator_stamp() -> str:
     import hashlib
 
     h = hashlib.sha1()
-    for f in sorted((ROOT / "recommender").glob("sample*.py")):
+    for f in sorted((ROOT / "samplegen").glob("*.py")):
         h.update(f.name.encode() + f.read_bytes())
     return h.hexdigest()[:10]
 
@@ -236,6 +239,20 @@ class Section:
         path = RESULTS / f"{name}.md"
         path.write_text(self.markdown(), encoding="utf-8")
         return path
+
+    def splice(self, results: Path, heading: str) -> None:
+        """Replace the section of ``results`` (RESULTS.md) whose ``## `` heading starts with
+        ``heading`` by this one (appended when absent), so a benchmark run alone updates it."""
+        text = results.read_text(encoding="utf-8") if results.exists() else ""
+        parts = re.split(r"(?m)^(?=## )", text)
+        mine = self.markdown()
+        hits = [i for i, p in enumerate(parts) if p.startswith(f"## {heading}")]
+        if hits:
+            parts[hits[0]] = mine + "\n"
+            parts = [p for i, p in enumerate(parts) if i not in hits[1:]]
+        else:
+            parts.append(("\n" if text and not text.endswith("\n\n") else "") + mine)
+        results.write_text("".join(parts), encoding="utf-8")
 
 
 # --------------------------------------------------------------- machine info

@@ -16,7 +16,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from benchmarks.common import PY, RESULTS, ROOT, machine_info
+from benchmarks.common import PY, REAL_DATA, RESULTS, ROOT, machine_info
 
 OUT_FILE = ROOT / "benchmarks" / "RESULTS.md"
 ORDER = ("quality", "scale", "serving", "tests")
@@ -24,11 +24,12 @@ ORDER = ("quality", "scale", "serving", "tests")
 
 def commands(args) -> dict[str, list[str]]:
     q = ["--quick"] if args.quick else []
+    real = ["--real", str(REAL_DATA)] if REAL_DATA.exists() else []  # icourse163, when present
     soak = args.soak if args.soak is not None else (30.0 if args.quick else 300.0)
     return {
         "scale": ["-m", "benchmarks.bench_scale", *q, *(["--xlarge"] if args.xlarge else [])],
         "serving": ["-m", "benchmarks.bench_serving", *q, "--soak", f"{soak:g}"],
-        "quality": ["-m", "benchmarks.bench_quality", *q],
+        "quality": ["-m", "benchmarks.bench_quality", *q, *real],
         "tests": [
             "-m",
             "pytest",

@@ -15,6 +15,7 @@ from recommender.signals.content import ContentSignal
 from recommender.signals.context import ContextSignal
 from recommender.signals.popularity import PopularitySignal
 from recommender.signals.quality import QualitySignal
+from recommender.signals.rp3beta import RP3betaSignal
 from recommender.signals.sequence import SequenceSignal
 from recommender.testing import SignalContract, all_signal_classes, checkerboard
 
@@ -157,3 +158,7 @@ def test_cold_course_gets_its_text_neighbours_score():
     g1 = [data.cadre_ids.index[c] for c in data.cadre_ids.ids if c.startswith("G1")]
     # an 应急管理 course nobody took scores like the 应急管理 block, for 应急管理 cadres
     assert scores[g0, new_col].mean() > scores[g1, new_col].mean()
+
+
+class TestRP3beta(SignalContract):
+    make_signal = staticmethod(lambda: RP3betaSignal(alpha=1.0, beta=0.5, neighbours=20))
