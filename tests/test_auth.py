@@ -319,7 +319,7 @@ def test_unit_level_accepts_chinese_and_refuses_unknown(keyed):
     zh = c.post("/v1/recommendations", json={**PROFILE, "unit_level": "乡镇"}, headers=h)
     assert en.status_code == zh.status_code == 200
     assert en.json()["items"] == zh.json()["items"]
-    r = c.post("/v1/recommendations", json={**PROFILE, "unit_level": "街道办"}, headers=h)
+    r = c.post("/v1/recommendations", json={**PROFILE, "unit_level": "火星基地"}, headers=h)
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "unit_level"]
     fmt = c.post("/v1/recommendations", json={**PROFILE, "format": ["视频"]}, headers=h)
     assert fmt.status_code == 200
