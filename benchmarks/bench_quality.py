@@ -495,7 +495,7 @@ def add_world(sec: Section, res: WorldResult, counts: tuple, real: bool) -> None
     else:
         cad, crs, n_train, n_test, n_val = counts
         caption = (
-            f"sample {res.name}: {cad} cadres, {crs} courses, {n_train} train / {n_test} test "
+            f"synthetic {res.name}: {cad} cadres, {crs} courses, {n_train} train / {n_test} test "
             f"enrolments; {d['test_cadres']} test cadres ({d['cold_cadres']} cold), "
             f"{d['cold_courses']} cold courses; peers tuned on {n_val} validation cadres"
         )
