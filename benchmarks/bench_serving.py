@@ -57,13 +57,7 @@ def _batch_scores(model, rows: np.ndarray) -> np.ndarray:
     """Blended scores of known cadres through the batch path (what evaluation uses)."""
     from recommender.signals.base import QueryBatch
 
-    batch = QueryBatch(
-        model.profile_vectors_[rows],
-        model.history_[rows],
-        model.last_items_[rows],
-        [model.segments_[r] for r in rows],
-        model.context_[rows],
-    )
+    batch = model.batch_for(rows)
     return model.hybrid.score(batch)[0]
 
 

@@ -12,7 +12,7 @@ Rooms (each sub-package's docstring is its map), lower layers first:
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -25,6 +25,8 @@ _EXPORTS = {
     "UNIT_LEVELS": "recommender.data.schema",
     "WINDOWS": "recommender.data.schema",
     "ENUM_ALIASES": "recommender.data.cells",
+    "set_cell": "recommender.data.spreadsheet",
+    "neutralise": "recommender.data.spreadsheet",
     "load_dataset": "recommender.data.loading",
     "TrainingData": "recommender.data.training",
     "Catalog": "recommender.data.catalog",
@@ -68,11 +70,6 @@ _EXPORTS = {
 }
 
 __all__ = ["__version__", *_EXPORTS]
-
-if TYPE_CHECKING:  # pragma: no cover
-    from recommender.lifecycle.artifacts import load_model
-    from recommender.ranking.model import RecommenderModel
-
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from recommender.lifecycle.artifacts import ArtifactError, load_model, resolve, smoke_check
-from recommender.ranking.model import RecommenderModel
+from recommender import ArtifactError, RecommenderModel, load_model, resolve, smoke_check
 
 log = logging.getLogger(__name__)
 

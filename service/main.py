@@ -21,8 +21,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
-from recommender import __version__, open_event_store
-from recommender.lifecycle.artifacts import ArtifactError, read_metadata, resolve
+from recommender import ArtifactError, __version__, open_event_store, read_metadata, resolve
 from service import errors
 from service.auth import Authenticator, required_scope
 from service.config import Settings

@@ -66,13 +66,7 @@ def test_zscore_row():
 
 
 def batch_of(model, rows):
-    return QueryBatch(
-        model.profile_vectors_[rows],
-        model.history_[rows],
-        model.last_items_[rows],
-        [model.segments_[r] for r in rows],
-        model.context_[rows],
-    )
+    return model.batch_for(rows)
 
 
 def test_memo_evicts_oldest_and_fast_path_still_matches_batch(tiny_model):

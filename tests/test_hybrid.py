@@ -101,13 +101,7 @@ def test_dump_load_identical_scores(fitted, tmp_path):
     joblib.dump(model, tmp_path / "m.joblib")
     again = joblib.load(tmp_path / "m.joblib")
     rows = np.arange(len(model.cadres))
-    batch = QueryBatch(
-        model.profile_vectors_[rows],
-        model.history_[rows],
-        model.last_items_[rows],
-        [model.segments_[r] for r in rows],
-        model.context_[rows],
-    )
+    batch = model.batch_for(rows)
     np.testing.assert_array_equal(model.hybrid.score(batch)[0], again.hybrid.score(batch)[0])
     cid = str(model.cadres.iloc[0]["cadre_id"])
     assert [r.to_dict() for r in model.recommend(cid)] == [

@@ -13,6 +13,7 @@ from recommender.signals.base import Query, QueryBatch, Signal
 from recommender.signals.collaborative import CollaborativeSignal
 from recommender.signals.content import ContentSignal
 from recommender.signals.context import ContextSignal
+from recommender.signals.field import FieldSignal
 from recommender.signals.popularity import PopularitySignal
 from recommender.signals.quality import QualitySignal
 from recommender.signals.rp3beta import RP3betaSignal
@@ -76,6 +77,10 @@ class TestContext(SignalContract):
     ranks_withheld = False  # every checkerboard course is a video
 
 
+class TestField(SignalContract):
+    make_signal = FieldSignal
+
+
 class TestRecentlyPublished(SignalContract):
     make_signal = RecentlyPublished
     ranks_withheld = False
@@ -110,13 +115,7 @@ def test_single_cadre_path_equals_batch_blend(tiny_model):
     """The request path (memoised shared rows + per-query scores) gives the batch scores."""
     m = tiny_model
     rows = np.arange(0, len(m.cadre_map), max(1, len(m.cadre_map) // 40))
-    batch = QueryBatch(
-        m.profile_vectors_[rows],
-        m.history_[rows],
-        m.last_items_[rows],
-        [m.segments_[r] for r in rows],
-        m.context_[rows],
-    )
+    batch = m.batch_for(rows)
     blended, _ = m.hybrid.score(batch)
     for j, r in enumerate(rows):
         single, _ = m._score(m._known_request(str(m.cadre_map.ids[r]), None))

@@ -9,6 +9,7 @@ which owns the text space — course and profile term vectors. One temporal spli
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,15 @@ from recommender.data.features import (
     segments,
 )
 from recommender.data.schema import Columns as C
+
+
+def leave_last_split(completions: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hold out each cadre's last enrolment (by time) when the cadre has at least two."""
+    df = completions.sort_values(C.ENROLLED_AT, kind="stable")
+    last = df.groupby(C.CADRE_ID).tail(1).index
+    counts = df.groupby(C.CADRE_ID)[C.COURSE_ID].transform("size")
+    held = last.intersection(df.index[counts >= 2])
+    return df.drop(index=held), df.loc[held]
 
 
 def temporal_split(
@@ -69,6 +79,9 @@ class TrainingData:
     quality: np.ndarray
     course_vectors: sp.csr_matrix | None = None
     profile_vectors: sp.csr_matrix | None = None
+    #: (cadres × fields of work) and the taxonomy that made it (set by the ranking layer)
+    profile_fields: np.ndarray | None = None
+    field_taxonomy: Any = None
     _bridge: sp.csr_matrix | None = field(default=None, repr=False)
 
     @classmethod
@@ -81,6 +94,8 @@ class TrainingData:
         history_half_life_days: float | None = None,
         course_vectors: sp.csr_matrix | None = None,
         profile_vectors: sp.csr_matrix | None = None,
+        profile_fields: np.ndarray | None = None,
+        field_taxonomy: Any = None,
     ) -> TrainingData:
         courses = courses.reset_index(drop=True)
         cadres = cadres.reset_index(drop=True)
@@ -111,6 +126,8 @@ class TrainingData:
             quality=quality_prior(courses, completions),
             course_vectors=course_vectors,
             profile_vectors=profile_vectors,
+            profile_fields=profile_fields,
+            field_taxonomy=field_taxonomy,
         )
 
     @property
@@ -130,6 +147,8 @@ class TrainingData:
             history_half_life_days=history_half_life_days,
             course_vectors=self.course_vectors,
             profile_vectors=self.profile_vectors,
+            profile_fields=self.profile_fields,
+            field_taxonomy=self.field_taxonomy,
         )
 
     def split_time(
@@ -137,6 +156,11 @@ class TrainingData:
     ) -> tuple[TrainingData, pd.DataFrame]:
         """Training data from the earlier enrolments and the later ``fraction`` as holdout."""
         train, holdout = temporal_split(self.completions, fraction)
+        return self.subset(train, history_half_life_days=history_half_life_days), holdout
+
+    def split_last(self, *, history_half_life_days=None) -> tuple[TrainingData, pd.DataFrame]:
+        """Training data without each cadre's last enrolment, and those enrolments."""
+        train, holdout = leave_last_split(self.completions)
         return self.subset(train, history_half_life_days=history_half_life_days), holdout
 
     def last_items(self) -> np.ndarray:
@@ -162,11 +186,21 @@ class TrainingData:
             )
         return self._bridge
 
-    def with_vectors(
-        self, course_vectors: sp.csr_matrix, profile_vectors: sp.csr_matrix
+    def with_text(
+        self,
+        course_vectors: sp.csr_matrix,
+        profile_vectors: sp.csr_matrix,
+        profile_fields: np.ndarray | None = None,
+        field_taxonomy: Any = None,
     ) -> TrainingData:
+        """The same data with the text layer's vectors (and fields of work) filled in."""
         return replace(
-            self, course_vectors=course_vectors, profile_vectors=profile_vectors, _bridge=None
+            self,
+            course_vectors=course_vectors,
+            profile_vectors=profile_vectors,
+            profile_fields=profile_fields,
+            field_taxonomy=field_taxonomy,
+            _bridge=None,
         )
 
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from recommender.data.schema import WINDOWS
 from recommender.data.catalog import session_windows, split_list
+from recommender.data.schema import WINDOWS
 from recommender.data.schema import Columns as C
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -15,6 +15,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from recommender.data.schema import SCHEDULED_FORMATS
+from recommender.data.schema import Columns as C
 from recommender.insights.catalog_health import (
     course_stats,
     credited_hours,
@@ -25,8 +27,6 @@ from recommender.insights.catalog_health import (
     underserved,
     underserved_cadres,
 )
-from recommender.data.schema import SCHEDULED_FORMATS
-from recommender.data.schema import Columns as C
 from recommender.insights.topics import TopicModel, fit_topics
 
 __all__ = [

@@ -19,9 +19,9 @@ from tqdm.auto import tqdm
 
 from recommender.data.loading import Dataset
 from recommender.data.schema import Columns as C
-from recommender.data.training import TrainingData, temporal_split
+from recommender.data.training import TrainingData, leave_last_split, temporal_split
 from recommender.ranking import metrics
-from recommender.ranking.blend_search import chosen, open_courses, relevance
+from recommender.ranking.blend_search import chosen, rankable, relevance
 from recommender.ranking.hybrid import Hybrid
 from recommender.ranking.pipeline import DEFAULT_CONFIG, TrainConfig, default_signals, prepare_data
 from recommender.ranking.scaling import top_k
@@ -53,12 +53,9 @@ def split_completions(
         raise EvaluationError(f"unknown split {method!r}; choose one of {', '.join(SPLITS)}")
     if method == "temporal":
         return temporal_split(completions, fraction)
-    df = completions.sort_values(C.ENROLLED_AT, kind="stable")
     if method == "leave-last":
-        last = df.groupby(C.CADRE_ID).tail(1).index
-        counts = df.groupby(C.CADRE_ID)[C.COURSE_ID].transform("size")
-        test_idx = last.intersection(df.index[counts >= 2])
-        return df.drop(index=test_idx), df.loc[test_idx]
+        return leave_last_split(completions)
+    df = completions.sort_values(C.ENROLLED_AT, kind="stable")
     rng = np.random.default_rng(seed)
     test = rng.random(len(df)) < fraction
     return df[~test], df[test]
@@ -108,7 +105,7 @@ def evaluate_hybrid(
     if len(users) == 0:
         raise EvaluationError("no test cadre has a new course in the test period")
     cold_items = data.item_counts() == 0
-    closed = ~open_courses(data)  # sessions that started before the split cannot be taken
+    closed = ~rankable(data)  # started sessions and compulsory courses are never listed
     fns = _score_fns(hybrid, data, seed)
     lists: dict[str, list[np.ndarray]] = {name: [] for name in fns}
     for start in tqdm(range(0, len(users), batch), disable=not progress, desc="scoring"):
@@ -175,9 +172,7 @@ def _slice_rows(name, top, rel_sets, has_hist, cold_items, model, k) -> list[dic
     all_idx = range(len(rel_sets))
     sample = np.arange(0, len(top), max(1, len(top) // 500))
     div = float(
-        np.mean(
-            [metrics.intra_list_diversity(top[i], model.course_vectors) for i in sample]
-        )
+        np.mean([metrics.intra_list_diversity(top[i], model.course_vectors) for i in sample])
     )
     cov = metrics.catalog_coverage(top, n_items)
     cold_cov = (

@@ -52,7 +52,9 @@ def plan_menu(
     if start is None:
         start = max(ref, datetime(year, 1, 1))
     scores, comps = model._score(req)
-    mask = model._eligible(req, category=None, fmt=None, include_completed=True)
+    mask = model._eligible(
+        req, category=None, fmt=None, include_completed=True, include_compulsory=True
+    )
     table, rows = model.course_table()
     aligned = np.where(mask[rows], scores[rows], np.nan)  # no score = not for this cadre
     completed_ids = set(model.course_ids[req.seen].astype(str)) | {str(c) for c in completed}

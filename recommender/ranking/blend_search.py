@@ -1,8 +1,17 @@
-"""Blend-weight fitting on a temporal validation split (coordinate ascent on NDCG@10).
+"""Blend-weight fitting on a validation split (coordinate ascent on NDCG@10, regularised).
 
-The hybrid's signals are fitted on the earlier enrolments; the later ones are the
-validation targets (courses cadres chose, not assignments). Warm weights are searched on
-cadres with history, cold weights on every validation cadre scored as if new.
+The validation split mirrors how the model will be judged and the data's shape: a temporal
+split (the last enrolments by time) for academy data where cadres take many courses, and
+leave-last per cadre where most cadres have only one or two courses (then a temporal split
+would hold out mostly new cadres and say nothing about history). The hybrid's signals are
+fitted on the training part; the held-out courses cadres chose are the targets.
+
+The search is regularised: it starts from documented defaults (:data:`START`) and moves a
+weight only when the gain over the current weights is larger than its standard error
+across validation cadres (a paired test), so small validation sets keep the defaults
+instead of fitting noise. Cold weights (new cadres) are fitted only on a cold slice of at
+least :data:`MIN_COLD` cadres; otherwise they are the documented prior :data:`COLD_PRIOR`,
+in which the profile (content and field of work) leads.
 """
 
 from __future__ import annotations
@@ -28,7 +37,23 @@ START = {
     "quality": 0.1,
     "sequence": 0.25,
     "context": 0.5,
+    "field": 0.5,
 }
+#: weights for cadres with no history when the validation data has too few of them
+COLD_PRIOR = {
+    "content": 1.0,
+    "field": 1.0,
+    "popularity": 0.5,
+    "popularity_overall": 0.0,
+    "quality": 0.1,
+    "context": 0.5,
+}
+#: validation cadres needed before a weight set is searched at all / cold weights are fitted
+MIN_VALIDATION = 50
+MIN_COLD = 200
+#: a move must beat the current weights by this many standard errors (paired over cadres)
+SIGNIFICANCE = 1.0
+PROTOCOLS = ("auto", "temporal", "leave-last")
 
 
 @dataclass(frozen=True)
@@ -38,6 +63,19 @@ class BlendConfig:
     validation_fraction: float = 0.1
     max_validation_cadres: int = 1000
     random_state: int = 0
+    protocol: str = "auto"  # "temporal", "leave-last", or "auto" (from the data's shape)
+
+
+def choose_protocol(data, protocol: str = "auto") -> str:
+    """``leave-last`` when the median cadre with history has fewer than 3 enrolments (one
+    or two courses each: the next course is the question), else ``temporal``."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown validation protocol {protocol!r}; use one of {PROTOCOLS}")
+    if protocol != "auto":
+        return protocol
+    per_cadre = np.bincount(data.rows, minlength=data.n_cadres)
+    active = per_cadre[per_cadre > 0]
+    return "leave-last" if len(active) and np.median(active) < 3 else "temporal"
 
 
 @dataclass
@@ -91,10 +129,19 @@ def open_courses(data, at: np.datetime64 | None = None) -> np.ndarray:
     return np.isnat(start) | (start >= at)
 
 
+def rankable(data) -> np.ndarray:
+    """Courses a recommendation list may hold: open, and not compulsory (compulsory courses
+    are assigned, not chosen; menus place them first). The same filter as the request path."""
+    compulsory = data.courses[C.COMPULSORY].fillna(False).to_numpy(dtype=bool)
+    return open_courses(data) & ~compulsory
+
+
 def _search(evaluate, start: dict[str, float], names: tuple[str, ...], passes: int = 3):
-    """Coordinate ascent over GRID for each weight; returns (weights, score)."""
+    """Coordinate ascent over GRID from ``start``; ``evaluate(weights)`` returns NDCG per
+    validation cadre. A move is taken only when its mean gain exceeds SIGNIFICANCE standard
+    errors of the paired differences. Returns (weights, mean NDCG)."""
     best = {n: start.get(n, 0.5) for n in names}
-    best_score = evaluate(best)
+    best_v = evaluate(best)
     for _ in range(passes):
         improved = False
         for name in names:
@@ -102,12 +149,14 @@ def _search(evaluate, start: dict[str, float], names: tuple[str, ...], passes: i
                 trial = {**best, name: value}
                 if not any(trial.values()) or trial == best:
                     continue
-                score = evaluate(trial)
-                if score > best_score + 1e-6:
-                    best, best_score, improved = trial, score, True
+                v = evaluate(trial)
+                diff = v - best_v
+                se = diff.std() / np.sqrt(max(len(diff), 1))
+                if diff.mean() > max(SIGNIFICANCE * se, 1e-6):
+                    best, best_v, improved = trial, v, True
         if not improved:
             break
-    return best, best_score
+    return best, float(best_v.mean()) if len(best_v) else 0.0
 
 
 def fit_weights(hybrid: Any, data, holdout: pd.DataFrame, cfg: BlendConfig) -> FittedWeights:
@@ -119,36 +168,51 @@ def fit_weights(hybrid: Any, data, holdout: pd.DataFrame, cfg: BlendConfig) -> F
         users = np.sort(rng.choice(users, size=cfg.max_validation_cadres, replace=False))
     names = tuple(s.name for s in hybrid.signals_)
     cold_names = tuple(s.name for s in hybrid.signals_ if not s.needs_history)
-    if len(users) == 0:
-        start = {n: START.get(n, 0.5) for n in names}
-        return FittedWeights(start, {n: start[n] for n in cold_names}, {"validation_cadres": 0})
+    start = {n: START.get(n, 0.5) for n in names}
+    prior = {n: COLD_PRIOR.get(n, 0.0) for n in cold_names}
+    report: dict = {"validation_cadres": len(users)}
+    if len(users) < MIN_VALIDATION:
+        report["note"] = f"fewer than {MIN_VALIDATION} validation cadres: default weights"
+        return FittedWeights(start, prior, report)
     relevant = rel[users].toarray() > 0
     batch = QueryBatch.for_cadres(data, users)
-    comps = {n: zscore(v) for n, v in hybrid.components(batch).items()}
     seen = batch.history.toarray() > 0
-    seen[:, ~open_courses(data)] = True  # sessions already started cannot be taken
-    has_hist = seen.any(axis=1) & batch.has_history
-    cold = {n: zscore(v) for n, v in hybrid.components(batch.without_history(), names=cold_names).items()}
+    seen[:, ~rankable(data)] = True  # started sessions and compulsory courses are not listed
+    warm_rows = batch.has_history
+    cold_rows = ~warm_rows
 
-    def ndcg(comp, w, rows):
-        s = hybrid.blend_scores(comp, rows, weights=w, cold_weights=w, normalized=True)
-        s[seen] = -np.inf
-        return batch_ndcg(s, relevant, 10)
+    def evaluator(comps, rows):
+        def evaluate(w):
+            s = hybrid.blend_scores(comps, rows, weights=w, cold_weights=w, normalized=True)
+            s[seen] = -np.inf
+            return batch_ndcg(s, relevant, 10)[rows]
 
-    def score_warm(w):
-        return float(ndcg(comps, w, has_hist)[has_hist].mean()) if has_hist.any() else 0.0
+        return evaluate
 
-    def score_cold(w):
-        return float(ndcg(cold, w, has_hist).mean())
-
-    warm, warm_ndcg = _search(score_warm, START, names)
-    cold_w, cold_ndcg = _search(score_cold, START, cold_names)
-    report = {
-        "validation_cadres": len(users),
-        "ndcg@10_hybrid": warm_ndcg,
-        **{f"ndcg@10_{n}": score_warm({n: 1.0}) for n in names},
-        "ndcg@10_cold_hybrid": cold_ndcg,
-        "weights": warm,
-        "cold_weights": cold_w,
-    }
+    report["warm_cadres"] = int(warm_rows.sum())
+    report["cold_cadres"] = int(cold_rows.sum())
+    warm, warm_ndcg = start, float("nan")
+    if warm_rows.sum() >= MIN_VALIDATION:
+        comps = {n: zscore(v) for n, v in hybrid.components(batch).items()}
+        score_warm = evaluator(comps, warm_rows)
+        warm, warm_ndcg = _search(score_warm, start, names)
+        report.update({f"ndcg@10_{n}": float(score_warm({n: 1.0}).mean()) for n in names})
+        report["ndcg@10_start"] = float(score_warm(start).mean())
+    cold_w, cold_ndcg = prior, float("nan")
+    if cold_rows.sum() >= MIN_COLD:
+        cold = {
+            n: zscore(v)
+            for n, v in hybrid.components(batch.without_history(), names=cold_names).items()
+        }
+        cold_w, cold_ndcg = _search(evaluator(cold, cold_rows), prior, cold_names)
+    else:
+        report["cold_note"] = f"{int(cold_rows.sum())} cold validation cadres < {MIN_COLD}: prior"
+    report.update(
+        {
+            "ndcg@10_hybrid": warm_ndcg,
+            "ndcg@10_cold_hybrid": cold_ndcg,
+            "weights": warm,
+            "cold_weights": cold_w,
+        }
+    )
     return FittedWeights(warm, cold_w, report)

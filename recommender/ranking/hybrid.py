@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from recommender.data.training import TrainingData
-from recommender.ranking.blend_search import BlendConfig, fit_weights
+from recommender.ranking.blend_search import BlendConfig, choose_protocol, fit_weights
 from recommender.ranking.scaling import zscore, zscore_row
 from recommender.signals.base import Query, QueryBatch, Signal
 
@@ -90,11 +90,15 @@ class Hybrid(BaseEstimator):
         weights, cold = self.weights, self.cold_weights
         self.validation_: dict = {}
         if weights is None or cold is None:
-            train, holdout = data.split_time(cfg.validation_fraction)
+            protocol = choose_protocol(data, cfg.protocol)
+            if protocol == "leave-last":
+                train, holdout = data.split_last()
+            else:
+                train, holdout = data.split_time(cfg.validation_fraction)
             probe = Hybrid(signals=[clone(s) for s in self.signals], weights={}, cold_weights={})
             probe._fit_signals(train)
             fitted = fit_weights(probe, train, holdout, cfg)
-            self.validation_ = fitted.report
+            self.validation_ = {"protocol": protocol, **fitted.report}
             weights = weights if weights is not None else fitted.weights
             cold = cold if cold is not None else fitted.cold_weights
         self._fit_signals(data)

@@ -26,7 +26,7 @@ from recommender.data.training import TrainingData
 from recommender.ranking.explain import ExplainContext, Reason, explain_items
 from recommender.ranking.hybrid import Hybrid
 from recommender.ranking.scaling import top_k, zscore
-from recommender.signals.base import Query
+from recommender.signals.base import Query, QueryBatch
 from recommender.signals.content import profile_text
 from recommender.text.space import TextSpace
 
@@ -91,6 +91,46 @@ class _Request:
         )
 
 
+#: a field of work the profile names with at least this share gets a course in a new
+#: cadre's list (at most MAX_COVERED fields, the strongest first)
+FIELD_SHARE = 0.2
+MAX_COVERED = 3
+
+
+def cover_fields(
+    top: np.ndarray,
+    scores: np.ndarray,
+    candidates: np.ndarray,
+    fields: np.ndarray,
+    course_fields: np.ndarray,
+) -> np.ndarray:
+    """Make every field the profile clearly names hold at least one course of the list.
+
+    A post that is mostly 信息化 but also 执法 should see a 政策法规 course too: for each
+    named field (share ≥ FIELD_SHARE) the list lacks, the best-scoring candidate serving it
+    replaces the lowest-ranked course that is not itself such a pick. Order stays by score.
+    """
+    named = [int(f) for f in np.argsort(-fields, kind="stable") if fields[f] >= FIELD_SHARE]
+    top = list(top)
+    protected: set[int] = set()
+    for f in named[:MAX_COVERED]:
+        serving = course_fields[:, f] > 0
+        held = [i for i in top if serving[i]]
+        if held:
+            protected.add(held[0])
+            continue
+        pool = candidates[serving[candidates]]
+        pool = pool[~np.isin(pool, top)]
+        victims = [i for i in reversed(top) if i not in protected]
+        if not len(pool) or not victims:
+            continue
+        best = int(pool[np.argmax(scores[pool])])
+        top[top.index(victims[0])] = best
+        protected.add(best)
+    out = np.asarray(top, dtype=np.int64)
+    return out[np.argsort(-scores[out], kind="stable")]
+
+
 def _row(matrix: sp.csr_matrix, r: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and values of row ``r`` of a CSR matrix (views, no sparse object built)."""
     lo, hi = matrix.indptr[r], matrix.indptr[r + 1]
@@ -132,6 +172,8 @@ class RecommenderModel:
         self.profile_vectors_ = data.profile_vectors
         self.segments_ = data.segments
         self.context_ = data.context
+        self.fields_ = data.profile_fields
+        self.field_taxonomy = data.field_taxonomy
         self.last_items_ = data.last_items()
         self.item_counts_ = data.item_counts()
         self.quality_ = np.asarray(data.quality, dtype=np.float32)
@@ -265,11 +307,13 @@ class RecommenderModel:
             last_item=last,
             segment=self.segments_[r],
             context=self.context_[r],
+            fields=None if self.fields_ is None else self.fields_[r],
         )
         return _Request(profile, query)
 
     def _profile_request(self, profile: Mapping[str, Any], completed: Collection[str]) -> _Request:
-        vec = self.text.transform([profile_text(dict(profile))])
+        text = profile_text(dict(profile))
+        vec = self.text.transform([text])
         cols = self.course_map.lookup(completed)
         cols = np.unique(cols[cols >= 0])
         last = int(cols[-1]) if len(cols) else -1
@@ -291,8 +335,21 @@ class RecommenderModel:
             last_item=last,
             segment=segment_of(profile),
             context=ctx[0],
+            fields=None if self.field_taxonomy is None else self.field_taxonomy.match([text])[0],
         )
         return _Request(profile, query)
+
+    def batch_for(self, rows: np.ndarray) -> QueryBatch:
+        """Known cadres (internal rows) as one batch, from their training history."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return QueryBatch(
+            self.profile_vectors_[rows],
+            self.history_[rows],
+            self.last_items_[rows],
+            [self.segments_[r] for r in rows],
+            self.context_[rows],
+            None if self.fields_ is None else self.fields_[rows],
+        )
 
     def _score(self, req: _Request) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Blended scores and 1-D components for one request (each signal's own fast path)."""
@@ -337,8 +394,12 @@ class RecommenderModel:
         band = self.rules.rank_band(str(profile.get(C.RANK) or ""))
         return self.catalog.audiences.mask(audience_tags(profile, band))
 
-    def _eligible(self, req: _Request, *, category, fmt, include_completed: bool) -> np.ndarray:
+    def _eligible(
+        self, req: _Request, *, category, fmt, include_completed: bool, include_compulsory: bool
+    ) -> np.ndarray:
         mask = self._open_mask() & self._audience_mask(req.profile)
+        if not include_compulsory:
+            mask &= ~self.compulsory
         if not include_completed and len(req.seen):
             mask[req.seen] = False
         if category:
@@ -371,13 +432,24 @@ class RecommenderModel:
             return np.zeros(len(self.course_ids), dtype=np.int32)
         return self._cohort_counts[row]
 
-    def _rank(self, req, k, *, category, fmt, include_completed, explain) -> list[Recommendation]:
+    def _rank(
+        self, req, k, *, category, fmt, include_completed, explain, include_compulsory=False
+    ) -> list[Recommendation]:
         scores, comps = self._score(req)
-        mask = self._eligible(req, category=category, fmt=fmt, include_completed=include_completed)
+        mask = self._eligible(
+            req,
+            category=category,
+            fmt=fmt,
+            include_completed=include_completed,
+            include_compulsory=include_compulsory,
+        )
         cand = np.flatnonzero(mask)
         if len(cand) == 0 or k <= 0:
             return []
         top = cand[top_k(scores[cand], k)[0]]
+        field = self.hybrid.signal("field")
+        if field is not None and not req.query.has_history and req.query.fields is not None:
+            top = cover_fields(top, scores, cand, req.query.fields, field.course_fields_)
         reasons: list = [()] * len(top)
         if explain:
             ctx = req.explain_context(self.cohort_counts(req.profile), comps)
@@ -405,13 +477,17 @@ class RecommenderModel:
         category: str | Sequence[str] | None = None,
         format: str | Sequence[str] | None = None,
         include_completed: bool = False,
+        include_compulsory: bool = False,
         explain: bool = True,
         events: pd.DataFrame | None = None,
     ) -> list[Recommendation]:
-        """Top-``k`` courses for a known cadre; ``events`` are completions newer than the model.
+        """Top-``k`` elective courses for a known cadre; ``events`` are completions newer
+        than the model.
 
         Courses the cadre already enrolled in (finished or not) are excluded unless
-        ``include_completed``. Raises :class:`UnknownIdError` for an unknown cadre.
+        ``include_completed``; compulsory courses (assigned, not chosen: the menu places
+        them first) unless ``include_compulsory``. Raises :class:`UnknownIdError` for an
+        unknown cadre.
         """
         req = self._known_request(cadre_id, events)
         return self._rank(
@@ -420,6 +496,7 @@ class RecommenderModel:
             category=category,
             fmt=format,
             include_completed=include_completed,
+            include_compulsory=include_compulsory,
             explain=explain,
         )
 
@@ -431,12 +508,19 @@ class RecommenderModel:
         completed: Collection[str] = (),
         category: str | Sequence[str] | None = None,
         format: str | Sequence[str] | None = None,
+        include_compulsory: bool = False,
         explain: bool = True,
     ) -> list[Recommendation]:
-        """Top-``k`` courses for a cadre the model has never seen (cold start)."""
+        """Top-``k`` elective courses for a cadre the model has never seen (cold start)."""
         req = self._profile_request(profile, completed)
         return self._rank(
-            req, k, category=category, fmt=format, include_completed=False, explain=explain
+            req,
+            k,
+            category=category,
+            fmt=format,
+            include_completed=False,
+            include_compulsory=include_compulsory,
+            explain=explain,
         )
 
     def similar(self, course_id: str, k: int = 10) -> list[Recommendation]:

@@ -22,9 +22,11 @@ from recommender.signals.base import Signal
 from recommender.signals.collaborative import CollaborativeSignal
 from recommender.signals.content import ContentSignal, course_text, profile_text
 from recommender.signals.context import ContextSignal
+from recommender.signals.field import FieldSignal
 from recommender.signals.popularity import PopularitySignal
 from recommender.signals.quality import QualitySignal
 from recommender.signals.sequence import SequenceSignal
+from recommender.text.fields import FieldTaxonomy
 from recommender.text.space import TextSpace
 from recommender.text.tokenizer import ChineseTokenizer
 
@@ -53,6 +55,7 @@ class TrainConfig:
     history_half_life_days: float | None = None
     text_min_df: int = 1
     text_max_df: float = 0.5
+    fields_path: str | None = None  # fields-of-work taxonomy (None: the packaged one)
     weights: Mapping[str, float] | None = None
     cold_weights: Mapping[str, float] | None = None
 
@@ -82,6 +85,7 @@ def default_signals(cfg: TrainConfig, n_courses: int = 0) -> list[Signal]:
         QualitySignal(),
         SequenceSignal(max_gap=s.sequence_max_gap),
         ContextSignal(),
+        FieldSignal(),
     ]
 
 
@@ -100,8 +104,12 @@ def prepare_data(
     data = TrainingData.build(
         courses, cadres, completions, history_half_life_days=cfg.history_half_life_days
     )
-    profiles = text.transform([profile_text(r) for r in data.cadres.to_dict("records")])
-    return text, data.with_vectors(text.course_matrix_, profiles)
+    texts = [profile_text(r) for r in data.cadres.to_dict("records")]
+    taxonomy = FieldTaxonomy.load(cfg.fields_path)
+    data = data.with_text(
+        text.course_matrix_, text.transform(texts), taxonomy.match(texts), taxonomy
+    )
+    return text, data
 
 
 def fit_recommender(

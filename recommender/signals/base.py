@@ -33,7 +33,9 @@ class Query:
     ``terms``/``term_weights``: the profile's TF-IDF entries; ``history``/``history_weights``:
     enrolled courses (sorted, unique) and their confidence; ``last_item``: the newest course
     (-1 = none); ``segment``: (rank, unit level, system); ``context``: declared formats and
-    study windows as the bit row of :func:`recommender.data.features.context_bits`.
+    study windows as the bit row of :func:`recommender.data.features.context_bits`;
+    ``fields``: how strongly the profile names each field of work
+    (:class:`recommender.text.fields.FieldTaxonomy`).
     """
 
     terms: np.ndarray = field(default_factory=lambda: _EMPTY_I)
@@ -43,6 +45,7 @@ class Query:
     last_item: int = -1
     segment: tuple[str, ...] = ("", "", "")
     context: np.ndarray | None = None
+    fields: np.ndarray | None = None
 
     @property
     def has_history(self) -> bool:
@@ -58,6 +61,7 @@ class QueryBatch:
     last_items: np.ndarray  # n
     segments: Sequence[tuple[str, ...]]
     context: np.ndarray  # n × bits
+    fields: np.ndarray | None = None  # n × fields of work
 
     def __len__(self) -> int:
         return self.history.shape[0]
@@ -74,6 +78,7 @@ class QueryBatch:
             np.full(len(self), -1, dtype=np.int64),
             self.segments,
             self.context,
+            self.fields,
         )
 
     def query(self, i: int) -> Query:
@@ -90,6 +95,7 @@ class QueryBatch:
             last_item=int(self.last_items[i]),
             segment=tuple(self.segments[i]),
             context=np.asarray(self.context[i], dtype=np.float32),
+            fields=None if self.fields is None else np.asarray(self.fields[i], np.float32),
         )
 
     @classmethod
@@ -103,6 +109,7 @@ class QueryBatch:
             last_items=last[rows],
             segments=[data.segments[r] for r in rows],
             context=data.context[rows],
+            fields=None if data.profile_fields is None else data.profile_fields[rows],
         )
 
 

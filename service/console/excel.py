@@ -18,7 +18,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from recommender.data.spreadsheet import set_cell as put
+from recommender import set_cell as put
 from service.console.data import FORMAT_LABELS, label
 
 _GOALS = {"hours": "学时目标", "compulsory": "必修课", "category_minimum": "类别最低学时"}

@@ -6,7 +6,7 @@ import unicodedata
 import weakref
 from typing import Any
 
-from recommender.ranking.model import UnknownIdError
+from recommender import UnknownIdError
 from service.errors import ServiceError
 
 CADRE_HINT = (

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from recommender.lifecycle.artifacts import ArtifactError
+from recommender import ArtifactError
 from service.deps import AdminDep
 from service.errors import ServiceError, invalid
 from service.holder import VersionNotFound

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from recommender.ranking.model import UnknownIdError
+from recommender import UnknownIdError
 from service.deps import ModelDep, SettingsDep, check_k
 from service.routes._common import not_found
 from service.schemas import SimilarCourses

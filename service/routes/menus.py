@@ -6,9 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path
 
-from recommender.menu.builder import MenuError
-from recommender.menu.planning import plan_menu
-from recommender.ranking.model import UnknownIdError
+from recommender import MenuError, UnknownIdError, plan_menu
 from service.deps import ModelDep, StoreDep, read_events
 from service.errors import ServiceError, invalid
 from service.routes._common import not_found

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from recommender.ranking.model import UnknownIdError
+from recommender import UnknownIdError
 from service.deps import (
     ModelDep,
     SettingsDep,
