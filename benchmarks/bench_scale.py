@@ -36,7 +36,11 @@ STEPS = [
     ("  blend-weight search (signals on the split)", "recommender.ranking.hybrid", "fit_weights"),
     ("  signal fits (split + final)", "recommender.ranking.hybrid.Hybrid", "_fit_signals"),
     ("    EASE fit", "recommender.signals.collaborative.EASE", "fit"),
-    ("      Gram matrix XᵀX (dense blocks)", "recommender.signals.collaborative", "_cooccurrence_blocks"),
+    (
+        "      Gram matrix XᵀX (dense blocks)",
+        "recommender.signals.collaborative",
+        "_cooccurrence_blocks",
+    ),
     ("      Cholesky inversion", "recommender.signals.collaborative", "_spd_inverse"),
     ("    item-kNN fit", "recommender.signals.collaborative.ItemKNN", "fit"),
     ("    cold-course bridge", "recommender.data.training", "cold_item_bridge"),
@@ -157,8 +161,8 @@ def child_als(data: str, factors: int) -> dict:
 
     from threadpoolctl import threadpool_limits
 
-    from recommender.data.loading import load_dataset
     from recommender.data.features import IdMap, interaction_matrix
+    from recommender.data.loading import load_dataset
     from recommender.data.schema import Columns as C
 
     t0 = time.perf_counter()

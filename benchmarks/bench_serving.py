@@ -55,7 +55,6 @@ def _time_calls(fn, args, repeat: int = 1) -> list[float]:
 
 def _batch_scores(model, rows: np.ndarray) -> np.ndarray:
     """Blended scores of known cadres through the batch path (what evaluation uses)."""
-    from recommender.signals.base import QueryBatch
 
     batch = model.batch_for(rows)
     return model.hybrid.score(batch)[0]

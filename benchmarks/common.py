@@ -71,8 +71,10 @@ def library_stamp() -> str:
 
     h = hashlib.sha1()
     lib = ROOT / "recommender"
-    for f in sorted([*lib.glob("*.py"), *lib.glob("resources/*")]):
-        h.update(f.name.encode() + f.read_bytes())
+    for f in sorted([*lib.rglob("*.py"), *lib.glob("resources/*")]):
+        if "__pycache__" in f.parts:
+            continue
+        h.update(str(f.relative_to(lib)).encode() + f.read_bytes())
     return h.hexdigest()[:16]
 
 

@@ -71,6 +71,7 @@ _EXPORTS = {
 
 __all__ = ["__version__", *_EXPORTS]
 
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:

@@ -25,6 +25,33 @@ DataDir = Annotated[
     Path, typer.Option("--data", help="data directory (courses, cadres, completions)")
 ]
 ModelPath = Annotated[Path, typer.Option("--model", help="model version dir or models root")]
+#: the service's event store by default, so the CLI and HTTP give the same answer
+EventsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--events",
+        envvar="XUANXUE_EVENTS_URL",
+        help="completion events: postgresql://…, sqlite:///PATH or a path "
+        "(default: the service's var/events.sqlite3 when it exists; 'none' to ignore)",
+    ),
+]
+DEFAULT_EVENTS = Path("var/events.sqlite3")
+
+
+def _event_source(events: str | None):
+    """The event store the service writes to, or ``None`` when there is none."""
+    if events is not None and events.strip().lower() == "none":
+        return None
+    if events is None:
+        if not DEFAULT_EVENTS.exists():
+            return None
+        events = str(DEFAULT_EVENTS)
+    from recommender.lifecycle.events import open_event_store
+
+    try:
+        return open_event_store(events)
+    except Exception as exc:  # unreachable database, unreadable file
+        raise CLIError(f"无法打开事件库 {events}：{exc}") from exc
 
 
 class CLIError(Exception):
@@ -184,8 +211,14 @@ def recommend(
     k: Annotated[int, typer.Option("-k", min=1, max=200)] = 10,
     output: Annotated[Path | None, typer.Option(help="batch output CSV")] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
+    include_compulsory: Annotated[
+        bool, typer.Option("--include-compulsory", help="also list compulsory courses")
+    ] = False,
+    events: EventsOption = None,
 ) -> None:
-    """Recommend for one cadre, or for a file of cadres into a CSV.
+    """Recommend elective courses for one cadre, or for a file of cadres into a CSV.
+
+    Completion events the service has stored count, as they do over HTTP.
 
     Example: recommender recommend --model models --cadre GB000001 -k 10
     """
@@ -194,8 +227,11 @@ def recommend(
     if (cadre is None) == (cadres is None):
         raise typer.BadParameter("give exactly one of --cadre or --cadres")
     m = load_model(model)
+    source = _event_source(events)
     if cadre is not None:
-        recs = _known(m, m.recommend, cadre, k)
+        recs = _known(
+            m, m.recommend, cadre, k, events=source, include_compulsory=include_compulsory
+        )
         if json_out:
             _echo_json(
                 {
@@ -223,7 +259,9 @@ def recommend(
         )
     from recommender.data.spreadsheet import write_csv  # no cell may run as a formula
 
-    write_csv(m.recommend_batch(ids, k), output)
+    write_csv(
+        m.recommend_batch(ids, k, events=source, include_compulsory=include_compulsory), output
+    )
     typer.echo(f"wrote {len(ids)} cadres × {k} → {output}")
 
 
@@ -341,8 +379,9 @@ def menu(
     hours_credited: Annotated[float, typer.Option(min=0)] = 0.0,
     weekly_budget: Annotated[float | None, typer.Option(min=0)] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
+    events: EventsOption = None,
 ) -> None:
-    """Plan a personal course menu for one cadre.
+    """Plan a personal course menu for one cadre (stored completion events count).
 
     Example: recommender menu --model models --cadre GB000001 --target-hours 50
     """
@@ -359,6 +398,7 @@ def menu(
         target_hours=target_hours,
         hours_credited=hours_credited,
         weekly_hours_budget=weekly_budget,
+        events=_event_source(events),
     )
     if json_out:
         _echo_json({"model_version": m.version, **result.to_dict()})

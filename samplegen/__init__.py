@@ -16,10 +16,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from recommender.data.schema import CADRES, COMPLETIONS, COURSES, TableSpec
 from samplegen.cadres import build_cadres
 from samplegen.courses import build_courses
 from samplegen.sim import simulate
-from recommender.data.schema import CADRES, COMPLETIONS, COURSES, TableSpec
 
 log = logging.getLogger(__name__)
 

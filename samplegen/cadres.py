@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recommender.data.schema import FORMATS, WINDOWS
 from samplegen.vocab import (
     COUNTY_BAND_RANKS,
     DEFAULT_SYSTEM,
@@ -27,7 +28,6 @@ from samplegen.vocab import (
     TIME_REMARKS,
     TRADITIONAL,
 )
-from recommender.data.schema import FORMATS, WINDOWS
 
 POSITIONS_FILE = Path(__file__).parent / "positions.csv"
 _CITY_AGENCIES = (

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from recommender.data.schema import METHODS
 from samplegen.phrases import COMPULSORY, GIVEN, INSTRUCTOR_TITLES, SERIES, SURNAMES
 from samplegen.text import compose_description, compose_title
 from samplegen.topics import CATEGORY_SHARE, GAP_TOPICS, TOPICS, Topic
-from recommender.data.schema import METHODS
 
 #: every topic with its category, in a fixed order (index = topic id)
 TOPIC_LIST: list[tuple[str, Topic]] = [(cat, t) for cat, ts in TOPICS.items() for t in ts]

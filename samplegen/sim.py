@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from recommender.data.schema import WINDOWS
 from samplegen.courses import DATA_END, DATA_START, DAY
 from samplegen.latent import (
     cohort_of,
@@ -18,7 +19,6 @@ from samplegen.latent import (
     topic_preferences,
 )
 from samplegen.vocab import COUNTY_BAND_RANKS
-from recommender.data.schema import WINDOWS
 
 W_REL, W_POP, W_FMT, W_WINDOW = 3.0, 0.6, 0.6, -3.0
 SEC = np.timedelta64(1, "s")

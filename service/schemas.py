@@ -66,6 +66,23 @@ class Recommendations(_Out):
     items: list[Recommendation]
 
 
+class CompulsoryCourse(_Out):
+    course_id: str
+    title: str
+    category: str
+    format: str
+    credit_hours: float
+    status: str = Field(description="taken (已选/已学) | open (可选) | closed (已开班未参加)")
+    session_start: str | None = None
+
+
+class CompulsoryCourses(_Out):
+    model_version: str
+    cadre_id: str
+    count: int
+    items: list[CompulsoryCourse]
+
+
 class SimilarCourses(_Out):
     model_version: str
     course_id: str
@@ -186,13 +203,22 @@ class ProfileRequest(_In):
     young_cadre: bool = False
     village_official: bool = False
     completed: list[Id] = Field([], max_length=2000, description="course ids already taken")
-    k: int = Field(10, ge=1, description="how many courses (≤ max_k, default 100)")
+    k: int = Field(
+        10,
+        ge=1,
+        description="how many courses (at most the service's max_k, 100 unless configured)",
+    )
+    include_compulsory: bool = Field(
+        False, description="also list compulsory courses (default: electives only)"
+    )
     category: list[ShortText] | None = Field(None, max_length=20)
     format: list[Format] | None = Field(None, max_length=len(FORMATS))
     explain: bool = True
 
     def profile(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"completed", "k", "category", "format", "explain"})
+        return self.model_dump(
+            exclude={"completed", "k", "category", "format", "explain", "include_compulsory"}
+        )
 
 
 class MenuRequest(_In):

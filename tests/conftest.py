@@ -40,3 +40,12 @@ def tiny_model(tiny_models):
 
 # a throw-away PostgreSQL server (initdb/pg_ctl) for the event-store tests: tests/pg.py
 from tests.pg import events_target, pg_cluster, pg_url  # noqa: E402, F401
+
+
+@pytest.fixture(scope="session")
+def sample_model():
+    """A model fitted in memory on the shipped sample (data/sample), as `make run` trains."""
+    from recommender import fit_recommender, load_dataset
+
+    ds = load_dataset(SAMPLE, write_rejects=False)
+    return fit_recommender(ds.courses, ds.cadres, ds.completions)

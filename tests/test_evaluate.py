@@ -11,8 +11,8 @@ import pytest
 
 from recommender.data.loading import load_dataset
 from recommender.lifecycle.evaluate import EvaluationError, evaluate, split_completions
-from recommender.ranking.metrics import ndcg_at_k
 from recommender.ranking.blend_search import batch_ndcg
+from recommender.ranking.metrics import ndcg_at_k
 
 MODELS = {"random", "popularity", "segment_popularity", "content", "ease", "itemknn", "hybrid"}
 

@@ -13,15 +13,14 @@ import pandas as pd
 import pytest
 
 from recommender.data.catalog import Catalog
-from recommender.ranking.explain import explain_item, explain_items
-from recommender.menu.builder import MenuConstraints, build_menu
-from recommender.menu.solver import Selector
-from recommender.ranking.model import _merge_max, _row
 from recommender.data.rules import load_rules
 from recommender.data.schema import Columns as C
+from recommender.menu.builder import MenuConstraints, build_menu
+from recommender.menu.solver import Selector
+from recommender.ranking.explain import explain_item, explain_items
 from recommender.ranking.hybrid import ServingState
+from recommender.ranking.model import _merge_max, _row
 from recommender.ranking.scaling import zscore_row
-from recommender.signals.base import QueryBatch
 from service.schemas import Recommendations
 from tests.test_menu import (
     CADRE,

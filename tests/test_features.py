@@ -40,9 +40,7 @@ def test_interaction_weights_rank_finished_over_abandoned_and_rating_counts():
 
 def test_quality_prior_shrinks_few_ratings_towards_the_instructor():
     courses = pd.DataFrame({C.COURSE_ID: ["a", "b", "c"], C.INSTRUCTOR_RATING: [4.0, 4.0, np.nan]})
-    comps = pd.DataFrame(
-        {C.COURSE_ID: ["a"] * 50 + ["b"], C.RATING: [1.0] * 50 + [1.0]}
-    )
+    comps = pd.DataFrame({C.COURSE_ID: ["a"] * 50 + ["b"], C.RATING: [1.0] * 50 + [1.0]})
     q = quality_prior(courses, comps, strength=5.0)
     assert q[0] < 1.5  # many bad ratings win over the instructor
     assert 3.0 < q[1] < 4.0  # one bad rating barely moves it
@@ -106,7 +104,10 @@ def test_as_of_closes_sessions_that_have_started(tiny_model):
 
 def _cli(*args, timeout=300):
     return subprocess.run(
-        [sys.executable, "-m", "recommender", *args], capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "recommender", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -121,7 +122,9 @@ def test_cli_recommend_and_menu_happy_paths(tiny_models, tiny_model, tmp_path):
     ids = tmp_path / "ids.txt"
     ids.write_text("\n".join(str(c) for c in tiny_model.cadres[C.CADRE_ID].head(3)) + "\n")
     out = tmp_path / "out.csv"
-    proc = _cli("recommend", "--model", str(tiny_models), "--cadres", str(ids), "--output", str(out))
+    proc = _cli(
+        "recommend", "--model", str(tiny_models), "--cadres", str(ids), "--output", str(out)
+    )
     assert proc.returncode == 0, proc.stderr
     frame = pd.read_csv(out, dtype=str)
     assert frame[C.CADRE_ID].nunique() == 3 and len(frame) == 30

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recommender.insights import gaps as G
 from recommender.data.schema import CADRES, COMPLETIONS, COURSES
 from recommender.data.schema import Columns as C
+from recommender.insights import gaps as G
 from recommender.insights.topics import fit_topics
 
 
@@ -338,7 +338,8 @@ def test_use_chinese_font_sets_rcparams():
 
 def test_importing_gap_modules_does_not_import_matplotlib():
     code = (
-        "import sys, recommender.insights.gaps, recommender.insights.report, recommender.insights.plotting; "
+        "import sys, recommender.insights.gaps, recommender.insights.report, "
+        "recommender.insights.plotting; "
         "print('matplotlib' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -9,7 +9,6 @@ from sklearn.exceptions import NotFittedError
 from recommender.ranking.hybrid import Hybrid
 from recommender.ranking.model import UnknownIdError
 from recommender.ranking.pipeline import SignalsConfig, TrainConfig, fit_recommender
-from recommender.signals.base import QueryBatch
 from recommender.signals.content import ContentSignal
 from tests.frames import checkerboard
 

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recommender.menu.builder import Menu, MenuConstraints, MenuError, build_menu
 from recommender.data.rules import RulesError, load_rules, rank_band
 from recommender.data.schema import COURSES, WINDOWS
 from recommender.data.schema import Columns as C
+from recommender.menu.builder import Menu, MenuConstraints, MenuError, build_menu
 
 YEAR = 2025
 JAN1 = datetime(YEAR, 1, 1)

@@ -8,8 +8,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from samplegen import generate_sample
-from samplegen.cadres import POSITIONS_FILE
 from recommender.data.schema import (
     CADRES,
     CATEGORIES,
@@ -22,6 +20,8 @@ from recommender.data.schema import (
     UNIT_LEVELS,
     WINDOWS,
 )
+from samplegen import generate_sample
+from samplegen.cadres import POSITIONS_FILE
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 SPECS = {"courses": COURSES, "cadres": CADRES, "completions": COMPLETIONS}

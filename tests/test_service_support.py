@@ -117,5 +117,5 @@ def course_ids(tiny_model) -> list[str]:
 
 def history(model, cadre_id: str) -> set[str]:
     """Courses a cadre enrolled in within the training data."""
-    row = model.hybrid.cadres_.index[cadre_id]
-    return {str(model.course_ids[i]) for i in model.hybrid.history_[row].indices}
+    row = model.cadre_map.index[cadre_id]
+    return {str(model.course_ids[i]) for i in model.history_[row].indices}

@@ -88,7 +88,8 @@ class TestRecentlyPublished(SignalContract):
 
 def test_every_signal_class_has_a_contract_test():
     tested = {
-        type(cls.make_signal()) for cls in globals().values()
+        type(cls.make_signal())
+        for cls in globals().values()
         if isinstance(cls, type) and issubclass(cls, SignalContract) and cls.make_signal
     }
     missing = {c for c in all_signal_classes() if c.__module__.startswith("recommender.")} - tested
@@ -104,7 +105,7 @@ def _hybrid(signals, weights, cold=None):
 
 def test_a_new_signal_is_one_line_of_configuration():
     signals = [*default_signals(DEFAULT_CONFIG), RecentlyPublished()]
-    model, data, _ = _hybrid(signals, {"content": 1.0, "recent": 1.0})
+    model, _data, _ = _hybrid(signals, {"content": 1.0, "recent": 1.0})
     assert [s.name for s in model.hybrid.signals_][-1] == "recent"
     # the new signal reaches the request path through the same contract
     recs = model.recommend("G000", k=3)
@@ -133,7 +134,7 @@ def test_signals_fit_once_and_are_not_changed_by_requests(tiny_model):
 
 def test_blend_weights_are_fitted_on_a_validation_split():
     courses, cadres, comps, _ = checkerboard(cadres_per_group=20)
-    text, data = prepare_data(courses, cadres, comps)
+    _text, data = prepare_data(courses, cadres, comps)
     hybrid = Hybrid(signals=default_signals(DEFAULT_CONFIG)).fit(data)
     report = hybrid.validation_
     assert report["validation_cadres"] > 0
@@ -149,7 +150,7 @@ def test_cold_course_gets_its_text_neighbours_score():
     new = courses.iloc[[0, 6]].copy()  # one new course per block (keeps document frequencies)
     new[C.COURSE_ID] = ["NEW01", "NEW02"]
     courses = pd.concat([courses, new], ignore_index=True)
-    text, data = prepare_data(courses, cadres, comps)
+    _text, data = prepare_data(courses, cadres, comps)
     collab = CollaborativeSignal(kind="ease", l2=1.0).fit(data)
     scores = collab.score(QueryBatch.for_cadres(data, np.arange(data.n_cadres)))
     new_col = data.course_ids.index["NEW01"]

@@ -195,5 +195,3 @@ class Catalog:
             needs_session=np.isin(formats, SCHEDULED_FORMATS),
             pos={c: i for i, c in enumerate(ids)},
         )
-
-

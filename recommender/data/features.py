@@ -140,5 +140,3 @@ def context_bits(cadres: pd.DataFrame) -> np.ndarray:
     none = out[:, len(FORMATS) :].sum(axis=1) == 0
     out[none, len(FORMATS) :] = 1.0
     return out
-
-

@@ -34,9 +34,7 @@ def leave_last_split(completions: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
     return df.drop(index=held), df.loc[held]
 
 
-def temporal_split(
-    completions: pd.DataFrame, fraction: float
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def temporal_split(completions: pd.DataFrame, fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split enrolments by time: the last ``fraction`` of them is the holdout."""
     order = completions[C.ENROLLED_AT].sort_values(kind="stable").index
     cut = round(len(order) * (1.0 - fraction))

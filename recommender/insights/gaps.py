@@ -2,8 +2,8 @@
 
 Every function is pure and returns a DataFrame with English snake_case columns; the report layer
 (:mod:`recommender.insights.report`) translates headers. Topic weights come from
-:func:`recommender.insights.topics.fit_topics`. ``declared_needs`` snippets appear in :func:`gaps` as
-examples for planners (survey answers, not names); they are never logged.
+:func:`recommender.insights.topics.fit_topics`. ``declared_needs`` snippets appear in
+:func:`gaps` as examples for planners (survey answers, not names); they are never logged.
 """
 
 from __future__ import annotations

@@ -233,7 +233,7 @@ def evaluate(
             f"split {split!r} left an empty train or test set "
             f"({len(train)} / {len(test)} enrolments)"
         )
-    text, data = prepare_data(dataset.courses, dataset.cadres, train, config)
+    _text, data = prepare_data(dataset.courses, dataset.cadres, train, config)
     hybrid = Hybrid(
         signals=default_signals(config, data.n_items),
         weights=config.weights,

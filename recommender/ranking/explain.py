@@ -38,6 +38,7 @@ class ExplainContext:
     last_item: int
     cohort_counts: np.ndarray | None
     components: dict[str, np.ndarray]
+    fields: np.ndarray | None = None  # how strongly the profile names each field of work
 
 
 def _matched_terms(model, ctx: ExplainContext, items: np.ndarray, n: int = 3) -> list[list[str]]:
@@ -95,6 +96,15 @@ def explain_item(model, ctx: ExplainContext, item: int) -> list[Reason]:
     return explain_items(model, ctx, [item])[0]
 
 
+def _fields_served(model, ctx: ExplainContext, item: int) -> list[str]:
+    """The fields of work the profile names that this course's category serves."""
+    field = model.hybrid.signal("field")
+    if field is None or ctx.fields is None or model.field_taxonomy is None:
+        return []
+    hit = (field.course_fields_[item] > 0) & (np.asarray(ctx.fields) > 0)
+    return [model.field_taxonomy.names[j] for j in np.flatnonzero(hit)]
+
+
 def _reasons(
     model, ctx, item: int, terms: list[str], near: tuple[int, float] | None, follows: bool
 ) -> list[Reason]:
@@ -107,6 +117,9 @@ def _reasons(
                 {"terms": terms},
             )
         )
+    named = _fields_served(model, ctx, item)
+    if named:
+        reasons.append(Reason("field", f"对口您的岗位领域：{'、'.join(named)}", {"fields": named}))
     if ctx.cohort_counts is not None and ctx.cohort_counts[item] > 0:
         n = int(ctx.cohort_counts[item])
         reasons.append(

@@ -104,8 +104,7 @@ class Hybrid(BaseEstimator):
         self._fit_signals(data)
         self.weights_ = {n: float(weights.get(n, 0.0)) for n in names}
         self.cold_weights_ = {
-            s.name: (0.0 if s.needs_history else float(cold.get(s.name, 0.0)))
-            for s in self.signals
+            s.name: (0.0 if s.needs_history else float(cold.get(s.name, 0.0))) for s in self.signals
         }
         return self
 
@@ -126,9 +125,7 @@ class Hybrid(BaseEstimator):
     ) -> dict[str, np.ndarray]:
         """Raw scores (n × courses) of the named signals (default: all)."""
         check_is_fitted(self, "signals_")
-        return {
-            s.name: s.score(batch) for s in self.signals_ if names is None or s.name in names
-        }
+        return {s.name: s.score(batch) for s in self.signals_ if names is None or s.name in names}
 
     def blend_scores(
         self,

@@ -87,7 +87,7 @@ class _Request:
     def explain_context(self, cohort_counts, components) -> ExplainContext:
         q = self.query
         return ExplainContext(
-            q.terms, q.term_weights, q.history, q.last_item, cohort_counts, components
+            q.terms, q.term_weights, q.history, q.last_item, cohort_counts, components, q.fields
         )
 
 
@@ -288,8 +288,12 @@ class RecommenderModel:
         times = events.loc[ok, C.ENROLLED_AT].to_numpy(dtype="datetime64[s]")
         return idx, summed, int(cols[ok][int(np.argmax(times))])
 
-    def _known_request(self, cadre_id: str, events: pd.DataFrame | None) -> _Request:
+    def _known_request(self, cadre_id: str, events) -> _Request:
+        """``events``: completions newer than the model, as a frame, or any event store
+        (an object with ``for_cadre(cadre_id)``), which is then read for this cadre."""
         profile = self.cadre_profile(cadre_id)
+        if events is not None and hasattr(events, "for_cadre"):
+            events = events.for_cadre(str(cadre_id))
         r = self.cadre_map.index[str(cadre_id)]
         hist, hist_w = _row(self.history_, r)
         hist_w = hist_w.astype(np.float32)
@@ -479,10 +483,10 @@ class RecommenderModel:
         include_completed: bool = False,
         include_compulsory: bool = False,
         explain: bool = True,
-        events: pd.DataFrame | None = None,
+        events=None,
     ) -> list[Recommendation]:
         """Top-``k`` elective courses for a known cadre; ``events`` are completions newer
-        than the model.
+        than the model (a frame, or an event store read for this cadre).
 
         Courses the cadre already enrolled in (finished or not) are excluded unless
         ``include_completed``; compulsory courses (assigned, not chosen: the menu places
@@ -499,6 +503,36 @@ class RecommenderModel:
             include_compulsory=include_compulsory,
             explain=explain,
         )
+
+    def compulsory_courses(
+        self, cadre_id: str, *, events: pd.DataFrame | None = None
+    ) -> list[dict[str, Any]]:
+        """The active compulsory courses whose audience includes this cadre, with a status:
+        ``taken`` (enrolled or completed, events included), ``open`` (can still be taken),
+        ``closed`` (its session has started and the cadre did not take it). Recommendation
+        lists leave these out; portals show them as 必修 from here."""
+        req = self._known_request(cadre_id, events)
+        mask = self.compulsory & self.active & self._audience_mask(req.profile)
+        taken = np.zeros(len(self.course_ids), dtype=bool)
+        taken[req.seen] = True
+        open_now = self.open_courses()
+        out = []
+        for i in np.flatnonzero(mask).tolist():
+            status = "taken" if taken[i] else ("open" if open_now[i] else "closed")
+            start = self.session_start[i]
+            out.append(
+                {
+                    "course_id": self.course_ids[i],
+                    "title": self.titles[i],
+                    "category": self.categories[i],
+                    "format": self.formats[i],
+                    "credit_hours": float(self.hours[i]),
+                    "status": status,
+                    "session_start": None if np.isnat(start) else str(start),
+                }
+            )
+        order = {"open": 0, "closed": 1, "taken": 2}
+        return sorted(out, key=lambda c: (order[c["status"]], c["course_id"]))
 
     def recommend_profile(
         self,
@@ -558,10 +592,16 @@ class RecommenderModel:
             for pos, j in enumerate(top)
         ]
 
-    def recommend_batch(self, cadre_ids: Sequence[str], k: int = 10) -> pd.DataFrame:
-        """``cadre_id, rank, course_id, score`` rows for many known cadres (no explanations)."""
+    def recommend_batch(
+        self, cadre_ids: Sequence[str], k: int = 10, *, events=None, include_compulsory=False
+    ) -> pd.DataFrame:
+        """``cadre_id, rank, course_id, score`` rows for many known cadres (no explanations);
+        ``events``: an event store read for each cadre (see :meth:`recommend`)."""
         rows = []
         for cid in cadre_ids:
-            for rec in self.recommend(cid, k, explain=False):
+            recs = self.recommend(
+                cid, k, explain=False, events=events, include_compulsory=include_compulsory
+            )
+            for rec in recs:
                 rows.append((cid, rec.rank, rec.course_id, rec.score))
         return pd.DataFrame(rows, columns=[C.CADRE_ID, "rank", C.COURSE_ID, "score"])

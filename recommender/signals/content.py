@@ -114,9 +114,7 @@ class ContentSignal(Signal):
         if len(pos) == 0:
             return np.zeros(self.n_items_, dtype=np.float32)
         vals = t.data[pos] * np.repeat(np.asarray(weights, np.float32), lens)
-        return np.bincount(t.indices[pos], weights=vals, minlength=self.n_items_).astype(
-            np.float32
-        )
+        return np.bincount(t.indices[pos], weights=vals, minlength=self.n_items_).astype(np.float32)
 
     def score_one(self, query: Query) -> np.ndarray:
         self._check_fitted()

@@ -79,6 +79,8 @@ class FieldTaxonomy:
     def category_matrix(self, course_categories: Sequence[str]) -> np.ndarray:
         """(n courses × n fields) float32: 1 where the course's category serves the field."""
         cats = np.asarray([str(c) for c in course_categories], dtype=object)
-        return np.stack(
-            [np.isin(cats, list(c)) for c in self.categories], axis=1
-        ).astype(np.float32) if len(self.names) else np.zeros((len(cats), 0), np.float32)
+        return (
+            np.stack([np.isin(cats, list(c)) for c in self.categories], axis=1).astype(np.float32)
+            if len(self.names)
+            else np.zeros((len(cats), 0), np.float32)
+        )

@@ -23,7 +23,7 @@ from service.deps import (
 )
 from service.responses import FastJSON
 from service.routes._common import known_segment, not_found
-from service.schemas import ProfileRequest, Recommendations
+from service.schemas import CompulsoryCourses, ProfileRequest, Recommendations
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 
@@ -36,7 +36,9 @@ async def cadre_recommendations(
     loaded: ModelDep,
     store: StoreDep,
     settings: SettingsDep,
-    k: Annotated[int, Query(ge=1, description="how many courses (≤ max_k, default 100)")] = 10,
+    k: Annotated[
+        int, Query(ge=1, description="how many courses (at most max_k: 100 unless configured)")
+    ] = 10,
     category: Annotated[
         list[str] | None, Query(max_length=200, description="课程类别; repeat or comma-separate")
     ] = None,
@@ -44,6 +46,9 @@ async def cadre_recommendations(
         list[str] | None, Query(max_length=200, description="video, micro, article, live, …")
     ] = None,
     include_completed: bool = False,
+    include_compulsory: Annotated[
+        bool, Query(description="also list compulsory courses (default: electives only)")
+    ] = False,
     explain: bool = True,
 ) -> FastJSON:
     """Top-k courses for a cadre the model knows; completions posted since training count."""
@@ -57,6 +62,7 @@ async def cadre_recommendations(
             category=cats,
             format=fmts,
             include_completed=include_completed,
+            include_compulsory=include_compulsory,
             explain=explain,
             events=events,
         )
@@ -87,6 +93,7 @@ async def profile_recommendations(
         completed=body.completed,
         category=cats,
         format=fmts,
+        include_compulsory=body.include_compulsory,
         explain=body.explain,
     )
     return FastJSON(
@@ -95,5 +102,24 @@ async def profile_recommendations(
             "cadre_id": None,
             "count": len(items),
             "items": [r.to_dict() for r in items],
+        }
+    )
+
+
+@router.get("/cadres/{cadre_id}/compulsory", response_model=CompulsoryCourses)
+async def cadre_compulsory(cadre_id: CadreId, loaded: ModelDep, store: StoreDep) -> FastJSON:
+    """The cadre's compulsory courses (必修) with their status; recommendation lists leave
+    them out, the menu places them first."""
+    events = await read_events_async(store, cadre_id)
+    try:
+        items = loaded.model.compulsory_courses(cadre_id, events=events)
+    except UnknownIdError as exc:
+        raise not_found(exc) from None
+    return FastJSON(
+        {
+            "model_version": loaded.version,
+            "cadre_id": cadre_id,
+            "count": len(items),
+            "items": items,
         }
     )
