@@ -41,9 +41,12 @@ _EXPORTS = {
     "RecommenderModel": "recommender.ranking.model",
     "Recommendation": "recommender.ranking.model",
     "UnknownIdError": "recommender.ranking.model",
+    "Reason": "recommender.ranking.explain",
     # menus
     "Menu": "recommender.menu.types",
     "MenuConstraints": "recommender.menu.types",
+    "MenuItem": "recommender.menu.types",
+    "Unmet": "recommender.menu.types",
     "MenuError": "recommender.menu.types",
     "plan_menu": "recommender.menu.planning",
     # lifecycle

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import collections.abc
+import dataclasses
+import types
 import unicodedata
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
 
 from recommender import ENUM_ALIASES, FORMATS, SOURCES, UNIT_LEVELS, WINDOWS
+from recommender import Menu as LibMenu
+from recommender import MenuItem as LibMenuItem
+from recommender import Reason as LibReason
+from recommender import Recommendation as LibRecommendation
+from recommender import Unmet as LibUnmet
 
 
 def canonical_enum(value: object) -> object:
@@ -42,28 +51,65 @@ class _Out(BaseModel):
 
 
 # ------------------------------------------------------------------ responses
-class Reason(_Out):
-    kind: str
-    text: str
-    detail: dict[str, Any] = {}
+# The shapes of a recommendation and a menu are defined once, by the library's dataclasses;
+# the response models below are derived from them (plus ``model_version`` and paging), so
+# the API, the CLI's --json and Python callers cannot drift apart.
 
 
-class Recommendation(_Out):
-    course_id: str
-    title: str
-    category: str
-    format: str
-    credit_hours: float
-    score: float
-    rank: int
-    reasons: list[Reason] = []
+def _json_type(tp: Any) -> Any:
+    """The JSON form of a library field type: non-finite floats become null (to_dict does
+    that), datetimes are ISO strings, tuples are lists, dataclasses stay (pydantic reads them)."""
+    origin = get_origin(tp)
+    if tp is float:
+        return float | None
+    if tp is datetime:
+        return str
+    if origin in (tuple, list) and get_args(tp):
+        return list[_json_type(get_args(tp)[0])]  # type: ignore[misc]
+    if origin in (types.UnionType, Union):
+        return Union[tuple(_json_type(a) for a in get_args(tp))]  # noqa: UP007
+    if origin in (dict, Mapping, collections.abc.Mapping):
+        key, value = get_args(tp) or (str, Any)
+        return dict[key, _json_type(value)]  # type: ignore[valid-type]
+    if dataclasses.is_dataclass(tp):
+        return from_library(tp)
+    return tp
+
+
+def from_library(cls: type, *, name: str | None = None, **extra: Any) -> type[BaseModel]:
+    """A response model with the fields of library dataclass ``cls`` (plus ``extra``)."""
+    key = (cls, name, tuple(extra))
+    if key in _DERIVED:
+        return _DERIVED[key]
+    hints = get_type_hints(cls)
+    fields: dict[str, Any] = dict(extra)
+    for f in dataclasses.fields(cls):
+        tp = _json_type(hints[f.name])
+        if f.default is not dataclasses.MISSING:
+            fields[f.name] = (tp, f.default)
+        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            fields[f.name] = (tp, Field(default_factory=f.default_factory))
+        else:
+            fields[f.name] = (tp, ...)
+    model = create_model(name or cls.__name__, __base__=_Out, __doc__=cls.__doc__, **fields)
+    _DERIVED[key] = model
+    return model
+
+
+_DERIVED: dict[tuple, type[BaseModel]] = {}
+
+Reason = from_library(LibReason)
+Recommendation = from_library(LibRecommendation)
+MenuItem = from_library(LibMenuItem)
+Unmet = from_library(LibUnmet)
+Menu = from_library(LibMenu, model_version=(str, ...))
 
 
 class Recommendations(_Out):
     model_version: str
     cadre_id: str | None = None
     count: int
-    items: list[Recommendation]
+    items: list[Recommendation]  # type: ignore[valid-type]
 
 
 class CompulsoryCourse(_Out):
@@ -87,43 +133,7 @@ class SimilarCourses(_Out):
     model_version: str
     course_id: str
     count: int
-    items: list[Recommendation]
-
-
-class MenuItem(_Out):
-    course_id: str
-    title: str
-    category: str
-    format: str
-    credit_hours: float
-    score: float | None = None
-    week: int | None = None
-    session_start: str | None = None
-    session_end: str | None = None
-    reason: str = ""
-    compulsory: bool = False
-    weeks: dict[str, float] = {}
-
-
-class Unmet(_Out):
-    constraint: str
-    shortfall_hours: float | None = None
-    message: str
-
-
-class Menu(_Out):
-    model_version: str
-    cadre_id: str
-    year: int
-    target_hours: float
-    hours_credited: float
-    planned_hours: float
-    items: list[MenuItem]
-    totals_by_category: dict[str, float]
-    totals_by_format: dict[str, float]
-    met: bool
-    unmet: list[Unmet]
-    solver: str
+    items: list[Recommendation]  # type: ignore[valid-type]
 
 
 class EventOutcome(_Out):
