@@ -35,7 +35,7 @@ train: $(STAMP)
 
 test: $(STAMP)
 	@# the console's browser tests drive Debian's headless chromium (+ a CJK font for screenshots)
-	@test -x /usr/bin/chromedriver || { (apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei) >/dev/null 2>&1 || echo "chromium not installed: console browser tests skip (and fail under CI=true)"; }
+	@test -x /usr/bin/chromedriver || { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei) >/dev/null 2>&1 || echo "chromium not installed: console browser tests skip (and fail under CI=true)"; }
 	@# the event-store tests start a throw-away PostgreSQL (initdb/pg_ctl from Debian's postgresql)
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >/dev/null 2>&1 || echo "postgresql not installed: PostgreSQL tests skip (and fail under CI=true)"; }
 	$(PY) -m pytest -q
