@@ -139,7 +139,7 @@ def test_missing_model_message(tmp_path):
 def test_publish_refuses_missing_version(tiny_models, tmp_path):
     root = copy_root(tiny_models, tmp_path / "m")
     before = os.readlink(root / "current")
-    with pytest.raises(ArtifactError):
+    with pytest.raises(ArtifactError, match="does-not-exist"):
         publish_version(root, "does-not-exist")
     assert os.readlink(root / "current") == before
     assert list_versions(root)
