@@ -115,7 +115,7 @@ def test_batch_recommend_csv_is_neutralised(tiny_models, tmp_path, monkeypatch):
         {"cadre_id": PAYLOADS, "rank": range(1, n + 1), "course_id": PAYLOADS, "score": -0.5}
     )
     monkeypatch.setattr(RecommenderModel, "has_cadre", lambda self, c: True)
-    monkeypatch.setattr(RecommenderModel, "recommend_batch", lambda self, ids, k: fake)
+    monkeypatch.setattr(RecommenderModel, "recommend_batch", lambda self, ids, k, **kw: fake)
     ids = tmp_path / "ids.txt"
     ids.write_text("G1\n", encoding="utf-8")
     out = tmp_path / "recs.csv"
