@@ -68,6 +68,16 @@ class Settings(BaseSettings):
     timeout_keep_alive: int = Field(
         5, ge=1, le=600, description="seconds an idle keep-alive connection is kept open"
     )
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="seconds a client may take to send a request's line and headers "
+        "(from the connection or the request's first byte); slower connections are closed",
+    )
+    body_timeout: float = Field(
+        30.0, gt=0, le=3600, description="seconds a client may take to send a request body"
+    )
     max_header_bytes: int = Field(
         16 * 1024,
         ge=1024,

@@ -169,6 +169,8 @@ def run(
     """
     import uvicorn
 
+    from service.protocol import TimedHttpToolsProtocol
+
     from service.logs import log_config
 
     env = {
@@ -179,6 +181,9 @@ def run(
     env.update({f"XUANXUE_{key.upper()}": str(value) for key, value in settings.items()})
     os.environ.update(env)
     resolved = Settings()
+    # read timeouts for slow clients (service/protocol.py reads them in every worker)
+    os.environ["XUANXUE_HEADER_TIMEOUT"] = str(resolved.header_timeout)
+    os.environ["XUANXUE_BODY_TIMEOUT"] = str(resolved.body_timeout)
     read_metadata(resolved.model_path)  # fail fast with the artifact's own message
     common = dict(
         host=host,
@@ -193,6 +198,8 @@ def run(
         limit_concurrency=resolved.limit_concurrency or None,
         timeout_keep_alive=resolved.timeout_keep_alive,
         h11_max_incomplete_event_size=resolved.max_header_bytes,
+        # httptools plus header/body read timeouts (uvicorn has none of its own)
+        http=TimedHttpToolsProtocol,
         # a new worker imports the stack and loads the model before it is ready; during
         # SIGHUP's rolling restart the old worker keeps serving until then
         timeout_worker_healthcheck=startup_timeout,
