@@ -91,6 +91,8 @@ class _Request:
         )
 
 
+#: cadre profiles kept as dicts after first use (oldest dropped past this many)
+MAX_CACHED_PROFILES = 20_000
 #: a field of work the profile names with at least this share gets a course in a new
 #: cadre's list (at most MAX_COVERED fields, the strongest first)
 FIELD_SHARE = 0.2
@@ -197,7 +199,10 @@ class RecommenderModel:
         self.session_start = c[C.SESSION_START].to_numpy(dtype="datetime64[s]")
         self.catalog = Catalog.from_frame(self.courses, self.rules)
         self._cohort_index, self._cohort_counts = self._cohort_table()
-        self._cadre_records = self.cadres.to_dict("records")
+        # profiles are built per cadre on first use (to_dict of 100k cadres held the GIL for
+        # ~2 s at every load, stalling requests during a reload)
+        self._cadre_columns = [(c, self.cadres[c].array) for c in self.cadres.columns]
+        self._cadre_records: dict[int, dict] = {}
         self._state = self.hybrid.serving_state()
         self.hybrid.warm_up(self._state, self._common_queries())
         self._open_cache: tuple[str | None, np.ndarray] | None = None
@@ -230,6 +235,7 @@ class RecommenderModel:
             "_cohort_index",
             "_cohort_counts",
             "_cadre_records",
+            "_cadre_columns",
             "rules",
             "_state",
             "_open_cache",
@@ -271,7 +277,17 @@ class RecommenderModel:
                 "for a cadre the model has not seen, POST /v1/recommendations "
                 "with a profile (or call recommend_profile)",
             )
-        return self._cadre_records[row]
+        record = self._cadre_records.get(row)
+        if record is None:
+            record = {
+                name: (v.item() if isinstance(v, np.generic) else v)
+                for name, column in self._cadre_columns
+                for v in (column[row],)
+            }
+            if len(self._cadre_records) >= MAX_CACHED_PROFILES:
+                self._cadre_records.clear()  # simple and thread-safe; profiles rebuild in µs
+            self._cadre_records[row] = record
+        return record
 
     # --------------------------------------------------------------- request
     def _events_row(self, events: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray, int]:
