@@ -169,9 +169,8 @@ def run(
     """
     import uvicorn
 
-    from service.protocol import TimedHttpToolsProtocol
-
     from service.logs import log_config
+    from service.protocol import TimedHttpToolsProtocol
 
     env = {
         "XUANXUE_MODEL_PATH": str(model_path),
