@@ -8,7 +8,7 @@ MODELS ?= models
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint format bench train sample clean help
+.PHONY: run test lint format bench train sample notebooks clean help
 
 help:
 	@echo "make run    train on $(DATA) if no model exists, then serve on http://$(HOST):$(PORT)"
@@ -54,6 +54,10 @@ bench: $(STAMP)
 	@# wrk (Debian) drives the HTTP load test; without it the benchmark uses its httpx client
 	@command -v wrk >/dev/null || { (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null 2>&1 || echo "wrk not installed: using the httpx load client"; }
 	$(PY) -m benchmarks.run_all
+
+notebooks: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[lab]"
+	$(VENV)/bin/jupyter lab notebooks/
 
 clean:
 	rm -rf $(VENV) $(MODELS) .pytest_cache .ruff_cache

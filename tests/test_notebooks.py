@@ -75,6 +75,14 @@ def test_notebook_runs(path: Path, kernel_env):
         if o.get("output_type") == "error"
     ]
     assert not errors
+    images = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "image/png" in o.get("data", {})
+    ]
+    assert images, f"{path.name}: no chart was rendered as image/png"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
