@@ -1,9 +1,10 @@
-"""ranking — signals in, ranked and explained courses out.
+"""ranking — signals in, ranked and explained elective courses out.
 
-- ``hybrid``: the blend of signal scores (z-scored per cadre, warm and cold weights)
-- ``blend_search``: fitting the blend weights on a validation split
-- ``serving``: single-cadre request path and its caches
-- ``explain``: reasons for every recommended course
+- ``hybrid``: ``Hybrid(signals=...)``: per-cadre z-scored blend, warm and cold weights, the
+  request path (``score_one``) with its ``ServingState`` memo
+- ``blend_search``: fitting the weights on a validation split (protocol from the data's shape)
+- ``scaling``: z-scores and top-k; ``metrics``: ranking metrics
 - ``model``: ``RecommenderModel`` — ids in, filtered, ranked, explained courses out
-- ``metrics``: ranking metrics (NDCG, recall, MAP, coverage, diversity)
+- ``explain``: reasons for every recommended course
+- ``pipeline``: ``TrainConfig``, ``default_signals``, ``fit_recommender``
 """

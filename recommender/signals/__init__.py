@@ -1,6 +1,12 @@
-"""signals — the scores the hybrid blends, one module per signal.
+"""signals — the scores the hybrid blends, one module per signal, one contract for all.
 
+- ``base``: ``Signal`` (fit on TrainingData; score a batch; score one Query; memo key),
+  ``Query``/``QueryBatch`` (who is asking, with what profile, history and context),
+  ``ColdBridge`` (courses nobody took borrow their text neighbours' scores)
 - ``content``: TF-IDF profile ↔ course cosine
-- ``collaborative``: item–item models (EASE, item-kNN) and next-course transitions
-- ``popularity``: time-decayed popularity per cadre segment with backoff
+- ``collaborative``: item–item models (EASE, item-kNN) on the cadre's current history
+- ``popularity``: time-decayed popularity per segment with back-off, or overall
+- ``quality``: rating prior; ``sequence``: next-course transitions; ``context``: formats and
+  study windows; ``field``: fields of work named by the profile → course categories
+- ``rp3beta``: graph random walk (contract-tested, not in the default blend)
 """
