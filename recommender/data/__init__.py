@@ -7,6 +7,9 @@
 - ``readers``: raw file reading (CSV in UTF-8/GBK, ragged rows, XLSX/XLS/ODS, Parquet)
 - ``rejects``: rejected rows and cleared cells, and their Chinese report
 - ``loading``: validate tables into typed frames plus a rejects list (``load_dataset``)
+- ``catalog``: ``Catalog``, the catalog parsed once (list cells, sessions, windows, audiences)
+- ``training``: ``TrainingData`` (id maps, interactions, times, segments) and its splits
 - ``features``: id maps, interaction weights, segments, quality prior, context bits
+- ``spreadsheet``: CSV/xlsx writing that no spreadsheet runs as a formula
 - ``rules``: training rules (hour targets per rank band, menu defaults) from a TOML file
 """
