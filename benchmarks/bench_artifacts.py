@@ -68,6 +68,24 @@ class Evil:
         return (exec, (f"import pathlib; pathlib.Path({self.marker!r}).write_text('pwned')",))
 
 
+def poisoned_gap_tables(real, payloads, injected: list):
+    """``real`` (the gap-table builder) with a payload written into the first text column of
+    every table; the payloads written are appended to ``injected``."""
+
+    def poisoned(*args, **kwargs):
+        tables = real(*args, **kwargs)
+        for i, (name, table) in enumerate(tables.items()):
+            text = [c for c in table.columns if pd.api.types.is_string_dtype(table[c])]
+            if len(table) and text:
+                table = table.copy()
+                table.loc[table.index[0], text[0]] = payloads[i % len(payloads)]
+                tables[name] = table
+                injected.append(payloads[i % len(payloads)])
+        return tables
+
+    return poisoned
+
+
 def _resign(d: Path, key: bytes) -> None:
     (d / SIGNATURE_FILE).write_bytes(sign({n: (d / n).read_bytes() for n in FILES}, key))
 
@@ -234,19 +252,7 @@ def injection(tmp: Path, model_root: Path) -> pd.DataFrame:
     data = tmp / "tiny"
     generate_sample(data, scale="tiny", seed=7)
     real_tables, injected = report.gap_tables, []
-
-    def poisoned(*a, **kw):
-        tables = real_tables(*a, **kw)
-        for i, (name, t) in enumerate(tables.items()):
-            text = [c for c in t.columns if pd.api.types.is_string_dtype(t[c])]
-            if len(t) and text:
-                t = t.copy()
-                t.loc[t.index[0], text[0]] = PAYLOADS[i % len(PAYLOADS)]
-                tables[name] = t
-                injected.append(PAYLOADS[i % len(PAYLOADS)])
-        return tables
-
-    report.gap_tables = poisoned
+    report.gap_tables = poisoned_gap_tables(real_tables, PAYLOADS, injected)
     try:
         path = report.write_gap_report(data, tmp / "gaps.xlsx")
     finally:

@@ -31,6 +31,7 @@ from tests.test_service_support import (  # noqa: F401  (fixtures)
     WRITE,
     cadre_ids,
     client_for,
+    completion_event,
     course_ids,
     make_settings,
 )
@@ -173,19 +174,6 @@ def test_sigkill_during_train_keeps_current_many(tiny_data, tiny_models, tmp_pat
 
 
 # --------------------------------------------------- event store under concurrency
-def _event(cadre: str, course: str, event_id: str) -> dict:
-    return {
-        "event_id": event_id,
-        "cadre_id": cadre,
-        "course_id": course,
-        "enrolled_at": "2026-03-01T09:00:00",
-        "completed_at": "2026-03-02T10:00:00",
-        "progress": 1.0,
-        "rating": 4,
-        "source": "self_selected",
-    }
-
-
 def _store_settings(models: Path, target: str, tmp: Path, **overrides):
     """Service settings on ``target``: a SQLite path or a PostgreSQL URL (events_url)."""
     if target.startswith("postgresql://"):
@@ -204,7 +192,7 @@ def _post_concurrently(post, cadres, courses, threads: int, batches: int) -> tup
         sent = []
         for b in range(batches):
             batch = [
-                _event(rnd.choice(cadres), rnd.choice(courses), f"t{t}-b{b}-e{e}")
+                completion_event(rnd.choice(cadres), rnd.choice(courses), f"t{t}-b{b}-e{e}")
                 for e in range(rnd.randint(1, 3))
             ]
             sent.append(batch)
@@ -301,7 +289,7 @@ def test_acknowledged_events_survive_server_sigkill(
                 i = 0
                 while not stop.is_set() and i < 10_000:
                     i += 1
-                    body = _event(
+                    body = completion_event(
                         rnd.choice(cadre_ids),
                         rnd.choice(course_ids),
                         f"{t}-{i}-{uuid.uuid4().hex[:6]}",

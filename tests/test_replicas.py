@@ -27,7 +27,7 @@ import pytest
 
 from recommender.lifecycle.artifacts import publish_version, resolve
 from tests.pg import stored_ids
-from tests.test_service_support import API_KEY, WRITE, cadre_ids, course_ids  # noqa: F401
+from tests.test_service_support import API_KEY, WRITE, cadre_ids, completion_event, course_ids  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -111,19 +111,6 @@ def replicas(models: Path, events_url: str, scratch: Path, n: int = 2):
             r.kill()
 
 
-def event(cadre: str, course: str, event_id: str) -> dict:
-    return {
-        "event_id": event_id,
-        "cadre_id": cadre,
-        "course_id": course,
-        "enrolled_at": "2026-03-01T09:00:00",
-        "completed_at": "2026-03-02T10:00:00",
-        "progress": 1.0,
-        "rating": 4,
-        "source": "self_selected",
-    }
-
-
 @dataclass
 class PostResult:
     sent: set[str] = field(default_factory=set)
@@ -149,7 +136,7 @@ def post_during_kill(
         clients = [httpx.Client(base_url=r.base, timeout=10, headers=WRITE) for r in pool]
         try:
             for i in range(per_thread):
-                body = event(rnd.choice(cadres), rnd.choice(courses), f"r{t}-{i}")
+                body = completion_event(rnd.choice(cadres), rnd.choice(courses), f"r{t}-{i}")
                 with lock:
                     out.sent.add(body["event_id"])
                 for attempt in range(6):
@@ -255,12 +242,12 @@ def test_two_replicas_share_events_survive_a_kill_and_reload(shared, cadre_ids, 
         cadre = cadre_ids[7]
         top = httpx.get(f"{b.base}/v1/cadres/{cadre}/recommendations?k=5", headers=WRITE)
         taken = top.json()["items"][0]["course_id"]
-        posted = httpx.post(f"{a.base}/v1/completions", json=event(cadre, taken, "ab-1"),
+        posted = httpx.post(f"{a.base}/v1/completions", json=completion_event(cadre, taken, "ab-1"),
                             headers=WRITE)  # fmt: skip
         assert posted.status_code == 200 and posted.json()["stored"] == 1
         after = httpx.get(f"{b.base}/v1/cadres/{cadre}/recommendations?k=5", headers=WRITE)
         assert taken not in [it["course_id"] for it in after.json()["items"]]
-        resend = httpx.post(f"{b.base}/v1/completions", json=event(cadre, taken, "ab-1"),
+        resend = httpx.post(f"{b.base}/v1/completions", json=completion_event(cadre, taken, "ab-1"),
                             headers=WRITE)  # fmt: skip
         assert resend.json()["duplicates"] == 1  # the other replica knows it too
 

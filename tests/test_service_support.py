@@ -119,3 +119,17 @@ def history(model, cadre_id: str) -> set[str]:
     """Courses a cadre enrolled in within the training data."""
     row = model.cadre_map.index[cadre_id]
     return {str(model.course_ids[i]) for i in model.history_[row].indices}
+
+
+def completion_event(cadre: str, course: str, event_id: str) -> dict:
+    """A completed, rated enrolment as a portal posts it (used by the load/kill tests)."""
+    return {
+        "event_id": event_id,
+        "cadre_id": cadre,
+        "course_id": course,
+        "enrolled_at": "2026-03-01T09:00:00",
+        "completed_at": "2026-03-02T10:00:00",
+        "progress": 1.0,
+        "rating": 4,
+        "source": "self_selected",
+    }

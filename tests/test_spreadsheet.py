@@ -128,23 +128,13 @@ def test_batch_recommend_csv_is_neutralised(tiny_models, tmp_path, monkeypatch):
 
 
 def test_gap_workbook_has_no_formula_cells(tiny_data, tmp_path, monkeypatch):
+    from benchmarks.bench_artifacts import poisoned_gap_tables
     from recommender.insights import report
 
-    real = report.gap_tables
     injected: list[str] = []
-
-    def poisoned(*args, **kwargs):
-        tables = real(*args, **kwargs)
-        for i, (name, table) in enumerate(tables.items()):
-            text = [c for c in table.columns if pd.api.types.is_string_dtype(table[c])]
-            if len(table) and text:
-                table = table.copy()
-                table.loc[table.index[0], text[0]] = PAYLOADS[i % len(PAYLOADS)]
-                tables[name] = table
-                injected.append(PAYLOADS[i % len(PAYLOADS)])
-        return tables
-
-    monkeypatch.setattr(report, "gap_tables", poisoned)
+    monkeypatch.setattr(
+        report, "gap_tables", poisoned_gap_tables(report.gap_tables, PAYLOADS, injected)
+    )
     path = report.write_gap_report(tiny_data, tmp_path / "gaps.xlsx")
     book = openpyxl.load_workbook(path)
     cells = [c for ws in book.worksheets for row in ws.iter_rows() for c in row]
