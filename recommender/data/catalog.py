@@ -195,3 +195,10 @@ class Catalog:
             needs_session=np.isin(formats, SCHEDULED_FORMATS),
             pos={c: i for i, c in enumerate(ids)},
         )
+
+
+def open_sessions(starts: np.ndarray, at: np.datetime64) -> np.ndarray:
+    """Courses one can still enrol in at ``at``: self-paced ones (no session start) and
+    scheduled ones whose session starts at or after ``at``."""
+    starts = np.asarray(starts, dtype="datetime64[s]")
+    return np.isnat(starts) | (starts >= np.datetime64(at, "s"))

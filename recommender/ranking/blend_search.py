@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recommender.data.catalog import open_sessions
 from recommender.data.schema import Columns as C
 from recommender.ranking.scaling import top_k, zscore
 from recommender.signals.base import QueryBatch
@@ -128,8 +129,7 @@ def relevance(data, holdout: pd.DataFrame) -> sp.csr_matrix:
 def open_courses(data, at: np.datetime64 | None = None) -> np.ndarray:
     """Self-paced courses, and scheduled ones whose session starts at or after ``at``."""
     start = data.courses[C.SESSION_START].to_numpy(dtype="datetime64[s]")
-    at = data.now if at is None else np.datetime64(at, "s")
-    return np.isnat(start) | (start >= at)
+    return open_sessions(start, data.now if at is None else at)
 
 
 def rankable(data) -> np.ndarray:

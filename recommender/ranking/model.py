@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recommender.data.catalog import Catalog, audience_tags
+from recommender.data.catalog import Catalog, audience_tags, open_sessions
 from recommender.data.features import context_bits, interaction_weights, segment_of
 from recommender.data.rules import TrainingRules, load_rules
 from recommender.data.schema import Columns as C
@@ -379,8 +379,7 @@ class RecommenderModel:
         """Courses one can still enrol in at ``at`` (default ``as_of``, else the end of the
         training data): self-paced ones, and scheduled ones whose session has not started."""
         at = self.as_of if at is None else at
-        ref = self.now_ if at is None else np.datetime64(at, "s")
-        return np.isnat(self.session_start) | (self.session_start >= ref)
+        return open_sessions(self.session_start, self.now_ if at is None else at)
 
     def _open_mask(self) -> np.ndarray:
         """Active courses still open at ``as_of`` (memoised per ``as_of``; read-only)."""
