@@ -1,14 +1,18 @@
 """Training rules: annual 学时 targets per rank band and the personal-menu defaults.
 
 Everything lives in one settings file, ``recommender/resources/training_rules.toml``;
-:func:`load_rules` reads it (or another file with the same layout) into a frozen
-:class:`TrainingRules`.
+:func:`load_rules` reads it (or another file with the same layout: the one named by
+``XUANXUE_RULES`` when no path is given) into a frozen :class:`TrainingRules`. An academy
+whose catalog names its categories differently maps them onto the rules' groups in
+``[category_groups]``; :meth:`TrainingRules.catalog_warnings` says (in Chinese) what a rule
+names that the catalog lacks.
 """
 
 from __future__ import annotations
 
+import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from importlib import resources
@@ -16,9 +20,19 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from recommender.data.schema import WINDOWS
+from recommender.data.cells import VALUE_LABELS
+from recommender.data.schema import FORMATS, WINDOWS
 
 BANDS = ("乡科级", "县处级", "厅局级")
+#: environment variable naming the rules file when no path is given
+RULES_ENV = "XUANXUE_RULES"
+#: the two parts of an annual target that has a centralised/online split
+SPLIT_PARTS = ("centralised", "online")
+PART_LABELS = {"centralised": "集中培训", "online": "网络学习"}
+_FORMAT_CLASSES = {
+    "centralised": ("face_to_face", "special_class"),
+    "online": ("video", "micro", "article", "live"),
+}
 
 
 class RulesError(ValueError):
@@ -55,7 +69,13 @@ class TrainingRules:
     band_keywords
         Ordered (band, keywords) fallback: the first band with a keyword inside the rank.
     category_minimums
-        Share of the remaining target per '+'-joined category group.
+        Share of the remaining target per '+'-joined rule group.
+    category_groups
+        Catalog category → rule group (a category not listed is its own group).
+    hour_split
+        Band → {centralised, online} 学时 a year (乡科级 90 + 50); bands without one have none.
+    format_classes
+        centralised / online → the course formats that count towards that part.
     weekly_hours_budget, windows, day_start_hour, evening_start_hour
         Menu defaults and the window boundaries.
     solver
@@ -68,6 +88,13 @@ class TrainingRules:
     band_keywords: tuple[tuple[str, tuple[str, ...]], ...] = ()
     category_minimums: Mapping[str, float] = field(
         default_factory=lambda: MappingProxyType({"政治理论+党性教育": 0.3})
+    )
+    category_groups: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    hour_split: Mapping[str, Mapping[str, float]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    format_classes: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType(_FORMAT_CLASSES)
     )
     weekly_hours_budget: float = 4.0
     windows: tuple[str, ...] = WINDOWS
@@ -92,6 +119,44 @@ class TrainingRules:
         band = self.rank_band(rank)
         return float(self.annual_hours.get(band, self.annual_hours[self.default_band]))
 
+    def split_for(self, rank: str | None) -> dict[str, float]:
+        """{centralised, online} 学时 a year for a rank's band ({} when the band has none)."""
+        return dict(self.hour_split.get(self.rank_band(rank), {}))
+
+    def rule_group(self, category: str) -> str:
+        """The rule group a catalog category counts towards (itself when not mapped)."""
+        return self.category_groups.get(category, category)
+
+    def format_labels(self, part: str) -> str:
+        """'面授、专题班' for a split part, for messages."""
+        return "、".join(VALUE_LABELS.get(f, f) for f in self.format_classes.get(part, ()))
+
+    def catalog_warnings(self, categories: Collection[str], formats: Collection[str]) -> list[str]:
+        """Chinese warnings for rules that name categories or formats the catalog lacks."""
+        cats = {str(c) for c in categories}
+        groups = {self.rule_group(c) for c in cats}
+        out = [
+            f"规则 [category_groups] 中的目录类别“{c}”在课程目录中不存在"
+            for c in self.category_groups
+            if c not in cats
+        ]
+        for key in self.category_minimums:
+            for g in key.split("+"):
+                if g not in groups:
+                    out.append(
+                        f"规则 [menu.category_minimums] “{key}”中的“{g}”在课程目录中没有对应类别"
+                        f"，该最低学时要求无法满足；请在规则文件 [category_groups] 中把目录类别"
+                        f"映射到“{g}”（目录类别：{'、'.join(sorted(cats)) or '无'}）"
+                    )
+        for part in SPLIT_PARTS:
+            needed = [b for b, split in self.hour_split.items() if split.get(part, 0) > 0]
+            if needed and not set(self.format_classes.get(part, ())) & {str(f) for f in formats}:
+                out.append(
+                    f"课程目录中没有{PART_LABELS[part]}形式（{self.format_labels(part)}）的课程，"
+                    f"{'、'.join(needed)}的{PART_LABELS[part]}学时要求无法满足"
+                )
+        return out
+
 
 def _default_path() -> Path:
     return Path(str(resources.files("recommender") / "resources" / "training_rules.toml"))
@@ -102,6 +167,34 @@ def _section(doc: Mapping[str, Any], name: str, path: Path) -> Mapping[str, Any]
     if not isinstance(value, Mapping):
         raise RulesError(f"{path}: [{name}] must be a table, found {type(value).__name__}")
     return value
+
+
+def _split(targets: Mapping[str, Any], annual: Mapping[str, float], path: Path) -> dict:
+    """[targets.split.<band>]: centralised / online 学时 a year, both ≥ 0, band known."""
+    out = {}
+    for band, parts in _section(targets, "split", path).items():
+        if band not in annual:
+            raise RulesError(f"{path}: targets.split.{band} names a band without annual_hours")
+        if not isinstance(parts, Mapping) or set(parts) - set(SPLIT_PARTS):
+            raise RulesError(f"{path}: targets.split.{band} takes only {SPLIT_PARTS}")
+        hours = {p: float(parts.get(p, 0.0)) for p in SPLIT_PARTS}
+        if min(hours.values()) < 0:
+            raise RulesError(f"{path}: targets.split.{band} must be ≥ 0, found {hours}")
+        out[band] = MappingProxyType(hours)
+    return out
+
+
+def _format_classes(doc: Mapping[str, Any], path: Path) -> dict[str, tuple[str, ...]]:
+    """[formats]: which course formats are centralised and which online (disjoint, known)."""
+    given = _section(doc, "formats", path)
+    if unknown := set(given) - set(SPLIT_PARTS):
+        raise RulesError(f"{path}: [formats] has unknown keys {sorted(unknown)}")
+    out = {p: tuple(str(f) for f in given.get(p, _FORMAT_CLASSES[p])) for p in SPLIT_PARTS}
+    if bad := {f for fs in out.values() for f in fs} - set(FORMATS):
+        raise RulesError(f"{path}: [formats] has unknown formats {sorted(bad)}; use {FORMATS}")
+    if both := set(out["centralised"]) & set(out["online"]):
+        raise RulesError(f"{path}: [formats] lists {sorted(both)} as both centralised and online")
+    return out
 
 
 def _parse(doc: Mapping[str, Any], path: Path) -> TrainingRules:
@@ -134,6 +227,11 @@ def _parse(doc: Mapping[str, Any], path: Path) -> TrainingRules:
         rank_bands=MappingProxyType(bands),
         band_keywords=keywords,
         category_minimums=MappingProxyType(mins),
+        category_groups=MappingProxyType(
+            {str(k): str(v) for k, v in _section(doc, "category_groups", path).items()}
+        ),
+        hour_split=MappingProxyType(_split(targets, annual, path)),
+        format_classes=MappingProxyType(_format_classes(doc, path)),
         weekly_hours_budget=float(menu.get("weekly_hours_budget", 4.0)),
         windows=windows,
         day_start_hour=float(menu.get("day_start_hour", 8.0)),
@@ -154,16 +252,23 @@ def _load(path: Path) -> TrainingRules:
     return _parse(doc, path)
 
 
+def rules_path(path: str | Path | None = None) -> Path:
+    """The rules file to read: ``path``, else ``$XUANXUE_RULES``, else the packaged one."""
+    chosen = path if path is not None else os.environ.get(RULES_ENV) or None
+    return Path(chosen).resolve() if chosen is not None else _default_path()
+
+
 def load_rules(path: str | Path | None = None) -> TrainingRules:
-    """Read the training rules (the packaged ``training_rules.toml`` by default)."""
-    return _load(Path(path).resolve() if path is not None else _default_path())
+    """Read the training rules (``XUANXUE_RULES``, else the packaged ``training_rules.toml``,
+    when no path is given)."""
+    return _load(rules_path(path))
 
 
 def rules_fingerprint(path: str | Path | None = None) -> dict[str, str]:
     """Which rules file a model was trained with, and its SHA-256 (kept in the metadata)."""
     import hashlib
 
-    resolved = Path(path).resolve() if path is not None else _default_path()
+    resolved = rules_path(path)
     digest = hashlib.sha256(resolved.read_bytes()).hexdigest()
     return {"path": str(resolved), "sha256": digest}
 

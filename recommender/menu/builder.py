@@ -3,7 +3,8 @@
 Hard constraints are never broken (active, not completed, audience, inside the year and the
 cadre's windows, no overlapping sessions, prerequisites first, free seats, weekly budget,
 diversity caps). Soft goals are traded off in one objective (see ``training_rules.toml``):
-relevance, the hour target, category minimums, preferred formats, few courses. A MILP
+relevance, the hour target, category minimums, the centralised/online split of ranks that
+have one, preferred formats, few courses. A MILP
 (scipy/HiGHS) picks the courses, :mod:`recommender.menu.schedule` lays them out week by week,
 and whatever misses the target is reported in ``Menu.unmet`` with the hours it costs.
 
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.data.catalog import Catalog, split_list
-from recommender.data.rules import TrainingRules, load_rules
+from recommender.data.rules import SPLIT_PARTS, TrainingRules, load_rules
 from recommender.data.schema import WINDOWS
 from recommender.data.schema import Columns as C
 from recommender.menu.eligibility import build_catalog, diagnose
@@ -74,6 +75,7 @@ def resolve(cadre: Mapping[str, Any], mc: MenuConstraints, rules: TrainingRules)
     )
     if any(not 0.0 <= v <= 1.0 for v in minimums.values()):
         raise MenuError(f"category_minimums: shares must be in [0, 1], found {minimums}")
+    split = _split(cadre, mc, rules)
     if (
         min(target, budget, mc.hours_credited) < 0
         or min(mc.max_courses, mc.max_per_topic, mc.max_per_instructor) < 0
@@ -82,8 +84,20 @@ def resolve(cadre: Mapping[str, Any], mc: MenuConstraints, rules: TrainingRules)
     remaining = max(float(target) - float(mc.hours_credited), 0.0)
     cal = Calendar.for_year(mc.year, mc.start, budget)
     return Request(
-        float(target), remaining, float(budget), windows, tuple(formats), minimums, cal, mc
+        float(target), remaining, float(budget), windows, tuple(formats), minimums, split, cal, mc
     )
+
+
+def _split(cadre: Mapping[str, Any], mc: MenuConstraints, rules: TrainingRules) -> dict:
+    """The centralised/online split: the request's, else the rules' for the rank band."""
+    if mc.format_split is None:
+        return rules.split_for(str(cadre.get(C.RANK) or ""))
+    split = {str(k): float(v) for k, v in mc.format_split.items()}
+    if bad := set(split) - set(SPLIT_PARTS):
+        raise MenuError(f"format_split: unknown {sorted(bad)}; use {SPLIT_PARTS}")
+    if any(not v >= 0 for v in split.values()):
+        raise MenuError(f"format_split: 学时 must be ≥ 0, found {split}")
+    return split if sum(split.values()) > 0 else {}
 
 
 def build_menu(
@@ -204,7 +218,7 @@ def _reason(cat: PlanCatalog, req: Request, i: int, reasons: Mapping[str, str]) 
     parts = []
     if cat.compulsory[i]:
         parts.append("必修课")
-    groups = [g for g in req.minimums if cat.categories[i] in g.split("+")]
+    groups = [g for g in req.minimums if cat.groups[i] in g.split("+")]
     if groups and not cat.compulsory[i]:
         parts.append(f"计入{groups[0]}学时要求")
     if cat.preferred[i]:

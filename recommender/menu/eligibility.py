@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from recommender.data.catalog import Catalog, audience_tags
+from recommender.data.cells import VALUE_LABELS
+from recommender.data.rules import PART_LABELS
 from recommender.data.schema import Columns as C
 from recommender.menu.schedule import TOL, Calendar
 from recommender.menu.types import PlanCatalog, Request, Unmet
@@ -65,6 +67,9 @@ def build_catalog(
     start_ns, end_ns = t.start.asi8, t.end.asi8
     lo, hi = pd.Timestamp(cal.start).value, pd.Timestamp(cal.end).value
     sched = t.scheduled
+    parts = np.full(n, "", dtype=object)
+    for part, fmts in rules.format_classes.items():
+        parts[np.isin(t.formats, list(fmts))] = part
     checks = {
         "invalid": ~(hours > 0),
         "inactive": ~t.active,
@@ -74,7 +79,7 @@ def build_catalog(
         "year": sched & ~((start_ns >= lo) & (end_ns <= hi)),
         "windows": sched & ~np.isin(t.windows, list(windows)),
         "capacity": ~np.isnan(t.capacity) & (taken >= t.capacity),
-        "weekly_budget": sched & (hours > cal.budget + TOL),
+        "weekly_budget": sched & (parts != "centralised") & (hours > cal.budget + TOL),
     }
     reason = np.full(n, "", dtype=object)
     for code, mask in checks.items():
@@ -86,7 +91,9 @@ def build_catalog(
         ids=t.ids,
         titles=t.titles,
         categories=t.categories,
+        groups=np.array([rules.rule_group(c) for c in t.categories], dtype=object),
         formats=t.formats,
+        parts=parts,
         topics=t.topics,
         instructors=t.instructors,
         hours=np.nan_to_num(hours),
@@ -204,8 +211,16 @@ _WHY = {
 _CATALOG = ("invalid", "inactive", "completed", "audience", "no_session", "year")
 
 
+def _h(x: float) -> str:
+    """Hours as messages show them (two decimals at most): 4, 2.5, 46.67."""
+    return f"{round(float(x), 2) + 0.0:g}"
+
+
 def diagnose(cat: PlanCatalog, req: Request, sel: Selector, chosen: list[int]) -> list[Unmet]:
-    """Every goal the menu misses, with the constraint responsible and the hours short."""
+    """Every goal the menu misses, with the constraint responsible and the hours short.
+
+    Each message states the figures it rests on, and they add up: shown hours are rounded
+    to two decimals."""
 
     out: list[Unmet] = []
     if req.constraints.compulsory_first:
@@ -217,47 +232,77 @@ def diagnose(cat: PlanCatalog, req: Request, sel: Selector, chosen: list[int]) -
                     Unmet(
                         "compulsory",
                         float(cat.hours[i]),
-                        f"必修课《{cat.titles[i]}》（{cat.ids[i]}）无法安排：{why}",
+                        f"必修课《{cat.titles[i]}》（{cat.ids[i]}，{_h(cat.hours[i])} 学时）"
+                        f"无法安排：{why}",
                     )
                 )
     short = req.remaining - sel.hours(chosen)
     if short > TOL:
         out += _attribute(cat, req, sel, chosen, short)
-    for g, mask in sel.groups.items():
-        have = float(cat.hours[chosen][mask[chosen]].sum()) if chosen else 0.0
-        gap = sel.need[g] - have
-        if gap > TOL:
-            pool = float(cat.hours[mask & (cat.reason == "")].sum())
-            why = (
-                "可选课程不足" if pool < sel.need[g] - TOL else "受时间冲突、每周学时等其他约束限制"
-            )
-            out.append(
-                Unmet(f"category_minimum:{g}", round(gap, 6), f"{g} 还差 {gap:.1f} 学时：{why}")
-            )
-    return out
+    return out + [u for code in sel.groups if (u := _goal_unmet(cat, req, sel, chosen, code))]
+
+
+def _goal_unmet(
+    cat: PlanCatalog, req: Request, sel: Selector, chosen: list[int], code: str
+) -> Unmet | None:
+    """A category minimum or a part of the centralised/online split the menu misses."""
+    mask, need = sel.groups[code], sel.need[code]
+    have = float(cat.hours[chosen][mask[chosen]].sum()) if chosen else 0.0
+    gap = need - have
+    if gap <= TOL:
+        return None
+    pool = float(cat.hours[mask & (cat.reason == "")].sum())
+    if pool < need - TOL:
+        why = f"可安排的课程共 {_h(pool)} 学时，可选课程不足"
+    else:
+        why = "受时间冲突、每周学时等其他约束限制"
+    r = req.remaining
+    if code.startswith("category_minimum:"):
+        g = code.split(":", 1)[1]
+        share = req.minimums[g]
+        rule = f"{g} 应占剩余目标 {_h(r)} 学时的 {_h(share * 100)}%，即 {_h(need)} 学时"
+    else:
+        part = code.removesuffix("_hours")
+        total = sum(req.split.values())
+        label = f"{PART_LABELS[part]}（{_format_labels(cat, part)}）"
+        rule = (
+            f"{label}应为剩余目标 {_h(r)} 学时 × {_h(req.split[part])}/{_h(total)}"
+            f" = {_h(need)} 学时"
+        )
+    msg = f"{rule}，已安排 {_h(have)} 学时，还差 {_h(gap)} 学时：{why}"
+    return Unmet(code, round(gap, 6), msg)
+
+
+def _format_labels(cat: PlanCatalog, part: str) -> str:
+    """The Chinese names of the catalog's formats that count towards ``part``."""
+    fmts = sorted(set(cat.formats[cat.parts == part]))
+    return "、".join(VALUE_LABELS.get(f, f) for f in fmts) or "目录中无此类课程"
 
 
 def _bounds(cat: PlanCatalog, req: Request, sel: Selector) -> list[tuple[str, float, str]]:
     """Upper bounds on plannable hours as the hard constraints are added one group at a time."""
     h, reason, cal = cat.hours, cat.reason, req.calendar
     u = float(h[~np.isin(reason, _CATALOG)].sum())
-    out = [("catalog", u, f"有效且未学过的课程共 {u:.1f} 学时")]
+    out = [("catalog", u, "有效、未学过且在本年度计划期内的课程")]
     for code, text in (
-        ("windows", f"可学习时段（{'、'.join(req.windows)}）内的课程不足"),
-        ("capacity", "部分课程名额已满"),
-        ("prerequisites", "部分课程的先修课程无法安排"),
+        ("windows", f"可学习时段（{'、'.join(req.windows)}）以外的课程除外"),
+        ("capacity", "名额已满的课程除外"),
+        ("prerequisites", "先修课程无法安排的课程除外"),
     ):
         u -= float(h[reason == code].sum())
         out.append((code, u, text))
     u -= float(h[reason == "weekly_budget"].sum())
     cap = cal.budget * cal.n_weeks
-    out.append(
-        (
-            "weekly_budget",
-            min(u, cap),
-            f"每周可学 {cal.budget:g} 学时 × 剩余 {cal.n_weeks} 周 = {cap:.1f} 学时",
+    own = float(h[(reason == "") & sel.budgeted].sum())  # self-study hours, under the budget
+    if own > cap:
+        central = u - own
+        text = (
+            f"每周可学 {_h(cal.budget)} 学时 × 剩余 {cal.n_weeks} 周 = {_h(cap)} 学时自学时间"
+            + (f"，另有集中培训 {_h(central)} 学时" if central > TOL else "")
         )
-    )
+        out.append(("weekly_budget", central + cap, text))
+    else:
+        out.append(("weekly_budget", u, f"单次学时超过每周可学 {_h(cal.budget)} 学时的课程除外"))
     elig = sel.order
     for name, values, limit in (
         ("max_per_topic", cat.topics, sel.cap["topic"]),
@@ -270,36 +315,50 @@ def _bounds(cat: PlanCatalog, req: Request, sel: Selector) -> list[tuple[str, fl
             if not v or i in sel.fixed or taken.get(v, 0) < limit:
                 taken[v] = taken.get(v, 0) + (0 if i in sel.fixed else 1)
                 bound += h[i]
-        out.append(
-            (
-                name,
-                min(out[-1][1], bound),
-                f"每个{'专题' if 'topic' in name else '教师'}最多 {limit} 门",
-            )
-        )
+        what = "专题" if "topic" in name else "教师"
+        out.append((name, bound, f"每个{what}最多 {limit} 门"))
     top = float(np.sort(h[elig])[::-1][: max(sel.n_max, len(sel.fixed))].sum())
-    out.append(("max_courses", min(out[-1][1], top), f"课程数上限 {sel.n_max} 门"))
+    out.append(("max_courses", top, f"课程数上限 {sel.n_max} 门"))
     return out
 
 
 def _attribute(
     cat: PlanCatalog, req: Request, sel: Selector, chosen: list[int], short: float
 ) -> list[Unmet]:
-    """Split the hour shortfall over the constraints that cut the plannable hours below target."""
+    """Split the hour shortfall over the constraints that cut the plannable hours below target.
 
-    r, prev, left, out = req.remaining, req.remaining, short, []
+    Constraints are added one at a time; each one that lowers the most hours any menu could
+    reach is charged the difference, and its message shows that arithmetic."""
+
+    r, left, out = req.remaining, short, []
+    prev = r
     for name, bound, text in _bounds(cat, req, sel):
-        cut = min(prev - min(r, bound), left)
-        prev = min(prev, bound)
+        now = max(min(prev, bound), prev - left)  # never charge more than the shortfall
+        cut = prev - now
         if cut > TOL:
             left -= cut
+            before = f"剩余目标 {_h(r)} 学时" if prev >= r - TOL else f"此前最多 {_h(prev)} 学时"
             out.append(
-                Unmet(name, round(cut, 6), f"{text}，比剩余目标 {r:.1f} 学时少 {cut:.1f} 学时")
+                Unmet(
+                    name,
+                    round(cut, 6),
+                    f"{text}：最多可安排 {_h(now)} 学时，比{before}少 {_h(cut)} 学时",
+                )
             )
-    if left > TOL and len(chosen) >= sel.n_max:
-        text = f"已达课程数上限 {sel.n_max} 门"
-        out.append(Unmet("max_courses", round(left, 6), f"{text}，距剩余目标还差 {left:.1f} 学时"))
-    elif left > TOL:
-        text = "时间冲突、先修顺序、每周学时分布等约束共同作用"
-        out.append(Unmet("combination", round(left, 6), f"{text}，距剩余目标还差 {left:.1f} 学时"))
+        prev = now
+    if left > TOL:
+        code, text = (
+            ("max_courses", f"已达课程数上限 {sel.n_max} 门")
+            if len(chosen) >= sel.n_max
+            else ("combination", "时间冲突、先修顺序、每周学时分布等约束共同作用")
+        )
+        planned = sel.hours(chosen)
+        out.append(
+            Unmet(
+                code,
+                round(left, 6),
+                f"{text}：各项上限内最多 {_h(prev)} 学时，实际安排 {_h(planned)} 学时，"
+                f"还差 {_h(left)} 学时",
+            )
+        )
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ def plan_menu(
     profile: Mapping[str, Any] | None = None,
     completed: Sequence[str] = (),
     year: int | None = None,
+    as_of: date | datetime | None = None,
     start: datetime | None = None,
     target_hours: float | None = None,
     hours_credited: float = 0.0,
@@ -30,6 +31,7 @@ def plan_menu(
     windows: Sequence[str] | None = None,
     formats: Sequence[str] | None = None,
     category_minimums: Mapping[str, float] | None = None,
+    format_split: Mapping[str, float] | None = None,
     max_per_topic: int = 2,
     max_per_instructor: int = 2,
     events: pd.DataFrame | None = None,
@@ -39,7 +41,12 @@ def plan_menu(
     """A personal course menu for a known cadre (``cadre_id``) or a new one (``profile``).
 
     Scores come from the hybrid (with ``events`` newer than the model counted at once);
-    every selected course gets the same explanation a recommendation would.
+    every selected course gets the same explanation a recommendation would. The rules
+    (targets, category groups, the centralised/online split) are ``model.rules``.
+
+    ``as_of`` is the day the plan is made (default: ``model.as_of`` when set, else today);
+    ``year`` defaults to its calendar year, planned from ``as_of`` on. Another ``year`` is
+    planned whole, from 1 January (``start`` overrides the first day either way).
     """
     if cadre_id is not None:
         req = model._known_request(cadre_id, events)
@@ -47,10 +54,10 @@ def plan_menu(
         req = model._profile_request(profile, completed)
     else:
         raise ValueError("give a cadre_id or a profile")
-    ref = model.reference_time()
-    year = year or (ref + timedelta(days=7)).year
+    when = _plan_day(model, as_of)
+    year = year or when.year
     if start is None:
-        start = max(ref, datetime(year, 1, 1))
+        start = when if when.year == year else datetime(year, 1, 1)
     scores, comps = model._score(req)
     mask = model._eligible(
         req, category=None, fmt=None, include_completed=True, include_compulsory=True
@@ -64,6 +71,7 @@ def plan_menu(
         hours_credited=hours_credited,
         start=start,
         category_minimums=category_minimums,
+        format_split=format_split,
         weekly_hours_budget=weekly_hours_budget,
         windows=tuple(windows) if windows else None,
         formats=tuple(formats) if formats else None,
@@ -83,6 +91,15 @@ def plan_menu(
         solver=solver,
     )
     return _explain(model, req, comps, menu)
+
+
+def _plan_day(model: RecommenderModel, as_of: date | datetime | None) -> datetime:
+    """The day a plan is made: ``as_of``, else the model's ``as_of``, else today."""
+    if as_of is None:
+        return model.reference_time() if model.as_of is not None else datetime.now()
+    if isinstance(as_of, datetime):
+        return as_of.replace(tzinfo=None)
+    return datetime(as_of.year, as_of.month, as_of.day)
 
 
 def _explain(model: RecommenderModel, req: _Request, comps, menu: Menu) -> Menu:

@@ -2,7 +2,8 @@
 
 Weeks are Monday-based buckets from the week of the plan start to the week holding
 31 December; a partial first or last week still gets the full weekly budget. A scheduled
-session occupies the week it starts in; a self-paced course is spread over the earliest
+session occupies the week it starts in (a centralised one without using the weekly budget:
+it is work-time training); a self-paced course is spread over the earliest
 weeks with budget left, after everything it depends on and before any scheduled course
 that depends on it. Which courses may be planned at all (the hard filters) lives in
 :mod:`recommender.menu.eligibility`.
@@ -91,7 +92,8 @@ class Slot:
 
     ``week``/``end_week`` are the buckets of a scheduled session's start/end (None when
     self-paced); ``prereqs`` are selected keys it must come after; ``first`` puts it in the
-    first pass (compulsory courses and what they need).
+    first pass (compulsory courses and what they need); ``budgeted`` is False for a
+    centralised session, held in work time rather than the cadre's weekly study hours.
     """
 
     key: int
@@ -100,6 +102,7 @@ class Slot:
     end_week: int | None = None
     prereqs: tuple[int, ...] = ()
     first: bool = False
+    budgeted: bool = True
 
 
 @dataclass
@@ -158,8 +161,9 @@ def lay_out(slots: Sequence[Slot], cal: Calendar) -> Layout:
     for s in slots:
         if s.week is None:
             continue
-        if 0 <= s.week < n and out.load[s.week] + s.hours <= budget + TOL:
-            out.load[s.week] += s.hours
+        load = s.hours if s.budgeted else 0.0
+        if 0 <= s.week < n and out.load[s.week] + load <= budget + TOL:
+            out.load[s.week] += load
             out.weeks[s.key] = {s.week: s.hours}
         else:
             out.failed.add(s.key)
@@ -226,4 +230,4 @@ def _propagate_failures(by_key: dict[int, Slot], out: Layout, cal: Calendar) -> 
     for k in out.failed:
         if k in out.weeks:
             for w, h in out.weeks.pop(k).items():
-                out.load[w] -= h
+                out.load[w] -= h if by_key[k].budgeted else 0.0

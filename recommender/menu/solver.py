@@ -3,9 +3,9 @@
 :class:`Selector` chooses among the eligible courses of a
 :class:`~recommender.menu.eligibility.PlanCatalog` under the hard constraints (no overlapping
 sessions, prerequisites first, diversity caps, course count, weekly budget) and minimises
-one objective over the soft goals (relevance, the hour target, category minimums, preferred
-formats, few courses). The MILP is solved with scipy/HiGHS; greedy is its fallback and
-exhaustive enumeration a reference for tests.
+one objective over the soft goals (relevance, the hour target, category minimums, the
+centralised/online split, preferred formats, few courses). The MILP is solved with
+scipy/HiGHS; greedy is its fallback and exhaustive enumeration a reference for tests.
 """
 
 from __future__ import annotations
@@ -25,6 +25,23 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 
+def goal_groups(cat: PlanCatalog, req: Request) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Courses and hours of each minimum the menu must reach, keyed by its unmet code:
+    ``category_minimum:<group>`` (a share of the remaining target) and ``centralised_hours``
+    / ``online_hours`` (the split's parts, in proportion to the remaining target)."""
+    groups, need = {}, {}
+    for g, share in req.minimums.items():
+        if share > 0:
+            groups[f"category_minimum:{g}"] = np.isin(cat.groups, g.split("+"))
+            need[f"category_minimum:{g}"] = share * req.remaining
+    total = sum(req.split.values())
+    for part, hours in req.split.items():
+        if hours > 0:
+            groups[f"{part}_hours"] = cat.parts == part
+            need[f"{part}_hours"] = req.remaining * hours / total
+    return groups, need
+
+
 class Selector:
     """Chooses courses among the eligible ones: compulsory first, then MILP or greedy."""
 
@@ -38,12 +55,8 @@ class Selector:
         self.rank[self.order] = np.arange(len(self.order))
         self.timed_out = False  # the MILP stopped at its time limit (not proven optimal)
         self._last_layout: tuple | None = None
-        self.groups = {
-            g: np.isin(cat.categories, g.split("+"))
-            for g, share in req.minimums.items()
-            if share > 0
-        }
-        self.need = {g: req.minimums[g] * req.remaining for g in self.groups}
+        self.groups, self.need = goal_groups(cat, req)
+        self.budgeted = cat.parts != "centralised"  # centralised sessions are work time
         self.h_max = float(cat.hours[elig].max()) if len(elig) else 0.0
         self.fixed: set[int] = set()
         self.failed_compulsory: list[int] = []
@@ -83,6 +96,7 @@ class Selector:
                 int(c.end_week[i]) if c.scheduled[i] else None,
                 tuple(p for p in c.prereqs[i] if p in chosen),
                 i in self.fixed,
+                bool(self.budgeted[i]),
             )
             for i in sel
         ]
@@ -291,7 +305,8 @@ class Selector:
         return [cand[j] for j in range(m) if res.x[j] > 0.5]
 
     def _milp_rows(self, cand: list[int]) -> list[tuple[dict[int, float], float, float]]:
-        """Overlap cliques, prerequisites, diversity caps, course count, weekly budget."""
+        """Overlap cliques, prerequisites, diversity caps, course count, weekly budget (which
+        centralised sessions do not use)."""
         c, m = self.cat, len(cand)
         where = {i: j for j, i in enumerate(cand)}
         rows = []
@@ -316,12 +331,14 @@ class Selector:
         budget = self.req.calendar.budget
         weekly: dict[int, dict[int, float]] = {}
         for j in sched:
-            weekly.setdefault(int(c.week[cand[j]]), {})[j] = float(c.hours[cand[j]])
+            if self.budgeted[cand[j]]:
+                weekly.setdefault(int(c.week[cand[j]]), {})[j] = float(c.hours[cand[j]])
         for row in weekly.values():
             if sum(row.values()) > budget + TOL:
                 rows.append((row, -np.inf, budget))
         total = budget * self.req.calendar.n_weeks
-        rows.append(({j: float(c.hours[i]) for j, i in enumerate(cand)}, -np.inf, total + TOL))
+        own = {j: float(c.hours[i]) for j, i in enumerate(cand) if self.budgeted[i]}
+        rows.append((own, -np.inf, total + TOL))
         return rows
 
     def exhaustive(self, fixed: list[int], limit: int = 16) -> list[int]:

@@ -29,6 +29,8 @@ class MenuConstraints:
     start: datetime | None = None
     compulsory_first: bool = True
     category_minimums: Mapping[str, float] | None = None
+    #: {centralised, online} 学时 a year; None = the rules' split for the cadre's rank band
+    format_split: Mapping[str, float] | None = None
     weekly_hours_budget: float | None = None
     windows: tuple[str, ...] | None = None
     formats: tuple[str, ...] | None = None
@@ -110,6 +112,7 @@ class Request:
     windows: tuple[str, ...]
     formats: tuple[str, ...]
     minimums: dict[str, float]
+    split: dict[str, float]  # {centralised, online} 学时 a year ({} = no split)
     calendar: Calendar
     constraints: MenuConstraints
 
@@ -121,7 +124,9 @@ class PlanCatalog:
     ids: np.ndarray
     titles: np.ndarray
     categories: np.ndarray
+    groups: np.ndarray  # the rule group each category counts towards
     formats: np.ndarray
+    parts: np.ndarray  # 'centralised', 'online' or '' (see the rules' [formats])
     topics: np.ndarray
     instructors: np.ndarray
     hours: np.ndarray
