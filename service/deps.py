@@ -35,9 +35,9 @@ async def get_loaded(request: Request) -> Loaded:
     if loaded is None:
         raise ServiceError(
             503,
-            "no model is loaded yet",
+            "尚未加载模型，服务暂不可用",
             error="model_not_loaded",
-            hint="publish one with `recommender train` and POST /v1/admin/reload",
+            hint="用 `recommender train` 发布模型，再 POST /v1/admin/reload",
             headers={"Retry-After": "5"},
         )
     request.state.model_version = loaded.version
@@ -48,7 +48,10 @@ async def get_store(request: Request) -> BaseEventStore:
     store = getattr(request.app.state, "store", None)
     if store is None:
         raise ServiceError(
-            503, "the event store is not open (service starting)", headers={"Retry-After": "5"}
+            503,
+            "事件库尚未打开（服务正在启动）",
+            error="events_unavailable",
+            headers={"Retry-After": "5"},
         )
     return store
 
@@ -57,7 +60,7 @@ def store_unavailable(exc: EventStoreUnavailable) -> ServiceError:
     """503 for a write the event store could not take (nothing was stored)."""
     return ServiceError(
         503,
-        str(exc),
+        f"事件库不可用，整批未保存：{exc}",
         error="events_unavailable",
         hint="事件未保存，请稍后重发（同一 event_id 重发不会重复保存）",
         headers={"Retry-After": "5"},
@@ -136,9 +139,7 @@ AdminDep = Depends(require_scope("admin"))
 
 def check_k(k: int, settings: Settings, loc: Sequence[str | int] = ("query", "k")) -> int:
     if k > settings.max_k:
-        raise invalid(
-            loc, f"Input should be less than or equal to {settings.max_k}", "less_than_equal"
-        )
+        raise invalid(loc, f"不能大于 {settings.max_k}（本服务的 max_k）", "less_than_equal")
     return k
 
 
@@ -164,7 +165,7 @@ def check_filters(
         if bad:
             raise invalid(
                 (where, "category"),
-                f"unknown category {bad[0][:40]!r}; the catalog has: {'、'.join(sorted(known))}",
+                f"未知课程类别 {bad[0][:40]!r}；目录中的类别：{'、'.join(sorted(known))}",
             )
     if fmts:
         fmts = [str(canonical_enum(f)) for f in fmts]  # 视频 → video, as the loader does
@@ -172,6 +173,6 @@ def check_filters(
         if bad:
             raise invalid(
                 (where, "format"),
-                f"unknown format {bad[0][:40]!r}; use one of {', '.join(FORMATS)}",
+                f"未知课程形式 {bad[0][:40]!r}；可用：{', '.join(FORMATS)}（或视频、微课等中文）",
             )
     return cats, fmts

@@ -8,7 +8,7 @@ echoed back (they may be profile text or megabytes long).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -90,13 +90,54 @@ def error_body(
     return body
 
 
+#: pydantic's error types in Chinese (``{…}`` filled from the error's ``ctx``); a type not
+#: listed keeps pydantic's own text. Only constraint values are filled in, never the input.
+_ZH = {
+    "missing": "缺少该字段",
+    "extra_forbidden": "没有这个字段（拼写错误？）",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "int_from_float": "应为整数",
+    "float_parsing": "应为数字",
+    "float_type": "应为数字",
+    "finite_number": "应为有限的数字",
+    "bool_parsing": "应为 true 或 false",
+    "bool_type": "应为 true 或 false",
+    "string_type": "应为字符串",
+    "string_too_short": "至少 {min_length} 个字符",
+    "string_too_long": "最多 {max_length} 个字符",
+    "too_short": "至少 {min_length} 项",
+    "too_long": "最多 {max_length} 项",
+    "greater_than_equal": "不能小于 {ge}",
+    "greater_than": "必须大于 {gt}",
+    "less_than_equal": "不能大于 {le}",
+    "less_than": "必须小于 {lt}",
+    "literal_error": "应为以下之一：{expected}",
+    "list_type": "应为数组",
+    "dict_type": "应为对象",
+    "model_type": "应为对象",
+    "model_attributes_type": "应为对象",
+    "datetime_type": "应为日期时间，如 2025-03-01T09:00:00+08:00",
+    "datetime_parsing": "应为日期时间，如 2025-03-01T09:00:00+08:00",
+    "datetime_from_date_parsing": "应为日期时间，如 2025-03-01T09:00:00+08:00",
+    "json_invalid": "不是有效的 JSON",
+}
+
+
+def chinese(error: dict[str, Any]) -> str:
+    """A pydantic error's message in Chinese (its own English text for unlisted types)."""
+    template = _ZH.get(str(error.get("type", "")))
+    if template is None:
+        return str(error.get("msg", ""))
+    try:
+        return template.format(**(error.get("ctx") or {}))
+    except (KeyError, IndexError, ValueError):
+        return str(error.get("msg", ""))
+
+
 def _clean(errors: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
-        {
-            "loc": list(e.get("loc", ())),
-            "msg": str(e.get("msg", "")),
-            "type": str(e.get("type", "")),
-        }
+        {"loc": list(e.get("loc", ())), "msg": chinese(e), "type": str(e.get("type", ""))}
         for e in errors
     ]
 
@@ -110,9 +151,9 @@ async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     detail = _clean(exc.errors())
-    shown = "; ".join(".".join(str(p) for p in d["loc"]) + ": " + d["msg"] for d in detail[:5])
-    more = f" (+{len(detail) - 5} more)" if len(detail) > 5 else ""
-    body = error_body(request, 422, f"invalid request: {shown}{more}", detail=detail)
+    shown = "；".join(".".join(str(p) for p in d["loc"]) + "：" + d["msg"] for d in detail[:5])
+    more = f"（另有 {len(detail) - 5} 处）" if len(detail) > 5 else ""
+    body = error_body(request, 422, f"请求无效：{shown}{more}", detail=detail)
     return JSONResponse(body, status_code=422)
 
 
@@ -120,10 +161,12 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     message = exc.detail if isinstance(exc.detail, str) else _CODES.get(exc.status_code, "error")
     status, detail = exc.status_code, []
     if status == 404 and message == "Not Found":
-        message = f"no endpoint {request.method} {request.url.path}; see /docs"
+        message = f"没有接口 {request.method} {request.url.path[:200]}，接口列表见 /docs"
+    elif status == 405:
+        message = f"{request.url.path[:200]} 不支持 {request.method} 方法，见 /docs"
     elif status == 400 and "parsing the body" in message:  # e.g. bytes that are not UTF-8
-        status, message = 422, "body: not valid JSON (send UTF-8 encoded JSON)"
-        detail = [{"loc": ["body"], "msg": "JSON decode error", "type": "json_invalid"}]
+        status, message = 422, "body：请求体不是有效的 JSON（请发送 UTF-8 编码的 JSON）"
+        detail = [{"loc": ["body"], "msg": _ZH["json_invalid"], "type": "json_invalid"}]
     body = error_body(request, status, message, detail=detail)
     return JSONResponse(body, status_code=status, headers=getattr(exc, "headers", None))
 
@@ -135,75 +178,20 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
 
-# ------------------------------------------------------------------- OpenAPI
+# ------------------------------------------------------------------ the shape
 class ErrorDetail(BaseModel):
+    """One offending field."""
+
     loc: list[str | int] = Field(examples=[["body", "events", 3, "enrolled_at"]])
     msg: str
-    type: str
+    type: str = Field(description="machine code, e.g. `missing`, `less_than_equal`")
 
 
-class ErrorBody(BaseModel):
+class Error(BaseModel):
     """The shape of every error response."""
 
-    error: str = Field(description="stable machine code", examples=["insufficient_scope"])
-    message: str = Field(description="for people (Chinese or English)")
+    error: str = Field(description="stable machine code (English)", examples=["unknown_cadre"])
+    message: str = Field(description="说明（中文），names the field or id at fault")
     detail: list[ErrorDetail] = []
     hint: str | None = Field(None, description="what to do instead, when there is something")
     model_version: str | None = None
-
-
-_DOCUMENTED = {
-    401: "no API key where one is needed (`error: unauthorized`)",
-    403: "wrong key (`invalid_api_key`), a key without this scope (`insufficient_scope`), "
-    "or no key configured yet (`no_keys_configured`)",
-    413: "body over the limit (64 KB; 1 MiB for POST /v1/completions)",
-    422: "invalid input; `detail[].loc` names the field",
-}
-_SECURITY = {
-    "ApiKey": {
-        "type": "apiKey",
-        "in": "header",
-        "name": "X-API-Key",
-        "description": "a key from `recommender keys add NAME --scopes read|write|admin`; "
-        "admin ⊇ write ⊇ read",
-    },
-    "Bearer": {"type": "http", "scheme": "bearer", "description": "the same key"},
-}
-
-
-def install_openapi(app: FastAPI, scope_of: Callable[[str], str | None]) -> None:
-    """Document the error shape, the API-key schemes and each operation's scope and errors."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = build()
-        components = schema.setdefault("components", {})
-        shape = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
-        schemas = components.setdefault("schemas", {})
-        schemas.update(shape.pop("$defs", {}))
-        schemas["Error"] = shape
-        components["securitySchemes"] = _SECURITY
-        ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-        for path, operations in schema.get("paths", {}).items():
-            scope = scope_of(path)
-            for method, op in operations.items():
-                responses = op.setdefault("responses", {})
-                statuses = [401, 403] if scope else []
-                if method in ("post", "put", "patch"):
-                    statuses.append(413)
-                if "422" in responses:
-                    statuses.append(422)
-                for status in statuses:
-                    responses[str(status)] = {"description": _DOCUMENTED[status], "content": ref}
-                op["security"] = [{"ApiKey": []}, {"Bearer": []}] if scope else []
-                if scope:
-                    note = f"**API key scope: `{scope}`**"
-                    op["description"] = f"{op.get('description', '')}\n\n{note}".strip()
-        schemas.pop("HTTPValidationError", None)
-        schemas.pop("ValidationError", None)
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

@@ -22,7 +22,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from recommender import ArtifactError, __version__, open_event_store, read_metadata, resolve
-from service import errors
+from service import errors, openapi
 from service.auth import Authenticator, required_scope
 from service.config import Settings
 from service.console import router as console_router
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.reload = reload
     errors.install(app)
     app.state.auth = Authenticator(settings)
-    errors.install_openapi(app, required_scope)
+    openapi.install_openapi(app, required_scope)
     app.add_middleware(
         ServiceMiddleware,
         metrics=metrics,

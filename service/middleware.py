@@ -88,7 +88,7 @@ class ServiceMiddleware:
         except Exception:
             log.exception("unhandled error on %s %s", scope["method"], _route(scope))
             if not response_started:
-                await self._json(scope, send_wrapper, 500, "internal error; it has been logged")
+                await self._json(scope, send_wrapper, 500, "服务内部错误，已记录日志")
         finally:
             self._record(scope, status, time.perf_counter() - started)
 

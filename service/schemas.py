@@ -10,7 +10,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    create_model,
+    model_validator,
+)
 
 from recommender import ENUM_ALIASES, FORMATS, SOURCES, UNIT_LEVELS, WINDOWS
 from recommender import Menu as LibMenu
@@ -30,10 +38,21 @@ def canonical_enum(value: object) -> object:
     return ENUM_ALIASES.get(key, "_".join(key.lower().replace("-", " ").split()))
 
 
-Format = Annotated[Literal[FORMATS], BeforeValidator(canonical_enum)]  # type: ignore[valid-type]
-Window = Annotated[Literal[WINDOWS], BeforeValidator(canonical_enum)]  # type: ignore[valid-type]
-UnitLevel = Annotated[Literal[UNIT_LEVELS], BeforeValidator(canonical_enum)]  # type: ignore[valid-type]
-Source = Annotated[Literal[SOURCES], BeforeValidator(canonical_enum)]  # type: ignore[valid-type]
+def contract_enum(values: tuple[str, ...]) -> Any:
+    """A data-contract enum that also takes the loader's Chinese spellings, and says so in
+    the JSON schema (the contract's values first, then each alias that maps to one)."""
+    aliases = [alias for alias, value in ENUM_ALIASES.items() if value in values]
+    return Annotated[
+        Literal[values],  # type: ignore[valid-type]
+        BeforeValidator(canonical_enum),
+        WithJsonSchema({"type": "string", "enum": [*values, *aliases]}),
+    ]
+
+
+Format = contract_enum(FORMATS)
+Window = contract_enum(WINDOWS)
+UnitLevel = contract_enum(UNIT_LEVELS)
+Source = contract_enum(SOURCES)
 
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 #: longest rank / system accepted (real ones are under 12 characters)

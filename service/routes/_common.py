@@ -10,11 +10,12 @@ from recommender import UnknownIdError
 from service.errors import ServiceError
 
 CADRE_HINT = (
-    "this cadre is not in the model's training data; for a new cadre POST /v1/recommendations "
-    "with a profile (job_title, job_description, unit_level, system, rank, declared_needs, "
-    "completed)"
+    "该干部不在模型的训练数据中；新干部请 POST /v1/recommendations 提交档案"
+    "（job_title, job_description, unit_level, system, rank, declared_needs, completed）"
 )
-COURSE_HINT = "course ids come from the catalog the model was trained on (see GET /v1/model)"
+COURSE_HINT = "课程编号来自模型训练时的课程目录（见 GET /v1/model）"
+#: the Chinese word for each kind of id
+ID_KIND = {"cadre": "干部", "course": "课程"}
 
 
 def not_found(exc: UnknownIdError) -> ServiceError:
@@ -24,10 +25,10 @@ def not_found(exc: UnknownIdError) -> ServiceError:
     value = str(getattr(exc, "value", ""))[:64]
     return ServiceError(
         404,
-        f"unknown {kind} {value!r}",
+        f"模型中没有编号为 {value!r} 的{ID_KIND.get(kind, kind)}",
         error=f"unknown_{kind}",
         hint=hint,
-        detail=[{"loc": ["path", f"{kind}_id"], "msg": f"unknown {kind}", "type": "not_found"}],
+        detail=[{"loc": ["path", f"{kind}_id"], "msg": "编号不存在", "type": "not_found"}],
     )
 
 

@@ -8,9 +8,11 @@ from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from recommender import ArtifactError
+from service import examples
 from service.deps import AdminDep
 from service.errors import ServiceError, invalid
 from service.holder import VersionNotFound
+from service.openapi import error_responses
 from service.schemas import ReloadResult
 
 router = APIRouter(prefix="/v1", tags=["admin"], dependencies=[AdminDep])
@@ -31,9 +33,19 @@ class ReloadRequest(BaseModel):
 @router.post(
     "/admin/reload",
     response_model=ReloadResult,
-    responses={409: {"description": "new model refused; the old one keeps serving"}},
+    responses=error_responses(
+        404,
+        409,
+        notes={
+            404: "没有这个模型版本（`unknown_version`）",
+            409: "新模型被拒绝（`model_refused`），旧模型继续服务",
+        },
+    ),
 )
-def reload_model(request: Request, body: Annotated[ReloadRequest | None, Body()] = None) -> dict:
+def reload_model(
+    request: Request,
+    body: Annotated[ReloadRequest | None, Body(openapi_examples=examples.RELOAD)] = None,
+) -> dict:
     """Load, smoke-check and swap in the model; a corrupt or incompatible one is refused (409)."""
     body = body or ReloadRequest()
     try:

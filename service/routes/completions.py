@@ -22,8 +22,11 @@ from recommender import (
     UnknownIdError,
     validate_events,
 )
+from service import examples
 from service.deps import ModelDep, SettingsDep, StoreDep, store_unavailable
 from service.errors import ServiceError
+from service.openapi import error_responses
+from service.routes._common import ID_KIND
 from service.schemas import CompletionEvent, CompletionsResult
 
 router = APIRouter(prefix="/v1", tags=["completions"])
@@ -44,13 +47,24 @@ Events = Annotated[
 @router.post(
     "/completions",
     response_model=CompletionsResult,
-    responses={
-        409: {"description": "an event_id resent with different content (fields named)"},
-        503: {"description": "the event store is unavailable: nothing stored, resend later"},
-    },
+    responses=error_responses(
+        409,
+        503,
+        notes={
+            409: "同一 event_id 重发了不同内容（`event_conflict`，`detail[].loc` 指出字段），"
+            "整批未保存",
+            503: "尚未加载模型（`model_not_loaded`），或事件库不可用（`events_unavailable`）："
+            "整批未保存，稍后原样重发",
+        },
+    ),
 )
 def post_completions(
-    body: Annotated[Events, Body(description="one event, or a list of up to 1000")],
+    body: Annotated[
+        Events,
+        Body(
+            description="one event, or a list of up to 1000", openapi_examples=examples.COMPLETIONS
+        ),
+    ],
     loaded: ModelDep,
     store: StoreDep,
     settings: SettingsDep,
@@ -67,11 +81,11 @@ def post_completions(
     if many and not 1 <= len(events) <= MAX_EVENTS:
         raise ServiceError(
             422,
-            f"send between 1 and {MAX_EVENTS} events per request",
+            f"每次请发送 1 到 {MAX_EVENTS} 条事件",
             detail=[
                 {
                     "loc": ["body"],
-                    "msg": "wrong number of events",
+                    "msg": f"应为 1 到 {MAX_EVENTS} 条",
                     "type": "too_long" if events else "too_short",
                 }
             ],
@@ -92,7 +106,7 @@ def post_completions(
             problems += [
                 {
                     "loc": [*loc, f"{kind}_id"],
-                    "msg": f"unknown {kind} {row[f'{kind}_id']!r} (not in the served model)",
+                    "msg": f"当前模型中没有编号为 {row[f'{kind}_id']!r} 的{ID_KIND[kind]}",
                     "type": "unknown_id",
                 }
                 for kind in unknown
@@ -104,7 +118,7 @@ def post_completions(
         problems += [_detail(p, many) for p in exc.problems]
     if problems:
         where = "; ".join(".".join(map(str, p["loc"])) + ": " + p["msg"] for p in problems[:5])
-        raise ServiceError(422, f"整批未保存（nothing stored）：{where}", detail=problems)
+        raise ServiceError(422, f"整批未保存：{where}", detail=problems)
     try:
         results = store.add(rows, now=now)
     except EventConflictError as exc:

@@ -7,19 +7,37 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from recommender import UnknownIdError
+from service import examples
 from service.deps import ModelDep, SettingsDep, check_k
+from service.openapi import error_responses
 from service.routes._common import not_found
 from service.schemas import SimilarCourses
 
 router = APIRouter(prefix="/v1", tags=["courses"])
 
 
-@router.get("/courses/{course_id}/similar", response_model=SimilarCourses)
+@router.get(
+    "/courses/{course_id}/similar",
+    response_model=SimilarCourses,
+    responses=error_responses(404, 503, notes={404: "模型不认识的课程（`unknown_course`）"}),
+)
 def similar_courses(
-    course_id: Annotated[str, Path(min_length=1, max_length=64, description="课程编号")],
+    course_id: Annotated[
+        str,
+        Path(
+            min_length=1, max_length=64, description="课程编号", openapi_examples=examples.COURSE_ID
+        ),
+    ],
     loaded: ModelDep,
     settings: SettingsDep,
-    k: Annotated[int, Query(ge=1, description="how many courses")] = 10,
+    k: Annotated[
+        int,
+        Query(
+            ge=1,
+            description="how many courses (at most max_k: 100 unless configured)",
+            openapi_examples=examples.K,
+        ),
+    ] = 10,
 ) -> dict:
     """Courses with similar content or often taken together with this one."""
     check_k(k, settings)

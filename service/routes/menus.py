@@ -7,28 +7,37 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path
 
 from recommender import MenuError, UnknownIdError, plan_menu
+from service import examples
 from service.deps import ModelDep, StoreDep, read_events
 from service.errors import ServiceError, invalid
+from service.openapi import error_responses
 from service.routes._common import not_found
 from service.schemas import Menu, MenuRequest
 
 router = APIRouter(prefix="/v1", tags=["menus"])
 
 
-@router.post("/cadres/{cadre_id}/menu", response_model=Menu)
+@router.post(
+    "/cadres/{cadre_id}/menu",
+    response_model=Menu,
+    responses=error_responses(404, 503, notes={404: "模型不认识的干部（`unknown_cadre`）"}),
+)
 def cadre_menu(
-    cadre_id: Annotated[str, Path(min_length=1, max_length=64, description="干部编号")],
+    cadre_id: Annotated[
+        str,
+        Path(
+            min_length=1, max_length=64, description="干部编号", openapi_examples=examples.CADRE_ID
+        ),
+    ],
     loaded: ModelDep,
     store: StoreDep,
-    body: Annotated[MenuRequest | None, Body()] = None,
+    body: Annotated[MenuRequest | None, Body(openapi_examples=examples.MENU)] = None,
 ) -> dict:
     """Courses chosen and scheduled for the year; `unmet` says what could not be met and why."""
     body = body or MenuRequest()
     unknown = set(body.category_minimums or ()) - set(loaded.model.categories)
     if unknown:
-        raise invalid(
-            ("body", "category_minimums"), f"unknown category {sorted(unknown)[0][:40]!r}"
-        )
+        raise invalid(("body", "category_minimums"), f"未知课程类别 {sorted(unknown)[0][:40]!r}")
     try:
         menu = plan_menu(
             loaded.model,

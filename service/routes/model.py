@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.deps import ModelDep
+from service.openapi import error_responses
 from service.schemas import ModelInfo
 
 router = APIRouter(prefix="/v1", tags=["model"])
@@ -21,7 +22,7 @@ _PASSTHROUGH = (
 )
 
 
-@router.get("/model", response_model=ModelInfo)
+@router.get("/model", response_model=ModelInfo, responses=error_responses(503))
 def model_info(loaded: ModelDep) -> dict:
     """The served model's metadata (from its metadata.json) and catalog size."""
     meta = loaded.model.metadata or {}

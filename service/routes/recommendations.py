@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Body, Path, Query
 
 from recommender import UnknownIdError
+from service import examples
 from service.deps import (
     ModelDep,
     SettingsDep,
@@ -21,29 +22,55 @@ from service.deps import (
     check_k,
     read_events_async,
 )
+from service.openapi import error_responses
 from service.responses import FastJSON
 from service.routes._common import known_segment, not_found
 from service.schemas import CompulsoryCourses, ProfileRequest, Recommendations
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 
-CadreId = Annotated[str, Path(min_length=1, max_length=64, description="干部编号")]
+CadreId = Annotated[
+    str,
+    Path(min_length=1, max_length=64, description="干部编号", openapi_examples=examples.CADRE_ID),
+]
+UNKNOWN_CADRE = {404: "模型不认识的干部（`unknown_cadre`）；新干部请用 POST /v1/recommendations"}
 
 
-@router.get("/cadres/{cadre_id}/recommendations", response_model=Recommendations)
+@router.get(
+    "/cadres/{cadre_id}/recommendations",
+    response_model=Recommendations,
+    responses=error_responses(404, 503, notes=UNKNOWN_CADRE),
+)
 async def cadre_recommendations(
     cadre_id: CadreId,
     loaded: ModelDep,
     store: StoreDep,
     settings: SettingsDep,
     k: Annotated[
-        int, Query(ge=1, description="how many courses (at most max_k: 100 unless configured)")
+        int,
+        Query(
+            ge=1,
+            description="how many courses (at most max_k: 100 unless configured)",
+            openapi_examples=examples.K,
+        ),
     ] = 10,
     category: Annotated[
-        list[str] | None, Query(max_length=200, description="课程类别; repeat or comma-separate")
+        list[str] | None,
+        Query(
+            max_length=200,
+            description="课程类别 (as in GET /v1/model `catalog.categories`); repeat or "
+            "comma-separate",
+            openapi_examples=examples.CATEGORY,
+        ),
     ] = None,
     format: Annotated[
-        list[str] | None, Query(max_length=200, description="video, micro, article, live, …")
+        list[str] | None,
+        Query(
+            max_length=200,
+            description="课程形式: video, micro, article, live, face_to_face, special_class, "
+            "or as the loader spells them in Chinese (视频、微课、图文、直播、面授、专题班…)",
+            openapi_examples=examples.FORMAT,
+        ),
     ] = None,
     include_completed: bool = False,
     include_compulsory: Annotated[
@@ -78,9 +105,11 @@ async def cadre_recommendations(
     )
 
 
-@router.post("/recommendations", response_model=Recommendations)
+@router.post("/recommendations", response_model=Recommendations, responses=error_responses(503))
 async def profile_recommendations(
-    body: ProfileRequest, loaded: ModelDep, settings: SettingsDep
+    body: Annotated[ProfileRequest, Body(openapi_examples=examples.PROFILE)],
+    loaded: ModelDep,
+    settings: SettingsDep,
 ) -> FastJSON:
     """Top-k courses for a cadre the model has never seen (cold start), from their profile."""
     check_k(body.k, settings, ("body", "k"))
@@ -106,7 +135,11 @@ async def profile_recommendations(
     )
 
 
-@router.get("/cadres/{cadre_id}/compulsory", response_model=CompulsoryCourses)
+@router.get(
+    "/cadres/{cadre_id}/compulsory",
+    response_model=CompulsoryCourses,
+    responses=error_responses(404, 503, notes=UNKNOWN_CADRE),
+)
 async def cadre_compulsory(cadre_id: CadreId, loaded: ModelDep, store: StoreDep) -> FastJSON:
     """The cadre's compulsory courses (必修) with their status; recommendation lists leave
     them out, the menu places them first."""
