@@ -36,6 +36,21 @@ EventsOption = Annotated[
     ),
 ]
 DEFAULT_EVENTS = Path("var/events.sqlite3")
+RulesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rules",
+        envvar="XUANXUE_RULES",
+        help="training rules file (TOML, layout of recommender/resources/training_rules.toml; "
+        "default: XUANXUE_RULES, else the packaged rules)",
+    ),
+]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of", help="plan as of this day, YYYY-MM-DD (default: today); the year defaults to it"
+    ),
+]
 
 
 def _event_source(events: str | None):
@@ -56,6 +71,49 @@ def _event_source(events: str | None):
 
 class CLIError(Exception):
     """A failure to report in one line and exit 1."""
+
+
+def _rules(path: Path | None):
+    """The training rules of ``--rules`` (or XUANXUE_RULES, or the packaged file)."""
+    from recommender.data.rules import RulesError, load_rules
+
+    try:
+        return load_rules(path)
+    except RulesError as exc:
+        raise CLIError(f"规则文件有误：{exc}") from exc
+
+
+def _load(model: Path, rules: Path | None):
+    """The model at ``model`` planning with the rules of ``--rules`` (when given)."""
+    from recommender.lifecycle.artifacts import load_model
+
+    m = load_model(model)
+    if rules is not None:
+        m.rules = _rules(rules)
+    return m
+
+
+def _as_of(value: str | None):
+    from datetime import date
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"日期应为 YYYY-MM-DD（如 2026-03-01），而不是 {value!r}", param_hint="--as-of"
+        ) from None
+
+
+def _rules_warnings(rules, courses) -> list[str]:
+    """What the rules name that the catalog lacks (categories, groups, formats)."""
+    from recommender.data.schema import Columns as C
+
+    return rules.catalog_warnings(
+        courses[C.CATEGORY].dropna().astype(str).unique(),
+        courses[C.FORMAT].dropna().astype(str).unique(),
+    )
 
 
 def _progress() -> bool:
@@ -93,7 +151,7 @@ def _table_files(data, courses, cadres, completions, sheets) -> tuple:
         missing = [f"--{k}" for k, v in files.items() if v is None]
         if missing:
             raise typer.BadParameter(
-                f"give a data directory, or all table files (missing {', '.join(missing)})",
+                f"请给出数据目录，或全部三个表文件（缺少 {'、'.join(missing)}）",
                 param_hint="DATA / --data",
             )
         data = courses.parent
@@ -114,6 +172,7 @@ def validate(
     cadres: CadresFile = None,
     completions: CompletionsFile = None,
     sheet: SheetOption = None,
+    rules: RulesOption = None,
     allow_rejects: Annotated[
         bool, typer.Option("--allow-rejects", help="exit 0 even when rows were rejected")
     ] = False,
@@ -121,7 +180,9 @@ def validate(
 ) -> None:
     """Load and check the data; print counts, rejects per table and reason, and warnings.
 
-    Exits 1 when rows were rejected (see DATA/<table>.rejects.csv), unless --allow-rejects.
+    Warns when a rule (category minimum, centralised/online split) names a category, group or
+    format the catalog lacks. Exits 1 when rows were rejected (see DATA/<table>.rejects.csv),
+    unless --allow-rejects.
 
     Example: recommender validate data/sample
     Example: recommender validate --courses 课程.xlsx --cadres 干部.xlsx --completions 记录.csv
@@ -130,19 +191,20 @@ def validate(
 
     data, files, choice = _table_files(data, courses, cadres, completions, sheet)
     ds = load_dataset(data, files=files, sheet=choice)
+    warnings = [*ds.warnings, *_rules_warnings(_rules(rules), ds.courses)]
     if json_out:
         _echo_json(
             {
                 "summary": ds.summary().to_dict("records"),
                 "tables": ds.load_report(),
                 "rejects": ds.rejects_by_reason().to_dict("records"),
-                "warnings": list(ds.warnings),
+                "warnings": warnings,
             }
         )
     else:
         for line in ds.report_lines():
             typer.echo(line)
-        for w in ds.warnings:
+        for w in warnings:
             typer.echo(f"警告：{w}")
     if ds.rows_rejected and not allow_rejects:
         raise CLIError(
@@ -161,6 +223,7 @@ def train(
     completions: CompletionsFile = None,
     sheet: SheetOption = None,
     out: Annotated[Path, typer.Option("--out", help="models root")] = Path("models"),
+    rules: RulesOption = None,
     publish: Annotated[bool, typer.Option(help="point MODELS/current at the new version")] = True,
     events: Annotated[
         str | None,
@@ -174,6 +237,10 @@ def train(
 ) -> None:
     """Train on a data directory, write MODELS/<version>/ and publish MODELS/current.
 
+    The rules file's path and SHA-256 go into the metadata (menus read the rules when the
+    model is loaded: pass the same --rules / XUANXUE_RULES to menu, menus and serve;
+    `validate --rules` checks them against the catalog).
+
     Example: recommender train --data data/sample --out models
     Example: recommender train --courses 课程.xlsx --cadres 干部.xlsx --completions 记录.csv
     """
@@ -181,8 +248,12 @@ def train(
     from recommender.ranking.pipeline import TrainConfig
 
     if collaborative not in ("auto", "ease", "itemknn"):
-        raise typer.BadParameter(f"unknown model {collaborative!r}", param_hint="--collaborative")
+        raise typer.BadParameter(
+            f"未知的协同过滤模型 {collaborative!r}（可选 auto、ease、itemknn）",
+            param_hint="--collaborative",
+        )
     data, files, choice = _table_files(data, courses, cadres, completions, sheet)
+    _rules(rules)  # a broken rules file fails before the training, not after
     path = run(
         data,
         out,
@@ -191,6 +262,7 @@ def train(
         events_path=events,
         files=files,
         sheet=choice,
+        rules=rules,
     )
     meta = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
     from recommender.data.loading import format_load_report
@@ -198,8 +270,8 @@ def train(
     for line in format_load_report(meta.get("load", []), rejects_dir=str(data)):
         typer.echo(line)
     typer.echo(
-        f"trained {meta['model_version']} in {meta['trained_seconds']} s → {path}"
-        + (" (published)" if publish else " (not published)")
+        f"已训练模型 {meta['model_version']}，用时 {meta['trained_seconds']} 秒 → {path}"
+        + ("（已发布）" if publish else "（未发布）")
     )
 
 
@@ -209,60 +281,75 @@ def recommend(
     cadre: Annotated[str | None, typer.Option(help="one cadre_id")] = None,
     cadres: Annotated[Path | None, typer.Option(help="file with one cadre_id a line")] = None,
     k: Annotated[int, typer.Option("-k", min=1, max=200)] = 10,
-    output: Annotated[Path | None, typer.Option(help="batch output CSV")] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="batch output: .csv or .xlsx (titles, categories, hours…)")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
     include_compulsory: Annotated[
         bool, typer.Option("--include-compulsory", help="also list compulsory courses")
     ] = False,
     events: EventsOption = None,
 ) -> None:
-    """Recommend elective courses for one cadre, or for a file of cadres into a CSV.
+    """Recommend elective courses for one cadre, or for a file of cadres into a CSV/xlsx.
 
-    Completion events the service has stored count, as they do over HTTP.
+    Completion events the service has stored count, as they do over HTTP. The batch file has
+    cadre_id, rank, course_id, score, title, category, format, credit_hours, reason.
 
-    Example: recommender recommend --model models --cadre GB000001 -k 10
+    Example: recommender recommend --model models --cadre G000002 -k 10
+    Example: recommender recommend --model models --cadres ids.txt --output 推荐.xlsx
     """
-    from recommender.lifecycle.artifacts import load_model
-
     if (cadre is None) == (cadres is None):
-        raise typer.BadParameter("give exactly one of --cadre or --cadres")
-    m = load_model(model)
-    source = _event_source(events)
-    if cadre is not None:
-        recs = _known(
-            m, m.recommend, cadre, k, events=source, include_compulsory=include_compulsory
+        raise typer.BadParameter("请给出 --cadre 或 --cadres 二者之一", param_hint="--cadre")
+    if cadres is not None and output is None:
+        raise typer.BadParameter(
+            "--cadres 需要 --output 文件（.csv 或 .xlsx）", param_hint="--output"
         )
-        if json_out:
-            _echo_json(
-                {
-                    "model_version": m.version,
-                    "cadre_id": cadre,
-                    "items": [r.to_dict() for r in recs],
-                }
-            )
-        else:
-            for r in recs:
-                typer.echo(
-                    f"{r.rank:>2}. {r.course_id} {r.title}（{r.category}，{r.credit_hours:g} 学时）"
-                    f" {r.score:.3f}\n    {r.reason_text}"
-                )
+    m = _load(model, None)
+    source = _event_source(events)
+    if cadres is not None:
+        _recommend_batch(m, cadres, k, output, source, include_compulsory)
         return
-    if output is None:
-        raise typer.BadParameter("--cadres needs --output FILE.csv")
-    ids = [ln.strip() for ln in _read_lines(cadres) if ln.strip()]
+    recs = _known(m, m.recommend, cadre, k, events=source, include_compulsory=include_compulsory)
+    if json_out:
+        _echo_json(
+            {"model_version": m.version, "cadre_id": cadre, "items": [r.to_dict() for r in recs]}
+        )
+        return
+    for r in recs:
+        typer.echo(
+            f"{r.rank:>2}. {r.course_id} {r.title}（{r.category}，{r.credit_hours:g} 学时）"
+            f" {r.score:.3f}\n    {r.reason_text}"
+        )
+
+
+def _recommend_batch(m, cadres: Path, k: int, output: Path, source, include_compulsory) -> None:
+    from recommender.menu.unit import UnitError, recommendation_table, write_table
+
+    ids = _cadre_ids(m, cadres)
+    table = recommendation_table(
+        m, ids, k, events=source, include_compulsory=include_compulsory, progress=_progress()
+    )
+    try:
+        write_table(table, output)
+    except UnitError as exc:
+        raise CLIError(str(exc)) from exc
+    typer.echo(f"已写出 {len(ids)} 名干部、每人最多 {k} 门推荐课程 → {output}")
+
+
+def _cadre_ids(m, path: Path) -> list[str]:
+    """The cadre ids of a file (one a line); every one must be known to the model."""
+    ids = [ln.strip() for ln in _read_lines(path) if ln.strip()]
+    if not ids:
+        raise CLIError(f"{path}：文件中没有干部编号（每行一个 cadre_id）")
     unknown = [c for c in ids if not m.has_cadre(c)]
     if unknown:
         why = _rejected_at_load(m, "cadre", unknown[0])
         raise CLIError(
-            f"{cadres}: {len(unknown)} unknown cadre_id(s), e.g. {unknown[:3]}"
+            f"{path}：{len(unknown)} 个干部编号不在模型的训练数据中（unknown cadre_id），"
+            f"例如 {'、'.join(unknown[:3])}"
             + (f"；{unknown[0]} 在训练数据加载时被拒收：{why}" if why else "")
         )
-    from recommender.data.spreadsheet import write_csv  # no cell may run as a formula
-
-    write_csv(
-        m.recommend_batch(ids, k, events=source, include_compulsory=include_compulsory), output
-    )
-    typer.echo(f"wrote {len(ids)} cadres × {k} → {output}")
+    return ids
 
 
 def _rejected_at_load(m, kind: str, value: str) -> str | None:
@@ -281,12 +368,15 @@ def _known(m, fn, *args, **kwargs):
         why = _rejected_at_load(m, exc.kind, exc.value)
         if why:
             raise CLIError(
-                f"unknown {exc.kind} {exc.value!r}：该{label}的行在训练数据加载时被拒收——{why}；"
-                "修正数据后重新训练"
+                f"未知{label} {exc.value!r}（unknown {exc.kind}）：该{label}的行在训练数据加载时"
+                f"被拒收——{why}；修正数据后重新训练"
             ) from exc
+        hint = (
+            "；新干部可用 POST /v1/recommendations 提交画像获得推荐" if exc.kind == "cadre" else ""
+        )
         raise CLIError(
-            f"unknown {exc.kind} {exc.value!r}：模型 {m.version} 的训练数据中没有该{label}"
-            + (f"（{exc.hint}）" if exc.hint else "")
+            f"未知{label} {exc.value!r}（unknown {exc.kind}）：模型 {m.version} 的训练数据中"
+            f"没有该{label}{hint}"
         ) from exc
 
 
@@ -296,7 +386,7 @@ def _read_lines(path: Path) -> list[str]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise CLIError(f"{path}: cannot read ({exc.strerror})") from exc
+        raise CLIError(f"{path}：无法读取（{exc.strerror}）") from exc
     return decode_bytes(data, path).splitlines()
 
 
@@ -345,7 +435,9 @@ def evaluate(
     from recommender.ranking.pipeline import TrainConfig
 
     if split not in SPLITS:
-        raise typer.BadParameter(f"unknown split {split!r}", param_hint="--split")
+        raise typer.BadParameter(
+            f"未知的划分方式 {split!r}（可选 {'、'.join(SPLITS)}）", param_hint="--split"
+        )
     report = run(
         load_dataset(data),
         split=split,
@@ -359,42 +451,50 @@ def evaluate(
     typer.echo(format_table(report))
     d = report.details
     typer.echo(
-        f"\nsplit={split} test cadres={d['test_cadres']} (cold {d['cold_cadres']}), "
-        f"cold courses={d['cold_courses']}/{d['n_courses']}, signals={','.join(d['signals'])}"
+        f"\n划分 split={split}，测试干部 {d['test_cadres']} 人（其中新干部 {d['cold_cadres']}），"
+        f"无学习记录的课程 {d['cold_courses']}/{d['n_courses']}，信号 {','.join(d['signals'])}"
     )
     if out:
         out.write_text(
             json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str),
             encoding="utf-8",
         )
-        typer.echo(f"report → {out}")
+        typer.echo(f"评估报告 → {out}")
 
 
 @app.command()
 def menu(
     model: ModelPath = Path("models"),
     cadre: Annotated[str, typer.Option(help="cadre_id")] = ...,
-    year: Annotated[int | None, typer.Option(help="plan year (default: this year)")] = None,
+    year: Annotated[
+        int | None, typer.Option(help="plan year (default: the calendar year of --as-of)")
+    ] = None,
+    as_of: AsOfOption = None,
     target_hours: Annotated[float | None, typer.Option(min=0)] = None,
     hours_credited: Annotated[float, typer.Option(min=0)] = 0.0,
     weekly_budget: Annotated[float | None, typer.Option(min=0)] = None,
+    rules: RulesOption = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
     events: EventsOption = None,
 ) -> None:
     """Plan a personal course menu for one cadre (stored completion events count).
 
-    Example: recommender menu --model models --cadre GB000001 --target-hours 50
+    The plan covers the rest of the current year from today (--as-of); another --year is
+    planned whole, from 1 January.
+
+    Example: recommender menu --model models --cadre G000002 --target-hours 50
+    Example: recommender menu --model models --cadre G000002 --year 2026 --as-of 2026-01-01
     """
-    from recommender.lifecycle.artifacts import load_model
     from recommender.menu.planning import plan_menu
 
-    m = load_model(model)
+    m = _load(model, rules)
     result = _known(
         m,
         plan_menu,
         m,
         cadre,
         year=year,
+        as_of=_as_of(as_of),
         target_hours=target_hours,
         hours_credited=hours_credited,
         weekly_hours_budget=weekly_budget,
@@ -404,17 +504,71 @@ def menu(
         _echo_json({"model_version": m.version, **result.to_dict()})
         return
     typer.echo(
-        f"{cadre} {result.year}: {result.planned_hours:g}/{result.target_hours:g} 学时 "
-        f"(已获 {result.hours_credited:g})  met={result.met}"
+        f"{cadre} {result.year} 年：计划 {result.planned_hours:g}/{result.target_hours:g} 学时"
+        f"（已获 {result.hours_credited:g}）  {'全部达标' if result.met else '未全部达标'}"
     )
     for it in result.items:
-        when = it.session_start if it.session_start is not None else f"week {it.week}"
+        when = it.session_start if it.session_start is not None else f"第 {it.week} 周起"
         typer.echo(
-            f"- {it.course_id} {it.title}（{it.category}，{it.format}，"
+            f"- {it.course_id} {it.title}（{it.category}，{_label(it.format)}，"
             f"{it.credit_hours:g} 学时，{when}）\n    {it.reason}"
         )
     for u in result.unmet:
-        typer.echo(f"unmet {u.constraint}: {u.message}")
+        typer.echo(f"未满足 {u.constraint}：{u.message}")
+
+
+def _label(code: str) -> str:
+    from recommender.data.cells import VALUE_LABELS
+
+    return VALUE_LABELS.get(code, code)
+
+
+@app.command()
+def menus(
+    out: Annotated[Path, typer.Option("--out", help="workbook to write (.xlsx)")],
+    model: ModelPath = Path("models"),
+    unit: Annotated[
+        str | None, typer.Option(help="单位: its full name, or a part of it (all matching units)")
+    ] = None,
+    cadres: Annotated[Path | None, typer.Option(help="file with one cadre_id a line")] = None,
+    year: Annotated[
+        int | None, typer.Option(help="plan year (default: the calendar year of --as-of)")
+    ] = None,
+    as_of: AsOfOption = None,
+    rules: RulesOption = None,
+    events: EventsOption = None,
+) -> None:
+    """Course menus for a whole unit (or a list of cadres) as one Excel workbook.
+
+    Sheets: 课程菜单 (cadre, course, category, format, hours, session or week, reason) and
+    汇总 (per cadre: target / planned hours, centralised and online hours, met or what is
+    unmet and why; a 合计 row).
+
+    Example: recommender menus --model models --unit 积玉口镇 --out 菜单.xlsx
+    Example: recommender menus --model models --cadres ids.txt --out 菜单.xlsx --as-of 2026-01-01
+    """
+    from recommender.menu.unit import UnitError, plan_menus, unit_cadres, write_menus_workbook
+
+    if (unit is None) == (cadres is None):
+        raise typer.BadParameter("请给出 --unit 或 --cadres 二者之一", param_hint="--unit")
+    if out.suffix.lower() != ".xlsx":
+        raise typer.BadParameter(f"输出文件须为 .xlsx，而不是 {out.name!r}", param_hint="--out")
+    m = _load(model, rules)
+    try:
+        ids = unit_cadres(m, unit) if unit is not None else _cadre_ids(m, cadres)
+        result = plan_menus(
+            m,
+            ids,
+            progress=_progress(),
+            year=year,
+            as_of=_as_of(as_of),
+            events=_event_source(events),
+        )
+        write_menus_workbook(m, result, out)
+    except UnitError as exc:
+        raise CLIError(str(exc)) from exc
+    met = sum(x.met for x in result)
+    typer.echo(f"已写出 {len(result)} 名干部的课程菜单（{met} 人全部达标）→ {out}")
 
 
 @app.command()
@@ -432,7 +586,7 @@ def gaps(
 
     loaded = load_model(model) if model is not None else None
     path = write_gap_report(data, out, model=loaded)
-    typer.echo(f"gap report → {path}")
+    typer.echo(f"需求缺口报告 → {path}")
 
 
 keys_app = typer.Typer(
@@ -604,7 +758,7 @@ def models_resign(
     from recommender.lifecycle.versions import resign_all, resign_version
 
     if (version is None) == (not all_versions):
-        raise typer.BadParameter("give exactly one of --version NAME or --all")
+        raise typer.BadParameter("请给出 --version NAME 或 --all 二者之一", param_hint="--version")
     keys = _artifact_call(signing_keys)
     if all_versions:
         done = _artifact_call(resign_all, model, keys, trust_unsigned=trust_unsigned)
@@ -676,11 +830,15 @@ def serve(
     host: str = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(min=1)] = 1,
+    rules: RulesOption = None,
 ) -> None:
-    """Serve the HTTP API (FastAPI + uvicorn).
+    """Serve the HTTP API (FastAPI + uvicorn); menus follow --rules (XUANXUE_RULES).
 
     Example: recommender serve --model models --port 8000
     """
+    if rules is not None:
+        _rules(rules)  # fail here, not in every worker
+        os.environ["XUANXUE_RULES"] = str(rules.resolve())  # the workers load the model
     run = _server_entry_point()
     run(model_path=model, host=host, port=port, workers=workers)
 
@@ -712,7 +870,7 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        typer.echo("aborted", err=True)
+        typer.echo("已中止（aborted）", err=True)
         sys.exit(1)
     except Exception as exc:  # the CLI contract: a message, never a traceback
         # typer may bundle its own copy of click: recognise click's exceptions by shape
@@ -723,5 +881,5 @@ def main() -> None:
             sys.exit(exc.exit_code)
         if os.environ.get("XUANXUE_DEBUG"):
             raise
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"错误：{exc}", err=True)
         sys.exit(1)

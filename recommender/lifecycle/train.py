@@ -63,12 +63,16 @@ def train(
     events_path: str | Path | None = None,
     files: Mapping[str, str | Path | None] | None = None,
     sheet: str | Mapping[str, str | None] | None = None,
+    rules: str | Path | None = None,
 ) -> Path:
     """Load, fit, write a new version atomically and publish it; returns the version dir.
 
     ``files`` / ``sheet``: table files not named ``courses.*`` …, and the workbook sheet to read
     (see :func:`recommender.data.loading.load_dataset`). The metadata records the load report
     and the ids of rejected rows, so an "unknown cadre" can be explained later.
+
+    ``rules``: the training rules file recorded in the metadata (default ``XUANXUE_RULES``,
+    else the packaged one).
 
     ``events_path``: the event store to fold in — a path, ``sqlite:///PATH`` or
     ``postgresql://…`` (default ``DATA/events.sqlite3``; a missing file means no events).
@@ -98,7 +102,7 @@ def train(
         "events_merged": n_events,
         "load": dataset.load_report(),
         "rejected_ids": dataset.rejected_ids(),
-        "rules": rules_fingerprint(),
+        "rules": rules_fingerprint(rules),
         "signals": [repr(s) for s in model.hybrid.signals_],
         "weights": model.hybrid.weights_,
         "cold_weights": model.hybrid.cold_weights_,

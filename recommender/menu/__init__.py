@@ -6,4 +6,5 @@
 - ``solver``: course selection (compulsory first, then MILP / greedy)
 - ``schedule``: weeks, overlaps and the week-by-week layout
 - ``planning``: glue — score with the model, then build the menu
+- ``unit``: many cadres at once — a unit's menus workbook, batch recommendations with titles
 """
