@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -197,7 +198,9 @@ def test_shares_sum_to_one(lacking):
     table = G.gaps(topics, courses, cadres, comps)
     assert table["demand_share"].sum() == pytest.approx(1.0, abs=1e-3)
     assert table["supply_share"].sum() == pytest.approx(1.0, abs=1e-3)
-    assert table["gap"].is_monotonic_decreasing
+    assert table["urgency"].is_monotonic_decreasing
+    floored = table["supply_share"].clip(lower=G.SUPPLY_FLOOR)
+    assert np.allclose(table["urgency"], table["gap"] / np.sqrt(floored), atol=2e-3)
     assert np.allclose(topics.course_topics.sum(axis=1).loc[lambda s: s > 0], 1.0)
 
 
@@ -346,22 +349,94 @@ def test_importing_gap_modules_does_not_import_matplotlib():
     assert out.stdout.strip() == "False"
 
 
-def test_report_workbook_sheets_headers_images(tiny_data, tmp_path):
+@pytest.fixture(scope="module")
+def workbook(tiny_data, tmp_path_factory):
     import openpyxl
 
-    from recommender.insights.report import HEADERS, SHEETS, write_gap_report
+    from recommender.insights.report import write_gap_report
 
-    path = write_gap_report(tiny_data, tmp_path / "gaps.xlsx")
-    wb = openpyxl.load_workbook(path)
+    path = write_gap_report(tiny_data, tmp_path_factory.mktemp("report") / "gaps.xlsx")
+    return openpyxl.load_workbook(path)
+
+
+def test_report_workbook_sheets_headers_images(workbook):
+    from recommender.insights.report import CHART_SHEETS, HEADERS, SHEETS
+
     expected = [name for key, name in SHEETS.items() if key != "underserved"]
-    assert wb.sheetnames == expected
-    headers = [c.value for c in wb[SHEETS["top_gaps"]][1]]
+    assert workbook.sheetnames == expected + [name for name, _ in CHART_SHEETS.values()]
+    headers = [c.value for c in workbook[SHEETS["top_gaps"]][1]]
     assert headers[:3] == [HEADERS["topic"], HEADERS["label"], HEADERS["category"]]
     assert HEADERS["gap"] in headers and HEADERS["example_needs"] in headers
-    assert wb[SHEETS["gaps_by_system"]]["A1"].value == "系统"
-    assert wb[SHEETS["top_gaps"]].max_row > 2
-    assert len(wb[SHEETS["charts"]]._images) >= 1
-    assert wb[SHEETS["top_gaps"]].column_dimensions["B"].width >= 8
+    assert workbook[SHEETS["gaps_by_system"]]["A1"].value == "系统"
+    assert workbook[SHEETS["top_gaps"]].max_row > 2
+    assert workbook[SHEETS["top_gaps"]].column_dimensions["B"].width >= 8
+
+
+def _column(ws, header: str) -> list:
+    j = [c.value for c in ws[1]].index(header) + 1
+    return [c for (c,) in ws.iter_rows(min_row=2, min_col=j, max_col=j)]
+
+
+def test_report_shares_are_percent_and_counts_integers(workbook):
+    from recommender.insights.report import HEADERS, SHEETS
+
+    ws = workbook[SHEETS["top_gaps"]]
+    for key in ("demand_share", "supply_share", "gap"):
+        cells = _column(ws, HEADERS[key])
+        assert all("%" in c.number_format for c in cells), key
+        assert all(isinstance(c.value, int | float) and abs(c.value) <= 1 for c in cells), key
+    for key in ("courses", "cadres", "seats"):
+        cells = _column(ws, HEADERS[key])
+        assert all(type(c.value) is int and c.number_format == "#,##0" for c in cells), key
+    trend = workbook[SHEETS["trends"]]
+    assert all(type(c.value) is int for c in _column(trend, HEADERS["enrolments"]))
+    assert all("%" in c.number_format for c in _column(trend, HEADERS["completion_share"]))
+
+
+def test_report_prints_landscape_fit_to_width_with_header_rows(workbook):
+    from recommender.insights.report import CHART_SHEETS
+
+    charts = {name for name, _ in CHART_SHEETS.values()}
+    for ws in workbook.worksheets:
+        setup = ws.page_setup
+        assert setup.orientation == "landscape" and setup.fitToWidth == 1, ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        if ws.title in charts:
+            assert setup.fitToHeight == 1 and len(ws._images) == 1, ws.title
+        else:
+            assert setup.fitToHeight == 0 and ws.print_title_rows == "$1:$1", ws.title
+            assert not ws._images, ws.title
+
+
+def test_report_charts_fit_one_printed_page(workbook):
+    from recommender.insights.report import CHART_SHEETS
+    from recommender.insights.workbook import PAGE_PX
+
+    for name, title in CHART_SHEETS.values():
+        ws = workbook[name]
+        assert ws["A1"].value == title
+        ext = ws._images[0].anchor.ext
+        width, height = ext.width / 9525, ext.height / 9525  # EMU → pixels
+        assert 0 < width <= PAGE_PX[0] and 0 < height <= PAGE_PX[1], name
+        assert max(width / PAGE_PX[0], height / PAGE_PX[1]) > 0.99, name  # scaled up to the page
+
+
+def test_report_matrix_has_values_and_unit_levels_in_hierarchy_order(workbook):
+    from recommender.insights.labels import UNIT_LEVELS
+    from recommender.insights.report import SHEETS
+
+    ws = workbook[SHEETS["matrix_unit_level"]]
+    levels = [c.value for (c,) in ws.iter_rows(min_row=2, max_col=1)]
+    order = list(UNIT_LEVELS.values())
+    assert levels == [lv for lv in order if lv in levels] and len(levels) >= 3
+    values = [c for row in ws.iter_rows(min_row=2, min_col=2) for c in row]
+    assert values and all(isinstance(c.value, int | float) for c in values)
+    assert all("%" in c.number_format for c in values)
+    assert ws.conditional_formatting  # a colour scale over the values
+    top = [c.value for c in workbook[SHEETS["top_gaps"]]["B"][1:4]]
+    assert [c.value for c in ws[1]][1:4] == top  # columns: the top gaps, in order
+    every = [c.value for ws in workbook.worksheets for row in ws.iter_rows() for c in row]
+    assert not any(isinstance(v, str) and v in UNIT_LEVELS for v in every)  # no English codes
 
 
 def test_report_with_model_has_underserved_sheet(tiny_data, tiny_model, tmp_path):
@@ -390,3 +465,165 @@ def test_underserved_groups_by_blocking_constraint(tiny_model):
     assert set(summary["goal"]) <= {"hours", "compulsory", "category_minimum"}
     assert (summary["mean_shortfall_hours"] >= 0).all()
     assert summary["cadres"].is_monotonic_decreasing
+
+
+# --- demand topics from the field taxonomy, readable names (issue #13) ---------------------
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+@pytest.fixture(scope="module")
+def sample():
+    from recommender.data.loading import load_dataset
+
+    return load_dataset(SAMPLE, write_rejects=False)
+
+
+def _sample_gaps(ds, drop_category: str | None = None) -> pd.DataFrame:
+    courses = ds.courses
+    if drop_category:
+        courses = courses[courses[C.CATEGORY] != drop_category].reset_index(drop=True)
+    comps = ds.completions[ds.completions[C.COURSE_ID].isin(courses[C.COURSE_ID])]
+    topics = fit_topics(courses, ds.cadres)
+    return G.gaps(topics, courses, ds.cadres, comps).merge(topics.topics[["topic", "kind"]])
+
+
+@pytest.fixture(scope="module")
+def sample_table(sample):
+    return _sample_gaps(sample)
+
+
+def test_a_field_the_catalog_dropped_is_a_top_gap(sample, sample_table):
+    with_courses = sample_table
+    assert "应急管理" not in with_courses["label"].head(3).tolist()  # well supplied: no gap
+    table = _sample_gaps(sample, drop_category="应急管理")
+    top = table.head(3).set_index("label")
+    assert "应急管理" in top.index, table[["label", "gap", "urgency"]].head(6)
+    row = top.loc["应急管理"]
+    assert row["kind"] == "field" and row["courses"] <= 1 and row["cadres"] >= 50
+    assert row["gap"] > 0.01 and row["supply_share"] < 0.005
+
+
+def test_topic_names_are_fields_categories_tags_or_phrases_cadres_write(sample, sample_table):
+    from recommender.text.fields import FieldTaxonomy
+
+    table = sample_table
+    assert not table["label"].str.contains("/").any(), table["label"].tolist()
+    assert table["label"].is_unique
+    fields = set(FieldTaxonomy.load().names)
+    by_kind = table.groupby("kind")["label"].apply(set)
+    assert by_kind["field"] <= fields and len(by_kind["field"]) >= 8
+    assert by_kind["category"] <= set(sample.courses[C.CATEGORY])
+    needs = " ".join(sample.cadres[C.DECLARED_NEEDS].fillna(""))
+    assert all(label in needs for label in by_kind["demand"]), by_kind["demand"]
+    tags = " ".join(sample.courses[C.TAGS].fillna(""))
+    assert all(label in tags for label in by_kind["catalog"]), by_kind["catalog"]
+
+
+def test_field_topic_exists_without_any_course_of_it(lacking):
+    _, _, _, topics = lacking
+    row = topics.topics.set_index("label").loc["应急管理"]
+    assert row["kind"] == "field" and row["course_mass"] == 0 and row["cadre_mass"] > 20
+
+
+def test_categories_feed_the_field_named_like_them_else_the_first_listing_them():
+    from recommender.insights.topic_seeds import claimed_categories
+    from recommender.text.fields import FieldTaxonomy
+
+    claims = claimed_categories(
+        FieldTaxonomy.load(), {"基层治理", "政治理论", "业务知识", "应急管理"}
+    )
+    assert claims == {"基层治理": "基层治理", "政治理论": "党的建设", "应急管理": "应急管理"}
+
+
+def test_need_phrases_take_the_stretch_between_topic_words():
+    from recommender.insights.topic_names import need_phrases, unique_names
+
+    texts = ["希望学习大模型辅助办公，另外想学数据安全", "急需大模型辅助办公的培训", "大模型"]
+    assert need_phrases(texts, ["大模型", "办公"])[:2] == ["大模型辅助办公", "大模型"]
+    assert unique_names([["甲", "乙"], ["甲", "乙"], ["甲"]]) == ["甲", "乙", "甲（2）"]
+
+
+# --- charts ----------------------------------------------------------------------------------
+
+
+def _texts(fig) -> list[str]:
+    from matplotlib.text import Text
+
+    return [t.get_text() for t in fig.findobj(Text) if t.get_text()]
+
+
+def test_heatmap_writes_values_and_speaks_chinese(lacking):
+    from recommender.insights import plotting
+
+    courses, cadres, comps, topics = lacking
+    pivot = G.gaps_by(topics, courses, cadres, comps, by="unit_level", pivot=True)
+    assert list(pivot.index) == ["county", "township"]  # hierarchy order, not alphabetical
+    fig = plotting.heatmap(pivot)
+    texts = _texts(fig)
+    assert "各单位层级主题缺口（百分点）" in texts
+    assert {"县级", "乡镇"} <= set(texts) and not {"county", "township", "unit_level"} & set(texts)
+    cells = [t for t in texts if t[:1] in "+-" and t[1:].replace(".", "").isdigit()]
+    assert len(cells) == pivot.size
+    assert f"{pivot.iloc[0, 0] * 100:+.1f}" in cells
+
+
+def test_trend_chart_of_the_report_shows_the_top_gaps(lacking):
+    from recommender.insights.report import chart_figures
+
+    courses, cadres, comps, topics = lacking
+    tables = {
+        "top_gaps": G.gaps(topics, courses, cadres, comps),
+        "trends": G.trends(topics, comps, cadres),
+    }
+    for by in ("system", "unit_level"):
+        tables[f"gaps_by_{by}"] = G.gaps_by(topics, courses, cadres, comps, by=by)
+    figs = chart_figures(tables)
+    lines = [ln.get_label() for ln in figs["trend"].axes[0].get_lines()]
+    top = tables["top_gaps"]["label"].head(3).tolist()
+    assert set(top) <= set(lines), (top, lines)
+    assert tables["top_gaps"].iloc[0]["courses"] == 0  # the top gap has no course, yet is drawn
+
+
+def test_scatter_gives_every_category_its_own_colour_and_names_outliers():
+    from matplotlib.colors import to_hex
+
+    from recommender.insights import plotting
+
+    rng = np.random.default_rng(0)
+    cats = [f"类别{i}" for i in range(13)]
+    stats = pd.DataFrame(
+        {
+            "title": [f"课程{i}" for i in range(260)],
+            "category": [cats[i % 13] for i in range(260)],
+            "enrolments": rng.integers(20, 60, 260),
+            "ratings": 10,
+            "mean_rating": rng.normal(4.2, 0.05, 260).round(2),
+        }
+    )
+    stats.loc[7, ["title", "enrolments", "mean_rating"]] = ["指派必修但评分低", 900, 2.1]
+    fig = plotting.rating_vs_enrolment(stats, n_labels=3)
+    ax = fig.axes[0]
+    looks = {
+        (to_hex(c.get_facecolor()[0]), c.get_paths()[0].vertices.tobytes()) for c in ax.collections
+    }
+    colours = {to_hex(c.get_facecolor()[0]) for c in ax.collections}
+    assert len(ax.collections) == 13 and len(colours) == 13 and len(looks) == 13
+    notes = [t.get_text() for t in ax.texts]
+    assert len(notes) == 3 and "指派必修但评分低" in notes
+
+
+# --- progress ----------------------------------------------------------------------------------
+
+
+def test_gap_tables_progress_only_when_asked_or_on_a_terminal(tiny_data, capsys):
+    from recommender.data.loading import load_dataset
+    from recommender.insights.report import gap_tables
+
+    ds = load_dataset(tiny_data, write_rejects=False)
+    gap_tables(ds, progress=True)
+    shown = capsys.readouterr()
+    assert "缺口分析" in shown.err and "9/9" in shown.err and not shown.out
+    gap_tables(ds)  # stderr is not a terminal under pytest
+    quiet = capsys.readouterr()
+    assert quiet.err == "" and quiet.out == ""

@@ -27,6 +27,7 @@ from recommender.insights.catalog_health import (
     underserved,
     underserved_cadres,
 )
+from recommender.insights.labels import level_rank
 from recommender.insights.topics import TopicModel, fit_topics
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "gaps",
     "gaps_by",
     "latest_year",
+    "pivot_gaps",
     "remaining_hours",
     "schedule_fit",
     "summarize_underserved",
@@ -52,6 +54,8 @@ GroupBy = Literal["system", "unit_level", "rank", "region"]
 MISSING_GROUP = "(未填)"
 #: a cadre counts towards a topic's head count when at least this share of its profile is on it
 MIN_WEIGHT = 0.25
+#: supply share below which a topic counts as unsupplied (ratio and urgency divide by it)
+SUPPLY_FLOOR = 0.005
 
 
 def _shares(values: np.ndarray) -> np.ndarray:
@@ -163,8 +167,9 @@ def supply(
 ) -> pd.DataFrame:
     """Supply per topic over **active** courses.
 
-    Columns: topic, label, courses (share-weighted count), credit_hours, seats (capacity of
-    scheduled sessions), mean_rating, supply_share (of ``basis``: courses or credit hours).
+    Columns: topic, label, courses (share-weighted count, rounded to whole courses),
+    credit_hours, seats (capacity of scheduled sessions), mean_rating, supply_share (of
+    ``basis``: courses or credit hours, from the unrounded counts).
     """
     active = courses[courses[C.ACTIVE].fillna(True).astype(bool)]
     ids = active[C.COURSE_ID].astype(str)
@@ -187,9 +192,9 @@ def supply(
         {
             "topic": topics.topics["topic"].to_numpy(),
             "label": topics.topics["label"].to_numpy(),
-            "courses": count.round(1),
+            "courses": count.round().astype(int),
             "credit_hours": hours.round(1),
-            "seats": seats.round(0),
+            "seats": seats.round().astype(int),
             "mean_rating": mean_rating.round(2),
             "supply_share": _shares(count if basis == "courses" else hours),
         }
@@ -237,17 +242,22 @@ def gaps(
     n_examples: int = 3,
     basis: Literal["courses", "hours"] = "courses",
 ) -> pd.DataFrame:
-    """Demand share − supply share per topic, largest gap first.
+    """Demand share − supply share per topic, most urgent first.
 
-    Columns: topic, label, category, terms, cadres, demand_hours, demand_share, courses,
-    credit_hours, seats, mean_rating, supply_share, gap, gap_ratio (demand ÷ supply share,
-    supply floored at 0.5%), enrolment_share, recommended_share, example_needs.
+    ``urgency`` = gap ÷ √(supply share), supply floored at :data:`SUPPLY_FLOOR` (the Pearson
+    residual of demand against supply): the same gap weighs more where the catalog offers
+    less, so a field with demand and hardly any course ranks above a gap of equal size on a
+    well-stocked shelf. Columns: topic, label, category, terms, cadres, demand_hours,
+    demand_share, courses, credit_hours, seats, mean_rating, supply_share, gap, gap_ratio
+    (demand ÷ supply share), urgency, enrolment_share, recommended_share, example_needs.
     """
     d = demand(topics, cadres, completions, recommendations)
     s = supply(topics, courses, completions, basis=basis).drop(columns="label")
     out = d.merge(s, on="topic").merge(topics.topics[["topic", "category", "terms"]], on="topic")
     out["gap"] = out["demand_share"] - out["supply_share"]
-    out["gap_ratio"] = (out["demand_share"] / out["supply_share"].clip(lower=0.005)).round(2)
+    floored = out["supply_share"].clip(lower=SUPPLY_FLOOR)
+    out["gap_ratio"] = (out["demand_share"] / floored).round(2)
+    out["urgency"] = (out["gap"] / np.sqrt(floored)).round(3)
     out["example_needs"] = [
         " / ".join(example_needs(topics, cadres, int(t), n_examples)) for t in out["topic"]
     ]
@@ -266,11 +276,12 @@ def gaps(
         "supply_share",
         "gap",
         "gap_ratio",
+        "urgency",
         "enrolment_share",
         "recommended_share",
         "example_needs",
     ]
-    out = out[cols].sort_values("gap", ascending=False, kind="stable").reset_index(drop=True)
+    out = out[cols].sort_values("urgency", ascending=False, kind="stable").reset_index(drop=True)
     for col in ("demand_share", "supply_share", "gap", "enrolment_share", "recommended_share"):
         out[col] = out[col].round(4)
     return out
@@ -289,8 +300,8 @@ def gaps_by(
     """Gap per (group, topic): the group's demand share − the catalog's supply share.
 
     Long form columns: <by>, group_cadres, topic, label, cadres, demand_hours, demand_share,
-    supply_share, gap. With ``pivot=True``: groups × topic labels of ``gap`` (for a heatmap),
-    groups ordered by size, topics by mean gap — or just ``labels``, in that order.
+    supply_share, gap (unit levels in hierarchy order). With ``pivot=True``:
+    :func:`pivot_gaps` of it.
     """
     if by not in ("system", "unit_level", "rank", "region"):
         raise ValueError(f"by must be system, unit_level, rank or region, not {by!r}")
@@ -319,16 +330,39 @@ def gaps_by(
     out["gap"] = (out["demand_share"] - out["supply_share"]).round(4)
     out["demand_share"] = out["demand_share"].round(4)
     out["supply_share"] = out["supply_share"].round(4)
-    out = out[cols].sort_values([by, "gap"], ascending=[True, False], kind="stable")
-    out = out.reset_index(drop=True)
-    if not pivot:
-        return out
-    table = out.pivot(index=by, columns="label", values="gap")
-    rows = out.groupby(by)["group_cadres"].first().sort_values(ascending=False).index
-    order = out.groupby("label")["gap"].mean().sort_values(ascending=False).index
+    out = (
+        out[cols]
+        .sort_values([by, "gap"], ascending=[True, False], kind="stable", key=_group_key)
+        .reset_index(drop=True)
+    )
+    return pivot_gaps(out, by, labels) if pivot else out
+
+
+def _group_key(column: pd.Series) -> pd.Series:
+    """Sort key: unit levels in hierarchy order, other columns as they are."""
+    if column.name != "unit_level":
+        return column
+    return pd.Series(level_rank(column), index=column.index)
+
+
+def pivot_gaps(long: pd.DataFrame, by: str, labels: Sequence[str] | None = None) -> pd.DataFrame:
+    """Groups × topic labels of ``gap`` from a long :func:`gaps_by` table (for a heatmap).
+
+    Unit levels come in hierarchy order (省级 → 村（社区）), other groups largest first; topics
+    by mean gap, or just ``labels`` in that order.
+    """
+    if long.empty:
+        return pd.DataFrame()
+    table = long.pivot(index=by, columns="label", values="gap")
+    sizes = long.groupby(by)["group_cadres"].first()
+    if by == "unit_level":
+        rows = sorted(sizes.index, key=lambda v: level_rank([v])[0])
+    else:
+        rows = list(sizes.sort_values(ascending=False, kind="stable").index)
+    order = long.groupby("label")["gap"].mean().sort_values(ascending=False).index
     if labels is not None:
         order = [lb for lb in labels if lb in table.columns]
-    return table.loc[rows, order]
+    return table.loc[rows, list(order)]
 
 
 def trends(topics: TopicModel, completions: pd.DataFrame, cadres: pd.DataFrame) -> pd.DataFrame:

@@ -1,36 +1,60 @@
 """The planners' gap report: every gap table as a sheet of one Excel workbook, Chinese headers,
-charts as images. ``recommender gaps --data DIR [--model PATH] --out FILE.xlsx`` calls
+shares as percentages, landscape print setup, gap matrices with a colour scale and each chart on
+a sheet of its own. ``recommender gaps --data DIR [--model PATH] --out FILE.xlsx`` calls
 :func:`write_gap_report`.
 """
 
 from __future__ import annotations
 
-import io
 import logging
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from recommender.data.schema import Columns as C
 from recommender.insights import gaps as G
-from recommender.insights.catalog_health import ISSUES
+from recommender.insights.labels import (
+    CONSTRAINT_LABELS,
+    FORMATS,
+    GOAL_LABELS,
+    GROUP_NAMES,
+    ISSUE_LABELS,
+    WINDOW_LABELS,
+    unit_level_name,
+)
 from recommender.insights.topics import fit_topics
+from recommender.insights.workbook import add_chart_sheet, add_matrix_sheet, add_table_sheet
 
 if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
     from recommender.data.loading import Dataset
     from recommender.ranking.model import RecommenderModel
 
-__all__ = ["HEADERS", "SHEETS", "gap_tables", "translate", "write_gap_report"]
+__all__ = [
+    "CHART_SHEETS",
+    "HEADERS",
+    "SHEETS",
+    "chart_figures",
+    "gap_tables",
+    "translate",
+    "write_gap_report",
+]
 
 log = logging.getLogger(__name__)
 
-#: table key → sheet name, in workbook order
+#: table key → sheet name, in workbook order (chart sheets follow: :data:`CHART_SHEETS`)
 SHEETS: dict[str, str] = {
     "readme": "说明",
     "top_gaps": "主要缺口",
+    "matrix_system": "缺口矩阵（系统）",
+    "matrix_unit_level": "缺口矩阵（单位层级）",
     "gaps_by_system": "按系统",
     "gaps_by_unit_level": "按单位层级",
     "gaps_by_rank": "按职级",
@@ -39,9 +63,18 @@ SHEETS: dict[str, str] = {
     "schedule_fit": "开课时段匹配",
     "dead_catalog": "低效课程",
     "trends": "季度趋势",
-    "charts": "图表",
+}
+#: chart key → (sheet name, title above the chart)
+CHART_SHEETS: dict[str, tuple[str, str]] = {
+    "bars": ("图-主要缺口", "主要缺口：需求占比 − 供给占比（按紧迫度排序）"),
+    "heat_system": ("图-系统缺口", "各系统在主要缺口主题上的缺口（百分点）"),
+    "heat_unit_level": ("图-层级缺口", "各单位层级在主要缺口主题上的缺口（百分点）"),
+    "trend": ("图-季度趋势", "主要缺口主题：每季度完成占比（实线）与需求占比（虚线）"),
 }
 GROUPS = ("system", "unit_level", "rank", "region")
+MATRIX_GROUPS = ("system", "unit_level")
+#: topics shown in the gap matrices and heatmaps; in the trend chart
+N_MATRIX_TOPICS, N_TREND_TOPICS = 12, 6
 
 #: column → Chinese header
 HEADERS: dict[str, str] = {
@@ -59,14 +92,12 @@ HEADERS: dict[str, str] = {
     "supply_share": "供给占比",
     "gap": "缺口（需求−供给）",
     "gap_ratio": "需求/供给倍数",
+    "urgency": "紧迫度（缺口÷√供给占比）",
     "enrolment_share": "报名占比",
     "recommended_share": "推荐曝光占比",
     "example_needs": "需求示例（调查原话摘录）",
     "group_cadres": "分组干部数",
-    "system": "系统",
-    "unit_level": "单位层级",
-    "rank": "职级",
-    "region": "地区",
+    **GROUP_NAMES,
     "goal": "未满足的目标",
     "constraint": "受限约束",
     "share": "占抽样干部比例",
@@ -93,42 +124,6 @@ HEADERS: dict[str, str] = {
     "item": "项目",
     "value": "内容",
 }
-UNIT_LEVELS = {
-    "province": "省级",
-    "city": "市级",
-    "county": "县级",
-    "township": "乡镇",
-    "village": "村（社区）",
-}
-ISSUE_LABELS = dict(
-    zip(ISSUES, ("从未有人学", "很少有人学", "从未被推荐", "评分低但报名多"), strict=True)
-)
-CONSTRAINT_LABELS = {
-    "compulsory": "必修课无法安排",
-    "catalog": "可选课程不足",
-    "windows": "开课时间不在可学习时段",
-    "capacity": "名额已满",
-    "prerequisites": "先修课程无法安排",
-    "weekly_budget": "每周可学学时不足",
-    "max_per_topic": "同专题课程数上限",
-    "max_per_instructor": "同一教师课程数上限",
-    "max_courses": "课程数上限",
-    "combination": "多项约束共同作用",
-}
-GOAL_LABELS = {"hours": "学时目标", "compulsory": "必修课", "category_minimum": "类别最低学时"}
-WINDOW_LABELS = {
-    "weekday_daytime": "工作日白天",
-    "weekday_evening": "工作日晚上",
-    "weekend": "周末",
-}
-FORMATS = {
-    "video": "视频",
-    "micro": "微课",
-    "article": "图文",
-    "live": "直播",
-    "face_to_face": "面授",
-    "special_class": "专题班",
-}
 
 
 @dataclass(frozen=True)
@@ -150,25 +145,59 @@ def _recommendations(model: RecommenderModel, opts: ReportOptions) -> pd.DataFra
     return model.recommend_batch(list(ids), opts.k)
 
 
+def _bar(total: int, desc: str, progress: bool | None) -> tqdm:
+    """A step counter on stderr: shown when ``progress`` is True, or when it is None and
+    stderr is a terminal (never in a pipe or a log)."""
+    show = sys.stderr.isatty() if progress is None else progress
+    return tqdm(total=total, desc=desc, unit="步", file=sys.stderr, disable=not show)
+
+
+def _step(bar: tqdm, label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    bar.set_postfix_str(label)
+    out = fn(*args, **kwargs)
+    bar.update()
+    return out
+
+
 def gap_tables(
-    dataset: Dataset, *, model: RecommenderModel | None = None, options: ReportOptions | None = None
+    dataset: Dataset,
+    *,
+    model: RecommenderModel | None = None,
+    options: ReportOptions | None = None,
+    progress: bool | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Every table of the report, keyed like :data:`SHEETS` (English columns)."""
+    """Every table of the report, keyed like :data:`SHEETS` (English columns; the gap
+    matrices are made from ``gaps_by_*`` when the workbook is written).
+
+    ``progress``: a step counter on stderr (None: only when stderr is a terminal).
+    """
     opts = options or ReportOptions()
     courses, cadres, comps = dataset.courses, dataset.cadres, dataset.completions
-    topics = fit_topics(courses, cadres, random_state=opts.seed)
-    recs = _recommendations(model, opts) if model is not None else None
-    tables = {"top_gaps": G.gaps(topics, courses, cadres, comps, recs)}
-    for by in GROUPS:
-        tables[f"gaps_by_{by}"] = G.gaps_by(topics, courses, cadres, comps, by=by)
-    if model is not None:
-        per_cadre = G.underserved_cadres(
-            model, year=opts.year, sample=opts.underserved_sample, seed=opts.seed, completions=comps
+    with _bar(9 + 2 * (model is not None), "缺口分析", progress) as bar:
+        topics = _step(bar, "主题", fit_topics, courses, cadres, random_state=opts.seed)
+        recs = _step(bar, "推荐曝光", _recommendations, model, opts) if model else None
+        tables = {"top_gaps": _step(bar, "主要缺口", G.gaps, topics, courses, cadres, comps, recs)}
+        for by in GROUPS:
+            tables[f"gaps_by_{by}"] = _step(
+                bar, HEADERS[by], G.gaps_by, topics, courses, cadres, comps, by=by
+            )
+        if model is not None:
+            per_cadre = _step(
+                bar,
+                "选学计划",
+                G.underserved_cadres,
+                model,
+                year=opts.year,
+                sample=opts.underserved_sample,
+                seed=opts.seed,
+                completions=comps,
+            )
+            tables["underserved"] = G.summarize_underserved(per_cadre, by="unit_level")
+        tables["schedule_fit"] = _step(
+            bar, "开课时段", G.schedule_fit, courses, cadres, by="unit_level"
         )
-        tables["underserved"] = G.summarize_underserved(per_cadre, by="unit_level")
-    tables["schedule_fit"] = G.schedule_fit(courses, cadres, by="unit_level")
-    tables["dead_catalog"] = G.dead_catalog(courses, comps, recs)
-    tables["trends"] = G.trends(topics, comps, cadres)
+        tables["dead_catalog"] = _step(bar, "低效课程", G.dead_catalog, courses, comps, recs)
+        tables["trends"] = _step(bar, "季度趋势", G.trends, topics, comps, cadres)
     return tables
 
 
@@ -176,7 +205,7 @@ def translate(table: pd.DataFrame) -> pd.DataFrame:
     """Chinese headers and Chinese values for codes (unit levels, formats, issues, constraints)."""
     out = table.copy()
     if "unit_level" in out:
-        out["unit_level"] = out["unit_level"].map(lambda v: UNIT_LEVELS.get(v, v))
+        out["unit_level"] = out["unit_level"].map(unit_level_name)
     if "format" in out:
         out["format"] = out["format"].map(lambda v: FORMATS.get(v, v))
     if "issue" in out:
@@ -204,7 +233,9 @@ def _constraint_label(code: str) -> str:
     return CONSTRAINT_LABELS.get(code, code)
 
 
-def _readme(dataset: Dataset, tables: dict[str, pd.DataFrame], model_given: bool) -> pd.DataFrame:
+def _readme(
+    dataset: Dataset, tables: dict[str, pd.DataFrame], model_given: bool, charts: list[str]
+) -> pd.DataFrame:
     rows = [
         ("生成时间", pd.Timestamp.now().strftime("%Y-%m-%d %H:%M")),
         (
@@ -218,8 +249,15 @@ def _readme(dataset: Dataset, tables: dict[str, pd.DataFrame], model_given: bool
             "供给：该主题上的有效课程数。缺口为正：需求多于课程。",
         ),
         (
+            "紧迫度",
+            "缺口 ÷ √供给占比（供给不足 0.5% 按 0.5% 计），“主要缺口”按它排序："
+            "同样大的缺口，课程越少越紧迫；干部有需求而目录没有课程的领域排在前面。",
+        ),
+        (
             "主题",
-            "由课程类别、专题标签与课程名称、干部岗位和需求调查文字共同学出；"
+            "领域主题来自干部教育培训领域词表（与课程目录无关，目录删掉某领域的全部课程，"
+            "该领域仍会出现）；其余主题由课程类别、专题标签、干部岗位职责和需求调查文字学出，"
+            "以领域名、课程类别、专题标签或需求调查中的常见说法命名。"
             "“主要课程类别”为空的主题是课程目录里几乎不出现、干部却提出的需求。",
         ),
         ("需求示例", "摘自需求调查原话，仅供规划参考，请勿外传。"),
@@ -233,48 +271,59 @@ def _readme(dataset: Dataset, tables: dict[str, pd.DataFrame], model_given: bool
             if model_given
             else "未提供模型（--model），本报告不含此表。",
         ),
-        ("工作表", "、".join(SHEETS[k] for k in SHEETS if k in tables or k in ("charts",))),
+        ("工作表", "、".join([*(v for k, v in SHEETS.items() if _written(k, tables)), *charts])),
     ]
     return pd.DataFrame(rows, columns=["item", "value"])
 
 
-def _charts(tables: dict[str, pd.DataFrame], pivots: dict[str, pd.DataFrame]) -> list[bytes]:
+def _written(key: str, tables: dict[str, pd.DataFrame]) -> bool:
+    return key in tables or key == "readme" or key.startswith("matrix_")
+
+
+def _matrix(tables: dict[str, pd.DataFrame], by: str) -> pd.DataFrame:
+    """Groups × the report's top topics of ``gap``, groups named in Chinese."""
+    top = tables["top_gaps"]["label"].head(N_MATRIX_TOPICS).tolist()
+    pivot = G.pivot_gaps(tables[f"gaps_by_{by}"], by, top)
+    return pivot.rename(index=unit_level_name).rename_axis(HEADERS[by])
+
+
+def chart_figures(tables: dict[str, pd.DataFrame]) -> dict[str, Figure]:
+    """The report's charts keyed like :data:`CHART_SHEETS`: gap bars, one heatmap per
+    :data:`MATRIX_GROUPS`, and the trend of the top gaps (completion against demand share)."""
     from recommender.insights import plotting
 
     plotting.use_chinese_font()
-    figs = [plotting.bar_gaps(tables["top_gaps"])]
-    for by, pivot in pivots.items():
+    top = tables["top_gaps"]
+    figs = {"bars": plotting.bar_gaps(top)}
+    for by in MATRIX_GROUPS:
+        pivot = _matrix(tables, by)
         if pivot.size:
-            pivot = pivot.rename(index=lambda v: UNIT_LEVELS.get(v, v))
-            pivot.index.name = HEADERS[by]
-            figs.append(plotting.heatmap(pivot))
+            figs[f"heat_{by}"] = plotting.heatmap(pivot, title=CHART_SHEETS[f"heat_{by}"][1])
     if len(tables["trends"]):
-        figs.append(plotting.trend_lines(tables["trends"]))
-    return [plotting.to_png(f) for f in figs]
+        figs["trend"] = plotting.trend_lines(
+            tables["trends"],
+            topics=top["label"].head(N_TREND_TOPICS).tolist(),
+            value="completion_share",
+            compare="demand_share",
+        )
+    return figs
 
 
-def _pivot(long: pd.DataFrame, by: str, labels: list[str]) -> pd.DataFrame:
-    """Groups × the given topic labels of ``gap`` from a long ``gaps_by`` table."""
-    if long.empty:
-        return pd.DataFrame()
-    table = long.pivot(index=by, columns="label", values="gap")
-    rows = long.groupby(by)["group_cadres"].first().sort_values(ascending=False).index
-    return table.loc[rows, [lb for lb in labels if lb in table.columns]]
+def _write_charts(book, tables: dict[str, pd.DataFrame], bar: tqdm) -> list[str]:
+    """One sheet per chart; a note instead when matplotlib is missing. Returns sheet names."""
+    from recommender.insights import plotting
 
-
-def _display_width(value: object) -> int:
-    text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
-
-
-def _fit_columns(ws, frame: pd.DataFrame, max_width: int = 60) -> None:
-    from openpyxl.utils import get_column_letter
-
-    for j, col in enumerate(frame.columns, start=1):
-        sample = [col, *frame[col].head(200).tolist()]
-        width = min(max_width, max(_display_width(v) for v in sample) + 2)
-        ws.column_dimensions[get_column_letter(j)].width = max(8, width)
-    ws.freeze_panes = "A2"
+    try:
+        figs = _step(bar, "图表", chart_figures, tables)
+    except ImportError as exc:  # matplotlib/mplfonts live in the notebooks extra
+        log.warning("charts skipped: %s", exc)
+        ws = book.create_sheet("图表")
+        ws["A1"] = "未安装 matplotlib / mplfonts，图表从略（pip install 'xuanxue[notebooks]'）"
+        return ["图表"]
+    for key, fig in figs.items():
+        name, title = CHART_SHEETS[key]
+        add_chart_sheet(book, name, plotting.to_png(fig, dpi=150), title)
+    return [CHART_SHEETS[key][0] for key in figs]
 
 
 def write_gap_report(
@@ -283,40 +332,34 @@ def write_gap_report(
     *,
     model: RecommenderModel | None = None,
     options: ReportOptions | None = None,
+    progress: bool | None = None,
 ) -> Path:
     """Load ``data_dir``, compute the gap tables (menu-based ones need a loaded ``model``),
-    write ``out_path`` (.xlsx)."""
-    from openpyxl.drawing.image import Image
+    write ``out_path`` (.xlsx).
+
+    ``progress``: step counters on stderr (None: only when stderr is a terminal).
+    """
+    from openpyxl import Workbook
 
     from recommender.data.loading import load_dataset
-    from recommender.data.spreadsheet import write_frame
 
     dataset = load_dataset(data_dir, write_rejects=False)
-    tables = gap_tables(dataset, model=model, options=options)
-    top = tables["top_gaps"]["label"].head(12).tolist()
-    pivots = {by: _pivot(tables[f"gaps_by_{by}"], by, top) for by in ("system", "unit_level")}
-    tables = {"readme": _readme(dataset, tables, model is not None), **tables}
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with pd.ExcelWriter(out, engine="openpyxl") as writer:
+    tables = gap_tables(dataset, model=model, options=options, progress=progress)
+    book = Workbook()
+    book.remove(book.active)
+    with _bar(2, "写入报告", progress) as bar:
         for key, sheet in SHEETS.items():
-            if key == "charts" or key not in tables:
-                continue
-            frame = translate(tables[key])
-            sheet_ws = writer.book.create_sheet(sheet)
-            write_frame(sheet_ws, frame)  # explicit text cells: no value becomes a formula
-            _fit_columns(sheet_ws, frame)
-        ws = writer.book.create_sheet(SHEETS["charts"])
-        row = 1
-        try:
-            images = _charts(tables, pivots)
-        except ImportError as exc:  # matplotlib/mplfonts live in the notebooks extra
-            log.warning("charts skipped: %s", exc)
-            ws["A1"] = "未安装 matplotlib / mplfonts，图表从略（pip install 'xuanxue[notebooks]'）"
-            images = []
-        for png in images:
-            image = Image(io.BytesIO(png))
-            ws.add_image(image, f"A{row}")
-            row += int(image.height / 20) + 2  # ~20 px per default row
-    log.info("gap report: %d sheets → %s", len(writer.book.sheetnames), out)
+            if key.startswith("matrix_"):
+                by = key.removeprefix("matrix_")
+                add_matrix_sheet(book, sheet, _matrix(tables, by), HEADERS[by])
+            elif key in tables:
+                add_table_sheet(book, sheet, translate(tables[key]), list(tables[key].columns))
+        charts = _write_charts(book, tables, bar)
+        readme = translate(_readme(dataset, tables, model is not None, charts))
+        sheet = add_table_sheet(book, SHEETS["readme"], readme, ["item", "value"])
+        book.move_sheet(sheet, offset=-book.index(sheet))
+        out = Path(out_path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _step(bar, "保存", book.save, out)
+    log.info("gap report: %d sheets → %s", len(book.sheetnames), out)
     return out

@@ -5,6 +5,7 @@ Split from :mod:`recommender.insights.topics`; see :func:`recommender.insights.t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ __all__ = [
     "Space",
     "build_space",
     "default_tokenizer",
+    "holds_any",
     "row_shares",
     "topic_course_text",
     "topic_tokens",
@@ -88,12 +90,17 @@ def topic_course_text(courses: pd.DataFrame) -> list[str]:
 
 @dataclass
 class Space:
-    """The shared TF-IDF space: course rows, cadre profile rows, declared-needs rows."""
+    """The shared TF-IDF space: course rows, cadre profile rows, declared-needs rows; ``column``
+    maps a term to its index."""
 
     courses: sp.csr_matrix
     cadres: sp.csr_matrix
     needs: sp.csr_matrix
     vocabulary: np.ndarray
+
+    @property
+    def column(self) -> dict[str, int]:
+        return {str(t): j for j, t in enumerate(self.vocabulary)}
 
 
 def _identity(tokens: list[str]) -> list[str]:
@@ -105,6 +112,7 @@ def build_space(
     cadres: pd.DataFrame,
     tokenizer: Callable[[str], list[str]],
     *,
+    protected: frozenset[str] = frozenset(),
     course_max_df: float = 0.25,
     cadre_max_df: float = 0.6,
 ) -> Space:
@@ -112,7 +120,9 @@ def build_space(
 
     Dropped: words in more than ``course_max_df`` of courses or ``cadre_max_df`` of cadres
     (title templates, survey boilerplate) and words spread evenly over the catalog's
-    categories (:func:`_generic_terms`: 管理, 服务, 建设 …).
+    categories (:func:`_generic_terms`: 管理, 服务, 建设 …). ``protected`` words (the field
+    taxonomy's) escape the course-side cuts: whether a field's word looks generic depends on
+    the catalog, and the field must not vanish with its courses.
     """
     c_tok = [topic_tokens(tokenizer(t)) for t in topic_course_text(courses)]
     rows = cadres.to_dict("records")
@@ -134,11 +144,20 @@ def build_space(
     keep = _doc_share(xp) <= cadre_max_df
     if len(c_tok) >= 20:  # enough courses for course-side cuts
         categories = courses[C.CATEGORY].fillna("").astype(str).to_numpy()
-        keep &= (_doc_share(xc) <= course_max_df) & ~_generic_terms(xc, categories)
+        course_side = (_doc_share(xc) <= course_max_df) & ~_generic_terms(xc, categories)
+        keep &= course_side | holds_any(vec.get_feature_names_out(), protected)
     cols = np.flatnonzero(keep)
     needs = vec.transform(n_tok).tocsr()[:, cols]
     vocab = vec.get_feature_names_out()[cols]
     return Space(normalize(xc[:, cols]), normalize(xp[:, cols]), normalize(needs), vocab)
+
+
+def holds_any(terms: np.ndarray, words: frozenset[str]) -> np.ndarray:
+    """Mask of ``terms`` holding one of ``words`` as a substring."""
+    if not words:
+        return np.zeros(len(terms), dtype=bool)
+    pattern = re.compile("|".join(map(re.escape, sorted(words, key=len, reverse=True))))
+    return np.array([bool(pattern.search(str(t))) for t in terms], dtype=bool)
 
 
 def _doc_share(x: sp.csr_matrix) -> np.ndarray:

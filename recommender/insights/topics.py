@@ -1,11 +1,14 @@
 """A topic layer shared by the catalog and cadre profiles, for demand-gap analysis.
 
-Catalog topics start from the course categories (one fixed seed per category: the mean TF-IDF
-vector of its courses) plus NMF components of what the seeds miss (mostly 专题 tag clusters).
-Demand topics are NMF components of the words cadres ask for in their declared needs that no
-course uses, so a need the catalog never names still forms a topic: that is how a vocabulary gap
-appears. Courses and cadres get topic shares the same way (:func:`attribute`). The text side
-(filler words, the shared TF-IDF space) lives in :mod:`recommender.insights.topic_text`.
+Topics start from fixed seeds that do not depend on the catalog: one per field of work of the
+domain taxonomy (its words plus its categories' courses), then one per category no field
+claims (:mod:`recommender.insights.topic_seeds`). A field the catalog dropped entirely keeps its
+topic, so its demand shows as a gap with no supply. NMF components of what the seeds miss add
+catalog topics (mostly 专题 tag clusters); demand topics are NMF components of the words cadres
+ask for in their declared needs that no course and no field uses, so a need nobody foresaw still
+forms a topic. Courses and cadres get topic shares the same way (:func:`attribute`). Topic
+names are readable (:mod:`recommender.insights.topic_names`); the text side (filler words, the
+shared TF-IDF space) lives in :mod:`recommender.insights.topic_text`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import normalize
 
 from recommender.data.schema import Columns as C
+from recommender.insights.topic_names import need_phrases, tag_names, unique_names
+from recommender.insights.topic_seeds import field_words, topic_seeds
 from recommender.insights.topic_text import (
     Space,
     build_space,
@@ -29,6 +34,7 @@ from recommender.insights.topic_text import (
     row_shares,
     topic_course_text,
 )
+from recommender.text.fields import FieldTaxonomy
 
 __all__ = ["TopicModel", "attribute", "fit_topics", "row_shares", "topic_course_text"]
 
@@ -42,10 +48,12 @@ class TopicModel:
 
     Attributes
     ----------
-    topics : one row per topic: ``topic`` (int id), ``label`` (top terms joined by ``/``),
-        ``terms`` (top terms, comma-separated), ``seed`` (the category it started from, or ''),
-        ``category`` (dominant course category now, '' when hardly any course weighs on it),
-        ``course_mass``, ``cadre_mass`` (summed row shares).
+    topics : one row per topic: ``topic`` (int id), ``label`` (a readable name: the field or
+        category, a course tag, or a phrase cadres write), ``terms`` (top terms,
+        comma-separated), ``kind`` (field / category / catalog / demand), ``seed`` (the field
+        or category it started from, or ''), ``category`` (dominant course category now, ''
+        when hardly any course weighs on it), ``course_mass``, ``cadre_mass`` (summed row
+        shares).
     course_topics : course_id × topic, each row a share vector (sums to 1, or 0 for empty text).
     cadre_topics : cadre_id × topic, same convention.
     components : topic × term NMF loadings; ``vocabulary`` the matching terms.
@@ -67,17 +75,6 @@ class TopicModel:
         return self.topics.set_index("topic")["label"]
 
 
-def _category_seeds(
-    x_courses: sp.csr_matrix, categories: np.ndarray
-) -> tuple[list[str], np.ndarray]:
-    """One seed per category: the normalised mean vector of its courses."""
-    names = sorted({c for c in categories if c})
-    rows = [np.asarray(x_courses[categories == c].mean(axis=0)).ravel() for c in names]
-    if not rows:
-        return [], np.zeros((0, x_courses.shape[1]))
-    return names, normalize(np.vstack(rows))
-
-
 def _ls_scale(x: sp.csr_matrix, w: np.ndarray, h: np.ndarray) -> float:
     """Least-squares scalar making ``w @ h`` match ``x`` in magnitude."""
     approx = w @ h
@@ -94,17 +91,6 @@ def _top_terms(
         order = np.argsort(-row)[:n]
         top = row[order[0]] if len(order) else 0.0
         out.append([str(vocabulary[j]) for j in order if row[j] > 0 and row[j] >= floor * top])
-    return out
-
-
-def _unique_labels(terms: list[list[str]]) -> list[str]:
-    """Top terms joined by '/'; a repeated label gets its topic id appended."""
-    labels = ["/".join(t[:N_LABEL_TERMS]) or f"topic {i}" for i, t in enumerate(terms)]
-    seen: set[str] = set()
-    out = []
-    for i, label in enumerate(labels):
-        out.append(f"{label}#{i}" if label in seen else label)
-        seen.add(label)
     return out
 
 
@@ -125,45 +111,42 @@ def _nmf(x, n: int, random_state: int, max_iter: int = 300) -> np.ndarray:
     return h[h.sum(axis=1) > 0]
 
 
-def _catalog_topics(
-    x_courses: sp.csr_matrix, categories: np.ndarray, n: int, random_state: int
-) -> tuple[list[str], np.ndarray]:
-    """Catalog topics: one fixed seed per category, then NMF components of what they miss.
+def _residual_topics(
+    x_courses: sp.csr_matrix, seeds: np.ndarray, n: int, random_state: int
+) -> np.ndarray:
+    """NMF components (at most ``n``) of the course text the fixed seeds do not explain.
 
     Seeds are not refined: a thin category (3 courses on 心理健康) would otherwise be pulled
     towards a big one, and thin categories are exactly where gaps hide.
     """
-    names, seeds = _category_seeds(x_courses, categories)
-    names, seeds = names[:n], seeds[:n]
-    n_extra = n - len(seeds)
-    if not n_extra:
-        return names, seeds
+    empty = np.zeros((0, x_courses.shape[1]))
+    if n <= 0:
+        return empty
     w = np.asarray(x_courses @ seeds.T) if len(seeds) else np.zeros((x_courses.shape[0], 0))
     if len(seeds):
         w = w * _ls_scale(x_courses, w, seeds)
     residual = np.clip(x_courses.toarray() - w @ seeds, 0.0, None)
-    extra = _nmf(residual, min(n_extra, x_courses.shape[0]), random_state) if residual.any() else []
-    return names + [""] * len(extra), np.vstack([seeds, *([extra] if len(extra) else [])])
+    return _nmf(residual, min(n, x_courses.shape[0]), random_state) if residual.any() else empty
 
 
-def _scarce_terms(space: Space, min_asks: int) -> np.ndarray:
+def _scarce_terms(space: Space, min_asks: int, known: np.ndarray) -> np.ndarray:
     """Mask of terms cadres ask for (declared needs, ``min_asks`` cadres or more) that no
-    course uses.
+    course uses and no field's own words (``known``) cover.
 
-    A word any course uses belongs to the catalog topics, so demand for a thin part of the
-    catalog shows as a gap on that catalog topic; a word no course uses forms demand topics.
+    A word any course uses belongs to the catalog topics, and a field's word to its field, so
+    demand for them shows as a gap there; the other asked-for words form demand topics.
     Job-description words alone never make a demand topic: only what cadres ask for does.
     """
     course_count = np.asarray((space.courses > 0).sum(axis=0)).ravel()
     need_count = np.asarray((space.needs > 0).sum(axis=0)).ravel()
-    return (course_count == 0) & (need_count >= min_asks)
+    return (course_count == 0) & (need_count >= min_asks) & ~known
 
 
-def _demand_topics(space: Space, n: int | None, random_state: int) -> np.ndarray:
+def _demand_topics(space: Space, n: int | None, random_state: int, known: np.ndarray) -> np.ndarray:
     """NMF topics of the declared needs restricted to scarce words (n by default: a third of
     the scarce words, 3–8)."""
     n_cadres = space.needs.shape[0]
-    scarce = np.flatnonzero(_scarce_terms(space, max(3, int(0.005 * n_cadres))))
+    scarce = np.flatnonzero(_scarce_terms(space, max(3, int(0.005 * n_cadres)), known))
     empty = np.zeros((0, space.needs.shape[1]))
     if len(scarce) == 0:
         return empty
@@ -196,6 +179,7 @@ def fit_topics(
     n_topics: int | None = None,
     n_demand_topics: int | None = None,
     tokenizer: Callable[[str], list[str]] | None = None,
+    taxonomy: FieldTaxonomy | None = None,
     random_state: int = 0,
 ) -> TopicModel:
     """Fit the shared topic layer on the catalog and the cadre profiles.
@@ -203,30 +187,36 @@ def fit_topics(
     1. One TF-IDF space over course text (title, category, tags) and cadre profile text
        (job title, 岗位职责, declared needs); filler words and words too common on either
        side to mean a topic are dropped.
-    2. Catalog topics (``n_topics``, default 1.5 × the categories): one fixed seed per
-       category (mean vector of its courses) plus NMF components of what the seeds miss
-       (mostly 专题 tag clusters of broad categories).
-    3. Demand topics: NMF on the declared needs restricted to words cadres ask for and no
-       course uses (:func:`_scarce_terms`) — the catalog cannot offer what it never names.
-    4. Courses and cadres get topic shares by splitting each word's weight among the topics
+    2. Fixed seeds (:func:`recommender.insights.topic_seeds.topic_seeds`): one per field of
+       ``taxonomy`` (default: the packaged ``fields.toml``) that its words or courses reach,
+       one per category no field claims.
+    3. Catalog topics: NMF components of the course text the seeds miss (mostly 专题 tag
+       clusters of broad categories); ``n_topics`` (default 1.5 × the categories) caps seeds
+       plus these.
+    4. Demand topics: NMF on the declared needs restricted to words cadres ask for that no
+       course and no field uses (:func:`_scarce_terms`).
+    5. Courses and cadres get topic shares by splitting each word's weight among the topics
        that load on it (:func:`attribute`), so both sides are measured the same way.
     """
-    space = build_space(courses, cadres, tokenizer or default_tokenizer())
+    tokenizer = tokenizer or default_tokenizer()
+    taxonomy = taxonomy or FieldTaxonomy.load()
+    space = build_space(courses, cadres, tokenizer, protected=field_words(taxonomy))
     if space.vocabulary.size == 0:
         raise ValueError("no usable text in courses or cadre profiles to fit topics on")
     categories = courses[C.CATEGORY].fillna("").astype(str).to_numpy()
+    seeds = topic_seeds(space, categories, taxonomy)
     n_cat = len({c for c in categories if c})
     n_catalog = n_topics if n_topics is not None else n_cat + n_cat // 2
-    n_catalog = max(1, min(n_catalog, space.courses.shape[0], space.vocabulary.size))
-    seed_names, h_catalog = _catalog_topics(space.courses, categories, n_catalog, random_state)
-    h_demand = _demand_topics(space, n_demand_topics, random_state)
-    h = normalize(np.vstack([h_catalog, h_demand]))
-    kinds = ["catalog"] * len(h_catalog) + ["demand"] * len(h_demand)
-    seeds = seed_names + [""] * len(h_demand)
+    n_extra = min(n_catalog, space.courses.shape[0], space.vocabulary.size) - len(seeds.names)
+    h_extra = _residual_topics(space.courses, seeds.vectors, n_extra, random_state)
+    h_demand = _demand_topics(space, n_demand_topics, random_state, seeds.field_terms)
+    h = normalize(np.vstack([seeds.vectors, h_extra, h_demand]))
+    kinds = [*seeds.kinds, *["catalog"] * len(h_extra), *["demand"] * len(h_demand)]
+    names = [*seeds.names, *[""] * (len(h_extra) + len(h_demand))]
     keep = _distinct(h)
     h = h[keep]
-    seeds, kinds = [seeds[i] for i in keep], [kinds[i] for i in keep]
-    return _assemble(courses, cadres, space, h, seeds, kinds)
+    names, kinds = [names[i] for i in keep], [kinds[i] for i in keep]
+    return _assemble(courses, cadres, space, h, names, kinds)
 
 
 def _distinct(h: np.ndarray, max_cosine: float = 0.9) -> list[int]:
@@ -237,6 +227,29 @@ def _distinct(h: np.ndarray, max_cosine: float = 0.9) -> list[int]:
         if row.any() and all(float(row @ h[j]) < max_cosine for j in keep):
             keep.append(i)
     return keep
+
+
+def _names(
+    courses: pd.DataFrame,
+    cadres: pd.DataFrame,
+    seeds: list[str],
+    kinds: list[str],
+    label_terms: list[list[str]],
+    course_shares: np.ndarray,
+) -> list[str]:
+    """Readable names: the seed's name; a catalog topic's leading 专题 tag; a demand topic's
+    most frequent phrase in the declared needs; else its leading words."""
+    needs = cadres[C.DECLARED_NEEDS]
+    candidates = []
+    for t, (seed, kind, terms) in enumerate(zip(seeds, kinds, label_terms, strict=True)):
+        if seed:
+            found = [seed]
+        elif kind == "catalog":
+            found = tag_names(courses[C.TAGS], course_shares[:, t])[:3]
+        else:
+            found = need_phrases(needs, terms)[:3]
+        candidates.append([*found, *terms[:1], "、".join(terms[:2])])
+    return unique_names(candidates)
 
 
 def _assemble(courses, cadres, space: Space, h, seeds, kinds) -> TopicModel:
@@ -250,7 +263,7 @@ def _assemble(courses, cadres, space: Space, h, seeds, kinds) -> TopicModel:
     topics = pd.DataFrame(
         {
             "topic": topic_ids,
-            "label": _unique_labels(label_terms),
+            "label": _names(courses, cadres, seeds, kinds, label_terms, course_shares),
             "terms": ["，".join(t) for t in terms],
             "kind": kinds,
             "seed": seeds,

@@ -1,0 +1,86 @@
+"""Chinese names for the codes planners see in tables and charts, and the order of unit levels.
+
+One place for them, so the workbook, the charts and the notebooks say the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from recommender.insights.catalog_health import ISSUES
+
+__all__ = [
+    "CONSTRAINT_LABELS",
+    "FORMATS",
+    "GOAL_LABELS",
+    "GROUP_NAMES",
+    "ISSUE_LABELS",
+    "UNIT_LEVELS",
+    "WINDOW_LABELS",
+    "level_rank",
+    "unit_level_name",
+]
+
+#: unit level code → Chinese, in hierarchy order (省级 → 市级 → 县级 → 乡镇 → 村（社区）)
+UNIT_LEVELS: dict[str, str] = {
+    "province": "省级",
+    "city": "市级",
+    "county": "县级",
+    "township": "乡镇",
+    "village": "村（社区）",
+}
+#: cadre segment column → Chinese
+GROUP_NAMES: dict[str, str] = {
+    "system": "系统",
+    "unit_level": "单位层级",
+    "rank": "职级",
+    "region": "地区",
+}
+#: dead-catalog issue code → Chinese
+ISSUE_LABELS = dict(
+    zip(ISSUES, ("从未有人学", "很少有人学", "从未被推荐", "评分低但报名多"), strict=True)
+)
+#: menu constraint code → Chinese
+CONSTRAINT_LABELS = {
+    "compulsory": "必修课无法安排",
+    "catalog": "可选课程不足",
+    "windows": "开课时间不在可学习时段",
+    "capacity": "名额已满",
+    "prerequisites": "先修课程无法安排",
+    "weekly_budget": "每周可学学时不足",
+    "max_per_topic": "同专题课程数上限",
+    "max_per_instructor": "同一教师课程数上限",
+    "max_courses": "课程数上限",
+    "combination": "多项约束共同作用",
+}
+#: menu goal code → Chinese
+GOAL_LABELS = {"hours": "学时目标", "compulsory": "必修课", "category_minimum": "类别最低学时"}
+#: study window code → Chinese
+WINDOW_LABELS = {
+    "weekday_daytime": "工作日白天",
+    "weekday_evening": "工作日晚上",
+    "weekend": "周末",
+}
+#: course format code → Chinese
+FORMATS = {
+    "video": "视频",
+    "micro": "微课",
+    "article": "图文",
+    "live": "直播",
+    "face_to_face": "面授",
+    "special_class": "专题班",
+}
+
+
+_RANK = {name: i for i, pair in enumerate(UNIT_LEVELS.items()) for name in pair}
+
+
+def unit_level_name(value: object) -> object:
+    """Chinese name of a unit level code; anything else unchanged."""
+    return UNIT_LEVELS.get(value, value) if isinstance(value, str) else value
+
+
+def level_rank(values: Iterable[object]) -> list[int]:
+    """Sort keys putting unit levels (codes or Chinese names) in hierarchy order, others last."""
+    last = len(UNIT_LEVELS)
+    return [_RANK.get(v, last) if isinstance(v, str) else last for v in values]
