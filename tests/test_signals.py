@@ -18,6 +18,7 @@ from recommender.signals.popularity import PopularitySignal
 from recommender.signals.quality import QualitySignal
 from recommender.signals.rp3beta import RP3betaSignal
 from recommender.signals.sequence import SequenceSignal
+from recommender.signals.transition import TransitionSignal
 from recommender.testing import SignalContract, all_signal_classes, checkerboard
 
 
@@ -70,6 +71,12 @@ class TestQuality(SignalContract):
 class TestSequence(SignalContract):
     make_signal = SequenceSignal
     ranks_withheld = False  # follows the last course, not the block
+
+
+class TestTransition(SignalContract):
+    # light shrinkage: with ~8 successions per course the default pseudo-count (20) hands
+    # the ranking to next-course popularity, where the first course of a block never counts
+    make_signal = staticmethod(lambda: TransitionSignal(shrinkage=1.0))
 
 
 class TestContext(SignalContract):

@@ -26,6 +26,7 @@ from recommender.signals.field import FieldSignal
 from recommender.signals.popularity import PopularitySignal
 from recommender.signals.quality import QualitySignal
 from recommender.signals.sequence import SequenceSignal
+from recommender.signals.transition import TransitionSignal
 from recommender.text.fields import FieldTaxonomy
 from recommender.text.space import TextSpace
 from recommender.text.tokenizer import ChineseTokenizer
@@ -84,6 +85,7 @@ def default_signals(cfg: TrainConfig, n_courses: int = 0) -> list[Signal]:
         PopularitySignal(scope="overall", half_life_days=s.popularity_half_life_days),
         QualitySignal(),
         SequenceSignal(max_gap=s.sequence_max_gap),
+        TransitionSignal(),
         ContextSignal(),
         FieldSignal(),
     ]

@@ -8,5 +8,7 @@
 - ``popularity``: time-decayed popularity per segment with back-off, or overall
 - ``quality``: rating prior; ``sequence``: next-course transitions; ``context``: formats and
   study windows; ``field``: fields of work named by the profile → course categories
+- ``transition``: smoothed next-course probabilities (counts lent by text neighbours,
+  back-off to next-course popularity) over the whole history
 - ``rp3beta``: graph random walk (contract-tested, not in the default blend)
 """

@@ -187,7 +187,7 @@ class ItemKNN(_ItemItemScorer):
             denom = left[start:stop, None] * right[None, :] + np.float32(self.shrink)
             sim = np.divide(dot, denom, out=np.zeros_like(dot), where=denom > 0)
             sim[np.arange(stop - start), np.arange(start, stop)] = 0.0
-            r, c, v = _top_k_rows(sim, self.k)
+            r, c, v = top_k_rows(sim, self.k)
             rows.append(r + start)
             cols.append(c)
             vals.append(v)
@@ -203,7 +203,7 @@ class ItemKNN(_ItemItemScorer):
         return self
 
 
-def _top_k_rows(sim: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def top_k_rows(sim: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row, col, value) of each row's ``k`` largest strictly positive entries."""
     n_rows, n_cols = sim.shape
     if k < n_cols:

@@ -13,6 +13,56 @@ import scipy.sparse as sp
 from recommender.signals.base import Query, QueryBatch, Signal
 
 
+def _by_cadre_and_time(
+    user_idx: np.ndarray, item_idx: np.ndarray, order_key: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(users, items) sorted by user, then by ``order_key`` (ties keep input order)."""
+    users, items = np.asarray(user_idx), np.asarray(item_idx)
+    order = np.argsort(np.asarray(order_key), kind="stable")
+    order = order[np.argsort(users[order], kind="stable")]
+    return users[order], items[order]
+
+
+def transition_counts(
+    user_idx: np.ndarray,
+    item_idx: np.ndarray,
+    order_key: np.ndarray,
+    n_items: int,
+    *,
+    max_gap: int = 1,
+) -> sp.csr_matrix:
+    """Counts ``C`` (n_items, n_items) float64 of which course comes next.
+
+    Each user's interactions are ordered by ``order_key`` (e.g. enrolment time; ties
+    keep input order). ``C[i, j]`` counts how often ``j`` comes within ``max_gap``
+    steps after ``i`` for the same user, a successor ``g`` steps later counting
+    ``1/g``; repeats of the same item are skipped.
+    """
+    if max_gap < 1:
+        raise ValueError(f"max_gap must be >= 1, got {max_gap}")
+    users, items = _by_cadre_and_time(user_idx, item_idx, order_key)
+    src, dst, val = [], [], []
+    for gap in range(1, max_gap + 1):
+        same = (users[gap:] == users[:-gap]) & (items[gap:] != items[:-gap])
+        src.append(items[:-gap][same])
+        dst.append(items[gap:][same])
+        val.append(np.full(int(same.sum()), 1.0 / gap))
+    return sp.csr_matrix(
+        (np.concatenate(val), (np.concatenate(src), np.concatenate(dst))),
+        shape=(n_items, n_items),
+        dtype=np.float64,
+    )
+
+
+def next_course_counts(
+    user_idx: np.ndarray, item_idx: np.ndarray, order_key: np.ndarray, n_items: int
+) -> np.ndarray:
+    """Enrolments per item that were not their user's first (n_items,) float64."""
+    users, items = _by_cadre_and_time(user_idx, item_idx, order_key)
+    later = items[1:][users[1:] == users[:-1]]
+    return np.bincount(later, minlength=n_items).astype(np.float64)
+
+
 def sequence_transitions(
     user_idx: np.ndarray,
     item_idx: np.ndarray,
@@ -21,31 +71,11 @@ def sequence_transitions(
     *,
     max_gap: int = 1,
 ) -> sp.csr_matrix:
-    """Row-normalised "next course" matrix ``T`` (n_items, n_items) float32.
-
-    Each user's interactions are ordered by ``order_key`` (e.g. enrolment time; ties
-    keep input order). ``T[i, j]`` counts how often ``j`` comes within ``max_gap``
-    steps after ``i`` for the same user, a successor ``g`` steps later counting
-    ``1/g``; repeats of the same item are skipped. Rows sum to 1 (or are all zero).
+    """Row-normalised "next course" matrix ``T`` (n_items, n_items) float32: the
+    :func:`transition_counts` with rows summing to 1 (or all zero).
     Score a history with ``T[last_item]`` (see :func:`transition_scores`).
     """
-    if max_gap < 1:
-        raise ValueError(f"max_gap must be >= 1, got {max_gap}")
-    users, items = np.asarray(user_idx), np.asarray(item_idx)
-    order = np.argsort(np.asarray(order_key), kind="stable")
-    order = order[np.argsort(users[order], kind="stable")]
-    users, items = users[order], items[order]
-    src, dst, val = [], [], []
-    for gap in range(1, max_gap + 1):
-        same = (users[gap:] == users[:-gap]) & (items[gap:] != items[:-gap])
-        src.append(items[:-gap][same])
-        dst.append(items[gap:][same])
-        val.append(np.full(int(same.sum()), 1.0 / gap))
-    counts = sp.csr_matrix(
-        (np.concatenate(val), (np.concatenate(src), np.concatenate(dst))),
-        shape=(n_items, n_items),
-        dtype=np.float64,
-    )
+    counts = transition_counts(user_idx, item_idx, order_key, n_items, max_gap=max_gap)
     totals = np.asarray(counts.sum(axis=1)).ravel()
     inv = np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)
     return sp.csr_matrix(sp.diags(inv) @ counts, dtype=np.float32)
