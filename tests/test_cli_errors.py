@@ -59,6 +59,11 @@ def _cases(tiny_data: Path, tiny_models: Path, tmp: Path) -> list[Case]:
     (badmeta / "metadata.json").write_text("{ this is not json", encoding="utf-8")
     a_file = tmp / "a-file"
     a_file.write_text("x")
+    bad_rules = tmp / "bad-rules.toml"
+    bad_rules.write_text(
+        '[targets.annual_hours]\n"乡科级" = 140\n[formats]\ncentralised = ["hologram"]\n',
+        encoding="utf-8",
+    )
     m = str(tiny_models)
     return [
         # validate
@@ -163,6 +168,46 @@ def _cases(tiny_data: Path, tiny_models: Path, tmp: Path) -> list[Case]:
             ("target-hours",),
         ),
         Case("menu-no-cadre", ("menu", "--model", m), 2, ("--cadre",)),
+        Case(
+            "menu-bad-as-of",
+            ("menu", "--model", m, "--cadre", "X", "--as-of", "2026-13-01"),
+            2,
+            ("--as-of", "YYYY-MM-DD"),
+        ),
+        Case(
+            "menu-missing-rules",
+            ("menu", "--model", m, "--cadre", "X", "--rules", str(tmp / "no-rules.toml")),
+            1,
+            ("no-rules.toml", "规则"),
+        ),
+        Case(
+            "validate-bad-rules",
+            ("validate", str(tiny_data), "--rules", str(bad_rules)),
+            1,
+            ("bad-rules.toml", "hologram"),
+        ),
+        # menus (a unit's workbook)
+        Case(
+            "menus-no-unit", ("menus", "--model", m, "--out", str(tmp / "u.xlsx")), 2, ("--unit",)
+        ),
+        Case(
+            "menus-unknown-unit",
+            ("menus", "--model", m, "--unit", "无此单位", "--out", str(tmp / "u.xlsx")),
+            1,
+            ("无此单位",),
+        ),
+        Case(
+            "menus-not-xlsx",
+            ("menus", "--model", m, "--unit", "镇", "--out", str(tmp / "u.csv")),
+            2,
+            ("xlsx",),
+        ),
+        Case(
+            "recommend-bad-output-suffix",
+            ("recommend", "--model", m, "--cadres", str(a_file), "--output", str(tmp / "r.txt")),
+            1,
+            ("a-file",),
+        ),
         # gaps
         Case(
             "gaps-missing-dir",
@@ -231,6 +276,13 @@ CASE_IDS = [
     "menu-corrupt-model",
     "menu-negative-hours",
     "menu-no-cadre",
+    "menu-bad-as-of",
+    "menu-missing-rules",
+    "validate-bad-rules",
+    "menus-no-unit",
+    "menus-unknown-unit",
+    "menus-not-xlsx",
+    "recommend-bad-output-suffix",
     "gaps-missing-dir",
     "gaps-no-out",
     "serve-missing-model",
