@@ -1,7 +1,11 @@
 """insights — planners' analyses: what cadres need that the catalog does not offer.
 
-- ``topic_text`` / ``topics``: a topic layer shared by catalog and cadre texts
-- ``gaps``: demand, supply and gap per topic, segment and quarter
+- ``topic_text`` / ``topic_seeds`` / ``topic_names`` / ``topics``: a topic layer shared by
+  catalog and cadre texts, seeded by the field taxonomy (independent of the catalog), with
+  readable names
+- ``gaps``: demand, supply, gap and urgency per topic, segment and quarter
 - ``catalog_health``: courses nobody takes, cadres whose menu cannot reach the target
-- ``report``: the Excel gap report; ``plotting``: charts with a packaged CJK font
+- ``labels``: Chinese names for codes, unit levels in hierarchy order
+- ``report``: the Excel gap report (``workbook``: formats, print setup, chart sheets);
+  ``plotting``: charts with a packaged CJK font
 """
