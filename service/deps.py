@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import pandas as pd
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from recommender import FORMATS, BaseEventStore, EventStoreUnavailable, scopes_grant
+from service import examples
 from service.auth import Authenticator, token_of
 from service.config import Settings
 from service.errors import ServiceError, invalid
@@ -135,6 +136,26 @@ HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 ModelDep = Annotated[Loaded, Depends(get_loaded)]
 StoreDep = Annotated[BaseEventStore, Depends(get_store)]
 AdminDep = Depends(require_scope("admin"))
+
+
+#: path parameters naming a cadre or a course (the examples are sample ids)
+CadreId = Annotated[
+    str,
+    Path(min_length=1, max_length=64, description="干部编号", openapi_examples=examples.CADRE_ID),
+]
+CourseId = Annotated[
+    str,
+    Path(min_length=1, max_length=64, description="课程编号", openapi_examples=examples.COURSE_ID),
+]
+#: the ``k`` query parameter of the list endpoints (:func:`check_k` applies ``max_k``)
+KQuery = Annotated[
+    int,
+    Query(
+        ge=1,
+        description="how many courses (at most max_k: 100 unless configured)",
+        openapi_examples=examples.K,
+    ),
+]
 
 
 def check_k(k: int, settings: Settings, loc: Sequence[str | int] = ("query", "k")) -> int:

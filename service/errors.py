@@ -1,9 +1,10 @@
 """One error shape for every failure: ``{"error", "message", "detail", "hint", "model_version"}``.
 
-``error`` is a stable machine code, ``message`` a sentence for people, ``detail`` a list of
-``{"loc", "msg", "type"}`` naming the offending field (``loc`` as in FastAPI, e.g.
-``["query", "k"]`` or ``["body", "events", 3, "enrolled_at"]``). Input values are never
-echoed back (they may be profile text or megabytes long).
+``error`` is a stable machine code (English), ``message`` a sentence for people (Chinese),
+``detail`` a list of ``{"loc", "msg", "type"}`` naming the offending field: ``loc`` as in
+FastAPI (``["query", "k"]``, ``["body", "events", 3, "enrolled_at"]``), ``type`` a code,
+``msg`` in Chinese for pydantic's common errors. Input values are never echoed back (they may
+be profile text or megabytes long). The OpenAPI side is :mod:`service.openapi`.
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ ERROR_STATUSES: dict[int, str] = {
     413: "请求体超过上限（`payload_too_large`：64 KB；POST /v1/completions 为 1 MiB）",
     422: "输入无效（`validation_error`）：`detail[].loc` 指出字段，`message` 说明原因",
     431: "请求头超过上限（`request_header_fields_too_large`，16 KB）",
-    503: "暂不可用，按 `Retry-After` 稍后重试：尚未加载模型（`model_not_loaded`）",
+    503: "暂不可用，按 `Retry-After` 稍后重试：尚未加载模型（`model_not_loaded`），"
+    "或事件库尚未打开（`events_unavailable`）",
 }
 _HEADERS = {401: _CHALLENGE, 503: _RETRY}
 _AUTH_503 = "密钥文件无法读取（`auth_unavailable`）"

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter
 
 from recommender import UnknownIdError
-from service import examples
-from service.deps import ModelDep, SettingsDep, check_k
+from service.deps import CourseId, KQuery, ModelDep, SettingsDep, check_k
 from service.openapi import error_responses
 from service.routes._common import not_found
 from service.schemas import SimilarCourses
@@ -22,22 +19,10 @@ router = APIRouter(prefix="/v1", tags=["courses"])
     responses=error_responses(404, 503, notes={404: "模型不认识的课程（`unknown_course`）"}),
 )
 def similar_courses(
-    course_id: Annotated[
-        str,
-        Path(
-            min_length=1, max_length=64, description="课程编号", openapi_examples=examples.COURSE_ID
-        ),
-    ],
+    course_id: CourseId,
     loaded: ModelDep,
     settings: SettingsDep,
-    k: Annotated[
-        int,
-        Query(
-            ge=1,
-            description="how many courses (at most max_k: 100 unless configured)",
-            openapi_examples=examples.K,
-        ),
-    ] = 10,
+    k: KQuery = 10,
 ) -> dict:
     """Courses with similar content or often taken together with this one."""
     check_k(k, settings)

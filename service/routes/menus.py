@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Body
 
 from recommender import MenuError, UnknownIdError, plan_menu
 from service import examples
-from service.deps import ModelDep, StoreDep, read_events
+from service.deps import CadreId, ModelDep, StoreDep, read_events
 from service.errors import ServiceError, invalid
 from service.openapi import error_responses
 from service.routes._common import not_found
@@ -23,12 +23,7 @@ router = APIRouter(prefix="/v1", tags=["menus"])
     responses=error_responses(404, 503, notes={404: "模型不认识的干部（`unknown_cadre`）"}),
 )
 def cadre_menu(
-    cadre_id: Annotated[
-        str,
-        Path(
-            min_length=1, max_length=64, description="干部编号", openapi_examples=examples.CADRE_ID
-        ),
-    ],
+    cadre_id: CadreId,
     loaded: ModelDep,
     store: StoreDep,
     body: Annotated[MenuRequest | None, Body(openapi_examples=examples.MENU)] = None,

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Query
 
 from recommender import UnknownIdError
 from service import examples
 from service.deps import (
+    CadreId,
+    KQuery,
     ModelDep,
     SettingsDep,
     StoreDep,
@@ -29,10 +31,6 @@ from service.schemas import CompulsoryCourses, ProfileRequest, Recommendations
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 
-CadreId = Annotated[
-    str,
-    Path(min_length=1, max_length=64, description="干部编号", openapi_examples=examples.CADRE_ID),
-]
 UNKNOWN_CADRE = {404: "模型不认识的干部（`unknown_cadre`）；新干部请用 POST /v1/recommendations"}
 
 
@@ -46,14 +44,7 @@ async def cadre_recommendations(
     loaded: ModelDep,
     store: StoreDep,
     settings: SettingsDep,
-    k: Annotated[
-        int,
-        Query(
-            ge=1,
-            description="how many courses (at most max_k: 100 unless configured)",
-            openapi_examples=examples.K,
-        ),
-    ] = 10,
+    k: KQuery = 10,
     category: Annotated[
         list[str] | None,
         Query(
