@@ -101,3 +101,14 @@ def test_text_neighbours_rows_are_stochastic_top_k():
     S = text_neighbours(vectors, 1).toarray()
     np.testing.assert_allclose(S.sum(axis=1), 1.0)
     assert S[0, 1] == 1.0 and S[2, 1] == 1.0 and np.diag(S).sum() == 0
+
+
+def test_kept_prunes_the_smaller_counts_to_the_back_off():
+    signal = TransitionSignal(reverse=0.0, shrinkage=5.0, kept=1).fit(_data(SUCCESSIONS))
+    prior = np.array([0, 4, 1, 0, 2, 0]) + 0.1
+    prior /= prior.sum()
+    row = signal.score_one(Query(history=np.array([A]), last_item=A))
+    # A → B (4) is kept; A → C (1) is dropped: C keeps only its back-off share
+    np.testing.assert_allclose(row[B], np.log((4 + 5.0 * prior[B]) / 10), rtol=1e-5)
+    np.testing.assert_allclose(row[C], np.log(5.0 * prior[C] / 10), rtol=1e-5)
+    assert signal.counts_.getnnz(axis=1).max() == 1
