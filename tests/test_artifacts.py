@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import re
 import shutil
 import stat
 import subprocess
@@ -12,11 +14,16 @@ import sys
 import time
 from pathlib import Path
 
-import joblib
+import numpy as np
 import pytest
 
 from recommender.lifecycle.artifacts import (
+    ARRAYS_FILE,
     CURRENT,
+    DATA_FILES,
+    FORMAT_VERSION,
+    METADATA_FILE,
+    MODEL_FILE,
     ArtifactError,
     clean_temp,
     list_versions,
@@ -44,7 +51,7 @@ from recommender.lifecycle.versions import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = ("model.joblib", "metadata.json")
+FILES = DATA_FILES
 CADRE_X = ("--cadre", "X")
 
 
@@ -64,10 +71,10 @@ def copy_root(tiny_models: Path, dest: Path) -> Path:
 
 
 def evil_version(root: Path, name: str, marker: Path) -> Path:
-    """A copy of the published version whose model.joblib is the malicious pickle."""
+    """A copy of the published version whose model.pkl is the malicious pickle."""
     bad = root / name
     shutil.copytree(resolve(root), bad)
-    joblib.dump(Evil(marker), bad / "model.joblib")
+    (bad / MODEL_FILE).write_bytes(pickle.dumps(Evil(marker)))
     return bad
 
 
@@ -87,7 +94,7 @@ def test_published_model_loads_with_metadata(tiny_models):
     model = load_model(tiny_models)
     meta = read_metadata(tiny_models)
     assert model.version == meta["model_version"]
-    assert meta["format_version"] == 3
+    assert meta["format_version"] == FORMAT_VERSION == 4
     for name in ("courses", "cadres", "completions"):
         assert len(meta["data"][name]["sha256"]) == 64
     assert "validation" in meta["evaluation"]
@@ -101,8 +108,8 @@ def test_corrupt_model_is_refused(tiny_models, tmp_path):
     good = resolve(root)
     bad = root / "20990101T000000Z-bad0"
     shutil.copytree(good, bad)
-    (bad / "model.joblib").write_bytes(b"not a pickle at all")
-    with pytest.raises(ArtifactError, match=r"model\.joblib") as err:
+    (bad / MODEL_FILE).write_bytes(b"not a pickle at all")
+    with pytest.raises(ArtifactError, match=r"model\.pkl") as err:
         load_model(bad)
     assert err.value.code == "artifact_tampered"
     # current still points at the good one
@@ -114,7 +121,7 @@ def test_corrupt_model_is_refused(tiny_models, tmp_path):
 
 def test_corrupt_but_signed_model_is_refused(tiny_models, tmp_path, keys):
     bad = shutil.copytree(resolve(tiny_models), tmp_path / "v")
-    (bad / "model.joblib").write_bytes(b"not a pickle at all")
+    (bad / MODEL_FILE).write_bytes(b"not a pickle at all")
     resign_with(bad, keys.signing)
     with pytest.raises(ArtifactError, match="cannot be loaded") as err:
         load_model(bad)
@@ -143,6 +150,78 @@ def test_publish_refuses_missing_version(tiny_models, tmp_path):
         publish_version(root, "does-not-exist")
     assert os.readlink(root / "current") == before
     assert list_versions(root)
+
+
+def test_arrays_load_as_writable_views_with_the_same_answers(tiny_models, tiny_model):
+    model = load_model(tiny_models)
+    data = model.history_.data
+    assert data.flags.writeable and not data.flags.owndata  # a view of arrays.bin, no copy
+    assert (resolve(tiny_models) / ARRAYS_FILE).stat().st_size > data.nbytes
+    cadre = str(tiny_model.cadres["cadre_id"].iloc[0])
+    got, want = model.recommend(cadre, k=10), tiny_model.recommend(cadre, k=10)
+    assert [r.course_id for r in got] == [r.course_id for r in want]
+    np.testing.assert_allclose([r.score for r in got], [r.score for r in want], rtol=1e-6)
+
+
+# ---------------------------------------------------------------- every file signed
+@pytest.mark.parametrize(
+    ("name", "change"),
+    [*((n, "append") for n in DATA_FILES), (ARRAYS_FILE, "flip"), (MODEL_FILE, "flip")],
+)
+def test_a_changed_byte_in_any_file_is_refused(tiny_models, tmp_path, name, change):
+    d = shutil.copytree(resolve(tiny_models), tmp_path / "v")
+    raw = bytearray((d / name).read_bytes())
+    if change == "append":
+        raw += b" "  # metadata.json stays valid JSON: only the signature can tell
+    else:
+        raw[len(raw) // 2] ^= 0x01
+    (d / name).write_bytes(bytes(raw))
+    with pytest.raises(ArtifactError, match=re.escape(name)) as err:
+        load_model(d)
+    assert err.value.code == "artifact_tampered"
+
+
+@pytest.mark.parametrize("name", [ARRAYS_FILE, MODEL_FILE])
+def test_a_missing_file_is_refused(tiny_models, tmp_path, name):
+    d = shutil.copytree(resolve(tiny_models), tmp_path / "v")
+    (d / name).unlink()
+    with pytest.raises(ArtifactError, match=re.escape(name)) as err:
+        load_model(d)
+    assert err.value.code == "artifact_missing"
+
+
+def test_a_signature_must_cover_the_arrays(tiny_models, tmp_path, keys):
+    """A valid MAC over model.pkl + metadata.json only (arrays.bin left out) is refused, so
+    arrays.bin can never be swapped under a signature that does not name it."""
+    d = shutil.copytree(resolve(tiny_models), tmp_path / "v")
+    partial = {n: (d / n).read_bytes() for n in (MODEL_FILE, METADATA_FILE)}
+    (d / SIGNATURE_FILE).write_bytes(sign(partial, keys.signing))
+    with pytest.raises(ArtifactError, match=re.escape(ARRAYS_FILE)) as err:
+        load_model(d)
+    assert err.value.code == "artifact_tampered"
+    resign_with(d, keys.signing)  # control: the same files signed whole load
+    assert load_model(d).version
+
+
+def test_swapped_arrays_are_refused_before_unpickling(tiny_models, tmp_path, monkeypatch):
+    """Other arrays dropped in next to a signed model.pkl: refused, nothing unpickled."""
+    d = shutil.copytree(resolve(tiny_models), tmp_path / "v")
+    (d / ARRAYS_FILE).write_bytes(b"evil arrays")
+    ran = []
+    monkeypatch.setattr(pickle, "loads", lambda *a, **kw: ran.append(a))
+    with pytest.raises(ArtifactError, match=re.escape(ARRAYS_FILE)) as err:
+        load_model(d)
+    assert err.value.code == "artifact_tampered" and not ran
+
+
+def test_arrays_table_out_of_bounds_is_corrupt_not_a_crash(tiny_models, tmp_path, keys):
+    d = shutil.copytree(resolve(tiny_models), tmp_path / "v")
+    table = json.dumps([[0, 10**9]]).encode()
+    (d / ARRAYS_FILE).write_bytes(len(table).to_bytes(8, "little") + table)
+    resign_with(d, keys.signing)
+    with pytest.raises(ArtifactError, match="outside the file") as err:
+        load_model(d)
+    assert err.value.code == "artifact_corrupt"
 
 
 # ---------------------------------------------------------------- no code runs
@@ -288,7 +367,7 @@ def test_unsigned_needs_trust_to_resign(tiny_models, tmp_path, keys):
         resign_version(d, keys)
     assert resign_version(d, keys, trust_unsigned=True) == "signed (trusted unsigned)"
     assert load_model(d).version
-    (d / "model.joblib").write_bytes(b"changed")
+    (d / MODEL_FILE).write_bytes(b"changed")
     with pytest.raises(ArtifactError, match="artifact_tampered"):
         resign_version(d, keys, trust_unsigned=True)  # tampered is never re-signed
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from recommender.lifecycle.artifacts import publish_version
+from recommender.lifecycle.artifacts import MODEL_FILE, publish_version
 from tests.test_service_support import (  # noqa: F401  (fixtures)
     API_KEY,
     _fast_model_loads,
@@ -63,11 +63,11 @@ def test_reload_picks_up_newly_published_version(settings, models, tiny_model):
 def test_corrupt_model_is_refused_and_old_keeps_serving(settings, models, tiny_model, cadre_ids):
     with client_for(settings) as c:
         bad = add_version(models, "v3-corrupt")
-        (bad / "model.joblib").write_bytes(b"this is not a joblib file \x00\xff" * 10)
+        (bad / MODEL_FILE).write_bytes(b"this is not a pickle \x00\xff" * 10)
         r = c.post("/v1/admin/reload", headers=ADMIN)
         assert r.status_code == 409, r.text
         body = r.json()
-        assert body["error"] == "model_refused" and "model.joblib" in body["message"]
+        assert body["error"] == "model_refused" and MODEL_FILE in body["message"]
         assert body["model_version"] == tiny_model.version
         assert version_of(c) == tiny_model.version
         assert c.get(f"/v1/cadres/{cadre_ids[0]}/recommendations").status_code == 200
@@ -85,8 +85,8 @@ def test_incompatible_model_is_refused(settings, models, tiny_model):
 
 def test_startup_with_corrupt_current_fails_when_model_required(settings, models):
     bad = add_version(models, "v5-corrupt")
-    (bad / "model.joblib").write_bytes(b"garbage")
-    with pytest.raises(Exception, match=r"model\.joblib"), client_for(settings):
+    (bad / MODEL_FILE).write_bytes(b"garbage")
+    with pytest.raises(Exception, match=r"model\.pkl"), client_for(settings):
         pass
 
 

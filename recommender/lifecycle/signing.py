@@ -1,9 +1,10 @@
 """HMAC-SHA256 signatures of model artifacts, checked before a single byte is unpickled.
 
-``model.joblib`` is a pickle: loading it runs whatever code it names. ``save_model`` therefore
-writes ``model.sig`` next to it — the SHA-256 and size of ``model.joblib`` and
-``metadata.json`` under an HMAC-SHA256 made with a secret key — and ``load_model`` refuses a
-version whose files do not match a signature made with one of the accepted keys.
+``model.pkl`` is a pickle: loading it runs whatever code it names. ``save_model`` therefore
+writes ``model.sig`` next to it — the SHA-256 and size of every file of the version
+(``model.pkl``, ``arrays.bin``, ``metadata.json``) under an HMAC-SHA256 made with a secret
+key — and ``load_model`` refuses a version whose files do not match a signature made with
+one of the accepted keys, or that has a file more or less than the signature names.
 
 Keys (resolved once, by :meth:`SigningKeys.from_env`; the first key signs, all verify):
 
@@ -43,6 +44,8 @@ ALGORITHM = "hmac-sha256"
 SIGNATURE_FORMAT = 1
 MIN_KEY_CHARS = 16
 _DOMAIN = b"xuanxue-artifact-signature-v1\n"
+#: a file's bytes: read whole (bytes) or into a buffer the loader then unpickles from
+Data = bytes | bytearray | memoryview
 
 
 class SignatureError(Exception):
@@ -173,9 +176,9 @@ def key_file_is_private(path: Path) -> bool:
     return not path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO)
 
 
-def _manifest(files: Mapping[str, bytes]) -> dict[str, dict[str, object]]:
+def _manifest(files: Mapping[str, Data]) -> dict[str, dict[str, object]]:
     return {
-        name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+        name: {"sha256": hashlib.sha256(data).hexdigest(), "size": memoryview(data).nbytes}
         for name, data in sorted(files.items())
     }
 
@@ -185,7 +188,7 @@ def _mac(key: bytes, manifest: Mapping[str, Mapping[str, object]]) -> str:
     return hmac.new(key, _DOMAIN + lines.encode(), hashlib.sha256).hexdigest()
 
 
-def sign(files: Mapping[str, bytes], key: bytes) -> bytes:
+def sign(files: Mapping[str, Data], key: bytes) -> bytes:
     """The ``model.sig`` document for ``files`` (name → bytes)."""
     manifest = _manifest(files)
     doc = {
@@ -199,7 +202,7 @@ def sign(files: Mapping[str, bytes], key: bytes) -> bytes:
     return (json.dumps(doc, indent=2) + "\n").encode()
 
 
-def verify(files: Mapping[str, bytes], signature: bytes | None, keys: SigningKeys) -> str:
+def verify(files: Mapping[str, Data], signature: bytes | None, keys: SigningKeys) -> str:
     """Check ``files`` against a ``model.sig`` document; return the id of the key that signed.
 
     Raises SignatureError with code ``artifact_unsigned``, ``artifact_signature_invalid``,

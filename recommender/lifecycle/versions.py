@@ -12,8 +12,8 @@ import uuid
 from pathlib import Path
 
 from recommender.lifecycle.artifacts import (
+    DATA_FILES,
     METADATA_FILE,
-    MODEL_FILE,
     TMP_PREFIX,
     ArtifactError,
     clean_temp,
@@ -115,7 +115,7 @@ def resign_version(
         if signed.get("key_id") == key_id(keys.signing):
             return "already signed with the current key"
         status = "re-signed"
-    files = {name: (d / name).read_bytes() for name in (MODEL_FILE, METADATA_FILE)}
+    files = {name: (d / name).read_bytes() for name in DATA_FILES}
     tmp = d / f".{SIGNATURE_FILE}.{uuid.uuid4().hex[:6]}"
     write_synced(tmp, sign(files, keys.signing))
     os.replace(tmp, d / SIGNATURE_FILE)
