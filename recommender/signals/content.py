@@ -92,15 +92,23 @@ class ContentSignal(Signal):
         course_t = cm.T.tocsr()
         course_t.sort_indices()
         self._serving_course_t = course_t
-        dense = cm.shape[0] <= DENSE_LIMIT
-        self._serving_sim = np.asarray((cm @ cm.T).toarray(), np.float32) if dense else None
+        # the course × course cosine is filled a row at a time when first asked for: all of
+        # it at load cost ~1 s of CPU at every reload of a 5,000-course model
+        n = cm.shape[0]
+        dense = n <= DENSE_LIMIT
+        self._serving_sim = np.empty((n, n), np.float32) if dense else None
+        self._serving_filled = np.zeros(n, dtype=bool)
 
     def similarity(self, rows: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
-        """Course × course cosine block (dense cache when the catalog is small)."""
+        """Course × course cosine block (rows cached densely when the catalog is small)."""
         sim = getattr(self, "_serving_sim", None)
-        if sim is not None:
-            return sim[rows] if cols is None else sim[np.ix_(rows, cols)]
         cm = self.course_matrix_
+        if sim is not None:
+            missing = rows[~self._serving_filled[rows]]
+            if len(missing):  # concurrent fills write the same values: no lock needed
+                sim[missing] = (cm[missing] @ self._serving_course_t).toarray()
+                self._serving_filled[missing] = True
+            return sim[rows] if cols is None else sim[np.ix_(rows, cols)]
         other = cm if cols is None else cm[cols]
         return np.asarray((cm[rows] @ other.T).toarray(), dtype=np.float32)
 
