@@ -81,3 +81,16 @@ def test_reload_freezes_the_heap_and_still_frees_the_replaced_model(tiny_models,
         assert c.app.state.holder.current.model is not old()
         gc.collect()
         assert old() is None  # no reference cycle keeps a frozen model alive
+
+
+def test_content_similarity_rows_are_filled_on_first_use_and_exact(tiny_model):
+    content = pickle.loads(pickle.dumps(tiny_model.hybrid.signal("content")))
+    content.prepare()
+    assert not content._serving_filled.any()  # nothing computed at load
+    cm = content.course_matrix_
+    rows, cols = np.array([3, 1, 3]), np.array([0, 2, 5])
+    want = (cm[rows] @ cm.T).toarray()
+    np.testing.assert_allclose(content.similarity(rows), want, rtol=1e-6, atol=1e-7)
+    assert set(np.flatnonzero(content._serving_filled)) == {1, 3}
+    block = content.similarity(np.array([1, 4]), cols)
+    np.testing.assert_allclose(block, (cm[[1, 4]] @ cm[cols].T).toarray(), rtol=1e-6, atol=1e-7)
