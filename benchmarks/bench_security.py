@@ -1,6 +1,8 @@
-"""Security benchmark: the API-key matrix, the body limits, and per-cadre cost of many events.
+"""Security benchmark: the API-key matrix, the body limits, per-cadre cost of many events,
+slow clients against a real server, and latency while the model reloads.
 
-``python -m benchmarks.bench_security [--scale sample] [--events 20000] [--calls 200]``
+``python -m benchmarks.bench_security [--scale sample] [--events 20000] [--calls 200]
+[--reload-scale large]``
 
 1. Auth matrix: every endpoint × (no key, read, write, admin, revoked, bogus key) with keys
    configured, and the same without keys from loopback and from another host; the table
@@ -10,22 +12,36 @@
    with ``--events`` events (posted through the API by a write key), and the key check's
    own cost (loopback without key vs a key).
 
-In process through ``TestClient`` (its own overhead, ~1 ms, is in every figure; compare rows
-with each other, not with the wrk tables of bench_serving).
+4. Slow clients: ``recommender serve`` in a child process (read timeouts 2 s for headers,
+   3 s for a body): header-trickling, idle and slow-body connections at once; how many the
+   server closed within the timeout + 1 s, and whether a normal request is answered meanwhile.
+5. Reload under load: ``benchmarks.bench_reload`` (wrk, one worker) on ``--reload-scale``:
+   p99 with an admin reload every 0.5 s against rounds without, in the same run.
+
+1–3 run in process through ``TestClient`` (its own overhead, ~1 ms, is in every figure;
+compare rows with each other, not with the wrk tables of bench_serving).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import os
 import random
+import statistics
 import tempfile
 import time
 import warnings
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pandas as pd
 
+from benchmarks import bench_reload
+from benchmarks.bench_serving import Server
 from benchmarks.common import Section, model_dir, percentiles
 from recommender.lifecycle.keys import add_key, revoke_key
 from service.config import Settings
@@ -194,16 +210,140 @@ def _decide_cost(tmp: Path, n: int = 100_000) -> list[tuple]:
     return out
 
 
+#: read timeouts of the slow-client server (seconds; the defaults are 10 and 30)
+SLOW_TIMEOUTS = {"XUANXUE_HEADER_TIMEOUT": 2.0, "XUANXUE_BODY_TIMEOUT": 3.0}
+TRICKLE_EVERY = 0.5
+SLOW_BODY = (
+    b"POST /v1/recommendations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 1000\r\n\r\n{"
+)
+#: phases, each (clients, connections, first bytes, bytes trickled every TRICKLE_EVERY s,
+#: which timeout applies); the second exceeds limit_concurrency (256 a worker)
+SLOW_PHASES = (
+    (
+        ("header trickle", 200, b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b"X", "HEADER"),
+        ("slow body", 50, SLOW_BODY, b" ", "BODY"),
+    ),
+    (("idle, nothing sent", 1500, b"", None, "HEADER"),),
+)
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, object]) -> Iterator[None]:
+    """Set environment variables for a child process started inside the block."""
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update({k: str(v) for k, v in values.items()})
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+async def _held(port: int, first: bytes, trickle: bytes | None, limit: float) -> tuple:
+    """(seconds until the server closed the connection or None if still open after
+    ``limit``, whether it answered first) for a client that sent ``first`` then trickled."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    t0, answered = time.monotonic(), False
+    try:
+        writer.write(first)
+        while time.monotonic() - t0 < limit:
+            try:
+                data = await asyncio.wait_for(reader.read(4096), TRICKLE_EVERY)
+            except TimeoutError:
+                if trickle:
+                    writer.write(trickle)
+                    await writer.drain()
+                continue
+            if not data:
+                return time.monotonic() - t0, answered  # EOF: the server closed it
+            answered = True
+        return None, answered
+    except OSError:  # reset by the server while writing
+        return time.monotonic() - t0, answered
+    finally:
+        writer.close()
+
+
+async def _normal_request(base: str, at: float) -> str:
+    await asyncio.sleep(at)
+    async with httpx.AsyncClient(timeout=10) as c:
+        t0 = time.perf_counter()
+        try:
+            r = await c.get(base + "/healthz")
+        except httpx.HTTPError as exc:
+            return f"{type(exc).__name__} after {time.perf_counter() - t0:.2f} s"
+        return f"{r.status_code} in {1000 * (time.perf_counter() - t0):.0f} ms"
+
+
+async def _phase(port: int, base: str, clients: tuple) -> tuple[list[list], list[str]]:
+    limit = max(SLOW_TIMEOUTS.values()) + 3.0
+    groups = [
+        [_held(port, first, trickle, limit) for _ in range(n)]
+        for _, n, first, trickle, _ in clients
+    ]
+    flat = [t for ts in groups for t in ts]
+    done = await asyncio.gather(*flat, _normal_request(base, 1.0), _normal_request(base, limit))
+    held, at = [], 0
+    for ts in groups:
+        held.append(done[at : at + len(ts)])
+        at += len(ts)
+    return held, list(done[len(flat) :])
+
+
+def _slow_row(phase: str, client: tuple, held: list, normal: list[str]) -> dict:
+    name, n, _, _, which = client
+    timeout = SLOW_TIMEOUTS[f"XUANXUE_{which}_TIMEOUT"]
+    closed = [t for t, _ in held if t is not None]
+    return {
+        "phase": phase,
+        "clients": name,
+        "connections": n,
+        "timeout s": timeout,
+        "closed within timeout + 1 s": sum(t <= timeout + 1 for t in closed),
+        "answered before closing": sum(a for _, a in held),
+        "open at the end": n - len(closed),
+        "median s to close": statistics.median(closed) if closed else float("nan"),
+        "max s to close": max(closed) if closed else float("nan"),
+        "normal GET /healthz at 1 s / after": " / ".join(normal),
+    }
+
+
+def slow_clients(root: Path) -> pd.DataFrame:
+    """Slow and idle connections against ``recommender serve``: closed within the timeout?"""
+    rows = []
+    with _environ(SLOW_TIMEOUTS), Server(root) as server:
+        for i, clients in enumerate(SLOW_PHASES, 1):
+            total = sum(c[1] for c in clients)
+            held, normal = asyncio.run(_phase(server.port, server.base, clients))
+            for client, got in zip(clients, held, strict=True):
+                rows.append(_slow_row(f"{i}: {total:,} connections", client, got, normal))
+    return pd.DataFrame(rows)
+
+
+def reload_row(scale: str, rounds: int) -> pd.DataFrame:
+    """bench_reload's two rows: p99 without reloads and with one every 0.5 s, same run."""
+    table = bench_reload.measure(scale, rounds=rounds)
+    keep = ["while", "p99 ms (median)", "p99 per round", "p99 ratio", "req/s (median)"]
+    return table[[*keep, "failed requests", "reloads done", "reloads failed"]]
+
+
 def main(argv: list[str] | None = None) -> Section:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", default="sample")
     ap.add_argument("--events", type=int, default=20_000)
     ap.add_argument("--calls", type=int, default=200)
     ap.add_argument("--menu-calls", type=int, default=20)
+    ap.add_argument("--reload-scale", default="large", help="model for the reload rows")
+    ap.add_argument("--reload-rounds", type=int, default=3)
     args = ap.parse_args(argv)
     sec = Section(
         f"Security ({args.scale} model)",
-        f"python -m benchmarks.bench_security --scale {args.scale} --events {args.events}",
+        f"python -m benchmarks.bench_security --scale {args.scale} --events {args.events} "
+        f"--reload-scale {args.reload_scale}",
     )
     t0 = time.perf_counter()
     root = model_dir(args.scale)
@@ -224,6 +364,12 @@ def main(argv: list[str] | None = None) -> Section:
             "decide() rows: milliseconds per call, median / 4th / 5th of 5 batches of 20,000 "
             "calls (not request percentiles)"
         )
+    slow = slow_clients(root)
+    sec.add(
+        "Slow clients against `recommender serve` (one worker; each phase at once)", slow, ".2f"
+    )
+    reload = reload_row(args.reload_scale, args.reload_rounds)
+    sec.add(f"Reload under load ({args.reload_scale} model, wrk c=8, 1 worker)", reload, ".2f")
     sec.seconds = time.perf_counter() - t0
     return sec
 
