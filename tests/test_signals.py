@@ -14,6 +14,7 @@ from recommender.signals.collaborative import CollaborativeSignal
 from recommender.signals.content import ContentSignal
 from recommender.signals.context import ContextSignal
 from recommender.signals.field import FieldSignal
+from recommender.signals.instructor import InstructorSignal
 from recommender.signals.popularity import PopularitySignal
 from recommender.signals.quality import QualitySignal
 from recommender.signals.rp3beta import RP3betaSignal
@@ -77,6 +78,11 @@ class TestTransition(SignalContract):
     # light shrinkage: with ~8 successions per course the default pseudo-count (20) hands
     # the ranking to next-course popularity, where the first course of a block never counts
     make_signal = staticmethod(lambda: TransitionSignal(shrinkage=1.0))
+
+
+class TestInstructor(SignalContract):
+    make_signal = InstructorSignal
+    ranks_withheld = False  # checkerboard courses name no teacher
 
 
 class TestContext(SignalContract):

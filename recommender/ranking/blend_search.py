@@ -1,4 +1,5 @@
-"""Blend-weight fitting on a validation split (coordinate ascent on NDCG@10, regularised).
+"""Blend-weight fitting on a validation split (listwise softmax regression for cadres with
+history, coordinate ascent on NDCG@10 for new cadres).
 
 The validation split mirrors how the model will be judged and the data's shape: a temporal
 split (the last enrolments by time) for academy data where cadres take many courses, and
@@ -6,12 +7,14 @@ leave-last per cadre where most cadres have only one or two courses (then a temp
 would hold out mostly new cadres and say nothing about history). The hybrid's signals are
 fitted on the training part; the held-out courses cadres chose are the targets.
 
-The search is regularised: it starts from documented defaults (:data:`START`) and moves a
-weight only when the gain over the current weights is larger than its standard error
-across validation cadres (a paired test), so small validation sets keep the defaults
-instead of fitting noise. Cold weights (new cadres) are fitted only on a cold slice of at
-least :data:`MIN_COLD` cadres; otherwise they are the documented prior :data:`COLD_PRIOR`,
-in which the profile (content and field of work) leads.
+Weights for cadres with history minimise the softmax cross-entropy of each cadre's held-out
+courses (:mod:`recommender.ranking.listwise`): convex, so the answer does not depend on a
+starting point; fewer than :data:`MIN_VALIDATION` cadres keep the documented defaults
+(:data:`START`). The search for new cadres is regularised: it starts from the documented
+prior and moves a weight only when the gain over the current weights is larger than its
+standard error across validation cadres (a paired test). Cold weights are fitted only on a
+cold slice of at least :data:`MIN_COLD` cadres; otherwise they are the documented prior
+:data:`COLD_PRIOR`, in which the profile (content and field of work) leads.
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ import scipy.sparse as sp
 
 from recommender.data.catalog import open_sessions
 from recommender.data.schema import Columns as C
+from recommender.ranking.listwise import listwise_weights
 from recommender.ranking.scaling import top_k, zscore
 from recommender.signals.base import QueryBatch
 
 GRID = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
-#: where the search starts, per signal name (unknown signals start at 0.5)
+#: weights for cadres with history when validation is too small to fit them (unknown
+#: signals: 0.5)
 START = {
     "content": 1.0,
     "collaborative": 1.0,
@@ -37,9 +42,9 @@ START = {
     "popularity_overall": 0.0,
     "quality": 0.1,
     "sequence": 0.25,
-    # starts out of the blend: the search adds it where validation shows a gain (real
-    # leave-last data: weight 2.0; the synthetic sample: stays 0)
+    # out of the blend unless validation shows what they are worth
     "transition": 0.0,
+    "instructor": 0.0,
     "context": 0.5,
     "field": 0.5,
 }
@@ -201,7 +206,9 @@ def fit_weights(hybrid: Any, data, holdout: pd.DataFrame, cfg: BlendConfig) -> F
     if warm_rows.sum() >= MIN_VALIDATION:
         comps = {n: zscore(v) for n, v in hybrid.components(batch).items()}
         score_warm = evaluator(comps, warm_rows)
-        warm, warm_ndcg = _search(score_warm, start, names)
+        warm_targets = relevant & warm_rows[:, None]
+        warm = listwise_weights(comps, ~seen, warm_targets, names) or start
+        warm_ndcg = float(score_warm(warm).mean())
         report.update({f"ndcg@10_{n}": float(score_warm({n: 1.0}).mean()) for n in names})
         report["ndcg@10_start"] = float(score_warm(start).mean())
     cold_w, cold_ndcg = prior, float("nan")

@@ -23,6 +23,7 @@ from recommender.signals.collaborative import CollaborativeSignal
 from recommender.signals.content import ContentSignal, course_text, profile_text
 from recommender.signals.context import ContextSignal
 from recommender.signals.field import FieldSignal
+from recommender.signals.instructor import InstructorSignal
 from recommender.signals.popularity import PopularitySignal
 from recommender.signals.quality import QualitySignal
 from recommender.signals.sequence import SequenceSignal
@@ -86,6 +87,7 @@ def default_signals(cfg: TrainConfig, n_courses: int = 0) -> list[Signal]:
         QualitySignal(),
         SequenceSignal(max_gap=s.sequence_max_gap),
         TransitionSignal(),
+        InstructorSignal(),
         ContextSignal(),
         FieldSignal(),
     ]
