@@ -7,7 +7,7 @@ import dataclasses
 import types
 import unicodedata
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from pydantic import (
@@ -253,8 +253,13 @@ class ProfileRequest(_In):
 class MenuRequest(_In):
     """Constraints for a menu; each one left out comes from the cadre profile, then the rules."""
 
-    year: int | None = Field(None, ge=2000, le=2100)
-    start: datetime | None = Field(None, description="plan from this day (default: now)")
+    year: int | None = Field(
+        None, ge=2000, le=2100, description="plan this whole year (default: the rest of this year)"
+    )
+    as_of: date | None = Field(
+        None, description="plan as if today were this day, to 31 December (default: today)"
+    )
+    start: datetime | None = Field(None, description="plan from this moment (default: as_of)")
     target_hours: float | None = Field(None, ge=0, le=1000, description="学时 goal for the year")
     hours_credited: float = Field(0.0, ge=0, le=1000, description="学时 already credited")
     weekly_hours_budget: float | None = Field(None, ge=0, le=80)
@@ -262,6 +267,13 @@ class MenuRequest(_In):
     formats: list[Format] | None = Field(None, max_length=len(FORMATS))
     category_minimums: dict[ShortText, Annotated[float, Field(ge=0, le=1)]] | None = Field(
         None, max_length=30, description='share of hours per category, e.g. {"政治理论": 0.3}'
+    )
+    format_split: (
+        dict[Literal["centralised", "online"], Annotated[float, Field(ge=0, le=1000)]] | None
+    ) = Field(
+        None,
+        description="学时 a year in centralised (面授/专题班) and online formats, e.g. "
+        '{"centralised": 90, "online": 50} (default: the rules for the cadre\'s rank)',
     )
     max_per_topic: int = Field(2, ge=0, le=50)
     max_per_instructor: int = Field(2, ge=0, le=50)

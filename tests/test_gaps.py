@@ -462,7 +462,8 @@ def test_underserved_groups_by_blocking_constraint(tiny_model):
     summary = G.summarize_underserved(per_cadre)
     blocked = per_cadre[per_cadre["constraint"] != ""]
     assert summary["cadres"].sum() == blocked.groupby("constraint")[C.CADRE_ID].nunique().sum()
-    assert set(summary["goal"]) <= {"hours", "compulsory", "category_minimum"}
+    goals = {"hours", "compulsory", "category_minimum", "centralised_hours", "online_hours"}
+    assert set(summary["goal"]) <= goals
     assert (summary["mean_shortfall_hours"] >= 0).all()
     assert summary["cadres"].is_monotonic_decreasing
 

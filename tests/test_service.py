@@ -169,6 +169,25 @@ def test_menu_defaults_and_constraints(client, cadre_ids, tiny_model):
         assert unmet["constraint"] and unmet["message"]
 
 
+def test_menu_split_as_of_and_rule_groups(client, cadre_ids, tiny_model):
+    url = f"/v1/cadres/{cadre_ids[0]}/menu"
+    r = client.post(url, json={"as_of": "2026-03-01", "format_split": {"centralised": 0}})
+    assert r.status_code == 200, r.text
+    menu = r.json()
+    assert menu["year"] == 2026
+    assert not {u["constraint"] for u in menu["unmet"]} & {"centralised_hours", "online_hours"}
+    split = {"centralised": 500.0, "online": 1.0}  # more centralised hours than anyone offers
+    r = client.post(url, json={"as_of": "2026-03-01", "target_hours": 501, "format_split": split})
+    assert r.status_code == 200, r.text
+    assert "centralised_hours" in {u["constraint"] for u in r.json()["unmet"]}
+    r = client.post(url, json={"format_split": {"lectures": 10}})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][:2] == ["body", "format_split"]
+    # a rule group that catalog categories map to is a valid key, alone or '+'-joined
+    groups = sorted({tiny_model.rules.rule_group(c) for c in tiny_model.categories})
+    r = client.post(url, json={"category_minimums": {"+".join(groups[:2]): 0.2}})
+    assert r.status_code == 200, r.text
+
+
 def test_menu_errors(client, cadre_ids):
     url = f"/v1/cadres/{cadre_ids[0]}/menu"
     r = client.post(url, json={"windows": ["midnight"]})

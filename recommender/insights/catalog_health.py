@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -223,8 +224,8 @@ def underserved_cadres(
     in ``year`` come from ``completions`` when given. One row per unmet goal, plus one row with
     an empty ``constraint`` for a cadre whose menu meets everything. Columns: cadre_id,
     unit_level, system, region, rank, target_hours, planned_hours, met, goal (hours /
-    compulsory / category_minimum), constraint, shortfall_hours, message (the planner's Chinese
-    explanation; no profile text).
+    compulsory / category_minimum / centralised_hours / online_hours), constraint,
+    shortfall_hours, message (the planner's Chinese explanation; no profile text).
     """
     from recommender.menu.planning import plan_menu
 
@@ -232,6 +233,8 @@ def underserved_cadres(
     if sample is not None and len(ids) > sample:
         rng = np.random.default_rng(seed)
         ids = [ids[i] for i in np.sort(rng.choice(len(ids), sample, replace=False))]
+    if year is None:  # the planner's year, planned whole — not what is left of today's year
+        year = (model.reference_time() + timedelta(days=7)).year
     credited = credited_hours(completions, year)
     rows, failures = [], 0
     for cid in ids:
@@ -280,10 +283,10 @@ def underserved_cadres(
 
 
 def _goal(constraint: str) -> str:
-    """Which goal an unmet constraint blocks: the hour target, compulsory courses or a
-    category minimum."""
-    if constraint == "compulsory":
-        return "compulsory"
+    """Which goal an unmet constraint blocks: the hour target, compulsory courses, a category
+    minimum or a part of the centralised/online split."""
+    if constraint in ("compulsory", "centralised_hours", "online_hours"):
+        return constraint
     return "category_minimum" if constraint.startswith("category_minimum") else "hours"
 
 

@@ -54,7 +54,13 @@ CONSTRAINT_LABELS = {
     "combination": "多项约束共同作用",
 }
 #: menu goal code → Chinese
-GOAL_LABELS = {"hours": "学时目标", "compulsory": "必修课", "category_minimum": "类别最低学时"}
+GOAL_LABELS = {
+    "hours": "学时目标",
+    "compulsory": "必修课",
+    "category_minimum": "类别最低学时",
+    "centralised_hours": "集中培训学时",
+    "online_hours": "网络学习学时",
+}
 #: study window code → Chinese
 WINDOW_LABELS = {
     "weekday_daytime": "工作日白天",

@@ -21,7 +21,20 @@ from openpyxl.worksheet.worksheet import Worksheet
 from recommender import set_cell as put
 from service.console.data import FORMAT_LABELS, label
 
-_GOALS = {"hours": "学时目标", "compulsory": "必修课", "category_minimum": "类别最低学时"}
+_GOALS = {
+    "hours": "学时目标",
+    "compulsory": "必修课",
+    "category_minimum": "类别最低学时",
+    "centralised_hours": "集中培训学时",
+    "online_hours": "网络学习学时",
+}
+
+
+def _goal_label(constraint: str) -> str:
+    """Chinese name of an unmet constraint (``category_minimum:<group>`` names its group)."""
+    code, _, group = constraint.partition(":")
+    label = _GOALS.get(code, constraint)
+    return f"{label}（{group}）" if group else label
 
 
 def write_table(ws: Worksheet, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -93,10 +106,7 @@ def menu_workbook(menu: dict[str, Any], *, model_version: str, cadre: dict[str, 
     write_table(
         wb.create_sheet("未满足"),
         ["目标", "缺口学时", "原因"],
-        [
-            (_GOALS.get(u["constraint"], u["constraint"]), u["shortfall_hours"], u["message"])
-            for u in menu["unmet"]
-        ],
+        [(_goal_label(u["constraint"]), u["shortfall_hours"], u["message"]) for u in menu["unmet"]],
     )
     write_table(
         wb.create_sheet("说明"),

@@ -30,7 +30,7 @@ def cadre_menu(
 ) -> dict:
     """Courses chosen and scheduled for the year; `unmet` says what could not be met and why."""
     body = body or MenuRequest()
-    unknown = set(body.category_minimums or ()) - set(loaded.model.categories)
+    unknown = _unknown_groups(body.category_minimums or {}, loaded.model)
     if unknown:
         raise invalid(("body", "category_minimums"), f"未知课程类别 {sorted(unknown)[0][:40]!r}")
     try:
@@ -48,3 +48,11 @@ def cadre_menu(
             422, str(exc), detail=[{"loc": ["body", field], "msg": str(exc), "type": "value_error"}]
         ) from None
     return {"model_version": loaded.version, **menu.to_dict()}
+
+
+def _unknown_groups(minimums: dict[str, float], model) -> list[str]:
+    """Category-minimum keys naming neither a catalog category nor a rule group one maps to
+    (a key may join several with '+', e.g. 政治理论+党性教育)."""
+    rules = model.rules
+    known = set(model.categories) | {rules.rule_group(c) for c in model.categories}
+    return sorted(p for key in minimums for p in key.split("+") if p not in known)
