@@ -371,6 +371,7 @@ def main(argv: list[str] | None = None) -> Section:
     reload = reload_row(args.reload_scale, args.reload_rounds)
     sec.add(f"Reload under load ({args.reload_scale} model, wrk c=8, 1 worker)", reload, ".2f")
     sec.seconds = time.perf_counter() - t0
+    sec.save("security")  # benchmarks/out/results/security.md
     return sec
 
 
