@@ -395,6 +395,17 @@ def test_prune_keeps_newest_and_current(tiny_models, tmp_path):
     assert rows == [{**rows[0], "version": current, "current": True, "signature": "ok"}]
 
 
+def test_older_format_versions_are_listed_refused_and_prunable(tiny_models, tmp_path):
+    root = copy_root(tiny_models, tmp_path / "m")
+    old = root / "00000000T000000Z-v3"
+    old.mkdir()
+    (old / "model.joblib").write_bytes(b"a format-3 pickle")
+    (old / METADATA_FILE).write_text(json.dumps({"format_version": 3}))
+    rows = {r["version"]: r["signature"] for r in describe_versions(root)}
+    assert rows[old.name] == "artifact_incompatible" and rows[resolve(root).name] == "ok"
+    assert prune_versions(root, keep=0) == [old.name] and not old.exists()
+
+
 def test_clean_temp_removes_only_stale_orphans(tiny_models, tmp_path):
     root = copy_root(tiny_models, tmp_path / "m")
     stale, fresh, alive = (root / n for n in (".tmp-v1-999999999", ".tmp-v2-1", ".tmp-v3-1"))

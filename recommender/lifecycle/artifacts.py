@@ -316,13 +316,13 @@ def publish_version(models_dir: str | Path, version: str) -> None:
 
 
 def list_versions(models_dir: str | Path) -> list[str]:
-    """Version directories, oldest first."""
+    """Version directories of any format (so older ones can be listed and pruned), oldest first."""
     root = Path(models_dir)
     return sorted(
         p.name
         for p in root.iterdir()
         if p.is_dir()
-        and (p / MODEL_FILE).exists()
+        and (p / METADATA_FILE).exists()
         and not p.name.startswith(".")
         and p.name != CURRENT
     )
