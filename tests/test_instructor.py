@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 
 from recommender.data.schema import Columns as C
+from recommender.ranking.pipeline import TrainConfig, fit_recommender
 from recommender.signals.base import Query
 from recommender.signals.instructor import InstructorSignal, instructor_names, shared_instructors
+from recommender.testing import checkerboard
 
 TEACHERS = ["翁恺", "翁恺、陈越", "陈越", "嵩天", None, "嵩天, 黄天羽"]
 
@@ -39,3 +41,19 @@ def test_score_counts_history_courses_by_the_same_teacher():
     # course 1 is taught by both 翁恺 (course 0) and 陈越 (course 2); 0 and 2 share nobody
     np.testing.assert_array_equal(scores, [0, 2, 0, 0, 0, 0])
     assert not signal.score_one(Query()).any()
+
+
+def test_recommendation_names_the_course_taught_by_the_same_teacher():
+    courses, cadres, comps, withheld = checkerboard()
+    teachers = [f"教师{i}" for i in range(len(courses))]
+    teachers[1] = teachers[0] = "翁恺"  # K000 and K001 share a teacher
+    courses[C.INSTRUCTOR] = teachers
+    cfg = TrainConfig(weights={"instructor": 1.0, "content": 0.1}, cold_weights={"content": 1.0})
+    model = fit_recommender(courses, cadres, comps, cfg)
+    assert withheld["G001"] == "K001"  # G001 took K000, not K001
+    top = model.recommend("G001", k=3)[0]
+    assert top.course_id == "K001"
+    reason = next(r for r in top.reasons if r.kind == "same_instructor")
+    assert reason.detail == {"course_id": "K000"} and "同一位授课教师" in reason.text
+    others = model.recommend("G001", k=3)[1:]
+    assert not any(r.kind == "same_instructor" for rec in others for r in rec.reasons)

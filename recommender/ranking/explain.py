@@ -75,6 +75,19 @@ def _resembles(model, history_items: np.ndarray, items: np.ndarray) -> list[tupl
     return [(int(history_items[b]), float(block[b, j])) for j, b in enumerate(best.tolist())]
 
 
+def _same_teacher(model, ctx: ExplainContext, items: np.ndarray) -> list[int | None]:
+    """For each item: a taken course sharing a teacher with it, when the instructor signal
+    counted for this cadre (``None`` otherwise)."""
+    signal = model.hybrid.signal("instructor")
+    if signal is None or "instructor" not in ctx.components or not len(ctx.history_items):
+        return [None] * len(items)
+    block = signal.shared_[ctx.history_items][:, items].toarray()
+    best = block.argmax(axis=0)
+    return [
+        int(ctx.history_items[b]) if block[b, j] > 0 else None for j, b in enumerate(best.tolist())
+    ]
+
+
 def explain_items(model, ctx: ExplainContext, items: Sequence[int]) -> list[list[Reason]]:
     """Reasons for recommending each course in ``items``, strongest first."""
     if not len(items):
@@ -83,9 +96,16 @@ def explain_items(model, ctx: ExplainContext, items: Sequence[int]) -> list[list
     terms = _matched_terms(model, ctx, items)
     near = _resembles(model, ctx.history_items, items) if len(ctx.history_items) else None
     seq = ctx.components.get("sequence") if ctx.last_item >= 0 else None
+    teacher = _same_teacher(model, ctx, items)
     return [
         _reasons(
-            model, ctx, item, terms[j], near[j] if near else None, seq is not None and seq[item] > 0
+            model,
+            ctx,
+            item,
+            terms[j],
+            near[j] if near else None,
+            seq is not None and seq[item] > 0,
+            teacher[j],
         )
         for j, item in enumerate(items.tolist())
     ]
@@ -106,7 +126,13 @@ def _fields_served(model, ctx: ExplainContext, item: int) -> list[str]:
 
 
 def _reasons(
-    model, ctx, item: int, terms: list[str], near: tuple[int, float] | None, follows: bool
+    model,
+    ctx,
+    item: int,
+    terms: list[str],
+    near: tuple[int, float] | None,
+    follows: bool,
+    teacher: int | None,
 ) -> list[Reason]:
     reasons: list[Reason] = []
     if terms:
@@ -140,6 +166,14 @@ def _reasons(
                 "sequence",
                 f"学完《{model.titles[ctx.last_item]}》的干部常接着学这门课",
                 {"after_course_id": model.course_ids[ctx.last_item]},
+            )
+        )
+    if teacher is not None:
+        reasons.append(
+            Reason(
+                "same_instructor",
+                f"与您学过的《{model.titles[teacher]}》是同一位授课教师",
+                {"course_id": model.course_ids[teacher]},
             )
         )
     if model.compulsory[item]:
