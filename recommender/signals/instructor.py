@@ -1,7 +1,8 @@
 """Instructor signal: "a course by a teacher whose course you took".
 
-Learners follow teachers: on the real icourse163 data one next course in nine is taught by
-a teacher of the learner's previous course (翁恺's 程序设计入门——C语言 → C语言程序设计进阶).
+Learners follow teachers: in the leave-last validation split of the real icourse163 data,
+19% of next courses share a teacher with the learner's previous course, against 0.6% of
+course pairs (翁恺's 程序设计入门——C语言 → C语言程序设计进阶).
 A course scores the number of courses in the cadre's history that share one of its
 instructors; a course nobody took yet scores like any other, so new courses by a known
 teacher are reached without behaviour data.
