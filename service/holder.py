@@ -72,10 +72,10 @@ class ModelHolder:
         if version is None:
             return resolve(self.root)
         if not VERSION_NAME.match(version):
-            raise ValueError(f"version {version!r} is not a version name")
+            raise ValueError(f"{version[:64]!r} 不是模型版本名（如 20261128T105442Z-b712）")
         path = self.root / version
         if not path.is_dir():
-            raise VersionNotFound(f"no version {version!r} under the models root")
+            raise VersionNotFound(f"模型目录下没有版本 {version[:64]!r}")
         return resolve(path)
 
     def reload(self, version: str | None = None, *, force: bool = False) -> ReloadResult:

@@ -104,26 +104,30 @@ def test_rejects_csv_is_neutralised(tmp_path):
     assert pd.api.types.is_integer_dtype(frame["row"])  # row numbers stay numbers
 
 
-def test_batch_recommend_csv_is_neutralised(tiny_models, tmp_path, monkeypatch):
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_batch_recommend_output_is_neutralised(tiny_models, tmp_path, monkeypatch, suffix):
     from typer.testing import CliRunner
 
     from recommender.cli import app
-    from recommender.ranking.model import RecommenderModel
+    from recommender.ranking.model import Recommendation, RecommenderModel
 
     n = len(PAYLOADS)
-    fake = pd.DataFrame(
-        {"cadre_id": PAYLOADS, "rank": range(1, n + 1), "course_id": PAYLOADS, "score": -0.5}
-    )
+    fake = [Recommendation(p, p, p, "video", 2.0, -0.5, i) for i, p in enumerate(PAYLOADS, start=1)]
     monkeypatch.setattr(RecommenderModel, "has_cadre", lambda self, c: True)
-    monkeypatch.setattr(RecommenderModel, "recommend_batch", lambda self, ids, k, **kw: fake)
+    monkeypatch.setattr(RecommenderModel, "recommend", lambda self, cid, k, **kw: fake)
     ids = tmp_path / "ids.txt"
     ids.write_text("G1\n", encoding="utf-8")
-    out = tmp_path / "recs.csv"
+    out = tmp_path / f"recs{suffix}"
     args = ["recommend", "--model", str(tiny_models), "--cadres", str(ids), "--output", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert_neutralised(read_csv_cells(out))
-    frame = pd.read_csv(out)
+    if suffix == ".csv":
+        assert_neutralised(read_csv_cells(out))
+        frame = pd.read_csv(out)
+    else:
+        cells = [c for row in openpyxl.load_workbook(out).active.iter_rows() for c in row]
+        assert not [c.coordinate for c in cells if c.data_type == "f"]
+        frame = pd.read_excel(out, engine="openpyxl")
     assert frame["score"].tolist() == [-0.5] * n and frame["rank"].tolist() == list(range(1, n + 1))
 
 

@@ -52,13 +52,13 @@ def reload_model(
         result = request.app.state.reload(body.version, force=body.force)
     except VersionNotFound as exc:
         raise ServiceError(
-            404, str(exc), error="unknown_version", hint="GET /v1/model shows the serving version"
+            404, str(exc), error="unknown_version", hint="GET /v1/model 查看正在服务的版本"
         ) from None
     except ValueError as exc:
         raise invalid(("body", "version"), str(exc)) from None
     except ArtifactError as exc:
         raise ServiceError(
-            409, f"new model refused, still serving the old one: {exc}", error="model_refused"
+            409, f"新模型被拒绝，旧模型继续服务：{exc}", error="model_refused"
         ) from None
     request.state.model_version = result.loaded.version
     return {
