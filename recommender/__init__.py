@@ -25,6 +25,7 @@ _EXPORTS = {
     "UNIT_LEVELS": "recommender.data.schema",
     "WINDOWS": "recommender.data.schema",
     "ENUM_ALIASES": "recommender.data.cells",
+    "VALUE_LABELS": "recommender.data.cells",
     "set_cell": "recommender.data.spreadsheet",
     "neutralise": "recommender.data.spreadsheet",
     "load_dataset": "recommender.data.loading",

@@ -268,7 +268,7 @@ def test_bad_required_value_rejects_its_row(tmp_path: Path, column, value, reaso
         (C.CAPACITY, "1e19", "应不大于 1,000,000，实为 1e+19"),
         (C.PUBLISHED_AT, "2025-13-45", "无法识别的日期时间：'2025-13-45'"),
         (C.PUBLISHED_AT, "下周", "无法识别的日期时间：'下周'"),
-        (C.FORMAT, "tv", "不是可选值（视频|微课|文章|直播|面授|专题班）之一：'tv'"),
+        (C.FORMAT, "tv", "不是可选值（视频|微课|图文|直播|面授|专题班）之一：'tv'"),
         (C.COMPULSORY, "maybe", "不是“是/否”值：'maybe'"),
         (C.SESSION_END, "2025-02-28", "结束时间早于开始时间（2025-03-01 09:00:00）"),
     ],

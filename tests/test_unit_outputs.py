@@ -44,7 +44,7 @@ def test_menus_workbook_has_titles_hours_and_totals(tiny_model, tiny_models, tmp
     assert items and {r["干部编号"] for r in items} <= set(ids)
     for r in items:
         assert r["课程名称"] == titles[r["课程编号"]] and r["学时"] > 0 and r["类别"]
-        assert r["安排"] and r["形式"] in {"视频", "微课", "文章", "直播", "面授", "专题班"}
+        assert r["安排"] and r["形式"] in {"视频", "微课", "图文", "直播", "面授", "专题班"}
     per_cadre, total = summary[:-1], summary[-1]
     assert [r["干部编号"] for r in per_cadre] == ids and total["干部编号"] == "合计（4 人）"
     for r in per_cadre:

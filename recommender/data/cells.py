@@ -70,13 +70,15 @@ ENUM_ALIASES = {
     "必学": "assigned", "自选": "self_selected", "自主选课": "self_selected",
     "自学": "self_selected", "系统推荐": "recommended", "智能推荐": "recommended",
 }  # fmt: skip
-#: Chinese display name of each enum value, for messages
+#: Chinese display name of each enum value — the one table for messages, reports and the
+#: console (unit levels in hierarchy order 省级 → 村（社区）)
 VALUE_LABELS = {
-    "video": "视频", "micro": "微课", "article": "文章", "live": "直播",
+    "video": "视频", "micro": "微课", "article": "图文", "live": "直播",
     "face_to_face": "面授", "special_class": "专题班", "lecture": "讲授", "case": "案例",
     "research": "研究", "simulation": "模拟", "experiential": "体验", "province": "省级",
-    "city": "市级", "county": "县级", "township": "乡镇", "village": "村",
+    "city": "市级", "county": "县级", "township": "乡镇", "village": "村（社区）",
     "assigned": "组织调训", "self_selected": "自主选学", "recommended": "推荐",
+    "weekday_daytime": "工作日白天", "weekday_evening": "工作日晚上", "weekend": "周末",
 }  # fmt: skip
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")

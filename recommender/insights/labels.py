@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from recommender.data.cells import VALUE_LABELS
+from recommender.data.schema import FORMATS as SCHEMA_FORMATS
+from recommender.data.schema import UNIT_LEVELS as SCHEMA_UNIT_LEVELS
+from recommender.data.schema import WINDOWS
 from recommender.insights.catalog_health import ISSUES
 
 __all__ = [
@@ -22,13 +26,7 @@ __all__ = [
 ]
 
 #: unit level code → Chinese, in hierarchy order (省级 → 市级 → 县级 → 乡镇 → 村（社区）)
-UNIT_LEVELS: dict[str, str] = {
-    "province": "省级",
-    "city": "市级",
-    "county": "县级",
-    "township": "乡镇",
-    "village": "村（社区）",
-}
+UNIT_LEVELS: dict[str, str] = {v: VALUE_LABELS[v] for v in SCHEMA_UNIT_LEVELS}
 #: cadre segment column → Chinese
 GROUP_NAMES: dict[str, str] = {
     "system": "系统",
@@ -62,20 +60,9 @@ GOAL_LABELS = {
     "online_hours": "网络学习学时",
 }
 #: study window code → Chinese
-WINDOW_LABELS = {
-    "weekday_daytime": "工作日白天",
-    "weekday_evening": "工作日晚上",
-    "weekend": "周末",
-}
+WINDOW_LABELS = {w: VALUE_LABELS[w] for w in WINDOWS}
 #: course format code → Chinese
-FORMATS = {
-    "video": "视频",
-    "micro": "微课",
-    "article": "图文",
-    "live": "直播",
-    "face_to_face": "面授",
-    "special_class": "专题班",
-}
+FORMATS = {f: VALUE_LABELS[f] for f in SCHEMA_FORMATS}
 
 
 _RANK = {name: i for i, pair in enumerate(UNIT_LEVELS.items()) for name in pair}

@@ -14,35 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from recommender import FORMATS
+from recommender import FORMATS, UNIT_LEVELS, VALUE_LABELS
 
-#: contract value → Chinese label (the gap report uses the same words)
-FORMAT_LABELS = {
-    "video": "视频",
-    "micro": "微课",
-    "article": "图文",
-    "live": "直播",
-    "face_to_face": "面授",
-    "special_class": "专题班",
-}
-UNIT_LEVEL_LABELS = {
-    "province": "省级",
-    "city": "市级",
-    "county": "县级",
-    "township": "乡镇",
-    "village": "村（社区）",
-}
-WINDOW_LABELS = {
-    "weekday_daytime": "工作日白天",
-    "weekday_evening": "工作日晚上",
-    "weekend": "周末",
-}
+#: contract value → Chinese label (the library's one table: the gap report says the same)
+FORMAT_LABELS = {f: VALUE_LABELS[f] for f in FORMATS}
+UNIT_LEVEL_LABELS = {u: VALUE_LABELS[u] for u in UNIT_LEVELS}
 SEARCH_COLUMNS = ("cadre_id", "unit", "job_title")
 GAP_SHEET = "主要缺口"
 GAP_COLUMNS = ("主题", "课程类别", "需求占比", "供给占比", "缺口（需求−供给）", "需求/供给倍数")
 GAPS_COMMAND = "recommender gaps --data data/sample --model models --out var/reports/需求缺口.xlsx"
-
-assert set(FORMAT_LABELS) == set(FORMATS)
 
 
 def label(value: object, labels: Mapping[str, str]) -> str:
