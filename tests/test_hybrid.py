@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
+from recommender.ranking import blend_search
+from recommender.ranking.blend_search import BlendConfig
 from recommender.ranking.hybrid import Hybrid
 from recommender.ranking.model import UnknownIdError
 from recommender.ranking.pipeline import SignalsConfig, TrainConfig, fit_recommender
@@ -136,3 +138,23 @@ def test_similar_courses_same_block(fitted):
     assert {s.category for s in sims} == {"应急管理"}
     with pytest.raises(UnknownIdError):
         model.similar("nope")
+
+
+@pytest.mark.parametrize("protocol", ["leave-last", "temporal"])
+def test_second_leave_last_fold_adds_validation_queries(protocol, monkeypatch):
+    monkeypatch.setattr(blend_search, "MIN_VALIDATION", 1)  # the checkerboard is small
+    courses, cadres, comps, _ = checkerboard()
+
+    def validation(folds):
+        cfg = TrainConfig(
+            signals=SignalsConfig(ease_l2=1.0), blend=BlendConfig(protocol=protocol, folds=folds)
+        )
+        return fit_recommender(courses, cadres, comps, cfg).hybrid.validation_
+
+    one, two = validation(1), validation(2)
+    assert one["validation_cadres"] == two["validation_cadres"]  # fold 1 is unchanged
+    assert one["listwise_queries"] > 0
+    if protocol == "leave-last":
+        assert two["listwise_queries"] > one["listwise_queries"]
+    else:  # an earlier period is not pooled
+        assert two["listwise_queries"] == one["listwise_queries"]

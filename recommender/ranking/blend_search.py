@@ -10,7 +10,9 @@ fitted on the training part; the held-out courses cadres chose are the targets.
 Weights for cadres with history minimise the softmax cross-entropy of each cadre's held-out
 courses (:mod:`recommender.ranking.listwise`): convex, so the answer does not depend on a
 starting point; fewer than :data:`MIN_VALIDATION` cadres keep the documented defaults
-(:data:`START`). The search for new cadres is regularised: it starts from the documented
+(:data:`START`). Under leave-last, a second fold (each cadre's second-last enrolment, signals
+refit without it; :func:`extra_queries`) adds queries to that fit.
+The search for new cadres is regularised: it starts from the documented
 prior and moves a weight only when the gain over the current weights is larger than its
 standard error across validation cadres (a paired test). Cold weights are fitted only on a
 cold slice of at least :data:`MIN_COLD` cadres; otherwise they are the documented prior
@@ -76,6 +78,10 @@ class BlendConfig:
     max_validation_cadres: int = 1000
     random_state: int = 0
     protocol: str = "auto"  # "temporal", "leave-last", or "auto" (from the data's shape)
+    #: leave-last validation folds pooled for the listwise fit: fold 2 holds out each
+    #: cadre's second-last enrolment, signals refit without it (icourse163: 1,000 → 1,423
+    #: queries, cross-validated NDCG@10 +0.0017); the temporal protocol keeps one fold
+    folds: int = 2
 
 
 def choose_protocol(data, protocol: str = "auto") -> str:
@@ -170,8 +176,38 @@ def _search(evaluate, start: dict[str, float], names: tuple[str, ...], passes: i
     return best, float(best_v.mean()) if len(best_v) else 0.0
 
 
-def fit_weights(hybrid: Any, data, holdout: pd.DataFrame, cfg: BlendConfig) -> FittedWeights:
-    """Warm and cold blend weights for ``hybrid`` (signals fitted on ``data``) on ``holdout``."""
+def extra_queries(hybrid: Any, data, holdout: pd.DataFrame, cfg: BlendConfig, seed: int):
+    """One more fold's warm validation queries for the listwise fit: z-scored components,
+    listable and target masks of the cadres with history and a held-out chosen course."""
+    rng = np.random.default_rng(seed)
+    rel = relevance(data, chosen(holdout))
+    users = np.flatnonzero(np.asarray(rel.getnnz(axis=1) > 0) & (data.history.getnnz(axis=1) > 0))
+    if len(users) > cfg.max_validation_cadres:
+        users = np.sort(rng.choice(users, size=cfg.max_validation_cadres, replace=False))
+    batch = QueryBatch.for_cadres(data, users)
+    listable = batch.history.toarray() == 0
+    listable[:, ~rankable(data)] = False
+    comps = {n: zscore(v) for n, v in hybrid.components(batch).items()}
+    return comps, listable, rel[users].toarray() > 0
+
+
+def _pooled(comps, listable, targets, extra, names):
+    """The first fold's warm queries with the extra folds' rows appended."""
+    if not extra:
+        return comps, listable, targets
+    parts = [(comps, listable, targets), *extra]
+    return (
+        {n: np.concatenate([p[0][n] for p in parts]) for n in names},
+        np.concatenate([p[1] for p in parts]),
+        np.concatenate([p[2] for p in parts]),
+    )
+
+
+def fit_weights(
+    hybrid: Any, data, holdout: pd.DataFrame, cfg: BlendConfig, extra: tuple = ()
+) -> FittedWeights:
+    """Warm and cold blend weights for ``hybrid`` (signals fitted on ``data``) on ``holdout``;
+    ``extra``: more folds' warm queries (:func:`extra_queries`) pooled into the listwise fit."""
     rng = np.random.default_rng(cfg.random_state)
     rel = relevance(data, chosen(holdout))
     users = np.flatnonzero(np.asarray(rel.getnnz(axis=1) > 0))
@@ -207,7 +243,9 @@ def fit_weights(hybrid: Any, data, holdout: pd.DataFrame, cfg: BlendConfig) -> F
         comps = {n: zscore(v) for n, v in hybrid.components(batch).items()}
         score_warm = evaluator(comps, warm_rows)
         warm_targets = relevant & warm_rows[:, None]
-        warm = listwise_weights(comps, ~seen, warm_targets, names) or start
+        pooled = _pooled(comps, ~seen, warm_targets, extra, names)
+        warm = listwise_weights(*pooled, names) or start
+        report["listwise_queries"] = int(pooled[2].any(axis=1).sum())
         warm_ndcg = float(score_warm(warm).mean())
         report.update({f"ndcg@10_{n}": float(score_warm({n: 1.0}).mean()) for n in names})
         report["ndcg@10_start"] = float(score_warm(start).mean())

@@ -22,7 +22,12 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from recommender.data.training import TrainingData
-from recommender.ranking.blend_search import BlendConfig, choose_protocol, fit_weights
+from recommender.ranking.blend_search import (
+    BlendConfig,
+    choose_protocol,
+    extra_queries,
+    fit_weights,
+)
 from recommender.ranking.scaling import zscore, zscore_row
 from recommender.signals.base import Query, QueryBatch, Signal
 
@@ -91,13 +96,16 @@ class Hybrid(BaseEstimator):
         self.validation_: dict = {}
         if weights is None or cold is None:
             protocol = choose_protocol(data, cfg.protocol)
-            if protocol == "leave-last":
-                train, holdout = data.split_last()
-            else:
-                train, holdout = data.split_time(cfg.validation_fraction)
-            probe = Hybrid(signals=[clone(s) for s in self.signals], weights={}, cold_weights={})
-            probe._fit_signals(train)
-            fitted = fit_weights(probe, train, holdout, cfg)
+            # a second temporal fold is an earlier period: on the sample it lost 0.001 in
+            # cross-validation, so only leave-last pools folds
+            pooled = weights is None and protocol == "leave-last"
+            folds = self._validation_folds(data, protocol, cfg.folds if pooled else 1)
+            train, holdout, probe = folds[0]
+            extra = tuple(
+                extra_queries(p, t, h, cfg, cfg.random_state + i)
+                for i, (t, h, p) in enumerate(folds[1:], start=1)
+            )
+            fitted = fit_weights(probe, train, holdout, cfg, extra)
             self.validation_ = {"protocol": protocol, **fitted.report}
             weights = weights if weights is not None else fitted.weights
             cold = cold if cold is not None else fitted.cold_weights
@@ -107,6 +115,22 @@ class Hybrid(BaseEstimator):
             s.name: (0.0 if s.needs_history else float(cold.get(s.name, 0.0))) for s in self.signals
         }
         return self
+
+    def _validation_folds(self, data: TrainingData, protocol: str, n: int) -> list:
+        """(train, holdout, probe hybrid fitted on train) per fold; fold i+1 splits fold
+        i's training part again (leave-second-last, or the 10% before the first holdout)."""
+        folds, rest = [], data
+        fraction = (self.blend or BlendConfig()).validation_fraction
+        for _ in range(max(1, n)):
+            if protocol == "leave-last":
+                train, holdout = rest.split_last()
+            else:
+                train, holdout = rest.split_time(fraction)
+            probe = Hybrid(signals=[clone(s) for s in self.signals], weights={}, cold_weights={})
+            probe._fit_signals(train)
+            folds.append((train, holdout, probe))
+            rest = train
+        return folds
 
     def _fit_signals(self, data: TrainingData) -> None:
         self.signals_ = [clone(s).fit(data) for s in self.signals]
