@@ -167,6 +167,15 @@ def _wait(driver, css: str):
     return WebDriverWait(driver, WAIT).until(EC.presence_of_element_located((By.CSS_SELECTOR, css)))
 
 
+def _wait_url(driver, fragment: str) -> None:
+    """Until the browser has navigated to a URL holding ``fragment`` (the old page may hold
+    the same elements, so waiting for an element alone can return before a submit lands)."""
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, WAIT).until(EC.url_contains(fragment))
+
+
 def _ids(driver, css: str) -> list[str]:
     from selenium.webdriver.common.by import By
 
@@ -275,8 +284,8 @@ def test_console_lookup_recommendations_menu_excel_course(server, driver, tiny_m
     target.clear()
     target.send_keys("24")
     target.submit()
+    _wait_url(driver, "target_hours=24")
     _wait(driver, "#menu-items")
-    assert "target_hours=24" in driver.current_url
     assert "目标 24 学时" in driver.find_element(By.ID, "menu-summary").text
     assert driver.find_elements(By.CSS_SELECTOR, "#by-category tr")
     planned = _ids(driver, "#menu-items tr.menu-item")
