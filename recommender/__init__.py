@@ -26,6 +26,7 @@ _EXPORTS = {
     "WINDOWS": "recommender.data.schema",
     "ENUM_ALIASES": "recommender.data.cells",
     "VALUE_LABELS": "recommender.data.cells",
+    "display_width": "recommender.data.spreadsheet",
     "set_cell": "recommender.data.spreadsheet",
     "neutralise": "recommender.data.spreadsheet",
     "load_dataset": "recommender.data.loading",

@@ -115,3 +115,11 @@ def write_frame(ws: Worksheet, frame: pd.DataFrame, *, bold_header: bool = True)
         for cell in ws[1]:
             cell.font = Font(bold=True)
     write_rows(ws, frame.itertuples(index=False, name=None), start_row=2)
+
+
+def display_width(value: object) -> int:
+    """Columns a cell's text takes on screen (CJK characters count double; empty and NaN 0),
+    for sizing spreadsheet columns."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return 0
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in str(value))

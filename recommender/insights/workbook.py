@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from recommender.data.spreadsheet import set_cell, write_frame
+from recommender.data.spreadsheet import display_width, set_cell, write_frame
 
 if TYPE_CHECKING:  # pragma: no cover
     from openpyxl.workbook import Workbook
@@ -102,17 +102,12 @@ def _format_columns(ws: Worksheet, keys: list[str], frame: pd.DataFrame) -> None
             cell.number_format = fmt
 
 
-def _display_width(value: object) -> int:
-    text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
-
-
 def _fit_columns(ws: Worksheet, frame: pd.DataFrame, max_width: int = 50) -> None:
     from openpyxl.utils import get_column_letter
 
     for j, col in enumerate(frame.columns, start=1):
         sample = [col, *frame[col].head(200).tolist()]
-        width = min(max_width, max(_display_width(v) for v in sample) + 2)
+        width = min(max_width, max(display_width(v) for v in sample) + 2)
         ws.column_dimensions[get_column_letter(j)].width = max(8, width)
 
 

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from recommender.data.cells import VALUE_LABELS
 from recommender.data.schema import Columns as C
-from recommender.data.spreadsheet import write_csv, write_frame
+from recommender.data.spreadsheet import display_width, write_csv, write_frame
 from recommender.menu.planning import plan_menu
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -186,12 +186,6 @@ def _save_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> None:
         ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
         ws.sheet_properties.pageSetUpPr.fitToPage = True
         for col in ws.columns:
-            width = max(_width(c.value) for c in col)
+            width = max(display_width(c.value) for c in col)
             ws.column_dimensions[col[0].column_letter].width = min(60, max(8, width + 2))
     wb.save(path)
-
-
-def _width(value: Any) -> int:
-    """Display width of a cell (CJK characters count double)."""
-    text = "" if value is None else str(value)
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)

@@ -18,6 +18,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from recommender import display_width
 from recommender import set_cell as put
 from service.console.data import FORMAT_LABELS, label
 
@@ -43,19 +44,14 @@ def write_table(ws: Worksheet, header: Sequence[str], rows: Iterable[Sequence[An
     widths = [0] * len(header)
     for j, name in enumerate(header, start=1):
         put(ws, 1, j, name).font = bold
-        widths[j - 1] = _width(name)
+        widths[j - 1] = display_width(name)
     for i, row in enumerate(rows, start=2):
         for j, value in enumerate(row, start=1):
             put(ws, i, j, value)
-            widths[j - 1] = max(widths[j - 1], _width(value))
+            widths[j - 1] = max(widths[j - 1], display_width(value))
     for j, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(j)].width = min(60, max(8, width + 2))
     ws.freeze_panes = "A2"
-
-
-def _width(value: Any) -> int:
-    text = "" if value is None else str(value)
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
 def menu_workbook(menu: dict[str, Any], *, model_version: str, cadre: dict[str, str]) -> bytes:
