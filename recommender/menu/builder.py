@@ -68,19 +68,27 @@ def resolve(cadre: Mapping[str, Any], mc: MenuConstraints, rules: TrainingRules)
     windows = mc.windows if mc.windows is not None else _listed(cadre.get(C.AVAILABLE_WINDOWS))
     windows = tuple(w for w in windows if w in WINDOWS) or tuple(rules.windows)
     if mc.windows is not None and (bad := set(mc.windows) - set(WINDOWS)):
-        raise MenuError(f"windows: 未知的学习时段 {sorted(bad)}；可选 {list(WINDOWS)}")
+        raise MenuError(
+            f"windows: 未知的学习时段 {sorted(bad)}；可选 {list(WINDOWS)}", field="windows"
+        )
     formats = mc.formats if mc.formats is not None else _listed(cadre.get(C.PREFERRED_FORMATS))
     minimums = dict(
         mc.category_minimums if mc.category_minimums is not None else rules.category_minimums
     )
     if any(not 0.0 <= v <= 1.0 for v in minimums.values()):
-        raise MenuError(f"category_minimums: 类别最低比例须在 0 到 1 之间，收到 {minimums}")
+        raise MenuError(
+            f"category_minimums: 类别最低比例须在 0 到 1 之间，收到 {minimums}",
+            field="category_minimums",
+        )
     split = _split(cadre, mc, rules)
     if (
         min(target, budget, mc.hours_credited) < 0
         or min(mc.max_courses, mc.max_per_topic, mc.max_per_instructor) < 0
     ):
-        raise MenuError("target_hours: 目标学时、每周可学学时、已获学时和各项上限都不能为负数")
+        raise MenuError(
+            "target_hours: 目标学时、每周可学学时、已获学时和各项上限都不能为负数",
+            field="target_hours",
+        )
     remaining = max(float(target) - float(mc.hours_credited), 0.0)
     cal = Calendar.for_year(mc.year, mc.start, budget)
     return Request(
@@ -94,9 +102,12 @@ def _split(cadre: Mapping[str, Any], mc: MenuConstraints, rules: TrainingRules) 
         return rules.split_for(str(cadre.get(C.RANK) or ""))
     split = {str(k): float(v) for k, v in mc.format_split.items()}
     if bad := set(split) - set(SPLIT_PARTS):
-        raise MenuError(f"format_split: 未知的分项 {sorted(bad)}；可选 {list(SPLIT_PARTS)}")
+        raise MenuError(
+            f"format_split: 未知的分项 {sorted(bad)}；可选 {list(SPLIT_PARTS)}",
+            field="format_split",
+        )
     if any(not v >= 0 for v in split.values()):
-        raise MenuError(f"format_split: 学时不能为负数，收到 {split}")
+        raise MenuError(f"format_split: 学时不能为负数，收到 {split}", field="format_split")
     return split if sum(split.values()) > 0 else {}
 
 
@@ -121,7 +132,10 @@ def build_menu(
     subset of the candidates (tiny catalogs only, a reference for tests).
     """
     if solver not in ("milp", "greedy", "exhaustive"):
-        raise MenuError(f"solver: 求解器须为 'milp'、'greedy' 或 'exhaustive'，收到 {solver!r}")
+        raise MenuError(
+            f"solver: 求解器须为 'milp'、'greedy' 或 'exhaustive'，收到 {solver!r}",
+            field="solver",
+        )
     rules = rules or load_rules()
     req = resolve(cadre, constraints, rules)
     cat = build_catalog(

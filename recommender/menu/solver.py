@@ -346,7 +346,7 @@ class Selector:
 
         free = [i for i in self.candidates(fixed) if i not in set(fixed)]
         if len(free) > limit:
-            raise MenuError(f"exhaustive solver: {len(free)} candidates > {limit}")
+            raise MenuError(f"exhaustive solver: {len(free)} candidates > {limit}", field="solver")
         best, best_cost = list(fixed), self.objective(fixed)
         for bits in range(1, 2 ** len(free)):
             sel = list(fixed) + [free[k] for k in range(len(free)) if bits >> k & 1]

@@ -16,7 +16,12 @@ Solver = Literal["milp", "greedy", "exhaustive"]
 
 
 class MenuError(ValueError):
-    """Invalid menu request (unknown solver, window or format, bad numbers)."""
+    """Invalid menu request (unknown solver, window or format, bad numbers); ``field`` names
+    the request field at fault (``None`` when it is not one field)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
