@@ -1,6 +1,7 @@
 """Command line: ``recommender <command>`` (also ``python -m recommender``).
 
-Exit codes: 0 ok, 1 failed with a message (never a traceback), 2 usage error.
+Exit codes: 0 ok, 1 failed with a message (never a traceback), 2 usage error. Help texts and
+usage errors are in Chinese (option names stay English): see :mod:`recommender.cli_zh`.
 """
 
 from __future__ import annotations
@@ -14,25 +15,39 @@ from typing import Annotated
 
 import typer
 
+from recommender.cli_zh import ZhCommand, ZhGroup, usage_error_text
+
 app = typer.Typer(
+    cls=ZhGroup,
     add_completion=False,
     no_args_is_help=True,
-    help="xuanxue (选学): personalised course menus for cadre training.",
+    help="选学（xuanxue）：干部自主选学的个性化课程推荐与课程菜单。"
+    "各命令的用法见 recommender 命令 --help。",
     pretty_exceptions_enable=False,
 )
 
-DataDir = Annotated[
-    Path, typer.Option("--data", help="data directory (courses, cadres, completions)")
+ColumnsOption = Annotated[
+    str,
+    typer.Option(
+        "--columns",
+        help="输出文件的列名：zh（中文列名、匹配度，给人看）或 en（英文列名、原始得分，给程序读）",
+    ),
 ]
-ModelPath = Annotated[Path, typer.Option("--model", help="model version dir or models root")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data", help="数据目录（含课程、干部、学习记录三张表）"),
+]
+ModelPath = Annotated[
+    Path, typer.Option("--model", help="模型目录：某个版本目录，或模型根目录（用其 current）")
+]
 #: the service's event store by default, so the CLI and HTTP give the same answer
 EventsOption = Annotated[
     str | None,
     typer.Option(
         "--events",
         envvar="XUANXUE_EVENTS_URL",
-        help="completion events: postgresql://…, sqlite:///PATH or a path "
-        "(default: the service's var/events.sqlite3 when it exists; 'none' to ignore)",
+        help="门户报送的完成事件库：postgresql://…、sqlite:///路径 或文件路径"
+        "（默认读取服务的事件库文件 var/events.sqlite3，如果存在；写 none 则不读取任何事件）",
     ),
 ]
 DEFAULT_EVENTS = Path("var/events.sqlite3")
@@ -41,14 +56,16 @@ RulesOption = Annotated[
     typer.Option(
         "--rules",
         envvar="XUANXUE_RULES",
-        help="training rules file (TOML, layout of recommender/resources/training_rules.toml; "
-        "default: XUANXUE_RULES, else the packaged rules)",
+        help="培训规则文件（TOML 格式，写法见文档“课程菜单”一节；"
+        "默认用环境变量 XUANXUE_RULES 所指的文件，没有时用随程序安装的规则）",
     ),
 ]
+YearOption = Annotated[int | None, typer.Option(help="计划年度（默认取 --as-of 所在年）")]
 AsOfOption = Annotated[
     str | None,
     typer.Option(
-        "--as-of", help="plan as of this day, YYYY-MM-DD (default: today); the year defaults to it"
+        "--as-of",
+        help="以哪一天为准制定计划，格式 YYYY-MM-DD（默认今天）；计划年度默认取该日所在年",
     ),
 ]
 
@@ -125,21 +142,27 @@ def _echo_json(obj) -> None:
 
 
 CoursesFile = Annotated[
-    Path | None, typer.Option("--courses", help="courses table file (when not DATA/courses.*)")
+    Path | None,
+    typer.Option(
+        "--courses", help="课程表文件（不在数据目录中、或不叫 课程.* / courses.* 时指定）"
+    ),
 ]
 CadresFile = Annotated[
-    Path | None, typer.Option("--cadres", help="cadres table file (when not DATA/cadres.*)")
+    Path | None,
+    typer.Option("--cadres", help="干部表文件（不在数据目录中、或不叫 干部.* / cadres.* 时指定）"),
 ]
 CompletionsFile = Annotated[
     Path | None,
-    typer.Option("--completions", help="completions table file (when not DATA/completions.*)"),
+    typer.Option(
+        "--completions", help="学习记录表文件（不在数据目录中、或不叫 学习记录.* 时指定）"
+    ),
 ]
 SheetOption = Annotated[
     list[str] | None,
     typer.Option(
         "--sheet",
-        help="workbook sheet to read: NAME, or TABLE=NAME (repeatable); default: the first "
-        "sheet holding the required columns",
+        help="要读取的工作表：表名，或 表=工作表名（可重复）；"
+        "默认读取第一个含必填列的工作表（填表说明页自动跳过）",
     ),
 ]
 
@@ -165,27 +188,30 @@ def _table_files(data, courses, cadres, completions, sheets) -> tuple:
     return data, files, choice or None
 
 
-@app.command()
+@app.command(cls=ZhCommand)
 def validate(
-    data: Annotated[Path | None, typer.Argument(help="data directory")] = None,
+    data: Annotated[
+        Path | None,
+        typer.Argument(metavar="[数据目录]", help="数据目录（含课程、干部、学习记录三张表）"),
+    ] = None,
     courses: CoursesFile = None,
     cadres: CadresFile = None,
     completions: CompletionsFile = None,
     sheet: SheetOption = None,
     rules: RulesOption = None,
     allow_rejects: Annotated[
-        bool, typer.Option("--allow-rejects", help="exit 0 even when rows were rejected")
+        bool, typer.Option("--allow-rejects", help="有拒收行时也以 0 退出（默认以 1 退出）")
     ] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="以 JSON 格式输出")] = False,
 ) -> None:
-    """Load and check the data; print counts, rejects per table and reason, and warnings.
+    """检查数据：逐表列出读入、接受、拒收的行数及拒收原因，并给出警告。
 
-    Warns when a rule (category minimum, centralised/online split) names a category, group or
-    format the catalog lacks. Exits 1 when rows were rejected (see DATA/<table>.rejects.csv),
-    unless --allow-rejects.
+    培训规则（类别下限、集中培训与网络学习的划分）提到课程目录中没有的类别、分组或形式时给出警告。
+    有拒收行时以 1 退出（逐行明细见 数据目录/<表名>.rejects.csv），加 --allow-rejects 则以 0 退出。
 
-    Example: recommender validate data/sample
-    Example: recommender validate --courses 课程.xlsx --cadres 干部.xlsx --completions 记录.csv
+    例：recommender validate data/sample
+
+    例：recommender validate --courses 课程.xlsx --cadres 干部.xlsx --completions 记录.csv
     """
     from recommender.data.loading import load_dataset
 
@@ -213,36 +239,44 @@ def validate(
         )
 
 
-@app.command()
+@app.command(cls=ZhCommand)
 def train(
-    data: Annotated[
-        Path | None, typer.Option("--data", help="data directory (courses, cadres, completions)")
-    ] = None,
+    data: DataDir = None,
     courses: CoursesFile = None,
     cadres: CadresFile = None,
     completions: CompletionsFile = None,
     sheet: SheetOption = None,
-    out: Annotated[Path, typer.Option("--out", help="models root")] = Path("models"),
+    out: Annotated[
+        Path, typer.Option("--out", help="模型根目录（新版本写在其下，current 指向已发布版本）")
+    ] = Path("models"),
     rules: RulesOption = None,
-    publish: Annotated[bool, typer.Option(help="point MODELS/current at the new version")] = True,
+    publish: Annotated[
+        bool, typer.Option(help="训练完成后发布：把 模型根目录/current 指向新版本")
+    ] = True,
     events: Annotated[
         str | None,
         typer.Option(
-            help="event store: a path, sqlite:///PATH or postgresql://… "
-            "(default DATA/events.sqlite3)"
+            help="要并入训练的完成事件库：文件路径、sqlite:///路径 或 postgresql://…"
+            "（默认为数据目录下的事件库文件 events.sqlite3）"
         ),
     ] = None,
-    collaborative: Annotated[str, typer.Option(help="auto | ease | itemknn")] = "auto",
-    seed: int = 0,
+    collaborative: Annotated[
+        str,
+        typer.Option(
+            help="协同过滤模型：auto（按课程数自动选择）、ease（闭式解）或 itemknn（课程近邻）"
+        ),
+    ] = "auto",
+    seed: Annotated[int, typer.Option(help="随机种子（相同数据和种子得到相同模型）")] = 0,
 ) -> None:
-    """Train on a data directory, write MODELS/<version>/ and publish MODELS/current.
+    """用数据目录训练模型，写出 模型根目录/<版本>/ 并发布为 current。
 
-    The rules file's path and SHA-256 go into the metadata (menus read the rules when the
-    model is loaded: pass the same --rules / XUANXUE_RULES to menu, menus and serve;
-    `validate --rules` checks them against the catalog).
+    规则文件的路径和 SHA-256 记入模型元数据（课程菜单在加载模型时读取规则：
+    menu、menus、serve 请给同一个 --rules 或 XUANXUE_RULES；
+    validate --rules 可先对照课程目录检查规则）。
 
-    Example: recommender train --data data/sample --out models
-    Example: recommender train --courses 课程.xlsx --cadres 干部.xlsx --completions 记录.csv
+    例：recommender train --data data/sample --out models
+
+    例：recommender train --courses 课程.xlsx --cadres 干部.xlsx --completions 记录.csv
     """
     from recommender.lifecycle.train import train as run
     from recommender.ranking.pipeline import TrainConfig
@@ -275,28 +309,32 @@ def train(
     )
 
 
-@app.command()
+@app.command(cls=ZhCommand)
 def recommend(
     model: ModelPath = Path("models"),
-    cadre: Annotated[str | None, typer.Option(help="one cadre_id")] = None,
-    cadres: Annotated[Path | None, typer.Option(help="file with one cadre_id a line")] = None,
-    k: Annotated[int, typer.Option("-k", min=1, max=200)] = 10,
+    cadre: Annotated[str | None, typer.Option(help="一名干部的干部编号")] = None,
+    cadres: Annotated[Path | None, typer.Option(help="批量推荐：干部编号文件，每行一个")] = None,
+    k: Annotated[int, typer.Option("-k", min=1, max=200, help="每人推荐几门课程")] = 10,
     output: Annotated[
-        Path | None, typer.Option(help="batch output: .csv or .xlsx (titles, categories, hours…)")
+        Path | None,
+        typer.Option(help="批量推荐的输出文件：.csv 或 .xlsx（含课程名称、类别、学时、推荐理由）"),
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json")] = False,
+    columns: ColumnsOption = "zh",
+    json_out: Annotated[bool, typer.Option("--json", help="以 JSON 格式输出")] = False,
     include_compulsory: Annotated[
-        bool, typer.Option("--include-compulsory", help="also list compulsory courses")
+        bool, typer.Option("--include-compulsory", help="同时列出必修课程（默认只推荐选修课）")
     ] = False,
     events: EventsOption = None,
 ) -> None:
-    """Recommend elective courses for one cadre, or for a file of cadres into a CSV/xlsx.
+    """为一名干部推荐选修课程，或为一批干部推荐并写入 CSV / Excel 文件。
 
-    Completion events the service has stored count, as they do over HTTP. The batch file has
-    cadre_id, rank, course_id, score, title, category, format, credit_hours, reason.
+    服务已保存的完成事件同样计入，与通过 HTTP 接口得到的结果一致。批量文件的列为：
+    干部编号、序号、课程编号、匹配度、课程名称、类别、形式、学时、推荐理由
+    （--columns en 时为英文列名与原始得分，供程序读取）。
 
-    Example: recommender recommend --model models --cadre G000002 -k 10
-    Example: recommender recommend --model models --cadres ids.txt --output 推荐.xlsx
+    例：recommender recommend --model models --cadre G000002 -k 10
+
+    例：recommender recommend --model models --cadres 名单.txt --output 推荐.xlsx
     """
     if (cadre is None) == (cadres is None):
         raise typer.BadParameter("请给出 --cadre 或 --cadres 二者之一", param_hint="--cadre")
@@ -409,25 +447,42 @@ def _read_test_file(path: Path):
     return frame
 
 
-@app.command()
+@app.command(cls=ZhCommand)
 def evaluate(
-    data: DataDir,
-    split: Annotated[str, typer.Option(help="temporal | leave-last | random")] = "temporal",
-    k: Annotated[int, typer.Option("-k", min=1, max=100)] = 10,
-    fraction: Annotated[float, typer.Option(min=0.01, max=0.9)] = 0.2,
-    out: Annotated[Path | None, typer.Option(help="write the JSON report here")] = None,
+    data: DataDir = None,
+    courses: CoursesFile = None,
+    cadres: CadresFile = None,
+    completions: CompletionsFile = None,
+    sheet: SheetOption = None,
+    split: Annotated[
+        str,
+        typer.Option(
+            help="划分方式：temporal（按时间，最后两成为测试）、leave-last（每人最后一门）"
+            "或 random（随机）"
+        ),
+    ] = "temporal",
+    k: Annotated[int, typer.Option("-k", min=1, max=100, help="按前几名计算指标")] = 10,
+    fraction: Annotated[
+        float, typer.Option(min=0.01, max=0.9, help="测试集占学习记录的比例")
+    ] = 0.2,
+    out: Annotated[Path | None, typer.Option(help="把评估报告（JSON）写到此文件")] = None,
     relevant: Annotated[
-        str, typer.Option(help="chosen (self-selected) | all (with assigned)")
+        str,
+        typer.Option(help="哪些记录算命中：chosen（仅自主选学）或 all（含组织调训）"),
     ] = "chosen",
     test: Annotated[
         Path | None,
-        typer.Option(help="held-out file (cadre_id,course_id): train on all of --data, score it"),
+        typer.Option(
+            help="外部留出测试文件（列 cadre_id,course_id）：用全部数据训练，再对此文件打分"
+        ),
     ] = None,
-    seed: int = 0,
+    seed: Annotated[int, typer.Option(help="随机种子")] = 0,
 ) -> None:
-    """Train on a split and print the metrics table with baselines.
+    """按划分训练并评估，输出指标表（含同次运行的基线模型）。
 
-    Example: recommender evaluate --data data/sample --out eval.json
+    指标含义见文档“训练与评估”一节：召回率、NDCG、覆盖率等，均按前 k 名计算。
+
+    例：recommender evaluate --data data/sample --out 评估.json
     """
     from recommender.data.loading import load_dataset
     from recommender.lifecycle.evaluate import SPLITS, format_table
@@ -438,8 +493,9 @@ def evaluate(
         raise typer.BadParameter(
             f"未知的划分方式 {split!r}（可选 {'、'.join(SPLITS)}）", param_hint="--split"
         )
+    data, files, choice = _table_files(data, courses, cadres, completions, sheet)
     report = run(
-        load_dataset(data),
+        load_dataset(data, files=files, sheet=choice),
         split=split,
         k=k,
         fraction=fraction,
@@ -462,28 +518,32 @@ def evaluate(
         typer.echo(f"评估报告 → {out}")
 
 
-@app.command()
+@app.command(cls=ZhCommand)
 def menu(
     model: ModelPath = Path("models"),
-    cadre: Annotated[str, typer.Option(help="cadre_id")] = ...,
-    year: Annotated[
-        int | None, typer.Option(help="plan year (default: the calendar year of --as-of)")
-    ] = None,
+    cadre: Annotated[str, typer.Option(help="干部编号")] = ...,
+    year: YearOption = None,
     as_of: AsOfOption = None,
-    target_hours: Annotated[float | None, typer.Option(min=0)] = None,
-    hours_credited: Annotated[float, typer.Option(min=0)] = 0.0,
-    weekly_budget: Annotated[float | None, typer.Option(min=0)] = None,
+    target_hours: Annotated[
+        float | None, typer.Option(min=0, help="年度目标学时（默认取干部档案或培训规则）")
+    ] = None,
+    hours_credited: Annotated[
+        float, typer.Option(min=0, help="本年度已获得的学时（从目标中扣除）")
+    ] = 0.0,
+    weekly_budget: Annotated[
+        float | None, typer.Option(min=0, help="每周最多学习的学时（默认取干部档案）")
+    ] = None,
     rules: RulesOption = None,
-    json_out: Annotated[bool, typer.Option("--json")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="以 JSON 格式输出")] = False,
     events: EventsOption = None,
 ) -> None:
-    """Plan a personal course menu for one cadre (stored completion events count).
+    """为一名干部制定个人课程菜单（服务已保存的完成事件同样计入）。
 
-    The plan covers the rest of the current year from today (--as-of); another --year is
-    planned whole, from 1 January.
+    计划覆盖今天（--as-of）起到年底；指定其他年度（--year）时，从 1 月 1 日起整年计划。
 
-    Example: recommender menu --model models --cadre G000002 --target-hours 50
-    Example: recommender menu --model models --cadre G000002 --year 2026 --as-of 2026-01-01
+    例：recommender menu --model models --cadre G000002 --target-hours 50
+
+    例：recommender menu --model models --cadre G000002 --year 2026 --as-of 2026-01-01
     """
     from recommender.menu.planning import plan_menu
 
@@ -523,29 +583,29 @@ def _label(code: str) -> str:
     return VALUE_LABELS.get(code, code)
 
 
-@app.command()
+@app.command(cls=ZhCommand)
 def menus(
-    out: Annotated[Path, typer.Option("--out", help="workbook to write (.xlsx)")],
+    out: Annotated[Path, typer.Option("--out", help="要写出的工作簿（.xlsx）")],
     model: ModelPath = Path("models"),
     unit: Annotated[
-        str | None, typer.Option(help="单位: its full name, or a part of it (all matching units)")
+        str | None, typer.Option(help="单位：全称或其中一段（匹配到的单位都计入）")
     ] = None,
-    cadres: Annotated[Path | None, typer.Option(help="file with one cadre_id a line")] = None,
-    year: Annotated[
-        int | None, typer.Option(help="plan year (default: the calendar year of --as-of)")
+    cadres: Annotated[
+        Path | None, typer.Option(help="干部编号文件，每行一个（代替 --unit）")
     ] = None,
+    year: YearOption = None,
     as_of: AsOfOption = None,
     rules: RulesOption = None,
     events: EventsOption = None,
 ) -> None:
-    """Course menus for a whole unit (or a list of cadres) as one Excel workbook.
+    """为一个单位（或一份干部名单）的每名干部制定课程菜单，写入一个 Excel 工作簿。
 
-    Sheets: 课程菜单 (cadre, course, category, format, hours, session or week, reason) and
-    汇总 (per cadre: target / planned hours, centralised and online hours, met or what is
-    unmet and why; a 合计 row).
+    工作表：课程菜单（干部、课程、类别、形式、学时、开课时间或周次、推荐理由）与
+    汇总（每人的目标学时、计划学时、集中培训与网络学习学时、是否达标及未达标原因；末行为合计）。
 
-    Example: recommender menus --model models --unit 积玉口镇 --out 菜单.xlsx
-    Example: recommender menus --model models --cadres ids.txt --out 菜单.xlsx --as-of 2026-01-01
+    例：recommender menus --model models --unit 积玉口镇 --out 菜单.xlsx
+
+    例：recommender menus --model models --cadres 名单.txt --out 菜单.xlsx --as-of 2026-01-01
     """
     from recommender.menu.unit import UnitError, plan_menus, unit_cadres, write_menus_workbook
 
@@ -571,48 +631,72 @@ def menus(
     typer.echo(f"已写出 {len(result)} 名干部的课程菜单（{met} 人全部达标）→ {out}")
 
 
-@app.command()
+@app.command(cls=ZhCommand)
 def gaps(
-    data: DataDir,
-    out: Annotated[Path, typer.Option("--out", help="Excel workbook to write")],
-    model: Annotated[Path | None, typer.Option("--model")] = None,
+    out: Annotated[Path, typer.Option("--out", help="要写出的 Excel 工作簿文件（扩展名为 .xlsx）")],
+    data: DataDir = None,
+    courses: CoursesFile = None,
+    cadres: CadresFile = None,
+    completions: CompletionsFile = None,
+    sheet: SheetOption = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model", help="模型目录（给出时报告含菜单类表格：未满足干部、开课时段匹配）"
+        ),
+    ] = None,
 ) -> None:
-    """Planners' demand-gap report as an Excel workbook (one sheet per table).
+    """给规划人员的需求缺口报告：每张表一个工作表，附图表，写入一个 Excel 工作簿。
 
-    Example: recommender gaps --data data/sample --model models --out gaps.xlsx
+    缺口 = 需求占比 − 供给占比（百分点），按系统、单位层级、职级、地区分列；
+    含义见文档“需求缺口”一节。
+
+    例：recommender gaps --data data/sample --model models --out 缺口.xlsx
+
+    例：recommender gaps --courses 课程.xlsx --cadres 干部.xlsx --completions 记录.csv
+    --out 缺口.xlsx
     """
     from recommender.insights.report import write_gap_report
     from recommender.lifecycle.artifacts import load_model
 
+    data, files, choice = _table_files(data, courses, cadres, completions, sheet)
     loaded = load_model(model) if model is not None else None
-    path = write_gap_report(data, out, model=loaded)
+    path = write_gap_report(data, out, model=loaded, files=files, sheet=choice)
     typer.echo(f"需求缺口报告 → {path}")
 
 
 keys_app = typer.Typer(
+    cls=ZhGroup,
     no_args_is_help=True,
-    help="API keys of the HTTP service (scopes read, write, admin; stored hashed).",
+    help="HTTP 服务的接口密钥：创建、列出、吊销（权限 read、write、admin；只保存密钥的散列）。",
 )
 app.add_typer(keys_app, name="keys")
 KeysFile = Annotated[
     Path,
     typer.Option(
-        "--file", envvar="XUANXUE_KEYS_FILE", help="keys file (the service's XUANXUE_KEYS_FILE)"
+        "--file",
+        envvar="XUANXUE_KEYS_FILE",
+        help="密钥文件（即服务的环境变量 XUANXUE_KEYS_FILE 所指的文件）",
     ),
 ]
 
 
-@keys_app.command("add")
+@keys_app.command("add", cls=ZhCommand)
 def keys_add(
-    name: Annotated[str, typer.Argument(help="who uses the key, e.g. portal")],
+    name: Annotated[
+        str, typer.Argument(metavar="名称", help="密钥使用方的名称，如 portal（门户网站）")
+    ],
     scopes: Annotated[
-        str, typer.Option(help="comma-separated: read, write, admin (admin ⊇ write ⊇ read)")
+        str,
+        typer.Option(
+            help="权限，用逗号分隔：read（读取）、write（写入）、admin（管理，含读取和写入）"
+        ),
     ] = "read",
     file: KeysFile = Path("var/api_keys.json"),
 ) -> None:
-    """Create a key and print it once (only its hash is stored).
+    """创建一个接口密钥并只显示这一次（文件中只保存其散列）。
 
-    Example: recommender keys add portal --scopes read,write
+    例：recommender keys add portal --scopes read,write
     """
     from recommender.lifecycle.keys import KeyFileError, add_key
 
@@ -628,15 +712,15 @@ def keys_add(
     )
 
 
-@keys_app.command("list")
+@keys_app.command("list", cls=ZhCommand)
 def keys_list(
     file: KeysFile = Path("var/api_keys.json"),
-    all_keys: Annotated[bool, typer.Option("--all", help="also revoked keys")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    all_keys: Annotated[bool, typer.Option("--all", help="同时列出已吊销的密钥")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="以 JSON 格式输出")] = False,
 ) -> None:
-    """Show the keys (names, scopes, dates; never the keys themselves).
+    """列出密钥：名称、权限、编号、创建日期（从不显示密钥本身）。
 
-    Example: recommender keys list
+    例：recommender keys list
     """
     from recommender.lifecycle.keys import KeyFileError, read_keys
 
@@ -665,14 +749,14 @@ def keys_list(
         typer.echo(f"{r['name']:<20} {r['scopes']:<16} {r['id']}  {r['created_at']}{revoked}")
 
 
-@keys_app.command("revoke")
+@keys_app.command("revoke", cls=ZhCommand)
 def keys_revoke(
-    name: Annotated[str, typer.Argument(help="the key's name")],
+    name: Annotated[str, typer.Argument(metavar="名称", help="要吊销的密钥名称")],
     file: KeysFile = Path("var/api_keys.json"),
 ) -> None:
-    """Revoke a key; a running service refuses it within a second.
+    """吊销一个密钥；运行中的服务在一秒内开始拒绝它。
 
-    Example: recommender keys revoke portal
+    例：recommender keys revoke portal
     """
     from recommender.lifecycle.keys import KeyFileError, revoke_key
 
@@ -684,11 +768,14 @@ def keys_revoke(
 
 
 models_app = typer.Typer(
+    cls=ZhGroup,
     no_args_is_help=True,
-    help="Model versions under a models root: list, prune, re-sign (artifacts are signed).",
+    help="管理模型根目录下的各个版本：列出、清理、重新签名（模型文件均有签名）。",
 )
 app.add_typer(models_app, name="models")
-ModelsRoot = Annotated[Path, typer.Option("--model", help="models root (holds `current`)")]
+ModelsRoot = Annotated[
+    Path, typer.Option("--model", help="模型根目录（其中的 current 指向已发布版本）")
+]
 
 
 def _artifact_call(fn, *args, **kwargs):
@@ -700,14 +787,14 @@ def _artifact_call(fn, *args, **kwargs):
         raise CLIError(str(exc)) from exc
 
 
-@models_app.command("list")
+@models_app.command("list", cls=ZhCommand)
 def models_list(
     model: ModelsRoot = Path("models"),
-    json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="以 JSON 格式输出")] = False,
 ) -> None:
-    """Versions, oldest first, with size and signature check (nothing is unpickled).
+    """按时间先后列出模型版本，附大小和签名检查结果（不加载模型内容）。
 
-    Example: recommender models list --model models
+    例：recommender models list --model models
     """
     from recommender.lifecycle.versions import describe_versions
 
@@ -723,15 +810,17 @@ def models_list(
     typer.echo(f"{len(rows)} 个版本；签名 ok = 可加载，其他为拒绝原因代码", err=True)
 
 
-@models_app.command("prune")
+@models_app.command("prune", cls=ZhCommand)
 def models_prune(
-    keep: Annotated[int, typer.Option(min=0, help="newest versions to keep besides current")],
+    keep: Annotated[int, typer.Option(min=0, help="除 current 外保留最新的几个版本")],
     model: ModelsRoot = Path("models"),
-    dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="只列出将删除的版本，不真正删除")
+    ] = False,
 ) -> None:
-    """Delete old versions (never `current`) and stale unpublished temporary folders.
+    """删除旧的模型版本（从不删除 current）和中断训练留下的临时目录。
 
-    Example: recommender models prune --model models --keep 3
+    例：recommender models prune --model models --keep 3
     """
     from recommender.lifecycle.versions import prune_versions
 
@@ -740,19 +829,19 @@ def models_prune(
     typer.echo(f"{verb} {len(removed)} 个版本" + (f"：{', '.join(removed)}" if removed else ""))
 
 
-@models_app.command("resign")
+@models_app.command("resign", cls=ZhCommand)
 def models_resign(
     model: ModelsRoot = Path("models"),
-    version: Annotated[str | None, typer.Option(help="one version dir name")] = None,
-    all_versions: Annotated[bool, typer.Option("--all", help="every version")] = False,
+    version: Annotated[str | None, typer.Option(help="某一个版本的目录名")] = None,
+    all_versions: Annotated[bool, typer.Option("--all", help="全部版本")] = False,
     trust_unsigned: Annotated[
         bool,
-        typer.Option(help="also sign UNSIGNED versions (check where the files came from first)"),
+        typer.Option(help="连未签名的版本也签名（请先核实这些文件的来源）"),
     ] = False,
 ) -> None:
-    """Re-sign versions with the current key (after a rotation, or old unsigned artifacts).
+    """用当前签名密钥重新签名模型版本（密钥轮换后，或旧的未签名模型）。
 
-    Example: recommender models resign --model models --all
+    例：recommender models resign --model models --all
     """
     from recommender.lifecycle.artifacts import resolve, signing_keys
     from recommender.lifecycle.versions import resign_all, resign_version
@@ -773,11 +862,11 @@ def models_resign(
         raise CLIError("部分版本未重新签名（见上），请先核实其来源（resign_refused）")
 
 
-@models_app.command("rotate-key")
+@models_app.command("rotate-key", cls=ZhCommand)
 def models_rotate_key(model: ModelsRoot = Path("models")) -> None:
-    """New signing key first in the key file (old one kept, still accepted), re-sign all.
+    """生成新的签名密钥放在密钥文件首行（旧密钥保留、仍被接受），并重新签名全部版本。
 
-    Example: recommender models rotate-key --model models
+    例：recommender models rotate-key --model models
     """
     from recommender.lifecycle.versions import rotate_key
 
@@ -791,29 +880,30 @@ def models_rotate_key(model: ModelsRoot = Path("models")) -> None:
 
 
 db_app = typer.Typer(
+    cls=ZhGroup,
     no_args_is_help=True,
-    help="The completion-event store (SQLite file or PostgreSQL database).",
+    help="门户报送的完成事件存放在事件库中（单个文件或 PostgreSQL 数据库）；此处创建与升级事件库。",
 )
 app.add_typer(db_app, name="db")
 
 
-@db_app.command("upgrade")
+@db_app.command("upgrade", cls=ZhCommand)
 def db_upgrade(
     events: Annotated[
         str,
         typer.Option(
             "--events",
             envvar="XUANXUE_EVENTS_URL",
-            help="postgresql://user:pass@host/db, sqlite:///PATH or a path "
-            "(default: XUANXUE_EVENTS_URL)",
+            help="事件库地址：postgresql://用户:密码@主机/库名、sqlite:///路径 或文件路径"
+            "（不给出时，取环境变量 XUANXUE_EVENTS_URL 所写的地址）",
         ),
     ],
 ) -> None:
-    """Create the event store's tables or migrate them to this version's schema.
+    """创建事件库的表，或把表结构升级到当前版本。
 
-    Safe to run again and while replicas serve (one migration at a time, under a lock).
+    可重复运行，也可在各副本运行时执行（加锁，一次只做一个升级）。
 
-    Example: recommender db upgrade --events postgresql://xuanxue@db.example/xuanxue
+    例：recommender db upgrade --events postgresql://xuanxue@db.example/xuanxue
     """
     from recommender.lifecycle.events import open_event_store
 
@@ -824,17 +914,19 @@ def db_upgrade(
     typer.echo(f"事件库 {store!r}：结构版本 {change}，共 {count} 条事件")
 
 
-@app.command()
+@app.command(cls=ZhCommand)
 def serve(
     model: ModelPath = Path("models"),
-    host: str = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
-    workers: Annotated[int, typer.Option(min=1)] = 1,
+    host: Annotated[
+        str, typer.Option(help="监听地址（默认只本机可访问；0.0.0.0 为所有网卡）")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="监听端口")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="工作进程数（每个进程共享同一模型）")] = 1,
     rules: RulesOption = None,
 ) -> None:
-    """Serve the HTTP API (FastAPI + uvicorn); menus follow --rules (XUANXUE_RULES).
+    """启动 HTTP 服务（接口、接口文档和培训管理员控制台）；课程菜单按 --rules 规则制定。
 
-    Example: recommender serve --model models --port 8000
+    例：recommender serve --model models --port 8000
     """
     if rules is not None:
         _rules(rules)  # fail here, not in every worker
@@ -877,7 +969,10 @@ def main() -> None:
         if callable(getattr(exc, "show", None)) and isinstance(
             getattr(exc, "exit_code", None), int
         ):
-            exc.show()
+            if hasattr(exc, "ctx") and isinstance(exc.exit_code, int) and exc.exit_code == 2:
+                typer.echo(usage_error_text(exc), err=True)  # a usage error, in Chinese
+            else:
+                exc.show()
             sys.exit(exc.exit_code)
         if os.environ.get("XUANXUE_DEBUG"):
             raise

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -327,15 +327,17 @@ def _write_charts(book, tables: dict[str, pd.DataFrame], bar: tqdm) -> list[str]
 
 
 def write_gap_report(
-    data_dir: str | Path,
+    data_dir: str | Path | None,
     out_path: str | Path,
     *,
     model: RecommenderModel | None = None,
     options: ReportOptions | None = None,
     progress: bool | None = None,
+    files: Mapping[str, Path | str | None] | None = None,
+    sheet: str | Mapping[str, str | None] | None = None,
 ) -> Path:
-    """Load ``data_dir``, compute the gap tables (menu-based ones need a loaded ``model``),
-    write ``out_path`` (.xlsx).
+    """Load ``data_dir`` (or the table ``files``), compute the gap tables (menu-based ones
+    need a loaded ``model``), write ``out_path`` (.xlsx).
 
     ``progress``: step counters on stderr (None: only when stderr is a terminal).
     """
@@ -343,7 +345,7 @@ def write_gap_report(
 
     from recommender.data.loading import load_dataset
 
-    dataset = load_dataset(data_dir, write_rejects=False)
+    dataset = load_dataset(data_dir, files=files, sheet=sheet, write_rejects=False)
     tables = gap_tables(dataset, model=model, options=options, progress=progress)
     book = Workbook()
     book.remove(book.active)
