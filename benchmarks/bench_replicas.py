@@ -34,8 +34,8 @@ import pandas as pd
 
 from benchmarks.common import ROOT, Section, model_dir, percentiles
 from tests.pg import PgCluster, stored_ids
+from tests.service_support import WRITE
 from tests.test_replicas import Replica, post_during_kill, replicas
-from tests.test_service_support import WRITE
 
 
 async def _load(bases: list[str], cadres: list[str], concurrency: int, seconds: float) -> dict:

@@ -18,6 +18,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from recommender import MenuError, UnknownIdError
+
 _CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -150,6 +152,45 @@ async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status, headers=exc.headers)
 
 
+CADRE_HINT = (
+    "该干部不在模型的训练数据中；新干部请 POST /v1/recommendations 提交档案"
+    "（job_title, job_description, unit_level, system, rank, declared_needs, completed）"
+)
+COURSE_HINT = "课程编号来自模型训练时的课程目录（见 GET /v1/model）"
+#: the Chinese word for each kind of id
+ID_KIND = {"cadre": "干部", "course": "课程"}
+
+
+def not_found(exc: UnknownIdError) -> ServiceError:
+    """404 for an id the model does not know, with a hint on what to do instead."""
+    kind = getattr(exc, "kind", "id")
+    hint = CADRE_HINT if kind == "cadre" else COURSE_HINT
+    value = str(getattr(exc, "value", ""))[:64]
+    return ServiceError(
+        404,
+        f"模型中没有编号为 {value!r} 的{ID_KIND.get(kind, kind)}",
+        error=f"unknown_{kind}",
+        hint=hint,
+        detail=[{"loc": ["path", f"{kind}_id"], "msg": "编号不存在", "type": "not_found"}],
+    )
+
+
+def menu_invalid(exc: MenuError) -> ServiceError:
+    """422 for a menu request the planner refused, naming the field it carries."""
+    loc = ["body", exc.field] if getattr(exc, "field", None) else ["body"]
+    return ServiceError(
+        422, str(exc), detail=[{"loc": loc, "msg": str(exc), "type": "value_error"}]
+    )
+
+
+async def _unknown_id(request: Request, exc: UnknownIdError) -> JSONResponse:
+    return await _service_error(request, not_found(exc))
+
+
+async def _menu_error(request: Request, exc: MenuError) -> JSONResponse:
+    return await _service_error(request, menu_invalid(exc))
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     detail = _clean(exc.errors())
     shown = "；".join(".".join(str(p) for p in d["loc"]) + "：" + d["msg"] for d in detail[:5])
@@ -175,6 +216,8 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
 def install(app: FastAPI) -> None:
     """Register the handlers that give every error the shared shape."""
     app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(UnknownIdError, _unknown_id)  # any route: 404 with a hint
+    app.add_exception_handler(MenuError, _menu_error)  # 422 naming the menu field
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
 

@@ -49,3 +49,27 @@ def sample_model():
 
     ds = load_dataset(SAMPLE, write_rejects=False)
     return fit_recommender(ds.courses, ds.cadres, ds.completions)
+
+
+# ------------------------------------------------------------------ service fixtures
+# (helpers the service tests call directly live in tests/service_support.py). Models load
+# through the real, verifying loader every time: the tiny model loads in ~40 ms, so the
+# session-wide cache that once stood in for it (and skipped the signature check) is gone.
+@pytest.fixture(scope="module")
+def client(tiny_models, tmp_path_factory):
+    """One app for a module's read-mostly tests (events in a module-private store)."""
+    from tests.service_support import API_KEY, client_for, make_settings
+
+    events = tmp_path_factory.mktemp("events") / "events.sqlite3"
+    with client_for(make_settings(tiny_models, events, api_key=API_KEY)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def cadre_ids(tiny_model) -> list[str]:
+    return [str(c) for c in tiny_model.cadres["cadre_id"]]
+
+
+@pytest.fixture(scope="module")
+def course_ids(tiny_model) -> list[str]:
+    return [str(c) for c in tiny_model.course_ids]

@@ -1,4 +1,5 @@
-"""Helpers and fixtures shared by the service tests (no tests in this module).
+"""Helpers shared by the service tests (plain functions and constants: the fixtures are in
+``tests/conftest.py``).
 
 Service tests go through ``TestClient(create_app(settings))`` against the real tiny bundle
 trained once per session by ``tests/conftest.py``.
@@ -6,24 +7,20 @@ trained once per session by ``tests/conftest.py``.
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import json
 import shutil
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-import service.holder
 from recommender.lifecycle.artifacts import (
+    DATA_FILES,
     METADATA_FILE,
-    MODEL_FILE,
+    load_model,
     publish_version,
-    read_metadata,
-    resolve,
+    save_model,
+    signing_keys,
 )
+from recommender.lifecycle.signing import SIGNATURE_FILE, sign
 from service.config import Settings
 from service.main import create_app
 
@@ -59,60 +56,23 @@ def copy_models(src: Path, dest: Path) -> Path:
 
 
 def add_version(root: Path, version: str, *, publish: bool = True, **meta_changes) -> Path:
-    """A new version dir cloned from ``current`` with its own model_version (fast, no training)."""
-    src = resolve(root)
-    dest = root / version
-    shutil.copytree(src, dest)
-    meta = json.loads((dest / METADATA_FILE).read_text(encoding="utf-8"))
-    meta.update({"model_version": version, **meta_changes})
-    (dest / METADATA_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    """A new version of the published model, written and signed by the real artifact
+    functions (``load_model`` → ``save_model``) under its own model_version. ``meta_changes``
+    are then written into its metadata and the version re-signed (e.g. a future
+    ``format_version``), so it fails only for the reason the test means."""
+    model = load_model(root)
+    dest = save_model(
+        model, root, {**(model.metadata or {}), "model_version": version}, publish=False
+    )
+    if meta_changes:
+        meta = json.loads((dest / METADATA_FILE).read_text(encoding="utf-8"))
+        meta.update(meta_changes)
+        (dest / METADATA_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        files = {name: (dest / name).read_bytes() for name in DATA_FILES}
+        (dest / SIGNATURE_FILE).write_bytes(sign(files, signing_keys().signing))
     if publish:
         publish_version(root, version)
     return dest
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _fast_model_loads() -> Iterator[None]:
-    """Deserialise each distinct model.joblib once per session (a load costs seconds).
-
-    Every reload still reads and checks metadata.json, hashes model.joblib, smoke-checks and
-    swaps for real; a file never seen before (e.g. a corrupt one) goes through the real
-    ``load_model``. Each load returns its own shallow copy carrying its own metadata.
-    """
-    real = service.holder.load_model
-    cache: dict[str, object] = {}
-
-    def load(path):
-        d = resolve(path)
-        meta = read_metadata(d)
-        key = hashlib.sha256((d / MODEL_FILE).read_bytes()).hexdigest()
-        if key not in cache:
-            cache[key] = real(d)
-        model = copy.copy(cache[key])
-        model.metadata = meta
-        return model
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(service.holder, "load_model", load)
-        yield
-
-
-@pytest.fixture(scope="module")
-def client(tiny_models, tmp_path_factory) -> Iterator[TestClient]:
-    """One app for a module's read-mostly tests (events in a module-private store)."""
-    events = tmp_path_factory.mktemp("events") / "events.sqlite3"
-    with client_for(make_settings(tiny_models, events, api_key=API_KEY)) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def cadre_ids(tiny_model) -> list[str]:
-    return [str(c) for c in tiny_model.cadres["cadre_id"]]
-
-
-@pytest.fixture(scope="module")
-def course_ids(tiny_model) -> list[str]:
-    return [str(c) for c in tiny_model.course_ids]
 
 
 def history(model, cadre_id: str) -> set[str]:

@@ -291,7 +291,7 @@ def test_cli_refuses_malicious_model(tiny_models, tmp_path):
 
 
 def test_service_reload_refuses_malicious_model(tiny_models, tiny_model, tmp_path):
-    from tests.test_service_support import API_KEY, client_for, make_settings
+    from tests.service_support import API_KEY, client_for, make_settings
 
     marker = tmp_path / "pwned"
     root = copy_root(tiny_models, tmp_path / "m")

@@ -1,5 +1,4 @@
 """API keys with scopes, safe defaults without keys, and bounded work per request."""
-# ruff: noqa: F811  (fixtures imported from tests.test_service_support)
 
 from __future__ import annotations
 
@@ -15,12 +14,7 @@ from recommender.lifecycle.keys import add_key, read_keys, revoke_key
 from service.config import Settings
 from service.deps import check_key
 from service.main import create_app
-from tests.test_service_support import (  # noqa: F401  (fixtures)
-    TestClient,
-    _fast_model_loads,
-    cadre_ids,
-    course_ids,
-)
+from tests.service_support import TestClient
 
 ROOT = Path(__file__).resolve().parents[1]
 LEGACY = "legacy-admin-key-0123456789"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import threading
@@ -26,6 +27,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from PIL import Image, ImageStat
 
+from recommender import EventStoreUnavailable
 from recommender.data.spreadsheet import is_risky
 from recommender.lifecycle.keys import add_key
 from service.config import Settings
@@ -384,6 +386,53 @@ def test_every_console_response_has_the_csp(client, tiny_model):
         assert r.headers["x-content-type-options"] == "nosniff"
     assert client.get("/console/cadres/NOBODY").status_code == 404
     assert "没有编号为 NOBODY 的干部" in client.get("/console/cadres/NOBODY").text
+
+
+def _page_ids(html: str, row_class: str) -> list[str]:
+    return re.findall(rf'<tr class="{row_class}" data-course-id="([^"]+)"', html)
+
+
+def test_console_answers_like_the_api_with_the_event_store_down(client, tiny_model, monkeypatch):
+    """The console reads events through the API's dependency, fallback included: with the
+    store down both list the model's own answer (200), neither answers 500."""
+    cadre_id = str(tiny_model.cadres["cadre_id"].iloc[3])
+    calls: list[str] = []
+
+    def down(cid: str):
+        calls.append(cid)
+        raise EventStoreUnavailable("events_unavailable: 数据库连接失败（测试）")
+
+    monkeypatch.setattr(client.app.state.store, "for_cadre", down)
+    api = client.get(f"/v1/cadres/{cadre_id}/recommendations", params={"k": 10})
+    assert api.status_code == 200, api.text
+    page = client.get(f"/console/cadres/{cadre_id}", params={"k": 10})
+    assert page.status_code == 200, page.text
+    assert _page_ids(page.text, "rec") == [i["course_id"] for i in api.json()["items"]]
+    api_menu = client.post(f"/v1/cadres/{cadre_id}/menu", json={})
+    menu = client.get(f"/console/cadres/{cadre_id}/menu")
+    assert api_menu.status_code == menu.status_code == 200, menu.text
+    assert _page_ids(menu.text, "menu-item") == [i["course_id"] for i in api_menu.json()["items"]]
+    assert client.get(f"/console/cadres/{cadre_id}/menu.xlsx").status_code == 200
+    assert calls.count(cadre_id) == 5  # every read went to the (broken) store
+
+
+def test_console_uses_the_api_filter_checks_and_unknown_id_pages(client, tiny_model):
+    cadre_id = str(tiny_model.cadres["cadre_id"].iloc[0])
+    r = client.get(f"/console/cadres/{cadre_id}", params={"category": "不存在的类别"})
+    assert r.status_code == 422 and "未知课程类别" in r.text
+    # the API's spellings: 视频 is the contract's video, as in GET …/recommendations
+    r = client.get(f"/console/cadres/{cadre_id}", params={"format": "视频", "k": 50})
+    api = client.get(
+        f"/v1/cadres/{cadre_id}/recommendations", params={"format": "视频", "k": 50}
+    ).json()
+    assert r.status_code == 200 and _page_ids(r.text, "rec") == [
+        i["course_id"] for i in api["items"]
+    ]
+    assert 'value="video" selected' in r.text
+    r = client.get("/console/courses/NO-SUCH-COURSE")
+    assert r.status_code == 404 and "没有编号为 NO-SUCH-COURSE 的课程" in r.text
+    r = client.get("/console/cadres/NOBODY/menu")
+    assert r.status_code == 404 and "POST /v1/recommendations" in r.text
 
 
 def test_exact_id_opens_the_cadre_and_text_searches_unit_and_post(client, tiny_model):

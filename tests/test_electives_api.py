@@ -1,20 +1,12 @@
 """Electives by default over HTTP and the CLI; the cadre's compulsory courses with status;
 the CLI reads the service's event store, so both give the same answer."""
-# ruff: noqa: F811  (fixtures imported from tests.test_service_support)
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-from tests.test_service_support import (  # noqa: F401  (fixtures)
-    API_KEY,
-    _fast_model_loads,
-    cadre_ids,
-    client,
-    client_for,
-    make_settings,
-)
+from tests.service_support import API_KEY, client_for, make_settings
 
 
 def _compulsory_ids(model) -> set[str]:

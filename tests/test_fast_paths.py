@@ -1,5 +1,4 @@
 """The request-time fast paths agree with the straightforward computations they replace."""
-# ruff: noqa: F811  (fixtures imported from tests.test_service_support)
 
 from __future__ import annotations
 
@@ -30,7 +29,6 @@ from tests.test_menu import (
     random_catalog,
     random_request,
 )
-from tests.test_service_support import _fast_model_loads, client  # noqa: F401  (fixtures)
 
 ROWS = (0, 1, 7, 42, 123)
 

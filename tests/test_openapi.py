@@ -15,7 +15,7 @@ import pytest
 
 from recommender.lifecycle.artifacts import save_model
 from service.errors import Error
-from tests.test_service_support import (
+from tests.service_support import (
     API_KEY,
     WRITE,
     client_for,

@@ -3,7 +3,6 @@
 Fast versions run in the normal suite; the long ones are marked ``slow`` (``make bench``
 runs them with ``pytest -m slow``).
 """
-# ruff: noqa: F811  (fixtures imported from tests.test_service_support)
 
 from __future__ import annotations
 
@@ -26,16 +25,14 @@ import pytest
 
 from recommender.lifecycle.artifacts import CURRENT, MODEL_FILE, list_versions, load_model, resolve
 from tests.pg import stored_ids
-from tests.test_openapi import conformance_checks
-from tests.test_service_support import (  # noqa: F401  (fixtures)
+from tests.service_support import (
     API_KEY,
     WRITE,
-    cadre_ids,
     client_for,
     completion_event,
-    course_ids,
     make_settings,
 )
+from tests.test_openapi import conformance_checks
 
 ROOT = Path(__file__).resolve().parents[1]
 

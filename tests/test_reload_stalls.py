@@ -14,7 +14,7 @@ import pytest
 
 from recommender.data.schema import Columns as C
 from recommender.ranking.model import Coded, _unique_rows
-from tests.test_service_support import API_KEY, client_for, copy_models, make_settings
+from tests.service_support import API_KEY, client_for, copy_models, make_settings
 
 
 def test_coded_keeps_every_item_and_counts_them():

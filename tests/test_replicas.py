@@ -6,7 +6,6 @@ from 8 threads while one replica is SIGKILLed and restarted are each stored exac
 (a client whose request failed resends it to the other replica, as a proxy would); a new model
 published and reloaded on both serves without a single failed request.
 """
-# ruff: noqa: F811  (fixtures imported from tests.test_service_support)
 
 from __future__ import annotations
 
@@ -27,7 +26,7 @@ import pytest
 
 from recommender.lifecycle.artifacts import publish_version, resolve
 from tests.pg import stored_ids
-from tests.test_service_support import API_KEY, WRITE, cadre_ids, completion_event, course_ids  # noqa: F401
+from tests.service_support import API_KEY, WRITE, completion_event
 
 ROOT = Path(__file__).resolve().parents[1]
 

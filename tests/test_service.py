@@ -1,5 +1,4 @@
 """HTTP API: every endpoint, its filters, and every error code, against the real tiny model."""
-# ruff: noqa: F811  (fixtures imported from tests.test_service_support)
 
 from __future__ import annotations
 
@@ -9,15 +8,7 @@ import re
 import pytest
 
 from recommender.data.loading import load_dataset
-from tests.test_service_support import (  # noqa: F401  (fixtures)
-    API_KEY,
-    _fast_model_loads,
-    cadre_ids,
-    client,
-    client_for,
-    course_ids,
-    make_settings,
-)
+from tests.service_support import API_KEY, client_for, make_settings
 
 PROFILE = {
     "job_title": "乡镇党委副书记",
@@ -208,6 +199,35 @@ def test_unknown_cadre_is_404_with_hint(client):
     assert r.status_code == 404
     body = r.json()
     assert body["error"] == "unknown_cadre" and "POST /v1/recommendations" in body["hint"]
+
+
+def test_every_unknown_cadre_answers_the_same_404(client):
+    """One handler maps the library's UnknownIdError, whichever route raised it."""
+    bodies = [
+        client.get("/v1/cadres/NOPE/recommendations"),
+        client.get("/v1/cadres/NOPE/compulsory"),
+        client.post("/v1/cadres/NOPE/menu", json={}),
+    ]
+    assert [r.status_code for r in bodies] == [404, 404, 404]
+    shapes = [{k: v for k, v in r.json().items() if k != "model_version"} for r in bodies]
+    assert shapes[0] == shapes[1] == shapes[2]
+    assert shapes[0]["error"] == "unknown_cadre"
+    assert shapes[0]["detail"] == [
+        {"loc": ["path", "cadre_id"], "msg": "编号不存在", "type": "not_found"}
+    ]
+
+
+def test_menu_error_names_its_field(client, cadre_ids, monkeypatch):
+    """A request the planner refuses is a 422 whose loc is the MenuError's own field."""
+    import service.routes.menus as menus
+
+    real = menus.plan_menu
+    monkeypatch.setattr(menus, "plan_menu", lambda *a, **kw: real(*a, **kw, solver="nope"))
+    r = client.post(f"/v1/cadres/{cadre_ids[0]}/menu", json={})
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["error"] == "validation_error" and body["detail"][0]["loc"] == ["body", "solver"]
+    assert "求解器" in body["message"]
 
 
 def test_unknown_course_is_404(client):

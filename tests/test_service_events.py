@@ -2,7 +2,6 @@
 
 Every test runs against both event stores: SQLite and a real PostgreSQL (tests/pg.py).
 """
-# ruff: noqa: F811  (fixtures imported from tests.test_service_support)
 
 from __future__ import annotations
 
@@ -12,13 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.test_service_support import (  # noqa: F401  (fixtures)
+from tests.service_support import (
     API_KEY,
     WRITE,
-    _fast_model_loads,
-    cadre_ids,
     client_for,
-    course_ids,
     make_settings,
 )
 

@@ -1,5 +1,4 @@
 """Hot reload: admin endpoint, named versions, refusal of bad artifacts, no failed request."""
-# ruff: noqa: F811  (fixtures imported from tests.test_service_support)
 
 from __future__ import annotations
 
@@ -9,11 +8,9 @@ import time
 import pytest
 
 from recommender.lifecycle.artifacts import MODEL_FILE, publish_version
-from tests.test_service_support import (  # noqa: F401  (fixtures)
+from tests.service_support import (
     API_KEY,
-    _fast_model_loads,
     add_version,
-    cadre_ids,
     client_for,
     copy_models,
     make_settings,

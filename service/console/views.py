@@ -2,7 +2,9 @@
 
 Every page calls the same library function as the JSON endpoint it mirrors (recommendations:
 ``model.recommend`` with the cadre's stored events; menu: ``plan_menu``; course page:
-``model.similar``), so what staff see is what the portal gets.
+``model.similar``) through the API's own dependencies (:mod:`service.deps`: the loaded model,
+the events read with its fallback, the filter checks), so what staff see is what the portal
+gets, also when the event store is down.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from service.console.auth import (
 )
 from service.console.config import ConsoleSettings
 from service.console.excel import menu_workbook
-from service.errors import ServiceError
+from service.deps import ModelDep, StoreDep, check_filters, read_events
+from service.errors import ID_KIND, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,10 @@ class ConsoleRoute(APIRoute):
                 response = RedirectResponse(exc.location, status_code=303)
             except ConsoleError as exc:
                 response = _error_page(request, exc)
+            except UnknownIdError as exc:  # the console's one place for unknown ids
+                response = _error_page(request, _unknown(exc))
+            except MenuError as exc:
+                response = _error_page(request, ConsoleError(422, f"无法生成课程菜单：{exc}"))
             except ServiceError as exc:  # e.g. 503 before the model is loaded
                 response = _error_page(
                     request, ConsoleError(exc.status, exc.message, exc.hint or "")
@@ -98,19 +105,6 @@ def _settings(request: Request) -> ConsoleSettings:
     return found
 
 
-def _loaded(request: Request):
-    loaded = request.app.state.holder.current
-    if loaded is None:
-        raise ConsoleError(503, "模型尚未加载，请稍后刷新", "先运行 `make train` 发布模型")
-    request.state.model_version = loaded.version  # the middleware's X-Model-Version
-    return loaded
-
-
-def _events(request: Request, cadre_id: str):
-    store = getattr(request.app.state, "store", None)
-    return store.for_cadre(cadre_id) if store is not None else None
-
-
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
     loaded = request.app.state.holder.current
     context.setdefault("viewer", "")
@@ -126,15 +120,15 @@ def _error_page(request: Request, exc: ConsoleError) -> Response:
     return _render(request, "error.html", status=exc.status, message=exc.message, hint=exc.hint)
 
 
-def _profile(model, cadre_id: str) -> dict[str, Any]:
-    try:
-        return model.cadre_profile(cadre_id)
-    except UnknownIdError:
-        raise ConsoleError(
-            404,
-            f"没有编号为 {cadre_id} 的干部",
-            "请按编号、单位或岗位查找；新干部的推荐请用 POST /v1/recommendations",
-        ) from None
+def _unknown(exc: UnknownIdError) -> ConsoleError:
+    kind = getattr(exc, "kind", "id")
+    hint = (
+        "请按编号、单位或岗位查找；新干部的推荐请用 POST /v1/recommendations"
+        if kind == "cadre"
+        else ""
+    )
+    value = str(getattr(exc, "value", ""))[:64]
+    return ConsoleError(404, f"没有编号为 {value} 的{ID_KIND.get(kind, kind)}", hint)
 
 
 def _number(raw: str | None, name: str, *, low: float, high: float) -> float | None:
@@ -152,9 +146,8 @@ def _number(raw: str | None, name: str, *, low: float, high: float) -> float | N
 # ----------------------------------------------------------------- pages
 @router.get("")
 @router.get("/")
-def home(request: Request, viewer: Viewer, q: str = "") -> Response:
+def home(request: Request, viewer: Viewer, loaded: ModelDep, q: str = "") -> Response:
     """Cadre lookup: an exact id opens the cadre; other text searches id, unit and post."""
-    loaded = _loaded(request)
     model, query = loaded.model, q.strip()[:100]
     if query and model.has_cadre(query):
         return RedirectResponse(f"{COOKIE_PATH}/cadres/{query}", status_code=303)
@@ -177,28 +170,27 @@ def cadre_page(
     request: Request,
     cadre_id: str,
     viewer: Viewer,
+    loaded: ModelDep,
+    store: StoreDep,
     category: str = "",
     format: str = "",
     k: str = "10",
 ) -> Response:
     """The cadre's recommendations, exactly as GET /v1/cadres/{id}/recommendations lists them."""
-    loaded = _loaded(request)
     model = loaded.model
-    profile = _profile(model, cadre_id)
+    profile = model.cadre_profile(cadre_id)  # an unknown cadre: 404 page (ConsoleRoute)
     categories = sorted(set(model.categories))
-    if category and category not in categories:
-        raise ConsoleError(422, f"没有类别 {category[:40]!r}")
-    if format and format not in FORMATS:
-        raise ConsoleError(422, f"没有课程形式 {format[:40]!r}")
+    cats, fmts = check_filters(loaded, [category], [format])  # the API's checks (422)
+    category, format = (cats or [""])[0], (fmts or [""])[0]
     size = int(_number(k, "条数", low=1, high=max(K_CHOICES)) or 10)
     items = model.recommend(
         cadre_id,
         size,
-        category=[category] if category else None,
-        format=[format] if format else None,
+        category=cats,
+        format=fmts,
         include_completed=False,
         explain=True,
-        events=_events(request, cadre_id),
+        events=read_events(store, cadre_id),  # store down: the model's history, as the API
     )
     api = f"/v1/cadres/{cadre_id}/recommendations?" + urlencode(
         {
@@ -223,21 +215,17 @@ def cadre_page(
     )
 
 
-def _menu(request: Request, cadre_id: str, target: str | None, budget: str | None):
-    loaded = _loaded(request)
-    profile = _profile(loaded.model, cadre_id)
+def _menu(loaded, store, cadre_id: str, target: str | None, budget: str | None):
+    profile = loaded.model.cadre_profile(cadre_id)
     target_hours = _number(target, "目标学时", low=1, high=MAX_HOURS)
     weekly = _number(budget, "每周学时", low=0.5, high=80)
-    try:
-        menu = plan_menu(
-            loaded.model,
-            cadre_id,
-            events=_events(request, cadre_id),
-            target_hours=target_hours,
-            weekly_hours_budget=weekly,
-        )
-    except MenuError as exc:
-        raise ConsoleError(422, f"无法生成课程菜单：{exc}") from None
+    menu = plan_menu(  # MenuError: a 422 page (ConsoleRoute)
+        loaded.model,
+        cadre_id,
+        events=read_events(store, cadre_id),
+        target_hours=target_hours,
+        weekly_hours_budget=weekly,
+    )
     params = {
         key: value
         for key, value in (("target_hours", target_hours), ("weekly_budget", weekly))
@@ -251,11 +239,13 @@ def menu_page(
     request: Request,
     cadre_id: str,
     viewer: Viewer,
+    loaded: ModelDep,
+    store: StoreDep,
     target_hours: str | None = None,
     weekly_budget: str | None = None,
 ) -> Response:
     """Menu preview: hours by category and format, what is unmet and why, a form to adjust."""
-    loaded, cadre, menu, params = _menu(request, cadre_id, target_hours, weekly_budget)
+    loaded, cadre, menu, params = _menu(loaded, store, cadre_id, target_hours, weekly_budget)
     cats = sorted(menu["totals_by_category"].items(), key=lambda kv: -kv[1])
     fmts = sorted(menu["totals_by_format"].items(), key=lambda kv: -kv[1])
     top = max([v for _, v in cats + fmts] + [1.0])
@@ -281,11 +271,13 @@ def menu_excel(
     request: Request,
     cadre_id: str,
     viewer: Viewer,
+    loaded: ModelDep,
+    store: StoreDep,
     target_hours: str | None = None,
     weekly_budget: str | None = None,
 ) -> Response:
     """The same menu as an Excel workbook (formula-like text neutralised)."""
-    loaded, cadre, menu, _ = _menu(request, cadre_id, target_hours, weekly_budget)
+    loaded, cadre, menu, _ = _menu(loaded, store, cadre_id, target_hours, weekly_budget)
     body = menu_workbook(menu, model_version=str(loaded.version), cadre=cadre)
     name = f"menu-{cadre_id}-{menu['year']}.xlsx"
     ascii_name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
@@ -297,15 +289,14 @@ def menu_excel(
 
 
 @router.get("/courses/{course_id}")
-def course_page(request: Request, course_id: str, viewer: Viewer, k: str = "10") -> Response:
+def course_page(
+    request: Request, course_id: str, viewer: Viewer, loaded: ModelDep, k: str = "10"
+) -> Response:
     """A course and the courses like it (GET /v1/courses/{id}/similar)."""
-    model = _loaded(request).model
+    model = loaded.model
     size = int(_number(k, "条数", low=1, high=max(K_CHOICES)) or 10)
-    try:
-        course = D.course_record(model, course_id)
-        similar = model.similar(course_id, size)
-    except UnknownIdError:
-        raise ConsoleError(404, f"没有编号为 {course_id} 的课程") from None
+    course = D.course_record(model, course_id)  # an unknown course: 404 page (ConsoleRoute)
+    similar = model.similar(course_id, size)
     return _render(request, "course.html", viewer=viewer, course=course, similar=similar)
 
 

@@ -6,32 +6,6 @@ import unicodedata
 import weakref
 from typing import Any
 
-from recommender import UnknownIdError
-from service.errors import ServiceError
-
-CADRE_HINT = (
-    "该干部不在模型的训练数据中；新干部请 POST /v1/recommendations 提交档案"
-    "（job_title, job_description, unit_level, system, rank, declared_needs, completed）"
-)
-COURSE_HINT = "课程编号来自模型训练时的课程目录（见 GET /v1/model）"
-#: the Chinese word for each kind of id
-ID_KIND = {"cadre": "干部", "course": "课程"}
-
-
-def not_found(exc: UnknownIdError) -> ServiceError:
-    """404 for an id the model does not know, with a hint on what to do instead."""
-    kind = getattr(exc, "kind", "id")
-    hint = CADRE_HINT if kind == "cadre" else COURSE_HINT
-    value = str(getattr(exc, "value", ""))[:64]
-    return ServiceError(
-        404,
-        f"模型中没有编号为 {value!r} 的{ID_KIND.get(kind, kind)}",
-        error=f"unknown_{kind}",
-        hint=hint,
-        detail=[{"loc": ["path", f"{kind}_id"], "msg": "编号不存在", "type": "not_found"}],
-    )
-
-
 _VOCABULARY: weakref.WeakKeyDictionary[Any, tuple[dict[str, str], dict[str, str]]] = (
     weakref.WeakKeyDictionary()
 )

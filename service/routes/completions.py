@@ -24,9 +24,8 @@ from recommender import (
 )
 from service import examples
 from service.deps import ModelDep, SettingsDep, StoreDep, store_unavailable
-from service.errors import ServiceError
+from service.errors import ID_KIND, ServiceError
 from service.openapi import error_responses
-from service.routes._common import ID_KIND
 from service.schemas import CompletionEvent, CompletionsResult
 
 router = APIRouter(prefix="/v1", tags=["completions"])

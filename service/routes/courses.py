@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from recommender import UnknownIdError
 from service.deps import CourseId, KQuery, ModelDep, SettingsDep, check_k
 from service.openapi import error_responses
-from service.routes._common import not_found
 from service.schemas import SimilarCourses
 
 router = APIRouter(prefix="/v1", tags=["courses"])
@@ -26,10 +24,7 @@ def similar_courses(
 ) -> dict:
     """Courses with similar content or often taken together with this one."""
     check_k(k, settings)
-    try:
-        items = loaded.model.similar(course_id, k)
-    except UnknownIdError as exc:
-        raise not_found(exc) from None
+    items = loaded.model.similar(course_id, k)  # unknown id: 404 (service.errors)
     return {
         "model_version": loaded.version,
         "course_id": course_id,

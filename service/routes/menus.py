@@ -6,12 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
-from recommender import MenuError, UnknownIdError, plan_menu
+from recommender import plan_menu
 from service import examples
 from service.deps import CadreId, ModelDep, StoreDep, read_events
-from service.errors import ServiceError, invalid
+from service.errors import invalid
 from service.openapi import error_responses
-from service.routes._common import not_found
 from service.schemas import Menu, MenuRequest
 
 router = APIRouter(prefix="/v1", tags=["menus"])
@@ -33,20 +32,14 @@ def cadre_menu(
     unknown = _unknown_groups(body.category_minimums or {}, loaded.model)
     if unknown:
         raise invalid(("body", "category_minimums"), f"未知课程类别 {sorted(unknown)[0][:40]!r}")
-    try:
-        menu = plan_menu(
-            loaded.model,
-            cadre_id,
-            events=read_events(store, cadre_id),  # a sync route: already off the loop
-            **body.model_dump(exclude_none=True),
-        )
-    except UnknownIdError as exc:
-        raise not_found(exc) from None
-    except MenuError as exc:
-        field = str(exc).split(":", 1)[0] if ":" in str(exc) else "body"
-        raise ServiceError(
-            422, str(exc), detail=[{"loc": ["body", field], "msg": str(exc), "type": "value_error"}]
-        ) from None
+    # an unknown cadre (404) and a refused request (MenuError, 422 naming its field) are
+    # answered by the handlers in service.errors
+    menu = plan_menu(
+        loaded.model,
+        cadre_id,
+        events=read_events(store, cadre_id),  # a sync route: already off the loop
+        **body.model_dump(exclude_none=True),
+    )
     return {"model_version": loaded.version, **menu.to_dict()}
 
 

@@ -12,7 +12,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 
-from recommender import UnknownIdError
 from service import examples
 from service.deps import (
     CadreId,
@@ -26,7 +25,7 @@ from service.deps import (
 )
 from service.openapi import error_responses
 from service.responses import FastJSON
-from service.routes._common import known_segment, not_found
+from service.routes._common import known_segment
 from service.schemas import CompulsoryCourses, ProfileRequest, Recommendations
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
@@ -73,19 +72,16 @@ async def cadre_recommendations(
     check_k(k, settings)
     cats, fmts = check_filters(loaded, category, format)
     events = await read_events_async(store, cadre_id)  # a thread: the store may block
-    try:
-        items = loaded.model.recommend(
-            cadre_id,
-            k,
-            category=cats,
-            format=fmts,
-            include_completed=include_completed,
-            include_compulsory=include_compulsory,
-            explain=explain,
-            events=events,
-        )
-    except UnknownIdError as exc:
-        raise not_found(exc) from None
+    items = loaded.model.recommend(  # an unknown cadre is a 404 (service.errors)
+        cadre_id,
+        k,
+        category=cats,
+        format=fmts,
+        include_completed=include_completed,
+        include_compulsory=include_compulsory,
+        explain=explain,
+        events=events,
+    )
     return FastJSON(
         {
             "model_version": loaded.version,
@@ -135,10 +131,7 @@ async def cadre_compulsory(cadre_id: CadreId, loaded: ModelDep, store: StoreDep)
     """The cadre's compulsory courses (必修) with their status; recommendation lists leave
     them out, the menu places them first."""
     events = await read_events_async(store, cadre_id)
-    try:
-        items = loaded.model.compulsory_courses(cadre_id, events=events)
-    except UnknownIdError as exc:
-        raise not_found(exc) from None
+    items = loaded.model.compulsory_courses(cadre_id, events=events)
     return FastJSON(
         {
             "model_version": loaded.version,
