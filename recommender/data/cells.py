@@ -79,6 +79,16 @@ VALUE_LABELS = {
     "city": "市级", "county": "县级", "township": "乡镇", "village": "村（社区）",
     "assigned": "组织调训", "self_selected": "自主选学", "recommended": "推荐",
     "weekday_daytime": "工作日白天", "weekday_evening": "工作日晚上", "weekend": "周末",
+    # menu constraints and goals (Unmet.constraint), parts of the hour target
+    "compulsory": "必修课", "catalog": "可选课程", "windows": "可学习时段", "capacity": "名额",
+    "prerequisites": "先修课程", "weekly_budget": "每周可学学时",
+    "max_per_topic": "同专题课程数上限", "max_per_instructor": "同一教师课程数上限",
+    "max_courses": "课程数上限", "combination": "多项约束共同作用", "hours": "学时目标",
+    "category_minimum": "类别最低学时", "centralised_hours": "集中培训学时",
+    "online_hours": "网络学习学时", "centralised": "集中培训", "online": "网络学习",
+    # menu solvers, data tables
+    "milp": "整数规划", "greedy": "贪心算法", "exhaustive": "穷举",
+    "courses": "课程表", "cadres": "干部表", "completions": "学习记录表",
 }  # fmt: skip
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")

@@ -38,26 +38,26 @@ GROUP_NAMES: dict[str, str] = {
 ISSUE_LABELS = dict(
     zip(ISSUES, ("从未有人学", "很少有人学", "从未被推荐", "评分低但报名多"), strict=True)
 )
-#: menu constraint code → Chinese
+#: menu constraint code → Chinese (from the one label table)
 CONSTRAINT_LABELS = {
-    "compulsory": "必修课无法安排",
-    "catalog": "可选课程不足",
-    "windows": "开课时间不在可学习时段",
-    "capacity": "名额已满",
-    "prerequisites": "先修课程无法安排",
-    "weekly_budget": "每周可学学时不足",
-    "max_per_topic": "同专题课程数上限",
-    "max_per_instructor": "同一教师课程数上限",
-    "max_courses": "课程数上限",
-    "combination": "多项约束共同作用",
+    c: VALUE_LABELS[c]
+    for c in (
+        "compulsory",
+        "catalog",
+        "windows",
+        "capacity",
+        "prerequisites",
+        "weekly_budget",
+        "max_per_topic",
+        "max_per_instructor",
+        "max_courses",
+        "combination",
+    )
 }
-#: menu goal code → Chinese
+#: menu goal code → Chinese (from the one label table)
 GOAL_LABELS = {
-    "hours": "学时目标",
-    "compulsory": "必修课",
-    "category_minimum": "类别最低学时",
-    "centralised_hours": "集中培训学时",
-    "online_hours": "网络学习学时",
+    g: VALUE_LABELS[g]
+    for g in ("hours", "compulsory", "category_minimum", "centralised_hours", "online_hours")
 }
 #: study window code → Chinese
 WINDOW_LABELS = {w: VALUE_LABELS[w] for w in WINDOWS}

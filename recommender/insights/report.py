@@ -17,12 +17,11 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from recommender.data.display import half_hours, label
 from recommender.data.schema import Columns as C
 from recommender.insights import gaps as G
 from recommender.insights.labels import (
-    CONSTRAINT_LABELS,
     FORMATS,
-    GOAL_LABELS,
     GROUP_NAMES,
     ISSUE_LABELS,
     WINDOW_LABELS,
@@ -126,6 +125,16 @@ HEADERS: dict[str, str] = {
 }
 
 
+#: hour columns people read: rounded to the half 学时
+HOUR_COLUMNS = {
+    "demand_hours",
+    "credit_hours",
+    "mean_shortfall_hours",
+    "total_shortfall_hours",
+    "hours_awarded",
+}
+
+
 @dataclass(frozen=True)
 class ReportOptions:
     """Knobs of the report (kept apart from data)."""
@@ -215,22 +224,22 @@ def translate(table: pd.DataFrame) -> pd.DataFrame:
     if "windows" in out:
         out["windows"] = out["windows"].map(_windows_label)
     if "goal" in out:
-        out["goal"] = out["goal"].map(lambda v: GOAL_LABELS.get(v, v))
+        out["goal"] = out["goal"].map(label)
     if "constraint" in out:
         out["constraint"] = out["constraint"].map(_constraint_label)
+    for col in HOUR_COLUMNS & set(out.columns):
+        out[col] = out[col].map(half_hours)
     return out.rename(columns=lambda c: HEADERS.get(str(c), str(c)))
 
 
 def _windows_label(text: str) -> str:
-    for code, label in WINDOW_LABELS.items():
-        text = text.replace(code, label)
+    for code, name in WINDOW_LABELS.items():
+        text = text.replace(code, name)
     return text
 
 
 def _constraint_label(code: str) -> str:
-    if code.startswith("category_minimum:"):
-        return f"类别最低学时：{code.split(':', 1)[1]}"
-    return CONSTRAINT_LABELS.get(code, code)
+    return label(code)
 
 
 def _readme(

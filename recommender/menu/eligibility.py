@@ -285,7 +285,10 @@ def _bounds(cat: PlanCatalog, req: Request, sel: Selector) -> list[tuple[str, fl
     u = float(h[~np.isin(reason, _CATALOG)].sum())
     out = [("catalog", u, "有效、未学过且在本年度计划期内的课程")]
     for code, text in (
-        ("windows", f"可学习时段（{'、'.join(req.windows)}）以外的课程除外"),
+        (
+            "windows",
+            f"可学习时段（{'、'.join(VALUE_LABELS.get(w, w) for w in req.windows)}）以外的课程除外",
+        ),
         ("capacity", "名额已满的课程除外"),
         ("prerequisites", "先修课程无法安排的课程除外"),
     ):

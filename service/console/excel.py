@@ -18,7 +18,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from recommender import display_width
+from recommender import VALUE_LABELS, display_width
 from recommender import set_cell as put
 from service.console.data import FORMAT_LABELS, label
 
@@ -34,7 +34,7 @@ _GOALS = {
 def _goal_label(constraint: str) -> str:
     """Chinese name of an unmet constraint (``category_minimum:<group>`` names its group)."""
     code, _, group = constraint.partition(":")
-    label = _GOALS.get(code, constraint)
+    label = _GOALS.get(code) or VALUE_LABELS.get(code, constraint)
     return f"{label}（{group}）" if group else label
 
 
@@ -116,7 +116,7 @@ def menu_workbook(menu: dict[str, Any], *, model_version: str, cadre: dict[str, 
             ("已获学时", menu["hours_credited"]),
             ("计划学时", menu["planned_hours"]),
             ("是否全部满足", "是" if menu["met"] else "否"),
-            ("求解方法", menu["solver"]),
+            ("求解方法", VALUE_LABELS.get(menu["solver"], menu["solver"])),
             ("模型版本", model_version),
         ],
     )

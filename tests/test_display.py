@@ -1,0 +1,51 @@
+"""Codes reach people with Chinese labels from the one table; hours and shares are rounded."""
+
+from __future__ import annotations
+
+from recommender.data.cells import VALUE_LABELS
+from recommender.data.display import half_hours, label, labelled, percent
+from recommender.data.schema import FORMATS, WINDOWS
+
+
+def test_every_code_people_see_has_a_chinese_label():
+    codes = [
+        *FORMATS,
+        *WINDOWS,
+        "catalog",
+        "weekly_budget",
+        "max_per_instructor",
+        "max_per_topic",
+        "max_courses",
+        "combination",
+        "centralised_hours",
+        "online_hours",
+        "compulsory",
+        "hours",
+        "milp",
+        "greedy",
+        "exhaustive",
+        "courses",
+        "cadres",
+        "completions",
+    ]
+    for code in codes:
+        assert code in VALUE_LABELS, code
+        assert all("\u3400" <= ch <= "\u9fff" or ch in "（）" for ch in label(code)), code
+
+
+def test_label_forms():
+    assert label("weekly_budget") == "每周可学学时"
+    assert label("category_minimum:理论教育") == "类别最低学时（理论教育）"
+    assert label("greedy") == "贪心算法"
+    assert label("政治理论") == "政治理论"  # already Chinese: unchanged
+    assert labelled("greedy") == "贪心算法（greedy）"
+    assert labelled("政治理论") == "政治理论"
+
+
+def test_hours_to_the_half_and_shares_to_one_decimal():
+    assert half_hours(8.85714) == 9.0
+    assert half_hours(32.142857) == 32.0
+    assert half_hours(2.25) == 2.5
+    assert half_hours(0.2) == 0.0
+    assert percent(0.123456) == 12.3
+    assert percent(1.0) == 100.0
