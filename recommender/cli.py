@@ -345,7 +345,7 @@ def recommend(
     m = _load(model, None)
     source = _event_source(events)
     if cadres is not None:
-        _recommend_batch(m, cadres, k, output, source, include_compulsory)
+        _recommend_batch(m, cadres, k, output, source, include_compulsory, _columns(columns))
         return
     recs = _known(m, m.recommend, cadre, k, events=source, include_compulsory=include_compulsory)
     if json_out:
@@ -353,20 +353,64 @@ def recommend(
             {"model_version": m.version, "cadre_id": cadre, "items": [r.to_dict() for r in recs]}
         )
         return
+    from recommender import match_percent
+    from recommender.data.display import half_hours, label
+
     for r in recs:
         typer.echo(
-            f"{r.rank:>2}. {r.course_id} {r.title}（{r.category}，{r.credit_hours:g} 学时）"
-            f" {r.score:.3f}\n    {r.reason_text}"
+            f"{r.rank:>2}. {r.course_id} {r.title}（{r.category}，{label(r.format)}，"
+            f"{half_hours(r.credit_hours):g} 学时）"
+            f" 匹配度 {match_percent(r.score)}\n    {r.reason_text}"
         )
 
 
-def _recommend_batch(m, cadres: Path, k: int, output: Path, source, include_compulsory) -> None:
+#: batch recommendation columns → Chinese headers (``--columns zh``)
+BATCH_HEADERS = {
+    "cadre_id": "干部编号",
+    "rank": "序号",
+    "course_id": "课程编号",
+    "match": "匹配度",
+    "title": "课程名称",
+    "category": "类别",
+    "format": "形式",
+    "credit_hours": "学时",
+    "reason": "推荐理由",
+}
+
+
+def _columns(value: str) -> str:
+    if value not in ("zh", "en"):
+        raise typer.BadParameter(
+            f"列名须为 zh（中文）或 en（英文），而不是 {value!r}", param_hint="--columns"
+        )
+    return value
+
+
+def people_table(table):
+    """The batch table for people: 匹配度 (0–100) instead of the raw score, formats in
+    Chinese, hours to the half 学时, Chinese headers."""
+    from recommender import match_percent
+    from recommender.data.display import half_hours, label
+
+    out = table.copy()
+    out.insert(out.columns.get_loc("score"), "match", out["score"].map(match_percent))
+    out = out.drop(columns="score")
+    out["format"] = out["format"].map(label)
+    out["credit_hours"] = out["credit_hours"].map(half_hours)
+    return out.rename(columns=lambda c: BATCH_HEADERS.get(c, c))
+
+
+def _recommend_batch(
+    m, cadres: Path, k: int, output: Path, source, include_compulsory, columns: str
+) -> None:
     from recommender.menu.unit import UnitError, recommendation_table, write_table
 
     ids = _cadre_ids(m, cadres)
     table = recommendation_table(
         m, ids, k, events=source, include_compulsory=include_compulsory, progress=_progress()
     )
+    if columns == "zh":
+        table = people_table(table)
     try:
         write_table(table, output)
     except UnitError as exc:
@@ -545,6 +589,7 @@ def menu(
 
     例：recommender menu --model models --cadre G000002 --year 2026 --as-of 2026-01-01
     """
+    from recommender.data.display import half_hours, label
     from recommender.menu.planning import plan_menu
 
     m = _load(model, rules)
@@ -564,23 +609,19 @@ def menu(
         _echo_json({"model_version": m.version, **result.to_dict()})
         return
     typer.echo(
-        f"{cadre} {result.year} 年：计划 {result.planned_hours:g}/{result.target_hours:g} 学时"
-        f"（已获 {result.hours_credited:g}）  {'全部达标' if result.met else '未全部达标'}"
+        f"{cadre} {result.year} 年：计划 {half_hours(result.planned_hours):g}/"
+        f"{half_hours(result.target_hours):g} 学时（已获 {half_hours(result.hours_credited):g}）"
+        f"  {'全部达标' if result.met else '未全部达标'}"
     )
     for it in result.items:
         when = it.session_start if it.session_start is not None else f"第 {it.week} 周起"
         typer.echo(
-            f"- {it.course_id} {it.title}（{it.category}，{_label(it.format)}，"
-            f"{it.credit_hours:g} 学时，{when}）\n    {it.reason}"
+            f"- {it.course_id} {it.title}（{it.category}，{label(it.format)}，"
+            f"{half_hours(it.credit_hours):g} 学时，{when}）\n    {it.reason}"
         )
     for u in result.unmet:
-        typer.echo(f"未满足 {u.constraint}：{u.message}")
-
-
-def _label(code: str) -> str:
-    from recommender.data.cells import VALUE_LABELS
-
-    return VALUE_LABELS.get(code, code)
+        typer.echo(f"未满足 {label(u.constraint)}：{u.message}")
+    typer.echo(f"求解方法：{label(result.solver)}")
 
 
 @app.command(cls=ZhCommand)

@@ -49,3 +49,28 @@ def test_hours_to_the_half_and_shares_to_one_decimal():
     assert half_hours(0.2) == 0.0
     assert percent(0.123456) == 12.3
     assert percent(1.0) == 100.0
+
+
+def test_batch_table_for_people_has_chinese_headers_and_match():
+    import pandas as pd
+
+    from recommender.cli import BATCH_HEADERS, people_table
+
+    raw = pd.DataFrame(
+        [["G1", 1, "C1", -0.073, "课", "政治理论", "face_to_face", 8.85714, "理由"]],
+        columns=[
+            "cadre_id",
+            "rank",
+            "course_id",
+            "score",
+            "title",
+            "category",
+            "format",
+            "credit_hours",
+            "reason",
+        ],
+    )
+    out = people_table(raw)
+    assert list(out.columns) == list(BATCH_HEADERS.values())
+    row = out.iloc[0]
+    assert row["匹配度"] == 49 and row["形式"] == "面授" and row["学时"] == 9.0
