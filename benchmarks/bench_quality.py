@@ -37,8 +37,16 @@ from benchmarks import real_posts
 from benchmarks.common import OUT, REAL_DATA, ROOT, SAMPLE, Section, blas_single_thread, dataset_dir
 from recommender.data.loading import load_dataset
 from recommender.data.training import TrainingData
-from recommender.lifecycle.evaluate import _slice_rows, evaluate_hybrid, split_completions
-from recommender.ranking.blend_search import batch_ndcg, chosen, relevance
+from recommender.lifecycle.evaluate import evaluate_hybrid, slice_rows, split_completions
+
+# the courses evaluate_hybrid lets a list hold: peers face the request path's own policy
+from recommender.ranking.blend_search import (
+    batch_ndcg,
+    chosen,
+    listable,
+    relevance,
+)
+from recommender.ranking.candidates import CandidatePolicy
 from recommender.ranking.hybrid import Hybrid
 from recommender.ranking.pipeline import (
     DEFAULT_CONFIG,
@@ -51,11 +59,6 @@ from recommender.signals.base import QueryBatch, Signal
 from recommender.signals.collaborative import CollaborativeSignal
 from recommender.signals.popularity import PopularitySignal
 from recommender.signals.rp3beta import RP3betaSignal
-
-try:  # the courses evaluate_hybrid lets a list hold; peers must face the same filter
-    from recommender.ranking.blend_search import rankable as listable
-except ImportError:  # a library that filters started sessions only
-    from recommender.ranking.blend_search import open_courses as listable
 
 K = 10
 CFG = DEFAULT_CONFIG
@@ -232,8 +235,7 @@ class Validation:
         self.data, self.users = data, users
         self.batch = QueryBatch.for_cadres(data, users)
         self.relevant = rel[users].toarray() > 0
-        self.seen = self.batch.history.toarray() > 0
-        self.seen[:, ~listable(data)] = True
+        self.seen = ~listable(CandidatePolicy(data.courses), data, users, self.batch.history)
         self.pop = overall_popularity(data)
 
     def ndcg(self, scorer: Scorer) -> float:
@@ -281,13 +283,12 @@ def rank_rows(data: TrainingData, test: pd.DataFrame, scorers: dict[str, Scorer]
     """``evaluate_hybrid``'s metric rows for arbitrary scorers, through the same filters."""
     rel = relevance(data, test)
     users = np.flatnonzero(np.asarray(rel.getnnz(axis=1) > 0))
-    closed = ~listable(data)
+    policy = CandidatePolicy(data.courses)
     tops: dict[str, list] = {name: [] for name in scorers}
     for start in range(0, len(users), 256):
         u = users[start : start + 256]
         batch = QueryBatch.for_cadres(data, u)
-        seen = batch.history.toarray() > 0
-        seen[:, closed] = True
+        seen = ~listable(policy, data, u, batch.history)
         for name, fn in scorers.items():
             s = np.array(fn(batch, u), dtype=np.float32)
             s[seen] = -np.inf
@@ -297,7 +298,7 @@ def rank_rows(data: TrainingData, test: pd.DataFrame, scorers: dict[str, Scorer]
     cold_items = data.item_counts() == 0
     rows = []
     for name, parts in tops.items():
-        rows += _slice_rows(name, np.vstack(parts), rel_sets, has_hist, cold_items, data, K)
+        rows += slice_rows(name, np.vstack(parts), rel_sets, has_hist, cold_items, data, K)
     return pd.DataFrame(rows)
 
 

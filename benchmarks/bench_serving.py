@@ -57,7 +57,7 @@ def _time_calls(fn, args, repeat: int = 1) -> list[float]:
 def _batch_scores(model, rows: np.ndarray) -> np.ndarray:
     """Blended scores of known cadres through the batch path (what evaluation uses)."""
 
-    batch = model.batch_for(rows)
+    batch = model.queries.batch(rows)
     return model.hybrid.score(batch)[0]
 
 

@@ -72,6 +72,8 @@ def _to_text(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     """Contract columns, in spec order, rendered as text."""
     out = {}
     for f in spec.fields:
+        if f.name not in frame:  # columns the generator does not make (姓名, 身份证号 …)
+            continue
         col = frame[f.name]
         if f.kind == "bool":
             out[f.name] = np.where(col.to_numpy(bool), "true", "false")
@@ -85,7 +87,7 @@ def _to_text(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
         else:
             out[f.name] = col.fillna("").astype(str).to_numpy(object)
     # object columns: pandas' Arrow-backed strings would cost a conversion for nothing here
-    return pd.DataFrame({c: pd.Series(out[c], dtype=object) for c in spec.columns})
+    return pd.DataFrame({c: pd.Series(out[c], dtype=object) for c in spec.columns if c in out})
 
 
 def _write(frame: pd.DataFrame, spec: TableSpec, out_dir: Path) -> int:

@@ -16,9 +16,8 @@ from recommender.data.rules import load_rules
 from recommender.data.schema import Columns as C
 from recommender.menu.builder import MenuConstraints, build_menu
 from recommender.menu.solver import Selector
-from recommender.ranking.explain import explain_item, explain_items
 from recommender.ranking.hybrid import ServingState
-from recommender.ranking.model import _merge_max, _row
+from recommender.ranking.queries import csr_row, merge_max
 from recommender.ranking.scaling import zscore_row
 from service.schemas import Recommendations
 from tests.test_menu import (
@@ -41,7 +40,7 @@ def test_profile_scores_equal_sparse_product(tiny_model):
     m = tiny_model
     cm, index = m.text.course_matrix_, m.hybrid.signal("content")
     for r in ROWS:
-        terms, weights = _row(m.profile_vectors_, r)
+        terms, weights = csr_row(m.profile_vectors_, r)
         assert len(terms)
         expected = (m.profile_vectors_[r] @ cm.T).toarray().ravel()
         np.testing.assert_allclose(index.profile_scores(terms, weights), expected, atol=1e-5)
@@ -63,7 +62,7 @@ def test_zscore_row():
 
 
 def batch_of(model, rows):
-    return model.batch_for(rows)
+    return model.queries.batch(rows)
 
 
 def test_memo_evicts_oldest_and_fast_path_still_matches_batch(tiny_model):
@@ -83,7 +82,7 @@ def test_memo_evicts_oldest_and_fast_path_still_matches_batch(tiny_model):
     batch, _ = model.hybrid.score(batch_of(model, rows_))
     for _ in range(2):
         for r in rows_:
-            fast, _ = model._score(model._known_request(cadre_id(model, r), None))
+            fast = model.score(model.query(cadre_id(model, r))).scores
             np.testing.assert_allclose(fast, batch[r], atol=1e-3)
             assert len(model._state.rows) <= 3
 
@@ -91,7 +90,7 @@ def test_memo_evicts_oldest_and_fast_path_still_matches_batch(tiny_model):
 def test_merge_max_keeps_larger_weight_sorted():
     a = (np.array([1, 3, 5]), np.float32([0.5, 2.0, 1.0]))
     b = (np.array([7, 3, 0, 5]), np.float32([0.2, 1.0, 1.5, 3.0]))  # unsorted is fine too
-    idx, w = _merge_max(*a, *b)
+    idx, w = merge_max(*a, *b)
     np.testing.assert_array_equal(idx, [0, 1, 3, 5, 7])
     np.testing.assert_allclose(w, [1.5, 0.5, 2.0, 3.0, 0.2])
     assert w.dtype == np.float32
@@ -106,7 +105,7 @@ def event(cadre: str, course: str, day: str, progress: float, rating=np.nan) -> 
 def test_known_request_merges_events(tiny_model):
     m = tiny_model
     cid, ids = cadre_id(m, 3), m.course_ids
-    hist, hist_w = (a.copy() for a in _row(m.history_, 3))
+    hist, hist_w = (a.copy() for a in csr_row(m.history_, 3))
     lo, hi = hist[np.argmin(hist_w)], hist[np.argmax(hist_w)]
     new = int(np.setdiff1d(np.arange(len(ids)), hist)[-1])
     newest = sorted((lo, hi, new))[1]  # neither the first nor the last index
@@ -117,7 +116,7 @@ def test_known_request_merges_events(tiny_model):
         event(cid, ids[hi], day[hi], 0.0),  # 0.3
         event(cid, "NO-SUCH-COURSE", "2025-04-01", 1.0),
     ])  # fmt: skip
-    req = m._known_request(cid, events).query
+    req = m.query(cid, events=events).query
     np.testing.assert_array_equal(req.history, np.union1d(hist, [new]))
     got = dict(zip(req.history.tolist(), req.history_weights.tolist(), strict=True))
     old = dict(zip(hist.tolist(), hist_w.tolist(), strict=True))
@@ -126,13 +125,13 @@ def test_known_request_merges_events(tiny_model):
     assert got[new] == pytest.approx(0.65)
     assert all(got[i] == pytest.approx(w) for i, w in old.items() if i not in (lo, hi))
     assert req.last_item == newest
-    assert m._known_request(cid, None).query.last_item == int(m.last_items_[3])
+    assert m.query(cid).query.last_item == int(m.last_items_[3])
 
 
-def explain_context(model, r: int):
-    req = model._known_request(cadre_id(model, r), None)
-    _, comps = model._score(req)
-    return req, req.explain_context(model.cohort_counts(req.profile), comps)
+def explained(model, r: int):
+    """(query, f(items) → reasons) for cadre row ``r`` through the public scoring path."""
+    scored = model.score(model.query(cadre_id(model, r)))
+    return scored.query, lambda items: model.explain(scored.query, items, scored.components)
 
 
 def test_matched_terms_are_shared_and_strongest_first(tiny_model):
@@ -142,9 +141,9 @@ def test_matched_terms_are_shared_and_strongest_first(tiny_model):
     n_items, longest = len(m.course_ids), 0
     for r in ROWS:
         profile = m.profile_vectors_[r].toarray().ravel()
-        _, ctx = explain_context(m, r)
+        _, explain = explained(m, r)
         products = profile[None, :] * cm.toarray()
-        for i, reasons in enumerate(explain_items(m, ctx, list(range(n_items)))):
+        for i, reasons in enumerate(explain(list(range(n_items)))):
             prod = products[i]
             shared = np.flatnonzero(prod > 0)
             listed = [x.detail["terms"] for x in reasons if x.kind == "profile_terms"]
@@ -160,12 +159,12 @@ def test_matched_terms_are_shared_and_strongest_first(tiny_model):
             assert not len(rest) or prod[rest].max() <= p.min() + 1e-6
             longest = max(longest, len(shared))
     assert longest > 3  # the top-3 cut was exercised
-    req, ctx = explain_context(m, 0)
-    items = [5, 0, 17, 5, n_items - 1, *req.seen[:3].tolist()]
-    assert explain_items(m, ctx, items) == [explain_item(m, ctx, i) for i in items]
+    query, explain = explained(m, 0)
+    items = [5, 0, 17, 5, n_items - 1, *query.history[:3].tolist()]
+    assert explain(items) == [explain([i])[0] for i in items]
     recs = m.recommend(cadre_id(m, 0), k=10)
     top = [m.course_index(rec.course_id) for rec in recs]
-    assert [list(rec.reasons) for rec in recs] == explain_items(m, ctx, top)
+    assert [rec.reasons for rec in recs] == explain(top)
 
 
 def menu(courses, sc, req: dict, *, rules=None, solver="milp"):

@@ -95,14 +95,16 @@ def test_same_seed_same_output():
     assert a.hybrid.weights_ == b.hybrid.weights_
 
 
-def test_dump_load_identical_scores(fitted, tmp_path):
-    import joblib
+def test_save_load_identical_scores(fitted, tmp_path):
+    """Through the artifact functions production uses (signed version dir, verified load)."""
+    from recommender.lifecycle.artifacts import load_model, save_model
 
     model, _withheld = fitted
-    joblib.dump(model, tmp_path / "m.joblib")
-    again = joblib.load(tmp_path / "m.joblib")
+    saved = save_model(model, tmp_path, {"model_version": "roundtrip"}, publish=False)
+    again = load_model(saved)
+    assert again is not model and again.version == "roundtrip"
     rows = np.arange(len(model.cadres))
-    batch = model.batch_for(rows)
+    batch = model.queries.batch(rows)
     np.testing.assert_array_equal(model.hybrid.score(batch)[0], again.hybrid.score(batch)[0])
     cid = str(model.cadres.iloc[0]["cadre_id"])
     assert [r.to_dict() for r in model.recommend(cid)] == [

@@ -13,8 +13,13 @@ import numpy as np
 import pytest
 
 from recommender.data.schema import Columns as C
-from recommender.ranking.model import Coded, _unique_rows
-from tests.service_support import API_KEY, client_for, copy_models, make_settings
+from recommender.ranking.queries import Coded, unique_rows
+from tests.service_support import (
+    API_KEY,
+    client_for,
+    copy_models,
+    make_settings,
+)
 
 
 def test_coded_keeps_every_item_and_counts_them():
@@ -35,11 +40,11 @@ def test_model_segments_survive_pickling(tiny_model):
 @pytest.mark.parametrize("seed", range(5))
 def test_unique_rows_matches_numpy(seed):
     a = np.random.default_rng(seed).integers(0, 2, size=(500, 4)).astype(np.float32)
-    rows, counts = _unique_rows(a)
+    rows, counts = unique_rows(a)
     want_rows, want_counts = np.unique(a, axis=0, return_counts=True)
     got = {tuple(r): c for r, c in zip(rows.tolist(), counts.tolist(), strict=True)}
     assert got == {tuple(r): c for r, c in zip(want_rows.tolist(), want_counts, strict=True)}
-    assert _unique_rows(a[:0])[0].shape == (0, 4)
+    assert unique_rows(a[:0])[0].shape == (0, 4)
 
 
 def test_cohort_counts_match_a_row_by_row_count(tiny_model):

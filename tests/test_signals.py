@@ -129,10 +129,10 @@ def test_single_cadre_path_equals_batch_blend(tiny_model):
     """The request path (memoised shared rows + per-query scores) gives the batch scores."""
     m = tiny_model
     rows = np.arange(0, len(m.cadre_map), max(1, len(m.cadre_map) // 40))
-    batch = m.batch_for(rows)
+    batch = m.queries.batch(rows)
     blended, _ = m.hybrid.score(batch)
     for j, r in enumerate(rows):
-        single, _ = m._score(m._known_request(str(m.cadre_map.ids[r]), None))
+        single = m.score(m.query(str(m.cadre_map.ids[r]))).scores
         np.testing.assert_allclose(single, blended[j], rtol=1e-4, atol=1e-4)
 
 

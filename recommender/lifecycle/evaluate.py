@@ -21,7 +21,8 @@ from recommender.data.loading import Dataset
 from recommender.data.schema import Columns as C
 from recommender.data.training import TrainingData, leave_last_split, temporal_split
 from recommender.ranking import metrics
-from recommender.ranking.blend_search import chosen, rankable, relevance
+from recommender.ranking.blend_search import chosen, listable, relevance
+from recommender.ranking.candidates import CandidatePolicy
 from recommender.ranking.hybrid import Hybrid
 from recommender.ranking.pipeline import DEFAULT_CONFIG, TrainConfig, default_signals, prepare_data
 from recommender.ranking.scaling import top_k
@@ -105,14 +106,13 @@ def evaluate_hybrid(
     if len(users) == 0:
         raise EvaluationError("no test cadre has a new course in the test period")
     cold_items = data.item_counts() == 0
-    closed = ~rankable(data)  # started sessions and compulsory courses are never listed
+    policy = CandidatePolicy(data.courses)  # the request path's own candidate policy
     fns = _score_fns(hybrid, data, seed)
     lists: dict[str, list[np.ndarray]] = {name: [] for name in fns}
     for start in tqdm(range(0, len(users), batch), disable=not progress, desc="scoring"):
         qb = QueryBatch.for_cadres(data, users[start : start + batch])
         comps = hybrid.components(qb)
-        seen = qb.history.toarray() > 0
-        seen[:, closed] = True
+        seen = ~listable(policy, data, users[start : start + batch], qb.history)
         for name, fn in fns.items():
             s = np.array(fn(qb, comps), dtype=np.float32)
             s[seen] = -np.inf
@@ -122,7 +122,7 @@ def evaluate_hybrid(
     rel_sets = [rel.indices[rel.indptr[u] : rel.indptr[u + 1]] for u in users]
     rows = []
     for name, top in tops.items():
-        rows += _slice_rows(name, top, rel_sets, has_hist, cold_items, data, k)
+        rows += slice_rows(name, top, rel_sets, has_hist, cold_items, data, k)
     details = {
         "k": k,
         "test_cadres": len(users),
@@ -167,7 +167,7 @@ def _metrics(
     }
 
 
-def _slice_rows(name, top, rel_sets, has_hist, cold_items, model, k) -> list[dict]:
+def slice_rows(name, top, rel_sets, has_hist, cold_items, model, k) -> list[dict]:
     n_items = len(cold_items)
     all_idx = range(len(rel_sets))
     sample = np.arange(0, len(top), max(1, len(top) // 500))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import platform
 from collections.abc import Mapping
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +18,12 @@ from recommender.data.schema import Columns as C
 from recommender.lifecycle.artifacts import new_version, save_model
 from recommender.lifecycle.events import is_database_url, open_event_store, sqlite_path
 from recommender.ranking.model import RecommenderModel
-from recommender.ranking.pipeline import DEFAULT_CONFIG, TrainConfig, fit_recommender
+from recommender.ranking.pipeline import (
+    DEFAULT_CONFIG,
+    TrainConfig,
+    fit_recommender,
+    signal_specs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +94,7 @@ def train(
         "created_at": started.isoformat(),
         "trained_seconds": round((datetime.now(UTC) - started).total_seconds(), 2),
         "library_versions": _library_versions(),
-        "params": asdict(config),
+        "params": config.to_dict(),  # `train --config` rebuilds the model from this
         "data": {
             name: {**dataset.loads[name].fingerprint(), "accepted": len(frame)}
             for name, frame in (
@@ -103,7 +107,7 @@ def train(
         "load": dataset.load_report(),
         "rejected_ids": dataset.rejected_ids(),
         "rules": rules_fingerprint(rules),
-        "signals": [repr(s) for s in model.hybrid.signals_],
+        "signals": signal_specs(model.hybrid.signals_),
         "weights": model.hybrid.weights_,
         "cold_weights": model.hybrid.cold_weights_,
         "evaluation": {"validation": model.hybrid.validation_},

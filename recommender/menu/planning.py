@@ -12,8 +12,8 @@ import pandas as pd
 
 from recommender.data.schema import Columns as C
 from recommender.menu.builder import Menu, MenuConstraints, build_menu
-from recommender.ranking.explain import explain_items
-from recommender.ranking.model import RecommenderModel, _Request
+from recommender.ranking.candidates import EVERYTHING
+from recommender.ranking.model import RecommenderModel, Scored
 
 
 def plan_menu(
@@ -49,22 +49,20 @@ def plan_menu(
     planned whole, from 1 January (``start`` overrides the first day either way).
     """
     if cadre_id is not None:
-        req = model._known_request(cadre_id, events)
+        query = model.query(cadre_id, events=events)
     elif profile is not None:
-        req = model._profile_request(profile, completed)
+        query = model.query_profile(profile, completed=completed)
     else:
         raise ValueError("give a cadre_id or a profile")
     when = _plan_day(model, as_of)
     year = year or when.year
     if start is None:
         start = when if when.year == year else datetime(year, 1, 1)
-    scores, comps = model._score(req)
-    mask = model._eligible(
-        req, category=None, fmt=None, include_completed=True, include_compulsory=True
-    )
+    scored = model.score(query, filters=EVERYTHING)  # the menu decides what is taken/compulsory
     table, rows = model.course_table()
-    aligned = np.where(mask[rows], scores[rows], np.nan)  # no score = not for this cadre
-    completed_ids = set(model.course_ids[req.seen].astype(str)) | {str(c) for c in completed}
+    mask = scored.candidates.mask
+    aligned = np.where(mask[rows], scored.scores[rows], np.nan)  # no score = not for this cadre
+    completed_ids = set(model.course_ids[query.history].astype(str)) | {str(c) for c in completed}
     constraints = MenuConstraints(
         year=year,
         target_hours=target_hours,
@@ -78,7 +76,7 @@ def plan_menu(
         max_per_topic=max_per_topic,
         max_per_instructor=max_per_instructor,
     )
-    cadre = dict(req.profile)
+    cadre = dict(query.profile)
     cadre.setdefault(C.CADRE_ID, cadre_id or "")
     menu = build_menu(
         table,  # courses still open: past sessions belong to past plans
@@ -90,7 +88,7 @@ def plan_menu(
         rules=model.rules,
         solver=solver,
     )
-    return _explain(model, req, comps, menu)
+    return _explain(model, scored, menu)
 
 
 def _plan_day(model: RecommenderModel, as_of: date | datetime | None) -> datetime:
@@ -102,11 +100,11 @@ def _plan_day(model: RecommenderModel, as_of: date | datetime | None) -> datetim
     return datetime(as_of.year, as_of.month, as_of.day)
 
 
-def _explain(model: RecommenderModel, req: _Request, comps, menu: Menu) -> Menu:
-    ctx = req.explain_context(model.cohort_counts(req.profile), comps)
+def _explain(model: RecommenderModel, scored: Scored, menu: Menu) -> Menu:
     positions = [model.course_index(item.course_id) for item in menu.items]
+    explained = model.explain(scored.query, positions, scored.components)
     items = []
-    for item, reasons in zip(menu.items, explain_items(model, ctx, positions), strict=True):
+    for item, reasons in zip(menu.items, explained, strict=True):
         text = "；".join(r.text for r in reasons)
         items.append(replace(item, reason=text if not item.reason else f"{item.reason}；{text}"))
     return replace(menu, items=items)

@@ -20,6 +20,7 @@ from recommender.data.cells import VALUE_LABELS
 from recommender.data.schema import Columns as C
 from recommender.data.spreadsheet import display_width, write_csv, write_frame
 from recommender.menu.planning import plan_menu
+from recommender.ranking.candidates import Filters
 
 if TYPE_CHECKING:  # pragma: no cover
     from recommender.menu.types import Menu, MenuItem
@@ -79,13 +80,27 @@ def recommendation_table(
     include_compulsory: bool = False,
     progress: bool = False,
 ) -> pd.DataFrame:
-    """Batch recommendations with titles, categories, formats, hours and reasons."""
-    rows = [
-        _rec_row(cid, r)
-        for cid in _bar(cadre_ids, progress, "推荐")
-        for r in model.recommend(cid, k, events=events, include_compulsory=include_compulsory)
-    ]
-    return pd.DataFrame(rows, columns=BATCH_COLUMNS)
+    """Batch recommendations with titles, categories, formats, hours and reasons, scored in
+    vectorised chunks (:meth:`RecommenderModel.recommend_many`). Ids the model does not know
+    are skipped and listed in ``frame.attrs["unknown"]``."""
+    ids = list(cadre_ids)
+    lists: dict = {}
+    unknown: list[str] = []
+    step = 512
+    for start in _bar(range(0, len(ids), step), progress, "推荐"):
+        part, missing = model.recommend_many(
+            ids[start : start + step],
+            k,
+            filters=Filters(include_compulsory=include_compulsory),
+            events=events,
+            explain=True,
+        )
+        lists.update(part)
+        unknown += missing
+    rows = [_rec_row(cid, r) for cid, recs in lists.items() for r in recs]
+    frame = pd.DataFrame(rows, columns=BATCH_COLUMNS)
+    frame.attrs["unknown"] = unknown
+    return frame
 
 
 def _rec_row(cadre_id: str, r) -> list[Any]:

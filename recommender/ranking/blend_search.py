@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recommender.data.catalog import open_sessions
 from recommender.data.schema import Columns as C
+from recommender.ranking.candidates import CandidatePolicy, Filters
+from recommender.ranking.listwise import L2 as LISTWISE_L2
 from recommender.ranking.listwise import listwise_weights
 from recommender.ranking.scaling import top_k, zscore
 from recommender.signals.base import QueryBatch
@@ -82,6 +83,14 @@ class BlendConfig:
     #: cadre's second-last enrolment, signals refit without it (icourse163: 1,000 → 1,423
     #: queries, cross-validated NDCG@10 +0.0017); the temporal protocol keeps one fold
     folds: int = 2
+    #: warm weights kept when validation is too small to fit them (signals not named: 0.5)
+    start: dict = field(default_factory=lambda: dict(START))
+    #: cold weights unless the validation data has ``min_cold`` cold cadres
+    cold_prior: dict = field(default_factory=lambda: dict(COLD_PRIOR))
+    min_validation: int = MIN_VALIDATION
+    min_cold: int = MIN_COLD
+    significance: float = SIGNIFICANCE
+    listwise_l2: float = LISTWISE_L2
 
 
 def choose_protocol(data, protocol: str = "auto") -> str:
@@ -140,20 +149,16 @@ def relevance(data, holdout: pd.DataFrame) -> sp.csr_matrix:
     return rel
 
 
-def open_courses(data, at: np.datetime64 | None = None) -> np.ndarray:
-    """Self-paced courses, and scheduled ones whose session starts at or after ``at``."""
-    start = data.courses[C.SESSION_START].to_numpy(dtype="datetime64[s]")
-    return open_sessions(start, data.now if at is None else at)
+def listable(policy: CandidatePolicy, data, users: np.ndarray, history) -> np.ndarray:
+    """(users × courses) what a list may hold for these cadres at the end of ``data``: the
+    request path's own candidate policy (active, open, audience, electives, not taken)."""
+    profiles = data.cadres.iloc[np.asarray(users, np.int64)].to_dict("records")
+    return policy.for_batch(profiles, history, Filters(), np.datetime64(data.now, "s"))
 
 
-def rankable(data) -> np.ndarray:
-    """Courses a recommendation list may hold: open, and not compulsory (compulsory courses
-    are assigned, not chosen; menus place them first). The same filter as the request path."""
-    compulsory = data.courses[C.COMPULSORY].fillna(False).to_numpy(dtype=bool)
-    return open_courses(data) & ~compulsory
-
-
-def _search(evaluate, start: dict[str, float], names: tuple[str, ...], passes: int = 3):
+def _search(
+    evaluate, start: dict[str, float], names: tuple[str, ...], significance: float, passes=3
+):
     """Coordinate ascent over GRID from ``start``; ``evaluate(weights)`` returns NDCG per
     validation cadre. A move is taken only when its mean gain exceeds SIGNIFICANCE standard
     errors of the paired differences. Returns (weights, mean NDCG)."""
@@ -169,14 +174,16 @@ def _search(evaluate, start: dict[str, float], names: tuple[str, ...], passes: i
                 v = evaluate(trial)
                 diff = v - best_v
                 se = diff.std() / np.sqrt(max(len(diff), 1))
-                if diff.mean() > max(SIGNIFICANCE * se, 1e-6):
+                if diff.mean() > max(significance * se, 1e-6):
                     best, best_v, improved = trial, v, True
         if not improved:
             break
     return best, float(best_v.mean()) if len(best_v) else 0.0
 
 
-def extra_queries(hybrid: Any, data, holdout: pd.DataFrame, cfg: BlendConfig, seed: int):
+def extra_queries(
+    hybrid: Any, data, holdout: pd.DataFrame, cfg: BlendConfig, seed: int, policy: CandidatePolicy
+):
     """One more fold's warm validation queries for the listwise fit: z-scored components,
     listable and target masks of the cadres with history and a held-out chosen course."""
     rng = np.random.default_rng(seed)
@@ -185,10 +192,9 @@ def extra_queries(hybrid: Any, data, holdout: pd.DataFrame, cfg: BlendConfig, se
     if len(users) > cfg.max_validation_cadres:
         users = np.sort(rng.choice(users, size=cfg.max_validation_cadres, replace=False))
     batch = QueryBatch.for_cadres(data, users)
-    listable = batch.history.toarray() == 0
-    listable[:, ~rankable(data)] = False
+    ok = listable(policy, data, users, batch.history)
     comps = {n: zscore(v) for n, v in hybrid.components(batch).items()}
-    return comps, listable, rel[users].toarray() > 0
+    return comps, ok, rel[users].toarray() > 0
 
 
 def _pooled(comps, listable, targets, extra, names):
@@ -204,7 +210,12 @@ def _pooled(comps, listable, targets, extra, names):
 
 
 def fit_weights(
-    hybrid: Any, data, holdout: pd.DataFrame, cfg: BlendConfig, extra: tuple = ()
+    hybrid: Any,
+    data,
+    holdout: pd.DataFrame,
+    cfg: BlendConfig,
+    extra: tuple = (),
+    policy: CandidatePolicy | None = None,
 ) -> FittedWeights:
     """Warm and cold blend weights for ``hybrid`` (signals fitted on ``data``) on ``holdout``;
     ``extra``: more folds' warm queries (:func:`extra_queries`) pooled into the listwise fit."""
@@ -215,16 +226,16 @@ def fit_weights(
         users = np.sort(rng.choice(users, size=cfg.max_validation_cadres, replace=False))
     names = tuple(s.name for s in hybrid.signals_)
     cold_names = tuple(s.name for s in hybrid.signals_ if not s.needs_history)
-    start = {n: START.get(n, 0.5) for n in names}
-    prior = {n: COLD_PRIOR.get(n, 0.0) for n in cold_names}
+    start = {n: cfg.start.get(n, 0.5) for n in names}
+    prior = {n: cfg.cold_prior.get(n, 0.0) for n in cold_names}
     report: dict = {"validation_cadres": len(users)}
-    if len(users) < MIN_VALIDATION:
-        report["note"] = f"fewer than {MIN_VALIDATION} validation cadres: default weights"
+    if len(users) < cfg.min_validation:
+        report["note"] = f"fewer than {cfg.min_validation} validation cadres: default weights"
         return FittedWeights(start, prior, report)
     relevant = rel[users].toarray() > 0
     batch = QueryBatch.for_cadres(data, users)
-    seen = batch.history.toarray() > 0
-    seen[:, ~rankable(data)] = True  # started sessions and compulsory courses are not listed
+    policy = policy or CandidatePolicy(data.courses)
+    seen = ~listable(policy, data, users, batch.history)  # what the request path would drop
     warm_rows = batch.has_history
     cold_rows = ~warm_rows
 
@@ -239,25 +250,27 @@ def fit_weights(
     report["warm_cadres"] = int(warm_rows.sum())
     report["cold_cadres"] = int(cold_rows.sum())
     warm, warm_ndcg = start, float("nan")
-    if warm_rows.sum() >= MIN_VALIDATION:
+    if warm_rows.sum() >= cfg.min_validation:
         comps = {n: zscore(v) for n, v in hybrid.components(batch).items()}
         score_warm = evaluator(comps, warm_rows)
         warm_targets = relevant & warm_rows[:, None]
         pooled = _pooled(comps, ~seen, warm_targets, extra, names)
-        warm = listwise_weights(*pooled, names) or start
+        warm = listwise_weights(*pooled, names, l2=cfg.listwise_l2) or start
         report["listwise_queries"] = int(pooled[2].any(axis=1).sum())
         warm_ndcg = float(score_warm(warm).mean())
         report.update({f"ndcg@10_{n}": float(score_warm({n: 1.0}).mean()) for n in names})
         report["ndcg@10_start"] = float(score_warm(start).mean())
     cold_w, cold_ndcg = prior, float("nan")
-    if cold_rows.sum() >= MIN_COLD:
+    if cold_rows.sum() >= cfg.min_cold:
         cold = {
             n: zscore(v)
             for n, v in hybrid.components(batch.without_history(), names=cold_names).items()
         }
-        cold_w, cold_ndcg = _search(evaluator(cold, cold_rows), prior, cold_names)
+        search = evaluator(cold, cold_rows)
+        cold_w, cold_ndcg = _search(search, prior, cold_names, cfg.significance)
     else:
-        report["cold_note"] = f"{int(cold_rows.sum())} cold validation cadres < {MIN_COLD}: prior"
+        n_cold = int(cold_rows.sum())
+        report["cold_note"] = f"{n_cold} cold validation cadres < {cfg.min_cold}: prior"
     report.update(
         {
             "ndcg@10_hybrid": warm_ndcg,

@@ -28,6 +28,7 @@ from recommender.ranking.blend_search import (
     extra_queries,
     fit_weights,
 )
+from recommender.ranking.candidates import CandidatePolicy
 from recommender.ranking.scaling import zscore, zscore_row
 from recommender.signals.base import Query, QueryBatch, Signal
 
@@ -86,8 +87,11 @@ class Hybrid(BaseEstimator):
         self.blend = blend
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data: TrainingData) -> Hybrid:
-        """Fit the weights (on a split, if not given), then every signal on all of ``data``."""
+    def fit(self, data: TrainingData, *, policy: CandidatePolicy | None = None) -> Hybrid:
+        """Fit the weights (on a split, if not given), then every signal on all of ``data``.
+
+        ``policy``: what a list may hold (default: the catalog's with the packaged rules),
+        so validation ranks among the courses the request path would list."""
         names = [s.name for s in self.signals]
         if len(set(names)) != len(names):
             raise ValueError(f"signal names must be unique, got {names}")
@@ -101,11 +105,12 @@ class Hybrid(BaseEstimator):
             pooled = weights is None and protocol == "leave-last"
             folds = self._validation_folds(data, protocol, cfg.folds if pooled else 1)
             train, holdout, probe = folds[0]
+            policy = policy or CandidatePolicy(data.courses)
             extra = tuple(
-                extra_queries(p, t, h, cfg, cfg.random_state + i)
+                extra_queries(p, t, h, cfg, cfg.random_state + i, policy)
                 for i, (t, h, p) in enumerate(folds[1:], start=1)
             )
-            fitted = fit_weights(probe, train, holdout, cfg, extra)
+            fitted = fit_weights(probe, train, holdout, cfg, extra, policy)
             self.validation_ = {"protocol": protocol, **fitted.report}
             weights = weights if weights is not None else fitted.weights
             cold = cold if cold is not None else fitted.cold_weights

@@ -8,16 +8,22 @@ given. Adding a signal is one module under ``recommender/signals`` plus one line
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import tomli_w
 
 from recommender.data.rules import TrainingRules
 from recommender.data.training import TrainingData
 from recommender.ranking.blend_search import BlendConfig
+from recommender.ranking.candidates import CandidatePolicy
 from recommender.ranking.hybrid import Hybrid
 from recommender.ranking.model import RecommenderModel
+from recommender.ranking.ranker import RankerConfig
 from recommender.signals.base import Signal
 from recommender.signals.collaborative import CollaborativeSignal
 from recommender.signals.content import ContentSignal, course_text, profile_text
@@ -32,16 +38,15 @@ from recommender.text.fields import FieldTaxonomy
 from recommender.text.space import TextSpace
 from recommender.text.tokenizer import ChineseTokenizer
 
-#: EASE inverts a courses × courses matrix: past this many courses item-kNN is used
-EASE_MAX_COURSES = 20_000
-
 
 @dataclass(frozen=True)
 class SignalsConfig:
     """Options of the default signals."""
 
     content_history_weight: float = 0.5
-    collaborative: str = "auto"  # "ease", "itemknn", or "auto" (EASE up to 20k courses)
+    collaborative: str = "auto"  # "ease", "itemknn", or "auto" (EASE up to the limit below)
+    #: EASE inverts a courses × courses matrix: past this many courses item-kNN is used
+    ease_max_courses: int = 20_000
     ease_l2: float = 200.0
     knn_neighbours: int = 100
     popularity_half_life_days: float = 180.0
@@ -54,12 +59,44 @@ class TrainConfig:
 
     signals: SignalsConfig = field(default_factory=SignalsConfig)
     blend: BlendConfig = field(default_factory=BlendConfig)
+    ranker: RankerConfig = field(default_factory=RankerConfig)
     history_half_life_days: float | None = None
     text_min_df: int = 1
     text_max_df: float = 0.5
     fields_path: str | None = None  # fields-of-work taxonomy (None: the packaged one)
     weights: Mapping[str, float] | None = None
     cold_weights: Mapping[str, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every option as plain data (``None`` left out: TOML has no null)."""
+        return _drop_none(asdict(self))
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> TrainConfig:
+        """The config ``to_dict`` wrote; an unknown key is an error naming it."""
+        raw = dict(raw)
+        parts = {"signals": SignalsConfig, "blend": BlendConfig, "ranker": RankerConfig}
+        kwargs: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key in parts:
+                kwargs[key] = _build(parts[key], value, key)
+            elif key in {f.name for f in fields(cls)}:
+                kwargs[key] = value
+            else:
+                raise ConfigError(f"训练配置中有未知的项“{key}”")
+        return cls(**kwargs)
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> TrainConfig:
+        """Read a config file (the ``config`` table of a model's metadata works too)."""
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}：无法读取训练配置（{exc}）") from exc
+        return cls.from_dict(raw.get("config", raw))
 
     @classmethod
     def of(cls, *, collaborative: str = "auto", seed: int = 0) -> TrainConfig:
@@ -73,12 +110,41 @@ class TrainConfig:
 DEFAULT_CONFIG = TrainConfig()
 
 
+class ConfigError(ValueError):
+    """A training config file that cannot be read or names an unknown option."""
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def _build(kind: type, value: Any, where: str) -> Any:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"训练配置中的“{where}”应是一张表")
+    names = {f.name for f in fields(kind)}
+    unknown = sorted(set(value) - names)
+    if unknown:
+        raise ConfigError(f"训练配置中有未知的项“{where}.{unknown[0]}”")
+    return kind(**value)
+
+
+def signal_specs(signals: Sequence[Signal]) -> list[dict[str, Any]]:
+    """Each signal's class and parameters, as the artifact's metadata records them."""
+    return [
+        {"name": s.name, "class": f"{type(s).__module__}.{type(s).__qualname__}",
+         "params": s.get_params(deep=False)}
+        for s in signals
+    ]  # fmt: skip
+
+
 def default_signals(cfg: TrainConfig, n_courses: int = 0) -> list[Signal]:
     """The signals the hybrid blends, configured from ``cfg``."""
     s = cfg.signals
     kind = s.collaborative
     if kind == "auto":
-        kind = "ease" if n_courses <= EASE_MAX_COURSES else "itemknn"
+        kind = "ease" if n_courses <= s.ease_max_courses else "itemknn"
     return [
         ContentSignal(history_weight=s.content_history_weight),
         CollaborativeSignal(kind=kind, l2=s.ease_l2, neighbours=s.knn_neighbours),
@@ -134,5 +200,5 @@ def fit_recommender(
         weights=cfg.weights,
         cold_weights=cfg.cold_weights,
         blend=cfg.blend,
-    ).fit(data)
-    return RecommenderModel(hybrid, text, data, rules=rules, metadata=metadata)
+    ).fit(data, policy=CandidatePolicy(data.courses, rules))
+    return RecommenderModel(hybrid, text, data, rules=rules, metadata=metadata, ranker=cfg.ranker)

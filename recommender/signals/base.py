@@ -113,6 +113,37 @@ class QueryBatch:
         )
 
 
+@dataclass(frozen=True)
+class Reason:
+    """One reason a course is listed: a machine-readable ``kind``, a Chinese ``text`` and
+    details."""
+
+    kind: str
+    text: str
+    detail: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "text": self.text, "detail": dict(self.detail)}
+
+
+def quote(title: object) -> str:
+    """A course title in 《》 (a title that already carries them is not bracketed twice)."""
+    return f"《{str(title).strip().removeprefix('《').removesuffix('》')}》"
+
+
+@dataclass(frozen=True)
+class ExplainContext:
+    """What a signal may read to explain its part of one request: the catalog's titles and
+    ids, the text space's terms, the field names, and the raw scores of the signals that
+    were scored for this request (``components``; a signal missing there did not count)."""
+
+    titles: np.ndarray
+    course_ids: np.ndarray
+    term_names: np.ndarray
+    field_names: Sequence[str] | None
+    components: dict = field(default_factory=dict)
+
+
 class NotFittedError(RuntimeError):
     """A signal was asked to score before :meth:`Signal.fit`."""
 
@@ -150,6 +181,18 @@ class Signal(BaseEstimator):
 
     def prepare(self) -> None:
         """Build request-time helpers (called once at model load; never pickled)."""
+
+    def explain(
+        self, query: Query, items: np.ndarray, context: ExplainContext
+    ) -> list[list[Reason]] | None:
+        """This signal's reasons for each of ``items`` (course positions), or ``None`` when
+        it has nothing to say. Each signal explains only its own contribution."""
+        return None
+
+    def related(self, item: int) -> tuple[np.ndarray, float] | None:
+        """Scores of every course as "related to course ``item``" and the weight they get
+        in similar-course lists, or ``None`` (the default: not a course-to-course signal)."""
+        return None
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "n_items_"):

@@ -262,6 +262,11 @@ class CollaborativeSignal(Signal):
         self._check_fitted()
         return self.bridge_.batch(self.raw_score(batch.history))
 
+    def related(self, item: int) -> tuple[np.ndarray, float]:
+        """Courses taken with ``item`` (half the weight of text similarity on course pages)."""
+        hist = sp.csr_matrix(([1.0], ([0], [item])), shape=(1, self.n_items_), dtype=np.float32)
+        return self.raw_score(hist)[0], 0.5
+
     def score_one(self, query: Query) -> np.ndarray:
         self._check_fitted()
         if not query.has_history:

@@ -13,11 +13,15 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
 from recommender.data.schema import Columns as C
-from recommender.signals.base import Query, QueryBatch, Signal
+from recommender.signals.base import ExplainContext, Query, QueryBatch, Reason, Signal, quote
 
 PROFILE_FIELDS = (C.JOB_TITLE, C.JOB_DESCRIPTION, C.DECLARED_NEEDS)
 #: above this many courses the dense course × course similarity is not kept for requests
 DENSE_LIMIT = 8000
+
+
+#: a taken course is named as "resembling" a listed one from this text cosine on
+RESEMBLES_MIN = 0.2
 
 
 def course_text(courses: pd.DataFrame) -> list[str]:
@@ -123,6 +127,55 @@ class ContentSignal(Signal):
             return np.zeros(self.n_items_, dtype=np.float32)
         vals = t.data[pos] * np.repeat(np.asarray(weights, np.float32), lens)
         return np.bincount(t.indices[pos], weights=vals, minlength=self.n_items_).astype(np.float32)
+
+    # --------------------------------------------------------------- explain
+    def explain(self, query: Query, items: np.ndarray, context: ExplainContext):
+        """Terms the profile shares with each course, and the taken course it most resembles."""
+        terms = self.matched_terms(query, items, context.term_names)
+        out: list[list[Reason]] = []
+        near = self.resembles(query.history, items) if query.has_history else None
+        for j, found in enumerate(terms):
+            reasons = []
+            if found:
+                text = f"与您的岗位职责和学习需求相关：{'、'.join(found)}"
+                reasons.append(Reason("profile_terms", text, {"terms": found}))
+            if near is not None and near[j][1] >= RESEMBLES_MIN:
+                cid, sim = near[j]
+                reasons.append(
+                    Reason(
+                        "resembles_completed",
+                        f"与您已学的{quote(context.titles[cid])}内容相近",
+                        {"course_id": context.course_ids[cid], "similarity": round(sim, 3)},
+                    )
+                )
+            out.append(reasons)
+        return out
+
+    def matched_terms(self, query: Query, items: np.ndarray, names, n: int = 3) -> list[list[str]]:
+        """For each item: terms shared by the profile and the course, strongest weight
+        product first (the items' posting lists are gathered in one numpy pass)."""
+        out: list[list[str]] = [[] for _ in range(len(items))]
+        if not len(query.terms) or not len(items):
+            return out
+        cm = self.course_matrix_
+        profile = np.zeros(cm.shape[1], dtype=np.float32)
+        profile[query.terms] = query.term_weights
+        pos, lens = row_positions(cm.indptr, items)
+        term = cm.indices[pos]
+        prod = profile[term] * cm.data[pos]
+        hit = np.flatnonzero(prod > 0)
+        owner = np.repeat(np.arange(len(items)), lens)[hit]
+        order = np.lexsort((-prod[hit], owner))  # by item, then strongest first
+        for j, t in zip(owner[order].tolist(), term[hit][order].tolist(), strict=True):
+            if len(out[j]) < n:
+                out[j].append(str(names[t]))
+        return out
+
+    def resembles(self, history: np.ndarray, items: np.ndarray) -> list[tuple[int, float]]:
+        """For each item: the taken course most like it by text, and the similarity."""
+        block = self.similarity(np.asarray(history, np.int64), np.asarray(items, np.int64))
+        best = block.argmax(axis=0)
+        return [(int(history[b]), float(block[b, j])) for j, b in enumerate(best.tolist())]
 
     def score_one(self, query: Query) -> np.ndarray:
         self._check_fitted()

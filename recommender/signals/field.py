@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from recommender.data.schema import Columns as C
-from recommender.signals.base import Query, QueryBatch, Signal
+from recommender.signals.base import ExplainContext, Query, QueryBatch, Reason, Signal
 
 
 class FieldSignal(Signal):
@@ -41,3 +41,16 @@ class FieldSignal(Signal):
     def memo_key(self, query: Query):
         f = b"" if query.fields is None else np.asarray(query.fields, np.float32).tobytes()
         return (self.name, f)
+
+    def explain(self, query: Query, items: np.ndarray, context: ExplainContext):
+        """The fields of work the profile names that each course's category serves."""
+        if query.fields is None or context.field_names is None:
+            return None
+        named = np.asarray(query.fields) > 0
+        out = []
+        for item in np.asarray(items, np.int64).tolist():
+            hit = np.flatnonzero((self.course_fields_[item] > 0) & named)
+            names = [context.field_names[j] for j in hit]
+            text = f"对口您的岗位领域：{'、'.join(names)}"
+            out.append([Reason("field", text, {"fields": names})] if names else [])
+        return out

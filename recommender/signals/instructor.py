@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.data.schema import Columns as C
-from recommender.signals.base import Query, QueryBatch, Signal
+from recommender.signals.base import ExplainContext, Query, QueryBatch, Reason, Signal, quote
 
 #: separators between the teachers of one course ("陈越、何钦铭", "A, B", "A；B")
 _SEPARATORS = re.compile(r"[、,，;；/]")
@@ -73,3 +73,18 @@ class InstructorSignal(Signal):
         if not query.has_history:
             return np.zeros(self.n_items_, dtype=np.float32)
         return np.asarray(self.shared_[query.history].sum(axis=0), dtype=np.float32).ravel()
+
+    def explain(self, query: Query, items: np.ndarray, context: ExplainContext):
+        """A taken course sharing a teacher with each course, when this signal counted."""
+        if self.name not in context.components or not query.has_history:
+            return None
+        block = self.shared_[query.history][:, np.asarray(items, np.int64)].toarray()
+        out = []
+        for j, b in enumerate(block.argmax(axis=0).tolist()):
+            if block[b, j] <= 0:
+                out.append([])
+                continue
+            taken = int(query.history[b])
+            text = f"与您学过的{quote(context.titles[taken])}是同一位授课教师"
+            out.append([Reason("same_instructor", text, {"course_id": context.course_ids[taken]})])
+        return out

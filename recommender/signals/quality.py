@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from recommender.signals.base import Query, QueryBatch, Signal
+from recommender.signals.base import ExplainContext, Query, QueryBatch, Reason, Signal
+
+#: a course rated at least this (0–5) is called well rated in explanations
+HIGH_RATING = 4.5
 
 
 class QualitySignal(Signal):
@@ -28,3 +31,13 @@ class QualitySignal(Signal):
 
     def memo_key(self, query: Query):
         return (self.name,)
+
+    def explain(self, query: Query, items: np.ndarray, context: ExplainContext):
+        """ "Well rated by learners" for courses rated at least HIGH_RATING."""
+        out = []
+        for item in np.asarray(items, np.int64).tolist():
+            rating = float(self.prior_[item])
+            text = f"学员评价高（{rating:.1f} 分）"
+            ok = rating >= HIGH_RATING
+            out.append([Reason("high_rating", text, {"rating": round(rating, 2)})] if ok else [])
+        return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.signals.base import Query, QueryBatch, Signal
+from recommender.signals.base import ExplainContext, Query, QueryBatch, Reason, Signal, quote
 
 
 def _by_cadre_and_time(
@@ -125,3 +125,16 @@ class SequenceSignal(Signal):
             lo, hi = t.indptr[query.last_item], t.indptr[query.last_item + 1]
             out[t.indices[lo:hi]] = t.data[lo:hi]
         return out
+
+    def explain(self, query: Query, items: np.ndarray, context: ExplainContext):
+        """ "Cadres who finished the last course often take this one next"."""
+        own = context.components.get(self.name)
+        if own is None or query.last_item < 0:
+            return None
+        last = query.last_item
+        reason = Reason(
+            "sequence",
+            f"学完{quote(context.titles[last])}的干部常接着学这门课",
+            {"after_course_id": context.course_ids[last]},
+        )
+        return [[reason] if own[i] > 0 else [] for i in np.asarray(items, np.int64).tolist()]

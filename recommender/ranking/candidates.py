@@ -1,0 +1,190 @@
+"""The candidate policy: which courses a list may hold for one query, and why not the rest.
+
+One :class:`CandidatePolicy` serves the request path, the blend-weight fit and evaluation,
+so what is trained on is what is served. Rules are applied in a fixed order and each counts
+the courses it removed that were still candidates, so a short list can say why
+(:meth:`CandidateSet.shortfall`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recommender.data.catalog import AudienceIndex, audience_tags, open_sessions
+from recommender.data.rules import TrainingRules, load_rules
+from recommender.data.schema import Columns as C
+
+#: rule code → Chinese label, in the order the rules are applied
+RULES: dict[str, str] = {
+    "inactive": "已停用",
+    "closed": "开课时间已过",
+    "audience": "适用对象不含该干部",
+    "compulsory": "必修课（由培训计划统一安排，不在选学推荐中）",
+    "completed": "已学过或已报名",
+    "category": "不属于所选课程类别",
+    "format": "不属于所选学习形式",
+}
+
+
+def _as_tuple(value: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    if value is None or (not isinstance(value, str) and not len(value)) or value == "":
+        return None
+    return (value,) if isinstance(value, str) else tuple(str(v) for v in value)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the caller asked for on top of the policy (all optional)."""
+
+    category: tuple[str, ...] | None = None
+    format: tuple[str, ...] | None = None
+    include_completed: bool = False
+    include_compulsory: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        category: str | Sequence[str] | None = None,
+        format: str | Sequence[str] | None = None,
+        include_completed: bool = False,
+        include_compulsory: bool = False,
+    ) -> Filters:
+        return cls(_as_tuple(category), _as_tuple(format), include_completed, include_compulsory)
+
+
+#: the default lists: electives not yet taken, every category and format
+ELECTIVES = Filters()
+#: what menus plan from: everything a cadre may take, compulsory and completed included
+EVERYTHING = Filters(include_completed=True, include_compulsory=True)
+
+
+@dataclass(frozen=True)
+class CandidateSet:
+    """The courses a list may hold (``mask``) and how many each rule removed."""
+
+    mask: np.ndarray
+    removed: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return int(self.mask.sum())
+
+    def shortfall(self, k: int) -> str | None:
+        """Why fewer than ``k`` courses can be listed, in Chinese (``None`` if enough)."""
+        n = self.count
+        if n >= k:
+            return None
+        parts = [f"{RULES[r]} {c} 门" for r, c in self.removed.items() if c]
+        head = "没有可推荐的课程" if n == 0 else f"只有 {n} 门课程可推荐（要求 {k} 门）"
+        return head + ("：" + "，".join(parts) if parts else "：课程目录中的课程不足")
+
+    def to_dict(self, k: int) -> dict[str, Any]:
+        return {
+            "candidates": self.count,
+            "removed": {r: c for r, c in self.removed.items() if c},
+            "message": self.shortfall(k),
+        }
+
+
+class CandidatePolicy:
+    """Active, still open, meant for the cadre (audience), elective unless asked, not taken
+    unless asked, and in the asked category/format."""
+
+    def __init__(self, courses: pd.DataFrame, rules: TrainingRules | None = None) -> None:
+        self.rules = rules or load_rules()
+        c = courses.reset_index(drop=True)
+        n = len(c)
+
+        def col(name, default):
+            return c[name] if name in c else pd.Series([default] * n, dtype=object)
+
+        self.active = col(C.ACTIVE, True).fillna(True).to_numpy(dtype=bool)
+        self.compulsory = col(C.COMPULSORY, False).fillna(False).to_numpy(dtype=bool)
+        self.session_start = pd.to_datetime(col(C.SESSION_START, pd.NaT)).to_numpy(
+            dtype="datetime64[s]"
+        )
+        self.categories = col(C.CATEGORY, "").astype(str).to_numpy(dtype=object)
+        self.formats = col(C.FORMAT, "").fillna("").astype(str).to_numpy(dtype=object)
+        self.audiences = AudienceIndex(col(C.AUDIENCE, ""))
+        self._open: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.active)
+
+    def open_at(self, at: np.datetime64) -> np.ndarray:
+        """Courses one can still enrol in at ``at`` (memoised, read-only)."""
+        key = str(np.datetime64(at, "s"))
+        mask = self._open.get(key)
+        if mask is None:
+            mask = open_sessions(self.session_start, at)
+            mask.setflags(write=False)
+            if len(self._open) > 64:
+                self._open.clear()
+            self._open[key] = mask
+        return mask
+
+    def audience(self, profile: Mapping[str, Any]) -> np.ndarray:
+        """Courses whose audience includes this cadre (read-only)."""
+        band = self.rules.rank_band(str(profile.get(C.RANK) or ""))
+        return self.audiences.mask(audience_tags(profile, band))
+
+    def _rule_masks(self, profile, history, filters: Filters, at):
+        """(rule, courses the rule keeps) in the order of :data:`RULES`."""
+        yield "inactive", self.active
+        yield "closed", self.open_at(at)
+        yield "audience", self.audience(profile)
+        if not filters.include_compulsory:
+            yield "compulsory", ~self.compulsory
+        if not filters.include_completed and len(history):
+            keep = np.ones(len(self), bool)
+            keep[np.asarray(history, dtype=np.int64)] = False
+            yield "completed", keep
+        if filters.category:
+            yield "category", np.isin(self.categories, list(filters.category))
+        if filters.format:
+            yield "format", np.isin(self.formats, list(filters.format))
+
+    def for_query(
+        self,
+        profile: Mapping[str, Any],
+        history: np.ndarray,
+        filters: Filters,
+        at: np.datetime64,
+    ) -> CandidateSet:
+        """One cadre's candidates and the count each rule removed."""
+        mask = np.ones(len(self), bool)
+        removed: dict[str, int] = {}
+        for rule, keep in self._rule_masks(profile, history, filters, at):
+            removed[rule] = int((mask & ~keep).sum())
+            mask &= keep
+        return CandidateSet(mask, removed)
+
+    def for_batch(
+        self,
+        profiles: Sequence[Mapping[str, Any]],
+        history: sp.csr_matrix,
+        filters: Filters,
+        at: np.datetime64,
+    ) -> np.ndarray:
+        """(cadres × courses) candidate masks: the same rules as :meth:`for_query`, with the
+        audience computed once per distinct set of audience tags."""
+        history = sp.csr_matrix(history)
+        base = np.ones(len(self), bool)
+        no_history = np.zeros(0, np.int64)
+        for rule, keep in self._rule_masks({}, no_history, filters, at):
+            if rule != "audience":
+                base &= keep
+        out = np.repeat(base[None, :], len(profiles), axis=0)
+        for i, profile in enumerate(profiles):
+            out[i] &= self.audience(profile)
+        if not filters.include_completed:
+            rows, cols = history.nonzero()
+            out[rows, cols] = False
+        return out
