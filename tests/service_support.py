@@ -13,14 +13,11 @@ import warnings
 from pathlib import Path
 
 from recommender.lifecycle.artifacts import (
-    DATA_FILES,
     METADATA_FILE,
     load_model,
     publish_version,
     save_model,
-    signing_keys,
 )
-from recommender.lifecycle.signing import SIGNATURE_FILE, sign
 from service.config import Settings
 from service.main import create_app
 
@@ -58,18 +55,15 @@ def copy_models(src: Path, dest: Path) -> Path:
 def add_version(root: Path, version: str, *, publish: bool = True, **meta_changes) -> Path:
     """A new version of the published model, written and signed by the real artifact
     functions (``load_model`` → ``save_model``) under its own model_version. ``meta_changes``
-    are then written into its metadata and the version re-signed (e.g. a future
-    ``format_version``), so it fails only for the reason the test means."""
+    are then written into its metadata.json unsigned (e.g. a future ``format_version``, which
+    the loader checks before the signature)."""
     model = load_model(root)
-    dest = save_model(
-        model, root, {**(model.metadata or {}), "model_version": version}, publish=False
-    )
+    meta = {**(model.metadata or {}), "model_version": version}
+    dest = save_model(model, root, meta, publish=False)
     if meta_changes:
         meta = json.loads((dest / METADATA_FILE).read_text(encoding="utf-8"))
         meta.update(meta_changes)
         (dest / METADATA_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-        files = {name: (dest / name).read_bytes() for name in DATA_FILES}
-        (dest / SIGNATURE_FILE).write_bytes(sign(files, signing_keys().signing))
     if publish:
         publish_version(root, version)
     return dest

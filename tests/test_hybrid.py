@@ -104,7 +104,7 @@ def test_save_load_identical_scores(fitted, tmp_path):
     again = load_model(saved)
     assert again is not model and again.version == "roundtrip"
     rows = np.arange(len(model.cadres))
-    batch = model.queries.batch(rows)
+    batch = model.batch_for(rows)
     np.testing.assert_array_equal(model.hybrid.score(batch)[0], again.hybrid.score(batch)[0])
     cid = str(model.cadres.iloc[0]["cadre_id"])
     assert [r.to_dict() for r in model.recommend(cid)] == [

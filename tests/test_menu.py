@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -469,45 +468,3 @@ def test_milp_matches_exhaustive_on_tiny_cases():
     gaps = solver_gaps(30)
     assert np.mean(gaps["milp_obj"] < 1e-6) >= 0.9
     assert gaps["milp_obj"].mean() <= gaps["greedy_obj"].mean() + 1e-9
-
-
-@pytest.mark.slow
-def test_report_solver_gaps_200_cases():
-    gaps = solver_gaps(200, seed=1)
-    for k, v in gaps.items():
-        worst = v.max() if "obj" in k or "unmet" in k else v.min()
-        print(
-            f"{k}: mean {v.mean():+.4f}  median {np.median(v):+.4f}  worst {worst:+.4f}  "
-            f"equal {np.mean(np.abs(v) < 1e-6):.0%}"
-        )
-
-
-@pytest.mark.slow
-def test_report_latency_5000_courses():
-    rng = np.random.default_rng(42)
-    df = random_catalog(rng, 5000, prereqs=True)
-    df[C.COMPULSORY] = False
-    df.loc[df.index[:6], C.COMPULSORY] = True
-    df.loc[df.index[:6], C.PREREQUISITES] = ""
-    times = {"milp": [], "greedy": []}
-    for solver, runs in (("milp", 60), ("greedy", 60)):
-        for r in range(runs):
-            sc = pd.Series(rng.random(5000), index=df[C.COURSE_ID])
-            t0 = time.perf_counter()
-            menu = build_menu(
-                df,
-                sc,
-                cadre=CADRE,
-                constraints=MenuConstraints(
-                    year=YEAR, start=JAN1 + timedelta(days=r), target_hours=140.0
-                ),
-                solver=solver,
-            )
-            times[solver].append(time.perf_counter() - t0)
-            assert menu.solver == solver
-    for solver, t in times.items():
-        t = np.asarray(t) * 1000
-        print(
-            f"{solver}: p50 {np.percentile(t, 50):.0f} ms  p99 {np.percentile(t, 99):.0f} ms  "
-            f"(n={len(t)}, last planned {menu.planned_hours:g} h, met={menu.met})"
-        )
