@@ -145,6 +145,46 @@ def parse_number(text: str, units: tuple[str, ...] = ()) -> float:
     return float(t) * scale
 
 
+_CN_NUM = {"半": 0.5, "一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
+           "八": 8, "九": 9, "十": 10}  # fmt: skip
+_SPAN = re.compile(
+    r"(\d+(?:\.\d+)?|[半一两二三四五六七八九十])\s*个?\s*(天|日|周|星期|分钟|min|mins)"
+)
+_EXPLICIT = re.compile(r"[（(]\s*(\d+(?:\.\d+)?)\s*(?:学时|课时|小时)\s*[)）]")
+
+
+def hour_conversion() -> tuple[float, float, float]:
+    """(学时 per half day, per day, minutes per 学时) from the training rules file."""
+    from recommender.data.rules import load_rules  # rules import cells: imported late
+
+    rules = load_rules()
+    return rules.half_day_hours, rules.day_hours, rules.minutes_per_hour
+
+
+def parse_hours(text: str, conversion: tuple[float, float, float] | None = None) -> float:
+    """学时 as offices write them: '半天', '一天', '两天', '一周', '1.5天', '90分钟',
+    '半天（3学时）' (the number given wins), with the rules' conversion (defaults 3 / 6 学时,
+    45 minutes = 1 学时; a week is 5 days). ValueError otherwise."""
+    t = unicodedata.normalize("NFKC", text).replace(" ", "")
+    if m := _EXPLICIT.search(t):
+        return float(m.group(1))
+    if t in ("半天", "半日"):
+        t = "半天"
+    if t in ("全天", "整天", "一整天"):
+        t = "一天"
+    m = _SPAN.fullmatch(t)
+    if not m:
+        raise ValueError(text)
+    half, day, minutes = conversion or hour_conversion()
+    amount, unit = m.groups()
+    n = _CN_NUM[amount] if amount in _CN_NUM else float(amount)
+    if unit in ("分钟", "min", "mins"):
+        return n / minutes
+    if amount == "半" and unit in ("天", "日"):
+        return half
+    return n * day * (5 if unit in ("周", "星期") else 1)
+
+
 def parse_datetime(text: str) -> dt.datetime:
     """ISO, '2025/03/01', '2025年3月1日 9:30', '20250301', Excel serials → naive datetime."""
     t = unicodedata.normalize("NFKC", text).strip()
@@ -190,12 +230,20 @@ def _numbers(f: Field, col: pd.Series) -> tuple[pd.Series, dict[int, tuple[str, 
         text = col.str.replace(pattern, "", regex=True, case=False).str.strip()
     numeric = pd.to_numeric(text.where(~missing, None), errors="coerce")
     values = numeric.to_numpy("float64", copy=True)
+    hours = "学时" in f.units
+    conversion = None
     for i in np.flatnonzero(~np.isfinite(values) & ~missing):
         try:
             values[i] = parse_number(col.iloc[i], f.units)
         except ValueError:
-            values[i] = np.nan
-            errors[int(i)] = (f"不是数字：{show(col.iloc[i])}", "not_a_number")
+            try:
+                if not hours:
+                    raise
+                conversion = conversion or hour_conversion()
+                values[i] = parse_hours(col.iloc[i], conversion)
+            except ValueError:
+                values[i] = np.nan
+                errors[int(i)] = (f"不是数字：{show(col.iloc[i])}", "not_a_number")
     with np.errstate(invalid="ignore"):
         suspect = ~np.isnan(values) & (
             (values <= f.min if f.min_exclusive else values < f.min) if f.min is not None else False

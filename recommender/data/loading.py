@@ -34,7 +34,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recommender.data import office
 from recommender.data import readers as rio
+from recommender.data.identity import (
+    bad_checksums,
+    identity_secret,
+    pseudonymise,
+    secret_fingerprint,
+)
 from recommender.data.readers import (
     ZERO_WIDTH,
     DataError,
@@ -84,6 +91,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 LONG_TEXT = 100_000
+#: headers of a course title in a records file (kept for records of courses outside the catalog)
+EXTERNAL_TITLE_HEADERS = ("课程名称", "课程标题", "课程", "title", "course_title")
 _LIST_SPLIT = "[" + "".join("\\" + s if s in "|\\" else s for s in LIST_SEPARATORS) + "]"
 
 
@@ -106,8 +115,16 @@ class TableLoad:
         value, reason (Chinese), rule (code), action, field (contract name).
     cleared : the same columns, one line per invalid optional cell read as empty (row kept).
     warnings : non-fatal observations (unknown columns, blank rows, very long text …).
-    rows_in : non-blank data rows read; always ``len(frame) + rows_rejected``.
+    rows_in : data rows read (blank rows, 合计/注 lines and exact duplicates not counted);
+        always ``len(frame) + len(external) + rows_rejected``.
     rejected_ids : key of a rejected row → why (file, row, column, reason), for messages.
+    skipped : rows left out without being rejected: ``blank``, ``total_lines`` (合计),
+        ``note_lines`` (注：…), ``duplicates`` (exact copies of an earlier row).
+    identity : for a table keyed by 身份证号: ``{"source": header, "key_id": fingerprint of
+        the identity secret}``; None otherwise.
+    external : records of courses outside the catalog (platform 专题网班 …): the completion
+        columns plus ``title`` (the file's 课程名称); they count toward hours earned and are
+        never recommended.
     """
 
     name: str
@@ -119,6 +136,9 @@ class TableLoad:
     cleared: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
     sheet: str | None = None
     rejected_ids: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    identity: dict | None = None
+    external: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def rows_rejected(self) -> int:
@@ -135,9 +155,15 @@ class TableLoad:
 
     def summary(self) -> dict:
         """Counts and reasons as plain data (see :func:`recommender.data.rejects.summarise`)."""
-        return summarise(
+        out = summarise(
             self.name, self.path.name, self.sheet, self.rows_in, len(self.frame), self.problems()
         )
+        out["skipped"] = {k: v for k, v in self.skipped.items() if v}
+        if len(self.external):
+            out["external"] = len(self.external)
+        if self.identity:
+            out["identity"] = dict(self.identity)
+        return out
 
     def fingerprint(self) -> dict[str, object]:
         """sha256 of the file and the rows read (title rows and blank rows not counted)."""
@@ -154,13 +180,15 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _clean(col: pd.Series) -> pd.Series:
+def _clean(col: pd.Series) -> tuple[pd.Series, int]:
+    """Stripped strings, zero-width and C0 control characters removed (and their count)."""
     if pd.api.types.is_string_dtype(col) and not col.isna().any():
         col = col.astype(str)
     else:  # frames built in memory (service, notebooks) may hold native values
         col = col.astype(object).map(rio.cell_to_str).astype(str)
+    col, controls = office.strip_controls(col)
     col = col.str.replace("[\u200b\u2060\ufeff]", "", regex=True)
-    return col.str.strip().str.strip(ZERO_WIDTH).str.strip()
+    return col.str.strip().str.strip(ZERO_WIDTH).str.strip(), controls
 
 
 def _coerce(f: Field, col: pd.Series, problems: Problems, warnings: list[str]) -> pd.Series:
@@ -168,7 +196,8 @@ def _coerce(f: Field, col: pd.Series, problems: Problems, warnings: list[str]) -
     optional one is cleared (read as empty, taking the default) and the row kept."""
     empty = col == "" if f.kind == "str" else col.isin(rio.empty_values(col))
     for i in np.flatnonzero(empty.to_numpy() & f.required):
-        problems.reject(int(i), f.name, "必填项为空", "missing")
+        if int(i) not in problems.bad:  # a row already rejected (a bad 身份证号) says why
+            problems.reject(int(i), f.name, "必填项为空", "missing")
     if f.kind == "str":
         long = np.flatnonzero(col.str.len().to_numpy() > LONG_TEXT)
         if len(long):
@@ -189,6 +218,148 @@ def _coerce(f: Field, col: pd.Series, problems: Problems, warnings: list[str]) -
     return values
 
 
+def _derive_columns(raw: pd.DataFrame, spec: TableSpec, headers: dict[str, str]) -> list[str]:
+    """Columns a file implies: cadre_id from 身份证号, enrolled_at from 完成时间 (a platform's
+    record of credited hours has no enrolment time). Returns warnings."""
+    out = []
+    present = set(raw.columns)
+    if C.CADRE_ID in spec.required and C.CADRE_ID not in present and C.ID_CARD in present:
+        raw[C.CADRE_ID] = ""  # filled with the keyed hash once the cells are cleaned
+        headers.setdefault(C.CADRE_ID, headers.get(C.ID_CARD, "身份证号"))
+    if (
+        C.ENROLLED_AT in spec.required
+        and C.ENROLLED_AT not in present
+        and C.COMPLETED_AT in present
+    ):
+        raw[C.ENROLLED_AT] = raw[C.COMPLETED_AT]
+        headers.setdefault(C.ENROLLED_AT, headers.get(C.COMPLETED_AT, C.COMPLETED_AT))
+        out.append(f"没有报名时间列，以“{headers.get(C.COMPLETED_AT, '完成时间')}”作为学习时间")
+    return out
+
+
+def _identity(
+    cells: pd.DataFrame,
+    problems: Problems,
+    warnings: list[str],
+    *,
+    derived: bool,
+    secret: bytes | str | None,
+    id_aliases: Mapping[str, str] | None,
+) -> dict | None:
+    """身份证号 → keyed hash (cadre_id / id_hash) and masked form; the plain number is
+    replaced by its mask in ``cells`` at once, so no later message can show it."""
+    if C.ID_CARD not in cells:
+        return None
+    filled = cells[C.ID_CARD] != ""
+    if not filled.any():
+        return None
+    if secret is None:
+        secret = identity_secret(create=True)
+    hashed, masked, bad = pseudonymise(cells[C.ID_CARD], secret)
+    cells[C.ID_CARD] = masked
+    problems.masks.update(zip(hashed[hashed != ""], masked[hashed != ""], strict=True))
+    for i, (reason, rule) in bad.items():
+        if derived:
+            problems.reject(i, C.ID_CARD, reason, rule)
+        else:
+            problems.clear(i, C.ID_CARD, reason, rule)
+    cells[C.ID_HASH] = hashed
+    if C.ID_MASKED not in cells or (cells[C.ID_MASKED] == "").all():
+        cells[C.ID_MASKED] = masked
+    if derived:
+        ids = hashed
+        if id_aliases:  # a roster with its own 干部编号 and a 身份证号: records keyed by either
+            ids = ids.map(lambda h: id_aliases.get(h, h))
+        cells[C.CADRE_ID] = ids
+    if n := bad_checksums(masked.where(masked.str.contains("*", regex=False), "")):
+        warnings.append(f"{n} 个身份证号校验位不符（可能录入有误），仍按原号码识别")
+    mangled = sum(rule == "id_mangled_by_excel" for _, rule in bad.values())
+    if mangled:
+        warnings.append(
+            f"{mangled} 行身份证号被 Excel 转成了数字（如 4.29125E+17），无法识别；"
+            "请把该列设为“文本”后重新导出"
+        )
+    return {"source": problems.header(C.ID_CARD), "key_id": secret_fingerprint(secret)}
+
+
+def _office_sessions(cells: pd.DataFrame, problems: Problems, warnings: list[str]) -> np.ndarray:
+    """Course cells as catalogs write them: a method in 授课形式, a period as 开课时间.
+    Returns which session starts were given as a date only."""
+    if C.FORMAT in cells:
+        methods = cells[C.METHOD] if C.METHOD in cells else pd.Series("", index=cells.index)
+        formats, methods, n = office.methods_in_format(cells[C.FORMAT], methods)
+        if n:
+            cells[C.FORMAT], cells[C.METHOD] = formats, methods
+            warnings.append(
+                f"{n} 门课程的“{problems.header(C.FORMAT)}”是教学方法"
+                "（专题讲座、现场教学、研讨等），按面授课程及该教学方法处理"
+            )
+    if C.SESSION_START not in cells:
+        return np.zeros(len(cells), bool)
+    starts = cells[C.SESSION_START]
+    periods = [i for i, t in enumerate(starts) if t and office.is_period(t)]
+    for i in periods:
+        problems.clear(
+            i,
+            C.SESSION_START,
+            f"{rio.show(starts.iloc[i])} 不是具体日期，按“未排期”处理（排定后请填写日期）",
+            "unscheduled",
+        )
+    if periods:
+        starts = starts.copy()
+        starts.iloc[periods] = ""
+        cells[C.SESSION_START] = starts
+        warnings.append(
+            f"{len(periods)} 门课程的“{problems.header(C.SESSION_START)}”是时段而非日期"
+            f"（如 {cells.get(C.TITLE, starts).iloc[periods[0]]!s:.20}），按未排期处理"
+        )
+    return office.date_only(starts) & (starts != "").to_numpy()
+
+
+def _full_days(typed: pd.DataFrame, date_only: np.ndarray, warnings: list[str]) -> None:
+    """A session given as a date only runs through the rules' day (08:00–18:00 by default)."""
+    if C.SESSION_START not in typed:
+        return
+    date_only = date_only & typed[C.SESSION_START].notna().to_numpy()
+    if not date_only.any():
+        return
+    from recommender.data.rules import load_rules
+
+    rules = load_rules()
+    day = typed.loc[date_only, C.SESSION_START].dt.normalize()
+    typed.loc[date_only, C.SESSION_START] = day + pd.to_timedelta(rules.day_start_hour, "h")
+    if C.SESSION_END in typed:
+        no_end = date_only & typed[C.SESSION_END].isna().to_numpy()
+        end = typed.loc[no_end, C.SESSION_START].dt.normalize()
+        typed.loc[no_end, C.SESSION_END] = end + pd.to_timedelta(rules.evening_start_hour, "h")
+    warnings.append(
+        f"{int(date_only.sum())} 门课程的开课时间只有日期，按当天 "
+        f"{_clock(rules.day_start_hour)}–{_clock(rules.evening_start_hour)} 全天处理"
+    )
+
+
+def _clock(hour: float) -> str:
+    return f"{int(hour):02d}:{round(hour % 1 * 60):02d}"
+
+
+def _unit_levels(cells: pd.DataFrame, warnings: list[str]) -> None:
+    """An empty 单位层级 read from the unit's name (城关镇人民政府 → 乡镇)."""
+    if C.UNIT not in cells:
+        return
+    level = cells[C.UNIT_LEVEL] if C.UNIT_LEVEL in cells else pd.Series("", index=cells.index)
+    empty = (level == "") & (cells[C.UNIT] != "")
+    if not empty.any():
+        return
+    guessed = cells.loc[empty, C.UNIT].map(office.level_of_unit)
+    if (guessed != "").any():
+        level = level.copy()
+        level[guessed.index] = guessed
+        cells[C.UNIT_LEVEL] = level
+        warnings.append(
+            f"{int((guessed != '').sum())} 名干部的单位层级按单位名称推断（如 XX镇 → 乡镇）"
+        )
+
+
 def validate_frame(
     raw: pd.DataFrame,
     spec: TableSpec,
@@ -197,15 +368,24 @@ def validate_frame(
     known_ids: dict[str, set[str]] | None = None,
     rejected_ids: Mapping[str, Mapping[str, str]] | None = None,
     table: RawTable | None = None,
+    id_secret: bytes | str | None = None,
+    id_aliases: Mapping[str, str] | None = None,
+    outside_catalog: bool = False,
 ) -> TableLoad:
     """Validate a frame of strings (as :func:`read_raw` returns) against ``spec``.
 
     ``table`` (from :func:`read_table`) supplies the file's own headers, the first row number
     and ragged rows; ``rejected_ids`` explains unknown ids whose rows were rejected elsewhere.
+    ``id_secret`` hashes a 身份证号 column (default: :func:`identity_secret`, only read when
+    the table has one); ``id_aliases`` maps such hashes to a roster's own cadre ids.
+    ``outside_catalog``: records of a course id the catalog does not know (and did not
+    reject) are kept apart in ``TableLoad.external`` instead of being rejected.
     """
     path = Path(path)
     warnings: list[str] = []
-    headers = table.headers if table is not None else {}
+    headers = dict(table.headers) if table is not None else {}
+    raw = raw.copy() if C.ID_CARD in raw or C.COMPLETED_AT in raw else raw
+    warnings += _derive_columns(raw, spec, headers)
     present = list(raw.columns)
     for name in spec.required:
         if name not in present:
@@ -216,19 +396,43 @@ def validate_frame(
                 path=path,
                 column=name,
             )
-    extra = [c for c in present if c not in spec.columns]
+    extra = [c for c in present if c not in spec.read_columns]
     if extra:
         warnings.append(f"忽略未知列：{'、'.join(headers.get(c, str(c)) for c in extra)}")
-    cells = pd.DataFrame({c: _clean(raw[c]) for c in spec.columns if c in present})
+    cells, controls = {}, 0
+    for c in spec.read_columns:
+        if c in present:
+            cells[c], n = _clean(raw[c])
+            controls += n
+    cells = pd.DataFrame(cells, index=raw.index).reset_index(drop=True)
+    if controls:
+        warnings.append(f"删除 {controls} 个控制字符（如 \\x01，多来自其他系统的复制粘贴）")
     rows = np.arange(len(raw)) + (table.first_row if table is not None else 2)
     counts = np.zeros(len(raw), int)  # fields of CSV rows longer than the header
     if table is not None and table.ragged:
         counts[list(table.ragged)] = list(table.ragged.values())
     blank = (cells == "").all(axis=1).to_numpy() if len(cells.columns) else np.ones(len(raw), bool)
     blank = blank & (counts == 0)
-    if blank.any():
-        warnings.append(f"跳过 {int(blank.sum())} 行空行")
-    cells, rows, counts = cells.loc[~blank].reset_index(drop=True), rows[~blank], counts[~blank]
+    kinds = office.line_kinds(raw.reset_index(drop=True)) if len(raw) else np.array([], object)
+    kinds[counts > 0] = ""
+    blank &= kinds == ""
+    lines = kinds != ""
+    dup = np.zeros(len(raw), bool)
+    ok = ~blank & ~lines & (counts == 0)
+    dup[ok] = office.exact_duplicates(raw.reset_index(drop=True).loc[ok])
+    skipped = {
+        "blank": int(blank.sum()),
+        "total_lines": int((kinds == "total").sum()),
+        "note_lines": int((kinds == "note").sum()),
+        "duplicates": int(dup.sum()),
+    }
+    _skip_warnings(skipped, rows, kinds, dup, warnings)
+    keep_rows = ~blank & ~lines & ~dup
+    cells, rows, counts = (
+        cells.loc[keep_rows].reset_index(drop=True),
+        rows[keep_rows],
+        counts[keep_rows],
+    )
     problems = Problems(path.name, rows, cells, headers)
     width = len(headers) or len(present)
     for i in np.flatnonzero(counts):
@@ -240,17 +444,35 @@ def validate_frame(
             "ragged_row",
             value=f"{counts[i]} 个字段",
         )
+    derived = C.CADRE_ID in cells and (cells[C.CADRE_ID] == "").all() and C.ID_CARD in cells
+    identity = _identity(
+        cells, problems, warnings, derived=derived, secret=id_secret, id_aliases=id_aliases
+    )
+    problems.cells = cells
+    date_only = np.zeros(len(cells), bool)
+    if spec.name == "courses":
+        date_only = _office_sessions(cells, problems, warnings)
+    if spec.name == "cadres":
+        _unit_levels(cells, warnings)
     out = {}
     for f in spec.fields:
+        if not f.keep:
+            continue
         col = cells[f.name] if f.name in cells else pd.Series([""] * len(cells), dtype=str)
         out[f.name] = _coerce(f, col, problems, warnings).reset_index(drop=True)
     typed = pd.DataFrame(out, columns=spec.columns)
+    _full_days(typed, date_only, warnings)
     _check_sessions(typed, problems)
-    _check_references(typed, known_ids or {}, rejected_ids or {}, problems)
+    external = _check_references(
+        typed, known_ids or {}, rejected_ids or {}, problems, outside_catalog=outside_catalog
+    )
     _check_unique(typed, spec, problems)
     keep = np.ones(len(typed), bool)
     keep[list(problems.bad)] = False
-    frame = typed.loc[keep].reset_index(drop=True)
+    outside = np.zeros(len(typed), bool)
+    outside[external] = True
+    outside &= keep
+    frame = typed.loc[keep & ~outside].reset_index(drop=True)
     rejects, cleared = problems.frames()
     load = TableLoad(
         spec.name,
@@ -262,16 +484,54 @@ def validate_frame(
         cleared=cleared,
         sheet=table.sheet if table is not None else None,
         rejected_ids=_rejected_keys(spec, cells, problems, rejects, set(frame.get(spec.key, []))),
+        skipped=skipped,
+        identity=identity,
+        external=_external_frame(typed, outside, raw, keep_rows),
     )
     logger.info(
-        "%s: %d rows in, %d accepted, %d rejected, %d cells cleared",
+        "%s: %d rows in, %d accepted, %d rejected, %d cells cleared, %d outside the catalog",
         path.name,
         load.rows_in,
         len(frame),
         load.rows_rejected,
         len(cleared),
+        int(outside.sum()),
     )
     return load
+
+
+def _skip_warnings(
+    skipped: dict[str, int], rows: np.ndarray, kinds: np.ndarray, dup: np.ndarray, out: list[str]
+) -> None:
+    if skipped["blank"]:
+        out.append(f"跳过 {skipped['blank']} 行空行")
+    for kind, label in (("total", "合计行"), ("note", "注释/说明行")):
+        where = rows[kinds == kind]
+        if len(where):
+            out.append(
+                f"跳过 {len(where)} 行{label}（第 {'、'.join(map(str, where[:5]))} 行），不计入数据"
+            )
+    if dup.any():
+        out.append(
+            f"删除 {int(dup.sum())} 行完全重复的记录（与前面某行逐格相同；首个在第 "
+            f"{rows[np.flatnonzero(dup)[0]]} 行）"
+        )
+
+
+def _external_frame(
+    typed: pd.DataFrame, outside: np.ndarray, raw: pd.DataFrame, keep_rows: np.ndarray
+) -> pd.DataFrame:
+    """Records of courses outside the catalog: the contract columns plus the file's 课程名称."""
+    part = typed.loc[outside].reset_index(drop=True)
+    if C.TITLE in part:
+        return part
+    titles = [c for c in raw.columns if rio.normalize_header(c) in EXTERNAL_TITLE_HEADERS]
+    if titles:
+        col = raw[titles[0]].reset_index(drop=True).loc[keep_rows].reset_index(drop=True)
+        part.insert(2, C.TITLE, col.loc[outside].astype(str).str.strip().to_numpy())
+    else:
+        part.insert(2, C.TITLE, [""] * len(part))
+    return part
 
 
 def _rejected_keys(
@@ -310,7 +570,12 @@ def _check_references(
     known_ids: dict[str, set[str]],
     rejected: Mapping[str, Mapping[str, str]],
     problems: Problems,
-) -> None:
+    *,
+    outside_catalog: bool = False,
+) -> list[int]:
+    """Reject rows naming an unknown id; with ``outside_catalog``, rows naming a course the
+    catalog neither holds nor rejected are returned instead (records of platform courses)."""
+    external: list[int] = []
     for column, ids in known_ids.items():
         if column not in typed:
             continue
@@ -321,10 +586,14 @@ def _check_references(
         for i in np.flatnonzero(unknown.to_numpy()):
             v = values.iloc[i]
             why = rejected.get(column, {}).get(v)
-            reason = f"{problems.header(column)} {rio.show(v)} 不在{label}中" + (
+            if outside_catalog and column == C.COURSE_ID and not why:
+                external.append(int(i))
+                continue
+            reason = f"{problems.header(column)} {problems.show(v)} 不在{label}中" + (
                 f"（该行在加载时被拒收：{why}）" if why else ""
             )
             problems.reject(int(i), column, reason, "unknown_id")
+    return external
 
 
 def _check_unique(typed: pd.DataFrame, spec: TableSpec, problems: Problems) -> None:
@@ -337,7 +606,9 @@ def _check_unique(typed: pd.DataFrame, spec: TableSpec, problems: Problems) -> N
                 continue
             if v in first:
                 row = problems.rows[first[v]]
-                reason = f"重复的{problems.header(f.name)} {rio.show(v)}（首次出现在第 {row} 行）"
+                reason = (
+                    f"重复的{problems.header(f.name)} {problems.show(v)}（首次出现在第 {row} 行）"
+                )
                 problems.reject(i, f.name, reason, "duplicate")
             else:
                 first[v] = i
@@ -351,6 +622,9 @@ def load_table(
     rejected_ids: Mapping[str, Mapping[str, str]] | None = None,
     sheet: str | None = None,
     max_rows: int = MAX_SHEET_ROWS,
+    id_secret: bytes | str | None = None,
+    id_aliases: Mapping[str, str] | None = None,
+    outside_catalog: bool = False,
 ) -> TableLoad:
     """Read and validate one table file; see the module docstring for the rules."""
     table = read_table(path, spec, sheet=sheet, max_rows=max_rows)
@@ -362,6 +636,9 @@ def load_table(
             known_ids=known_ids,
             rejected_ids=rejected_ids,
             table=table,
+            id_secret=id_secret,
+            id_aliases=id_aliases,
+            outside_catalog=outside_catalog,
         )
     except (ValueError, TypeError, OverflowError) as exc:  # a parser gap must still name the file
         raise DataError(f"{path}：无法解析（{type(exc).__name__}: {exc}）", path=path) from exc
@@ -371,7 +648,12 @@ def load_table(
 
 @dataclass
 class Dataset:
-    """The three contract tables, validated, with their load reports."""
+    """The three contract tables, validated, with their load reports.
+
+    ``external``: records of courses outside the catalog (platform 专题网班 …) — the
+    completion columns plus ``title``; they count toward a cadre's hours earned and are never
+    recommended (``completions`` holds only catalog courses).
+    """
 
     courses: pd.DataFrame
     cadres: pd.DataFrame
@@ -379,6 +661,7 @@ class Dataset:
     loads: dict[str, TableLoad]
     warnings: list[str] = field(default_factory=list)
     rejects_dir: str | None = None
+    external: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> pd.DataFrame:
         """One row per table: table, file, rows_in, accepted, rejected, warnings."""
@@ -486,6 +769,7 @@ def load_dataset(
     max_rows: int = MAX_SHEET_ROWS,
     rejects_dir: Path | str | None = None,
     write_rejects: bool = True,
+    id_secret: bytes | str | None = None,
 ) -> Dataset:
     """Load courses, cadres and completions (checked against accepted ids).
 
@@ -495,6 +779,12 @@ def load_dataset(
     ``<name>.rejects.csv`` (UTF-8 with BOM, for Excel) to ``rejects_dir`` (default: the data
     directory, else the table file's folder) when a table has problems, and removes a stale one
     when it has none.
+
+    A roster keyed by 身份证号 gets hashed cadre ids and masked display ids
+    (:mod:`recommender.data.identity`) under ``id_secret`` — default: the deployment's
+    :func:`~recommender.data.identity.identity_secret`, read (or created) only when a table
+    has a 身份证号 column; tests pass :data:`~recommender.data.identity.TEST_ID_SECRET`.
+    Records of courses outside the catalog go to ``Dataset.external``.
     """
     files = {k: Path(v) for k, v in (files or {}).items() if v is not None}
     if directory is None and not all(t in files for t in TABLES):
@@ -502,9 +792,13 @@ def load_dataset(
         raise DataError(f"没有数据目录，也没有指定 {'、'.join(missing)} 文件")
     sheets = sheet if isinstance(sheet, Mapping) else dict.fromkeys(TABLES, sheet)
 
+    secret: list[bytes | str | None] = [id_secret]
+
     def load(spec: TableSpec, **kw) -> TableLoad:
         path = files.get(spec.name) or find_table_file(Path(directory), spec.name)
-        return load_table(path, spec, sheet=sheets.get(spec.name), max_rows=max_rows, **kw)
+        return load_table(
+            path, spec, sheet=sheets.get(spec.name), max_rows=max_rows, id_secret=secret[0], **kw
+        )
 
     courses, cadres = load(COURSES), load(CADRES)
     known = {
@@ -512,7 +806,15 @@ def load_dataset(
         C.COURSE_ID: set(courses.frame[C.COURSE_ID]),
     }
     rejected = {C.CADRE_ID: cadres.rejected_ids, C.COURSE_ID: courses.rejected_ids}
-    completions = load(COMPLETIONS, known_ids=known, rejected_ids=rejected)
+    hashed = cadres.frame[C.ID_HASH]
+    aliases = dict(zip(hashed[hashed != ""], cadres.frame.loc[hashed != "", C.CADRE_ID]))
+    completions = load(
+        COMPLETIONS,
+        known_ids=known,
+        rejected_ids=rejected,
+        id_aliases=aliases,
+        outside_catalog=True,
+    )
     loads = {load.name: load for load in (courses, cadres, completions)}
     if rejects_dir is None and directory is not None:
         rejects_dir = directory
@@ -521,6 +823,7 @@ def load_dataset(
             _write_rejects(t, Path(rejects_dir) if rejects_dir is not None else t.path.parent)
     warnings = [f"{name}: {w}" for name, load in loads.items() for w in load.warnings]
     warnings += _dataset_warnings(courses.frame, cadres.frame)
+    warnings += _cascade_warnings(courses, completions)
     return Dataset(
         courses.frame,
         cadres.frame,
@@ -528,4 +831,33 @@ def load_dataset(
         loads,
         warnings,
         rejects_dir=str(rejects_dir) if write_rejects and rejects_dir is not None else None,
+        external=completions.external,
     )
+
+
+def _cascade_warnings(courses: TableLoad, completions: TableLoad) -> list[str]:
+    """Say it when a rejected course (or cadre) takes its records with it, and how many
+    records of courses outside the catalog were kept apart."""
+    out = []
+    lines = completions.rejects
+    if len(lines):
+        unknown = lines[(lines["rule"] == "unknown_id") & (lines["field"] == C.COURSE_ID)]
+        why = unknown[unknown["reason"].str.contains("该行在加载时被拒收", regex=False)]
+        by_course = why.groupby("value", sort=False)["row"].nunique()
+        for course, n in by_course.head(10).items():
+            reason = courses.rejected_ids.get(str(course), "")
+            out.append(
+                f"completions: 课程 {course!r} 在课程表中被拒收（{reason}），"
+                f"其 {n} 条学习记录随之拒收；修正该课程后重新导入即可恢复"
+            )
+        if len(by_course) > 10:
+            out.append(f"completions: 另有 {len(by_course) - 10} 门被拒收课程的学习记录随之拒收")
+    ext = completions.external
+    if len(ext):
+        n_courses = ext[C.COURSE_ID].nunique()
+        example = ext[C.TITLE].iloc[0] or ext[C.COURSE_ID].iloc[0]
+        out.append(
+            f"completions: {len(ext)} 条记录的课程（{n_courses} 门，如 {example}）"
+            "不在课程目录中：计为目录外学时（计入已获学时，不参与推荐）"
+        )
+    return out

@@ -32,6 +32,15 @@ RULE_LABELS = {
     "duplicate": "编号重复",
     "unknown_id": "编号不存在",
     "ragged_row": "字段数多于表头",
+    "bad_id_card": "身份证号无效",
+    "id_mangled_by_excel": "身份证号被 Excel 转成数字",
+    "unscheduled": "开课时间未定",
+}
+SKIP_LABELS = {
+    "blank": "空行",
+    "total_lines": "合计行",
+    "note_lines": "注释/说明行",
+    "duplicates": "完全重复的行",
 }
 WHOLE_ROW = "(整行)"
 
@@ -49,9 +58,15 @@ class Problems:
         self.file, self.rows, self.cells, self.headers = file, rows, cells, headers
         self.lines: list[tuple] = []
         self.bad: set[int] = set()
+        #: keyed hash of a 身份证号 → its masked form: messages show the mask, never the hash
+        self.masks: dict[str, str] = {}
 
     def header(self, field: str) -> str:
         return self.headers.get(field, field) if field else WHOLE_ROW
+
+    def show(self, value: object) -> str:
+        """A value for a reason: quoted, shortened, a hashed 身份证号 shown masked."""
+        return repr(clip(str(self.masks.get(value, value))))  # type: ignore[call-overload]
 
     def reject(self, i: int, field: str, reason: str, rule: str, value: str | None = None) -> None:
         """The row at position ``i`` is left out."""
@@ -65,6 +80,7 @@ class Problems:
     def _line(self, i: int, field: str, reason: str, rule: str, action: str, value) -> None:
         if value is None:
             value = self.cells[field].iloc[i] if field in self.cells else ""
+            value = self.masks.get(value, value)
         row = int(self.rows[i])
         self.lines.append(
             (self.file, row, self.header(field), clip(value), reason, rule, action, field)
@@ -125,6 +141,13 @@ def format_load_report(tables: list[dict], *, rejects_dir: str | None = None) ->
             f"{label} {where}：读入 {t['rows_in']} 行，接受 {t['accepted']} 行，"
             f"拒收 {t['rejected']} 行，清空 {t['cleared_cells']} 格"
         )
+        if skipped := t.get("skipped"):
+            parts = "、".join(f"{SKIP_LABELS.get(k, k)} {v} 行" for k, v in skipped.items())
+            out.append(f"  另跳过（不计入读入行数）：{parts}")
+        if t.get("external"):
+            out.append(
+                f"  目录外课程的记录 {t['external']} 行（如平台专题网班）：计入已获学时，不参与推荐"
+            )
         for r in t["reasons"]:
             count = f"{r['rows']} 行" if r["action"] == ROW_REJECTED else f"{r['lines']} 格"
             rule = RULE_LABELS.get(r["rule"], r["rule"])

@@ -76,8 +76,12 @@ class TrainingRules:
         Band → {centralised, online} 学时 a year (乡科级 90 + 50); bands without one have none.
     format_classes
         centralised / online → the course formats that count towards that part.
+    half_day_hours, day_hours, minutes_per_hour
+        学时 of a course written 半天 / 一天 (两天 = 2 days, 一周 = 5 days) and the minutes of one
+        学时 (a course written 90分钟), from ``[hours]``.
     weekly_hours_budget, windows, day_start_hour, evening_start_hour
-        Menu defaults and the window boundaries.
+        Menu defaults and the window boundaries; a session given as a date only runs from
+        ``day_start_hour`` to ``evening_start_hour`` that day.
     solver
         Objective weights of the menu optimiser.
     """
@@ -97,6 +101,9 @@ class TrainingRules:
         default_factory=lambda: MappingProxyType(_FORMAT_CLASSES)
     )
     weekly_hours_budget: float = 4.0
+    half_day_hours: float = 3.0
+    day_hours: float = 6.0
+    minutes_per_hour: float = 45.0
     windows: tuple[str, ...] = WINDOWS
     day_start_hour: float = 8.0
     evening_start_hour: float = 18.0
@@ -221,8 +228,18 @@ def _parse(doc: Mapping[str, Any], path: Path) -> TrainingRules:
     solver = _section(doc, "solver", path)
     if unknown := set(solver) - known:
         raise RulesError(f"{path}: [solver] has unknown keys {sorted(unknown)}")
+    hours = _section(doc, "hours", path)
+    if unknown := set(hours) - {"half_day", "day", "minutes_per_hour"}:
+        raise RulesError(f"{path}: [hours] has unknown keys {sorted(unknown)}")
+    conv = {k: float(hours.get(k, d)) for k, d in (("half_day", 3.0), ("day", 6.0),
+                                                   ("minutes_per_hour", 45.0))}  # fmt: skip
+    if min(conv.values()) <= 0:
+        raise RulesError(f"{path}: [hours] values must be > 0, found {conv}")
     return TrainingRules(
         annual_hours=MappingProxyType(annual),
+        half_day_hours=conv["half_day"],
+        day_hours=conv["day"],
+        minutes_per_hour=conv["minutes_per_hour"],
         default_band=default_band,
         rank_bands=MappingProxyType(bands),
         band_keywords=keywords,

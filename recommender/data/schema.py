@@ -37,6 +37,12 @@ class Columns:
     ACTIVE = "active"
     # cadres
     CADRE_ID = "cadre_id"
+    NAME = "name"
+    GENDER = "gender"
+    ID_MASKED = "id_masked"
+    ID_HASH = "id_hash"
+    #: 身份证号 as read: hashed and masked at load, never kept (see data.identity)
+    ID_CARD = "id_card"
     UNIT = "unit"
     UNIT_LEVEL = "unit_level"
     SYSTEM = "system"
@@ -111,6 +117,8 @@ class Field:
     aliases: tuple[str, ...] = ()
     #: unit words accepted after a number in this column ('2学时', '40人'), stripped on parsing
     units: tuple[str, ...] = ()
+    #: False for a column read only to derive others (身份证号): left out of the loaded frame
+    keep: bool = True
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,12 @@ class TableSpec:
 
     @property
     def columns(self) -> list[str]:
+        """The columns of a loaded frame (fields read only to derive others left out)."""
+        return [f.name for f in self.fields if f.keep]
+
+    @property
+    def read_columns(self) -> list[str]:
+        """Every field a file may hold, including those only read (身份证号)."""
         return [f.name for f in self.fields]
 
     @property
@@ -185,16 +199,27 @@ COURSES = TableSpec(
     ),
 )
 
+#: headers of the academy's own person id (besides 身份证号): read as cadre_id as they are
+CADRE_ID_ALIASES = (
+    "干部编号", "干部ID", "学员编号", "学员ID", "人员编号", "工号", "职工号", "用户名",
+    "学员账号", "用户账号", "登录账号", "登录名", "账号",
+)  # fmt: skip
+#: headers of a 身份证号 column: hashed into cadre_id and masked (data.identity)
+ID_CARD_ALIASES = (
+    "身份证号", "身份证号码", "公民身份号码", "公民身份证号", "身份证", "证件号码", "证件号",
+    "身份证件号码", "id_card_number",
+)  # fmt: skip
+
 CADRES = TableSpec(
     name="cadres",
     key=C.CADRE_ID,
     fields=(
-        Field(
-            C.CADRE_ID,
-            required=True,
-            unique=True,
-            aliases=("干部编号", "干部ID", "学员编号", "学员ID", "人员编号"),
-        ),
+        Field(C.CADRE_ID, required=True, unique=True, aliases=CADRE_ID_ALIASES),
+        Field(C.NAME, default="", aliases=("姓名", "学员姓名", "干部姓名", "名字")),
+        Field(C.GENDER, default="", aliases=("性别",)),
+        Field(C.ID_MASKED, default="", aliases=("身份证号（脱敏）", "身份证号(脱敏)")),
+        Field(C.ID_HASH, default=""),
+        Field(C.ID_CARD, default="", aliases=ID_CARD_ALIASES, keep=False),
         Field(C.UNIT, default="", aliases=("单位", "工作单位", "所在单位")),
         Field(C.UNIT_LEVEL, "enum", values=UNIT_LEVELS, aliases=("单位层级", "层级", "单位级别")),
         Field(C.SYSTEM, default="", aliases=("系统", "所属系统", "条线")),
@@ -204,7 +229,11 @@ CADRES = TableSpec(
         Field(
             C.JOB_TITLE, default="", aliases=("岗位", "岗位名称", "职位名称", "职务", "职务名称")
         ),
-        Field(C.JOB_DESCRIPTION, default="", aliases=("岗位职责", "职位简介", "工作职责")),
+        Field(
+            C.JOB_DESCRIPTION,
+            default="",
+            aliases=("岗位职责", "职位简介", "工作职责", "分管工作", "分管领域", "主要职责"),
+        ),
         Field(C.DECLARED_NEEDS, default="", aliases=("学习需求", "培训需求", "需求调查")),
         Field(
             C.YEARS_IN_POST,
@@ -242,17 +271,21 @@ COMPLETIONS = TableSpec(
     name="completions",
     references={C.CADRE_ID: "cadres", C.COURSE_ID: "courses"},
     fields=(
-        Field(
-            C.CADRE_ID,
-            required=True,
-            aliases=("干部编号", "干部ID", "学员编号", "学员ID", "人员编号"),
-        ),
+        Field(C.CADRE_ID, required=True, aliases=CADRE_ID_ALIASES),
+        Field(C.ID_CARD, default="", aliases=ID_CARD_ALIASES, keep=False),
         Field(C.COURSE_ID, required=True, aliases=("课程编号", "课程ID", "课程代码")),
         Field(
             C.ENROLLED_AT,
             "datetime",
             required=True,
-            aliases=("报名时间", "选课时间", "报名日期", "选课日期", "开始学习时间"),
+            aliases=(
+                "报名时间",
+                "选课时间",
+                "报名日期",
+                "选课日期",
+                "开始学习时间",
+                "学习开始时间",
+            ),
         ),
         Field(C.COMPLETED_AT, "datetime", aliases=("完成时间", "结业时间", "完成日期", "结业日期")),
         Field(
@@ -264,7 +297,7 @@ COMPLETIONS = TableSpec(
             min=0,
             max=500,
             default=0.0,
-            aliases=("获得学时", "已获学时", "获得学分", "认定学时"),
+            aliases=("获得学时", "已获学时", "获得学分", "认定学时", "学时", "学分", "课程学时"),
             units=HOUR_UNITS,
         ),
         Field(

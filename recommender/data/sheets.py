@@ -15,6 +15,7 @@ import re
 import unicodedata
 import zipfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from recommender.data.cells import cell_to_str
@@ -133,34 +134,171 @@ def _check_unpacked_size(path: Path, cap: int) -> None:
 
 
 _ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+_ROW_NUM = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row\s[^>]*?\br=\"(\d+)\"")
+_WIDE_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\br=\"([A-Z]{2,})\d+\"")
+_DIMENSION = re.compile(
+    rb"<(?:[A-Za-z_][\w.-]*:)?dimension\s[^>]*?ref=\"([A-Z]*)(\d*):?([A-Z]*)(\d*)\""
+)
+_MERGE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?mergeCell\s[^>]*?ref=\"([A-Z]+)(\d+):([A-Z]+)(\d+)\"")
+#: columns of one sheet at most (Excel allows 16,384; an office table has a few dozen)
+MAX_SHEET_COLUMNS = 1_000
+#: Excel's own limit of characters in one cell; a longer cell was not written by Excel
+EXCEL_CELL_CHARS = 32_767
+#: bytes of text between two XML tags at most: a full cell in UTF-8 with escapes, and slack
+MAX_CELL_BYTES = EXCEL_CELL_CHARS * 6 + 4096
+#: merged ranges of one sheet at most
+MAX_MERGES = 100_000
 
 
-def _count_rows(path: Path, part: str, stop: int) -> int:
-    """Row elements in a sheet's XML, counted on the compressed stream without parsing it
-    (a second or two for hundreds of MB); stops counting past ``stop``."""
-    count, tail = 0, b""
-    with zipfile.ZipFile(path) as zf, zf.open(part) as fh:
+def column_number(letters: str) -> int:
+    """'A' → 1, 'Z' → 26, 'AA' → 27, 'XFD' → 16384."""
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+@dataclass
+class SheetScan:
+    """What a worksheet part holds, read from its bytes before any parser sees it."""
+
+    rows: int = 0  # <row> elements
+    last_row: int = 0  # the largest r= of a row
+    last_column: int = 0  # the largest column of a cell with two or more letters (else 0)
+    dimension: tuple[int, int] | None = None  # (rows, columns) the sheet declares
+    merges: list[tuple[int, int, int, int]] = field(default_factory=list)  # r1, c1, r2, c2
+
+
+class _RunLength:
+    """Longest run of bytes without a '<' (a cell's text) over a stream of chunks."""
+
+    def __init__(self, path: Path, where: str) -> None:
+        self.run = self.longest = 0
+        self.path, self.where = path, where
+
+    def feed(self, chunk: bytes) -> None:
+        import numpy as np
+
+        arr = np.frombuffer(chunk, np.uint8)
+        pos = np.flatnonzero(arr == 60)
+        if len(pos) == 0:
+            self.run += len(chunk)
+            self.longest = max(self.longest, self.run)
+        else:
+            self.longest = max(self.longest, self.run + int(pos[0]))
+            if len(pos) > 1:
+                self.longest = max(self.longest, int(np.diff(pos).max()) - 1)
+            self.run = len(chunk) - int(pos[-1]) - 1
+        if self.longest > MAX_CELL_BYTES:
+            raise UnreadableFileError(
+                f"{self.path}：{self.where}中有单元格文本超过 Excel 的上限 "
+                f"{EXCEL_CELL_CHARS:,} 个字符（约 {_size(self.longest)}），已拒绝读取；"
+                "这样的文件不是 Excel 写出的，请检查来源",
+                path=self.path,
+            )
+
+
+def _scan_part(path: Path, zf: zipfile.ZipFile, part: str, where: str, stop: int) -> SheetScan:
+    """Rows, row numbers, wide cells, the declared dimension and merged ranges of a sheet,
+    on the decompressed stream without parsing it; cell text longer than Excel allows raises.
+    Stops counting rows past ``stop``."""
+    scan, tail, lengths = SheetScan(), b"", _RunLength(path, where)
+    with zf.open(part) as fh:
         while chunk := fh.read(1 << 22):
+            lengths.feed(chunk)
             data = tail + chunk
-            cut = data.rfind(b"<")  # a tag split across chunks is counted with the next one
+            cut = data.rfind(b"<")  # a tag split across chunks is read with the next one
             cut = len(data) if cut < 0 else cut
-            count += len(_ROW_TAG.findall(data, 0, cut))
-            if count > stop:
-                break
+            _scan_text(scan, data[:cut])
+            if scan.rows > stop or scan.last_row > stop:
+                return scan
             tail = data[cut:]
-    return count + len(_ROW_TAG.findall(tail))
+    _scan_text(scan, tail)
+    return scan
 
 
-def _check_row_counts(path: Path, max_rows: int) -> None:
-    """Refuse a workbook with a sheet over the row cap before openpyxl touches it (openpyxl
-    parses a whole sheet just to size it when the sheet has no dimension tag)."""
+def _scan_text(scan: SheetScan, data: bytes) -> None:
+    scan.rows += len(_ROW_TAG.findall(data))
+    numbers = _ROW_NUM.findall(data)
+    if numbers:
+        scan.last_row = max(scan.last_row, max(int(n) for n in numbers))
+    wide = set(_WIDE_CELL.findall(data))
+    if wide:
+        scan.last_column = max(scan.last_column, max(column_number(w.decode()) for w in wide))
+    if scan.dimension is None and (m := _DIMENSION.search(data)):
+        c1, r1, c2, r2 = (g.decode() for g in m.groups())
+        rows, cols = int(r2 or r1 or 1), column_number(c2 or c1 or "A")
+        scan.dimension = (rows, cols)
+    if len(scan.merges) <= MAX_MERGES:
+        for c1, r1, c2, r2 in _MERGE.findall(data):
+            scan.merges.append(
+                (int(r1), column_number(c1.decode()), int(r2), column_number(c2.decode()))
+            )
+
+
+def _bounds_error(path: Path, sheet: str, what: str) -> UnreadableFileError:
+    return UnreadableFileError(
+        f"{path}：工作表“{sheet}”{what}，已拒绝读取；"
+        "请在 Excel 中删除多余的行列后另存，或另存为 CSV/Parquet 后再导入",
+        path=path,
+    )
+
+
+def check_bounds(path: Path, max_rows: int) -> dict[str, SheetScan]:
+    """Refuse a workbook before openpyxl touches it when a sheet declares or holds more rows
+    or columns than the caps, or a cell longer than Excel allows (a 2 KB file can declare
+    A1:XFD1048576 and cost hours to read). Returns sheet name → its scan."""
     stop = max_rows + HEADER_SCAN_ROWS + 1
+    out = {}
     with zipfile.ZipFile(path) as zf:
         parts = [n for n in zf.namelist() if re.fullmatch(r"xl/worksheets/[^/]+\.xml", n)]
         names = _sheet_names(zf)
-    for part in parts:
-        if _count_rows(path, part, stop) > stop:
-            raise _cap_error(path, names.get(part, part.rsplit("/", 1)[-1]), max_rows)
+        if "xl/sharedStrings.xml" in zf.namelist():
+            lengths = _RunLength(path, "共享字符串")
+            with zf.open("xl/sharedStrings.xml") as fh:
+                while chunk := fh.read(1 << 22):
+                    lengths.feed(chunk)
+        for part in parts:
+            sheet = names.get(part, part.rsplit("/", 1)[-1])
+            scan = _scan_part(path, zf, part, f"工作表“{sheet}”", stop)
+            if scan.rows > stop or scan.last_row > stop:
+                raise _cap_error(path, sheet, max_rows)
+            if scan.dimension and scan.dimension[0] > stop:
+                raise _bounds_error(
+                    path, sheet, f"声明的范围有 {scan.dimension[0]:,} 行，超过上限 {max_rows:,} 行"
+                )
+            columns = max(scan.last_column, scan.dimension[1] if scan.dimension else 0)
+            if columns > MAX_SHEET_COLUMNS:
+                raise _bounds_error(
+                    path, sheet, f"有 {columns:,} 列，超过上限 {MAX_SHEET_COLUMNS:,} 列"
+                )
+            if len(scan.merges) > MAX_MERGES:
+                raise _bounds_error(path, sheet, f"合并单元格超过 {MAX_MERGES:,} 处")
+            out[sheet] = scan
+    return out
+
+
+def fill_merged(grid: Grid, merges: list[tuple[int, int, int, int]]) -> int:
+    """Fill every cell of a merged range with its top-left value (a vertically merged 课程类别
+    means the category of every row beside it), within the rows and columns read. Returns the
+    number of cells filled."""
+    filled = 0
+    for r1, c1, r2, c2 in merges:
+        if r1 > len(grid) or (r1, c1) == (r2, c2):
+            continue
+        top = grid[r1 - 1]
+        value = top[c1 - 1] if c1 - 1 < len(top) else ""
+        if not value:
+            continue
+        for r in range(r1, min(r2, len(grid)) + 1):
+            row = grid[r - 1]
+            if not row and r > r1:  # a blank row inside a merge: the merge covers it
+                row.extend([""] * c2)
+            for c in range(c1, min(c2, max(len(row), c1)) + 1):
+                if c - 1 < len(row) and not row[c - 1]:
+                    row[c - 1] = value
+                    filled += 1
+    return filled
 
 
 def _sheet_names(zf: zipfile.ZipFile) -> dict[str, str]:
@@ -180,6 +318,11 @@ def _sheet_names(zf: zipfile.ZipFile) -> dict[str, str]:
             target = targets[rid].lstrip("/")
             out[target if target.startswith("xl/") else f"xl/{target}"] = sheet.get("name", "")
     return out
+
+
+def _check_row_counts(path: Path, max_rows: int) -> None:
+    """Refuse a workbook with a sheet over the row cap (kept for callers; see check_bounds)."""
+    check_bounds(path, max_rows)
 
 
 def _collect(path: Path, sheet: str, rows, max_rows: int) -> Grid:
@@ -217,7 +360,7 @@ def read_xlsx(
 
     _check_unpacked_size(path, max_bytes)
     try:
-        _check_row_counts(path, max_rows)
+        scans = check_bounds(path, max_rows)
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except DataError:
         raise
@@ -233,7 +376,13 @@ def read_xlsx(
             return [[cell_to_str(v) for v in r] for r in rows]
 
         name, warnings = pick_sheet(path, book.sheetnames, head, spec, sheet)
-        grid = _collect(path, name, book[name].iter_rows(values_only=True), max_rows)
+        scan = scans.get(name, SheetScan())
+        columns = max(scan.last_column, scan.dimension[1] if scan.dimension else 0, 26)
+        last = max(scan.last_row, scan.rows, scan.dimension[0] if scan.dimension else 0)
+        rows = book[name].iter_rows(max_row=last or None, max_col=columns, values_only=True)
+        grid = _collect(path, name, rows, max_rows)
+        if n := fill_merged(grid, scan.merges):
+            warnings.append(f"工作表“{name}”有合并单元格，已按合并区域的首格值填充 {n} 格")
     except DataError:
         raise
     except Exception as exc:  # a damaged part raises XML, zlib, zip or openpyxl errors alike

@@ -1,0 +1,120 @@
+"""Rows and cells as training offices write them, read as they mean them.
+
+Used by :mod:`recommender.data.loading` before the typed validation:
+
+- lines that are not records — a 合计 line, a 注：/说明 line under the table — are skipped
+  and counted, not rejected (:func:`line_kinds`);
+- exact duplicate rows (an export run twice and pasted together) are dropped and counted
+  (:func:`exact_duplicates`);
+- C0 control characters (``\\x01`` pasted from another system) are stripped and counted
+  (:data:`CONTROL`);
+- a 授课形式 that names a teaching method (专题讲座, 现场教学, 研讨, 案例教学) means a course
+  taught in person with that method (:func:`methods_in_format`);
+- an 开课时间 given as a date only is a full day in the rules' day hours
+  (:func:`date_only`); one given as a period (2026年下半年, 待定) is "unscheduled"
+  (:func:`is_period`);
+- an empty 单位层级 is read from the unit's name (XX镇人民政府 → 乡镇) (:func:`level_of_unit`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import numpy as np
+import pandas as pd
+
+from recommender.data.cells import ENUM_ALIASES
+from recommender.data.schema import METHODS
+
+#: a 合计 / 总计 / 小计 line
+TOTAL_LINE = re.compile(r"\s*(合\s*计|总\s*计|小\s*计|共\s*计)")
+#: a note under (or above) the table: 注：…, 说明：…, 填表人：…
+NOTE_LINE = re.compile(
+    r"\s*((注|备注|附注|说明|填表说明|备考)\s*[:：\d.、]|(填表人|制表人|审核人|制表日期|填报日期)\s*[:：])"
+)
+#: C0 control characters other than tab, line feed and carriage return (and DEL)
+CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_DATE_ONLY = re.compile(
+    r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*(00:00(:00)?)?\s*"
+)
+_PERIOD = re.compile(
+    r"(上半年|下半年|年底|年初|年中|季度|[春夏秋冬]季|上旬|中旬|下旬|待定|另行通知|另定|择期|"
+    r"全年|常年|随时|滚动|^\d{4}\s*年\s*\d{1,2}\s*月(份)?$|^\d{4}\s*年$|^\d{4}-\d{1,2}$)"
+)
+_UNIT_LEVELS = (
+    ("village", re.compile(r"(村民委员会|居民委员会|村委会|居委会|村党支部|社区)$|村$")),
+    ("township", re.compile(r"(镇|乡|街道)(人民政府|党委|政府|办事处)|(镇|乡|街道办事处)$")),
+    ("county", re.compile(r"^(县|区|旗)|(县|区)(委|政府|人民政府)|县直")),
+    ("city", re.compile(r"^(市|州|盟)|(市|州)(委|政府|人民政府)")),
+    ("province", re.compile(r"^省|省(委|政府|人民政府)")),
+)
+
+
+def line_kinds(raw: pd.DataFrame) -> np.ndarray:
+    """'total', 'note' or '' per row, from the row's first non-empty cell."""
+    out = np.full(len(raw), "", dtype=object)
+    if raw.empty:
+        return out
+    first = raw.replace("", np.nan).bfill(axis=1).iloc[:, 0].fillna("").astype(str)
+    first = first.map(lambda s: unicodedata.normalize("NFKC", s))
+    out[first.str.match(TOTAL_LINE.pattern).to_numpy(bool)] = "total"
+    out[first.str.match(NOTE_LINE.pattern).to_numpy(bool)] = "note"
+    return out
+
+
+def exact_duplicates(raw: pd.DataFrame) -> np.ndarray:
+    """True for each row equal, cell for cell, to an earlier row (the first stays)."""
+    if len(raw) < 2 or raw.shape[1] == 0:
+        return np.zeros(len(raw), bool)
+    hashed = pd.util.hash_pandas_object(raw, index=False)
+    candidates = hashed.duplicated(keep=False).to_numpy()
+    out = np.zeros(len(raw), bool)
+    if candidates.any():  # hashes can collide: confirm on the cells themselves
+        out[candidates] = raw.loc[candidates].duplicated(keep="first").to_numpy()
+    return out
+
+
+def strip_controls(col: pd.Series) -> tuple[pd.Series, int]:
+    """The column without C0 control characters, and how many were removed."""
+    has = col.str.contains(CONTROL, regex=True)
+    if not has.any():
+        return col, 0
+    count = int(col[has].str.count(CONTROL).sum())
+    return col.str.replace(CONTROL, "", regex=True), count
+
+
+def methods_in_format(formats: pd.Series, methods: pd.Series) -> tuple[pd.Series, pd.Series, int]:
+    """授课形式 cells that name a teaching method: format 面授, method that one (an existing
+    method cell wins). Returns the two columns and how many cells were read this way."""
+    key = formats.map(lambda s: unicodedata.normalize("NFKC", s).strip())
+    method = key.map(lambda k: ENUM_ALIASES.get(k, k))
+    hit = method.isin(METHODS).to_numpy() & (key != "").to_numpy()
+    if not hit.any():
+        return formats, methods, 0
+    formats, methods = formats.copy(), methods.copy()
+    formats[hit] = "面授"
+    fill = hit & (methods == "").to_numpy()
+    methods[fill] = method[fill]
+    return formats, methods, int(hit.sum())
+
+
+def date_only(col: pd.Series) -> np.ndarray:
+    """True where a datetime cell gives a date with no time of day (or 00:00)."""
+    text = col.map(lambda s: unicodedata.normalize("NFKC", s))
+    return text.str.fullmatch(_DATE_ONLY.pattern).fillna(False).to_numpy(bool)
+
+
+def is_period(text: str) -> bool:
+    """'2026年下半年', '待定', '2027年3月' …: a time that is not a date."""
+    t = unicodedata.normalize("NFKC", text).strip()
+    return bool(t) and bool(_PERIOD.search(t))
+
+
+def level_of_unit(unit: str) -> str:
+    """The unit level a unit's name says (乡镇 for 城关镇人民政府), or ''."""
+    t = unicodedata.normalize("NFKC", unit).strip()
+    for level, pattern in _UNIT_LEVELS:
+        if pattern.search(t):
+            return level
+    return ""
