@@ -140,7 +140,3 @@ class Settings(BaseSettings):
             "clock_skew": timedelta(seconds=self.events_clock_skew_seconds),
             "pool_size": self.events_pool_size,
         }
-
-    @property
-    def admin_enabled(self) -> bool:
-        return self.api_key is not None

@@ -16,7 +16,7 @@ from service import examples
 from service.auth import Authenticator, token_of
 from service.config import Settings
 from service.errors import ServiceError, invalid
-from service.holder import Loaded, ModelHolder
+from service.holder import Loaded
 from service.schemas import canonical_enum
 
 log = logging.getLogger(__name__)
@@ -24,10 +24,6 @@ log = logging.getLogger(__name__)
 
 async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
-
-
-async def get_holder(request: Request) -> ModelHolder:
-    return request.app.state.holder
 
 
 async def get_loaded(request: Request) -> Loaded:
@@ -132,7 +128,6 @@ def require_scope(scope: str):
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 ModelDep = Annotated[Loaded, Depends(get_loaded)]
 StoreDep = Annotated[BaseEventStore, Depends(get_store)]
 AdminDep = Depends(require_scope("admin"))

@@ -237,14 +237,6 @@ def read_raw(path: Path | str, spec: TableSpec | None = None) -> pd.DataFrame:
     return read_table(path, spec).frame
 
 
-def read_raw_with_warnings(
-    path: Path | str, spec: TableSpec | None = None
-) -> tuple[pd.DataFrame, list[str]]:
-    """:func:`read_raw` plus warnings about duplicated header columns."""
-    table = read_table(path, spec)
-    return table.frame, table.warnings
-
-
 def read_table(
     path: Path | str,
     spec: TableSpec | None = None,

@@ -23,7 +23,6 @@ from typing import Any
 from recommender.data.cells import VALUE_LABELS
 from recommender.data.schema import FORMATS, WINDOWS
 
-BANDS = ("乡科级", "县处级", "厅局级")
 #: environment variable naming the rules file when no path is given
 RULES_ENV = "XUANXUE_RULES"
 #: the two parts of an annual target that has a centralised/online split

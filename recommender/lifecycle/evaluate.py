@@ -1,6 +1,6 @@
 """Offline evaluation: one split, every model and baseline scored in the same run.
 
-Protocol (DESIGN.md): a temporal split (last ``fraction`` of enrolments by time is the
+Protocol (README.md): a temporal split (last ``fraction`` of enrolments by time is the
 test set) or leave-last / random per-cadre splits; relevant items are the test
 courses a cadre had not taken in training; slices are all cadres, cold cadres
 (no training history) and cold courses (no training completions, i.e. published

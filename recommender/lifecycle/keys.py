@@ -56,9 +56,6 @@ class ApiKey:
         """A short public handle (first hex digits of the hash) for listings and logs."""
         return self.sha256[:8]
 
-    def grants(self, scope: str) -> bool:
-        return self.active and scopes_grant(self.scopes, scope)
-
 
 def scopes_grant(scopes: Iterable[str], needed: str) -> bool:
     """True when ``scopes`` include ``needed`` or a stronger scope (admin ⊇ write ⊇ read)."""

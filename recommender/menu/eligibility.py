@@ -24,20 +24,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from recommender.data.rules import TrainingRules
     from recommender.menu.solver import Selector
 
-#: why a course cannot be planned, checked in this order ('' = eligible)
-REASONS = (
-    "invalid",
-    "inactive",
-    "completed",
-    "audience",
-    "no_session",
-    "year",
-    "windows",
-    "capacity",
-    "weekly_budget",
-    "prerequisites",
-)
-
 
 def build_catalog(
     courses: pd.DataFrame | Catalog,

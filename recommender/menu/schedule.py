@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import numpy as np
-import pandas as pd
 
 from recommender.data.schema import WINDOWS
 
@@ -54,18 +53,9 @@ class Calendar:
         last = (self.end - timedelta(microseconds=1)).date()
         return (last - self.first_monday).days // 7 + 1
 
-    def week_of(self, when: datetime | pd.Timestamp) -> int:
-        """Bucket index of a moment (may fall outside 0 … n_weeks-1)."""
-        return (pd.Timestamp(when).date() - self.first_monday).days // 7
-
     def week_start(self, week: int) -> date:
         """First plannable day of a bucket (the start date for the first one)."""
         return max(self.first_monday + timedelta(weeks=week), self.start.date())
-
-    def week_end(self, week: int) -> date:
-        """Last day of a bucket (31 December for the last one)."""
-        last = (self.end - timedelta(microseconds=1)).date()
-        return min(self.first_monday + timedelta(weeks=week, days=6), last)
 
 
 def overlap_cliques(starts: np.ndarray, ends: np.ndarray) -> list[list[int]]:
@@ -112,9 +102,6 @@ class Layout:
     weeks: dict[int, dict[int, float]] = field(default_factory=dict)
     failed: set[int] = field(default_factory=set)
     load: np.ndarray = field(default_factory=lambda: np.zeros(0))
-
-    def first_week(self, key: int) -> int:
-        return min(self.weeks[key])
 
     def last_week(self, key: int) -> int:
         return max(self.weeks[key])
