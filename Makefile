@@ -44,6 +44,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check recommender service samplegen tests benchmarks
 	$(VENV)/bin/ruff format --check recommender service samplegen tests benchmarks
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/vulture recommender service samplegen --min-confidence 80
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format recommender service samplegen tests benchmarks
