@@ -1,5 +1,8 @@
 """The catalog, parsed once: list cells, session times and windows, audiences.
 
+Audiences (适用对象) are read through the packaged taxonomy ``resources/audience.toml``:
+wording it does not know admits everyone, never no one (and ``validate`` warns about it).
+
 :class:`Catalog` holds the per-course arrays that recommendation filters (who may take a
 course, is its session still open) and menus (hours, sessions, prerequisites, capacity) both
 need, so a catalog of thousands of courses is parsed once per model, not per request.
@@ -7,10 +10,17 @@ need, so a catalog of thousands of courses is parsed once per model, not per req
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Sequence
+import tomllib
+import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -59,43 +69,176 @@ _LEVEL_WORDS = {
     "township": ("乡镇", "乡", "镇", "街道", "township"),
     "village": ("村", "社区", "village"),
 }
-_ALL = ("全体", "全体干部", "所有干部", "all")
+AUDIENCE_ENV = "XUANXUE_AUDIENCE"
+_ALTERNATIVES = re.compile("[" + re.escape(LIST_SEPARATORS) + "和及与或]")
+_NO_LIMIT = re.compile(r"(乡科级|县处级|厅局级|科级|处级|厅级)(干部)?及?以上(的)?")
+#: one alternative of an audience cell: the tags a cadre must all carry (empty: everyone)
+Rule = frozenset
+
+
+@dataclass(frozen=True)
+class AudienceTaxonomy:
+    """适用对象 wording → tags (``recommender/resources/audience.toml``)."""
+
+    everyone: frozenset[str]
+    words: Mapping[str, tuple[str, ...]]
+    systems: tuple[str, ...]
+    fillers: tuple[str, ...]
+    leader_words: tuple[str, ...]
+    not_leader_words: tuple[str, ...]
+    young_max_age: int = 35
+
+    def resolve(self, cell: object) -> tuple[list[frozenset[str]], list[str]]:
+        """(rules, unknown wording) of an audience cell; an unknown alternative admits
+        everyone, so it becomes the empty rule."""
+        text = unicodedata.normalize("NFKC", str(cell or "")).strip()
+        if not text:
+            return [Rule()], []
+        rules, unknown = [], []
+        text = _NO_LIMIT.sub("", text) or "全体"
+        for part in _ALTERNATIVES.split(text):
+            part = part.strip()
+            if not part:
+                continue
+            rule = self._rule(part)
+            if rule is None:
+                unknown.append(part)
+                rule = Rule()
+            rules.append(rule)
+        return rules or [Rule()], unknown
+
+    def _rule(self, part: str) -> frozenset[str] | None:
+        if part in self.everyone:
+            return Rule()
+        if part in self.words:
+            return Rule(self.words[part])
+        if part in self.systems:
+            return Rule({f"system:{part}"})
+        tags: set[str] = set()
+        rest = part
+        keys = sorted([*self.words, *self.systems], key=len, reverse=True)
+        for key in keys:
+            if key in rest:
+                tags.update(self.words.get(key, (f"system:{key}",)))
+                rest = rest.replace(key, " ")
+        for filler in sorted(self.fillers, key=len, reverse=True):
+            rest = rest.replace(filler, " ")
+        if rest.strip() or not tags:
+            return Rule() if not rest.strip() else None
+        return Rule(tags)
+
+
+def _norm(word: object) -> str:
+    return unicodedata.normalize("NFKC", str(word)).strip()
+
+
+@lru_cache(maxsize=4)
+def _load_taxonomy(path: str) -> AudienceTaxonomy:
+    with open(path, "rb") as fh:
+        doc = tomllib.load(fh)
+    words = {_norm(k): tuple(str(t) for t in v) for k, v in doc.get("words", {}).items()}
+    return AudienceTaxonomy(
+        everyone=frozenset(_norm(w) for w in doc.get("everyone", ())),
+        words=MappingProxyType(words),
+        systems=tuple(_norm(w) for w in doc.get("systems", {}).get("words", ())),
+        fillers=tuple(_norm(w) for w in doc.get("fillers", ())),
+        leader_words=tuple(_norm(w) for w in doc.get("leader_words", ())),
+        not_leader_words=tuple(_norm(w) for w in doc.get("not_leader_words", ())),
+        young_max_age=int(doc.get("young_max_age", 35)),
+    )
+
+
+def audience_taxonomy(path: str | Path | None = None) -> AudienceTaxonomy:
+    """The 适用对象 taxonomy: ``path``, else ``$XUANXUE_AUDIENCE``, else the packaged one."""
+    chosen = path or os.environ.get(AUDIENCE_ENV) or ""
+    if not chosen:
+        chosen = str(resources.files("recommender") / "resources" / "audience.toml")
+    return _load_taxonomy(str(Path(chosen).resolve()))
+
+
+def resolve_audience(cell: object) -> tuple[list[frozenset[str]], list[str]]:
+    """(rules, unknown wording) of one 适用对象 cell under the packaged taxonomy."""
+    return audience_taxonomy().resolve(cell)
+
+
+def is_leader(job_title: object, rank: object, band: str = "") -> bool:
+    """职务 names a leading post (局长, 镇长, 书记 …; not 主任科员) or 职级 says 正职/副职, or
+    the rank band is 县处级 and above."""
+    tax = audience_taxonomy()
+    title = _norm(job_title or "")
+    for word in tax.not_leader_words:
+        title = title.replace(word, " ")
+    rank_text = _norm(rank or "")
+    return (
+        any(w in title for w in tax.leader_words)
+        or "正职" in rank_text
+        or "副职" in rank_text
+        or band in ("县处级", "厅局级")
+    )
 
 
 def audience_tags(cadre: pd.Series | dict, rank_band: str) -> set[str]:
-    """Words a course audience may use to target this cadre."""
-    tags = {rank_band, str(cadre.get(C.SYSTEM) or "")}
+    """Tags a course audience may use to target this cadre (see ``audience.toml``): the
+    taxonomy's ``level:…``, ``band:…``, ``role:leader``, ``flag:…``, ``gender:female``,
+    ``system:…`` and, for old-style audiences, the bare words themselves."""
+    system = str(cadre.get(C.SYSTEM) or "")
+    tags = {rank_band, system, f"band:{rank_band}"}
     level = str(cadre.get(C.UNIT_LEVEL) or "")
     tags.update(_LEVEL_WORDS.get(level, ()))
-    tags.add(level)
+    tags.update({level, f"level:{level}"} if level else ())
+    if system:
+        tags.add(f"system:{system}")
+    unit = _norm(cadre.get(C.UNIT) or "")
+    if unit:
+        tags.update(f"system:{w}" for w in audience_taxonomy().systems if w in unit)
+    if is_leader(cadre.get(C.JOB_TITLE), cadre.get(C.RANK), rank_band):
+        tags.add("role:leader")
     if cadre.get(C.NEWLY_PROMOTED):
-        tags.update({"新提拔", "新提拔干部"})
+        tags.update({"新提拔", "新提拔干部", "flag:new"})
     if cadre.get(C.YOUNG_CADRE):
-        tags.update({"年轻干部", "优秀年轻干部"})
+        tags.update({"年轻干部", "优秀年轻干部", "flag:young"})
     if cadre.get(C.VILLAGE_OFFICIAL):
-        tags.update({"大学生村官", "选调生", "村官"})
+        tags.update({"大学生村官", "选调生", "村官", "flag:village_official"})
+    if _norm(cadre.get(C.GENDER) or "").lower() in ("女", "female", "f", "女性"):
+        tags.add("gender:female")
     return {t for t in tags if t}
 
 
-def audience_matches(audience: Sequence[str], tags: set[str]) -> bool:
-    """True if a course with this audience list is meant for a cadre with these tags.
+def audience_matches(audience: Sequence[object], tags: set[str]) -> bool:
+    """True if a course with this audience is meant for a cadre with these tags.
 
-    An empty audience, or one naming everybody, matches all cadres.
+    ``audience`` holds resolved rules (frozensets of tags, see
+    :meth:`AudienceTaxonomy.resolve`) or, as before, plain words; an empty audience, a rule
+    with no tags (everyone, or wording the taxonomy does not know) matches all cadres.
     """
-    if not audience or any(a in _ALL for a in audience):
+    if not audience:
         return True
-    return any(a in tags for a in audience)
+    for a in audience:
+        if isinstance(a, frozenset):
+            if a <= tags:
+                return True
+        elif a in _ALL or a in tags:
+            return True
+    return False
+
+
+_ALL = ("全体", "全体干部", "所有干部", "all")
 
 
 class AudienceIndex:
     """Which courses admit a cadre, given the courses' audience cells: the few distinct
-    cells are parsed once and the answer is memoised per set of audience tags."""
+    cells are resolved once through the taxonomy and the answer is memoised per set of
+    audience tags."""
 
     def __init__(self, cells: Sequence[object]) -> None:
         texts = pd.Series(list(cells), dtype=object)
         codes, uniques = pd.factorize(texts.where(texts.notna(), "").astype(str))
         self.codes = np.asarray(codes)
-        self.lists = [split_list(u) for u in uniques]
+        taxonomy = audience_taxonomy()
+        resolved = [taxonomy.resolve(u) for u in uniques]
+        self.lists = [rules for rules, _ in resolved]
+        #: audience wording the taxonomy does not know (read as everyone)
+        self.unknown = sorted({w for _, unknown in resolved for w in unknown})
         self._cache: dict[frozenset, np.ndarray] = {}
 
     def mask(self, tags: set[str]) -> np.ndarray:
@@ -108,6 +251,18 @@ class AudienceIndex:
             if len(self._cache) < 10_000:
                 self._cache[key] = ok
         return ok
+
+
+def unknown_audiences(cells: Sequence[object]) -> dict[str, int]:
+    """适用对象 wording the taxonomy does not know → number of courses using it."""
+    taxonomy = audience_taxonomy()
+    counts: dict[str, int] = {}
+    for cell, n in (
+        pd.Series(list(cells), dtype=object).fillna("").astype(str).value_counts().items()
+    ):
+        for word in taxonomy.resolve(cell)[1]:
+            counts[word] = counts.get(word, 0) + int(n)
+    return counts
 
 
 def _column(df: pd.DataFrame, name: str, default: object) -> pd.Series:

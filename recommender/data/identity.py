@@ -24,6 +24,7 @@ model records its fingerprint (:func:`secret_fingerprint`), never the secret. Te
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import os
@@ -215,6 +216,27 @@ def pseudonymise(
     valid = norm.where(ok, "")
     hashed = hash_id_cards(valid, secret) if secret is not None else valid.map(lambda _: "")
     return hashed.astype(str), masked.astype(str), problems
+
+
+def birth_facts(ids: pd.Series, today: dt.date | None = None) -> tuple[pd.Series, pd.Series]:
+    """(age in whole years, '男'/'女') read from 18-digit 身份证号 cells (-1 / '' when not).
+
+    Only these two facts leave the number (for 年轻干部 and 女干部 audiences)."""
+    today = today or dt.date.today()
+
+    def one(text: str) -> tuple[int, str]:
+        t = normalize_id_card(text)
+        if not _ID18.fullmatch(t):
+            return -1, ""
+        try:
+            born = dt.date(int(t[6:10]), int(t[10:12]), int(t[12:14]))
+        except ValueError:
+            return -1, ""
+        age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+        return age, "女" if int(t[16]) % 2 == 0 else "男"
+
+    facts = ids.map(one)
+    return facts.map(lambda f: f[0]).astype(int), facts.map(lambda f: f[1]).astype(str)
 
 
 def bad_checksums(masked_and_raw: pd.Series) -> int:

@@ -36,8 +36,10 @@ import pandas as pd
 
 from recommender.data import office
 from recommender.data import readers as rio
+from recommender.data.catalog import unknown_audiences
 from recommender.data.identity import (
     bad_checksums,
+    birth_facts,
     identity_secret,
     pseudonymise,
     secret_fingerprint,
@@ -245,6 +247,7 @@ def _identity(
     derived: bool,
     secret: bytes | str | None,
     id_aliases: Mapping[str, str] | None,
+    roster: bool = False,
 ) -> dict | None:
     """身份证号 → keyed hash (cadre_id / id_hash) and masked form; the plain number is
     replaced by its mask in ``cells`` at once, so no later message can show it."""
@@ -256,6 +259,8 @@ def _identity(
     if secret is None:
         secret = identity_secret(create=True)
     hashed, masked, bad = pseudonymise(cells[C.ID_CARD], secret)
+    if roster:
+        _facts_from_id(cells, warnings)
     cells[C.ID_CARD] = masked
     problems.masks.update(zip(hashed[hashed != ""], masked[hashed != ""], strict=True))
     for i, (reason, rule) in bad.items():
@@ -280,6 +285,28 @@ def _identity(
             "请把该列设为“文本”后重新导出"
         )
     return {"source": problems.header(C.ID_CARD), "key_id": secret_fingerprint(secret)}
+
+
+def _facts_from_id(cells: pd.DataFrame, warnings: list[str]) -> None:
+    """性别 and 年轻干部 read from the 身份证号 when the roster has no such column (for the
+    女干部 / 年轻干部 audiences); nothing else of the number is kept."""
+    from recommender.data.catalog import audience_taxonomy
+
+    missing_gender = C.GENDER not in cells or (cells[C.GENDER] == "").all()
+    missing_young = C.YOUNG_CADRE not in cells or (cells[C.YOUNG_CADRE] == "").all()
+    if not (missing_gender or missing_young):
+        return
+    age, gender = birth_facts(cells[C.ID_CARD])
+    if missing_gender:
+        cells[C.GENDER] = gender
+    if missing_young:
+        limit = audience_taxonomy().young_max_age
+        young = (age >= 0) & (age <= limit)
+        cells[C.YOUNG_CADRE] = np.where(young, "是", "")
+        warnings.append(
+            f"没有“年轻干部”列：按身份证号中的出生日期，{int(young.sum())} 名 {limit} 岁及以下"
+            "的干部计为年轻干部"
+        )
 
 
 def _office_sessions(cells: pd.DataFrame, problems: Problems, warnings: list[str]) -> np.ndarray:
@@ -446,7 +473,13 @@ def validate_frame(
         )
     derived = C.CADRE_ID in cells and (cells[C.CADRE_ID] == "").all() and C.ID_CARD in cells
     identity = _identity(
-        cells, problems, warnings, derived=derived, secret=id_secret, id_aliases=id_aliases
+        cells,
+        problems,
+        warnings,
+        derived=derived,
+        secret=id_secret,
+        id_aliases=id_aliases,
+        roster=spec.name == "cadres",
     )
     problems.cells = cells
     date_only = np.zeros(len(cells), bool)
@@ -732,6 +765,13 @@ def _dataset_warnings(courses: pd.DataFrame, cadres: pd.DataFrame) -> list[str]:
             f"cadres: {len(empty_profile)} 名干部画像为空（岗位、岗位职责、学习需求都为空）："
             f"{_ids(empty_profile)}"
         )
+    unknown = unknown_audiences(courses[C.AUDIENCE]) if C.AUDIENCE in courses else {}
+    if unknown:
+        shown = "、".join(f"“{w}”（{n} 门）" for w, n in list(unknown.items())[:10])
+        out.append(
+            f"courses: 适用对象中有 {len(unknown)} 种写法无法识别，按“全体干部”处理：{shown}；"
+            "可在适用对象分类（audience.toml，环境变量 XUANXUE_AUDIENCE）中补充"
+        )
     no_desc = courses.loc[courses[C.DESCRIPTION] == "", C.COURSE_ID]
     if len(no_desc):
         out.append(f"courses: {len(no_desc)} 门课程没有简介：{_ids(no_desc)}")
@@ -807,7 +847,8 @@ def load_dataset(
     }
     rejected = {C.CADRE_ID: cadres.rejected_ids, C.COURSE_ID: courses.rejected_ids}
     hashed = cadres.frame[C.ID_HASH]
-    aliases = dict(zip(hashed[hashed != ""], cadres.frame.loc[hashed != "", C.CADRE_ID]))
+    known_hash = hashed != ""
+    aliases = dict(zip(hashed[known_hash], cadres.frame.loc[known_hash, C.CADRE_ID], strict=True))
     completions = load(
         COMPLETIONS,
         known_ids=known,
