@@ -172,7 +172,7 @@ def tampered_attempts(root: Path, cli: bool) -> pd.DataFrame:
         keys_file=root.parent / "no_keys.json",
         api_key=key,
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://localhost") as client:
         for name in names:
             r = client.post("/v1/admin/reload", headers={"X-API-Key": key}, json={"version": name})
             record(

@@ -60,6 +60,9 @@ PROFILE = {
     "rank": "一级主任科员",
 }
 
+#: the test clients call the server by a loopback name (keyless mode serves only those)
+BASE = "http://localhost"
+
 
 def _endpoints(cadre: str, course: str) -> list[tuple[str, str, dict | None, str]]:
     event = {"cadre_id": cadre, "course_id": course, "enrolled_at": "2025-06-01T09:00:00"}
@@ -103,7 +106,7 @@ def auth_matrix(root: Path, tmp: Path, cadre: str, course: str) -> pd.DataFrame:
     modes = [("keys configured", keyed, "10.1.2.3"), ("no keys, loopback", open_, "127.0.0.1")]
     modes.append(("no keys, other host", open_, "10.1.2.3"))
     for mode, settings, host in modes:
-        with TestClient(create_app(settings), client=(host, 40000)) as c:
+        with TestClient(create_app(settings), base_url=BASE, client=(host, 40000)) as c:
             for method, path, body, scope in _endpoints(cadre, course):
                 counts: Counter = Counter()
                 for holder in HOLDERS:
@@ -141,7 +144,7 @@ def per_cadre(root: Path, tmp: Path, cadres: list[str], courses: list[str], args
     rnd = random.Random(0)
     few, many = cadres[0], cadres[1]
     rows, limits = [], []
-    with TestClient(create_app(settings), client=("10.1.2.3", 40000)) as c:
+    with TestClient(create_app(settings), base_url=BASE, client=("10.1.2.3", 40000)) as c:
         batch = [_event(few, rnd.choice(courses), i, "few") for i in range(10)]
         assert c.post("/v1/completions", json=batch, headers=w).status_code == 200
         post_ms = []
@@ -168,10 +171,10 @@ def per_cadre(root: Path, tmp: Path, cadres: list[str], courses: list[str], args
     cost = []
     # the same event store, keys file absent: reads from loopback need no key
     base = Settings(model_path=root, events_path=settings.events_path, keys_file=tmp / "none.json")
-    with TestClient(create_app(base), client=("127.0.0.1", 40000)) as c:
+    with TestClient(create_app(base), base_url=BASE, client=("127.0.0.1", 40000)) as c:
         url = f"/v1/cadres/{few}/recommendations?k=10"
         cost.append(("loopback, no keys configured", *_timed(c, "GET", url, args.calls).values()))
-    with TestClient(create_app(settings), client=("10.1.2.3", 40000)) as c:
+    with TestClient(create_app(settings), base_url=BASE, client=("10.1.2.3", 40000)) as c:
         cost.append(
             ("X-API-Key (write key)", *_timed(c, "GET", url, args.calls, headers=w).values())
         )

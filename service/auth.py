@@ -93,6 +93,14 @@ class Authenticator:
                 self._names.add(entry)  # e.g. "testclient", the TestClient's host
         self._local: dict[str, bool] = {}
 
+    def has_keys(self) -> bool:
+        """An active key exists in the keys file (reads then need one; a bad file counts as
+        keys, so nothing opens up while it is broken)."""
+        try:
+            return len(self.keys.ring()) > 0
+        except KeyFileError:
+            return True
+
     def identify(self, token: str | None) -> tuple[str, tuple[str, ...]] | None:
         """(key name, scopes) of a valid key, else None. KeyFileError when the file is bad."""
         if not token:

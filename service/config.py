@@ -83,6 +83,41 @@ class Settings(BaseSettings):
         ge=1024,
         description="request line + headers larger than this get 431 (h11 also stops reading)",
     )
+    idle_connections: int = Field(
+        64,
+        ge=0,
+        description="per worker: connections with no request in progress (just opened, "
+        "trickling headers, keep-alive) kept open; past it the longest idle is closed (0 = off)",
+    )
+    max_connections_per_client: int = Field(
+        32,
+        ge=0,
+        description="per worker: connections one client address may hold; past it its own "
+        "oldest idle one is closed (0 = off; trusted proxies are exempt)",
+    )
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("127.0.0.1", "::1"),
+        description="addresses whose X-Forwarded-For/-Proto are believed (the nginx in front; "
+        "'*' = any); comma-separated",
+    )
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Host header values served ('*.example.org' for subdomains, '*' = any); "
+        "empty: loopback names only while no API key exists, any once keys exist; "
+        "comma-separated",
+    )
+    rate_limit: float = Field(
+        200.0,
+        ge=0,
+        description="per worker: sustained requests per second one API key may make; more get "
+        "429 with Retry-After (0 = off). Keyless loopback reads are not limited",
+    )
+    rate_burst: int = Field(
+        400, ge=1, description="requests one key may make at once before rate_limit applies"
+    )
+    session_hours: float = Field(
+        8.0, gt=0, le=24 * 30, description="a console sign-in lasts this long (or until logout)"
+    )
     poll_seconds: float = Field(
         0.0, ge=0, description="check `models/current` this often and reload on change; 0 = off"
     )
@@ -115,7 +150,7 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("local_clients", mode="before")
+    @field_validator("local_clients", "trusted_proxies", "allowed_hosts", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):

@@ -31,6 +31,7 @@ _CODES = {
     415: "unsupported_media_type",
     431: "request_header_fields_too_large",
     422: "validation_error",
+    429: "rate_limited",
     500: "internal_error",
     503: "unavailable",
 }

@@ -20,6 +20,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from recommender import ArtifactError, __version__, open_event_store, read_metadata, resolve
 from service import errors, openapi
@@ -29,6 +30,7 @@ from service.console import router as console_router
 from service.holder import ModelHolder, ReloadResult
 from service.metrics import Metrics
 from service.middleware import ServiceMiddleware
+from service.ratelimit import RateLimiter
 from service.routes import admin, completions, courses, health, menus, model, recommendations
 
 log = logging.getLogger(__name__)
@@ -75,7 +77,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_events_body_bytes=settings.max_events_body_bytes,
         max_header_bytes=settings.max_header_bytes,
         auth=app.state.auth,
+        allowed_hosts=settings.allowed_hosts,
+        limiter=RateLimiter(settings.rate_limit, settings.rate_burst),
     )
+    # outermost: the client and scheme behind a trusted proxy (X-Forwarded-For/-Proto), so
+    # the loopback rule, the logs and the console's Secure cookie see the real ones
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     for module in (recommendations, menus, courses, completions, model, admin, health):
         app.include_router(module.router)  # routers carry their own /v1 prefix
     app.include_router(console_router)  # staff console under /console (HTML)
@@ -180,9 +187,18 @@ def run(
     env.update({f"XUANXUE_{key.upper()}": str(value) for key, value in settings.items()})
     os.environ.update(env)
     resolved = Settings()
-    # read timeouts for slow clients (service/protocol.py reads them in every worker)
-    os.environ["XUANXUE_HEADER_TIMEOUT"] = str(resolved.header_timeout)
-    os.environ["XUANXUE_BODY_TIMEOUT"] = str(resolved.body_timeout)
+    # connection limits for slow, idle or greedy clients: service/protocol.py reads them in
+    # every worker (a worker started by uvicorn's supervisor re-imports it)
+    os.environ.update(
+        {
+            "XUANXUE_HEADER_TIMEOUT": str(resolved.header_timeout),
+            "XUANXUE_BODY_TIMEOUT": str(resolved.body_timeout),
+            "XUANXUE_MAX_HEADER_BYTES": str(resolved.max_header_bytes),
+            "XUANXUE_IDLE_CONNECTIONS": str(resolved.idle_connections),
+            "XUANXUE_MAX_CONNECTIONS_PER_CLIENT": str(resolved.max_connections_per_client),
+            "XUANXUE_TRUSTED_PROXIES": ",".join(resolved.trusted_proxies),
+        }
+    )
     read_metadata(resolved.model_path)  # fail fast with the artifact's own message
     common = dict(
         host=host,
@@ -197,8 +213,11 @@ def run(
         limit_concurrency=resolved.limit_concurrency or None,
         timeout_keep_alive=resolved.timeout_keep_alive,
         h11_max_incomplete_event_size=resolved.max_header_bytes,
-        # httptools plus header/body read timeouts (uvicorn has none of its own)
+        # httptools plus read timeouts, a header cap, the idle-connection budget and the
+        # per-client connection limit (uvicorn has none of them)
         http=TimedHttpToolsProtocol,
+        # X-Forwarded-* are applied by the app (ProxyHeadersMiddleware, trusted_proxies)
+        proxy_headers=False,
         # a new worker imports the stack and loads the model before it is ready; during
         # SIGHUP's rolling restart the old worker keeps serving until then
         timeout_worker_healthcheck=startup_timeout,

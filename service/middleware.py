@@ -1,4 +1,5 @@
-"""Pure-ASGI middleware: API keys, header and body limits, X-Model-Version, metrics, logs.
+"""Pure-ASGI middleware: Host allow-list, API keys, per-key rate limits, header and body
+limits, X-Model-Version, nosniff/no-store, metrics, logs.
 
 Pure ASGI (not ``BaseHTTPMiddleware``) so the key is checked from the headers before any of
 the body is read, the body limit can count streamed bytes, and the route template (set in
@@ -7,17 +8,20 @@ the scope by the router) is visible after the call.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.auth import Authenticator, required_scope, token_of
+from service.auth import LOCAL, OPEN_PATHS, Authenticator, required_scope, token_of
 from service.errors import error_body, model_version_of
 from service.logs import ACCESS
 from service.metrics import Metrics
+from service.ratelimit import RateLimiter
 
 access_log = logging.getLogger(ACCESS)
 log = logging.getLogger(__name__)
@@ -33,6 +37,41 @@ class _TooLarge(Exception):
     pass
 
 
+#: Host names a loopback-only service answers to (with no API key configured)
+LOOPBACK_NAMES = ("localhost", "*.localhost")
+#: on every response unless the route set its own (cadre data must not be cached or sniffed)
+DEFAULT_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"cache-control", b"no-store"))
+
+
+def host_of(headers: Sequence[tuple[bytes, bytes]]) -> str:
+    """The Host header without its port, lower case ('' when missing)."""
+    for name, value in headers:
+        if name == b"host":
+            host = value.decode("latin-1").strip().lower()
+            if host.startswith("["):  # [::1]:8000
+                return host[1 : host.find("]")] if "]" in host else host
+            return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return ""
+
+
+def host_allowed(host: str, patterns: Sequence[str]) -> bool:
+    """``host`` matches a pattern: exact, ``*.suffix`` (subdomains), or ``*`` (any)."""
+    for pattern in patterns:
+        p = pattern.strip().lower()
+        if p == "*" or p == host or (p.startswith("*.") and host.endswith(p[1:])):
+            return True
+    return False
+
+
+def is_loopback_host(host: str) -> bool:
+    if host_allowed(host, LOOPBACK_NAMES):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class ServiceMiddleware:
     """Wraps every HTTP request of the app."""
 
@@ -45,10 +84,13 @@ class ServiceMiddleware:
         max_events_body_bytes: int | None = None,
         max_header_bytes: int = 16 * 1024,
         auth: Authenticator | None = None,
+        allowed_hosts: Sequence[str] = (),
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.app, self.metrics, self.limit = app, metrics, max_body_bytes
         self.events_limit = max_events_body_bytes or max_body_bytes
         self.header_limit, self.auth = max_header_bytes, auth
+        self.allowed_hosts, self.limiter = tuple(allowed_hosts), limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,6 +108,8 @@ class ServiceMiddleware:
                 headers = list(message.get("headers", []))
                 version = model_version_of(scope) or "none"
                 headers.append((b"x-model-version", version.encode("latin-1", "replace")))
+                present = {name.lower() for name, _ in headers}
+                headers += [(k, v) for k, v in DEFAULT_HEADERS if k not in present]
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -100,6 +144,16 @@ class ServiceMiddleware:
         if size > self.header_limit:
             await self._json(scope, send, 431, f"请求头超过 {self.header_limit} 字节上限")
             return False
+        if not self._host_ok(scope):
+            await self._json(
+                scope,
+                send,
+                400,
+                "请求的 Host 不在本服务的允许列表中",
+                error="host_not_allowed",
+                hint="用本服务的地址访问，或把该域名加入 XUANXUE_ALLOWED_HOSTS",
+            )
+            return False
         needed = required_scope(scope["path"]) if self.auth is not None else None
         if needed is None:
             return True
@@ -117,7 +171,32 @@ class ServiceMiddleware:
             )
             return False
         scope.setdefault("state", {})["auth"] = (decision.who, decision.scopes)
+        keyed = decision.who is not None and decision.who != LOCAL  # keyless loopback: no limit
+        wait = self.limiter.allow(decision.who) if self.limiter and keyed else 0
+        if wait:
+            await self._json(
+                scope,
+                send,
+                429,
+                f"请求过于频繁：密钥 {decision.who!r} 超过每秒 {self.limiter.rate:g} 次的上限",
+                error="rate_limited",
+                hint=f"{wait} 秒后重试（XUANXUE_RATE_LIMIT / XUANXUE_RATE_BURST）",
+                headers={"Retry-After": str(wait)},
+            )
+            return False
         return True
+
+    def _host_ok(self, scope: Scope) -> bool:
+        """Host allow-list (DNS rebinding): the configured list, else loopback names while no
+        API key exists (a loopback-only service) and any host once keys guard it."""
+        if scope["path"] in OPEN_PATHS:
+            return True  # health and metrics: probes use the pod's address
+        host = host_of(scope.get("headers", ()))
+        if self.allowed_hosts:
+            return host_allowed(host, self.allowed_hosts)
+        if self.auth is None or self.auth.has_keys():
+            return True
+        return is_loopback_host(host)
 
     async def _read_body(self, scope: Scope, receive: Receive, limit: int) -> Receive:
         """Check Content-Length, then buffer the body counting bytes (chunked uploads too)."""

@@ -42,9 +42,16 @@ def make_settings(models: Path, events: Path, **overrides) -> Settings:
     return Settings(model_path=models, events_path=events, max_k=1000, **overrides)
 
 
+#: what the test clients call the server: a loopback name, as a browser on the same machine
+#: would (with no API key configured only loopback Host names are served)
+BASE_URL = "http://localhost"
+
+
 def client_for(settings: Settings, headers: dict[str, str] | None = None) -> TestClient:
     """A client whose ``with`` block runs the app's lifespan (loads the model)."""
-    return TestClient(create_app(settings), raise_server_exceptions=True, headers=headers)
+    return TestClient(
+        create_app(settings), base_url=BASE_URL, raise_server_exceptions=True, headers=headers
+    )
 
 
 def copy_models(src: Path, dest: Path) -> Path:

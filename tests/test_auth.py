@@ -14,7 +14,7 @@ from recommender.lifecycle.keys import add_key, read_keys, revoke_key
 from service.config import Settings
 from service.deps import check_key
 from service.main import create_app
-from tests.service_support import TestClient
+from tests.service_support import BASE_URL, TestClient
 
 ROOT = Path(__file__).resolve().parents[1]
 LEGACY = "legacy-admin-key-0123456789"
@@ -38,7 +38,7 @@ def settings_for(tiny_models: Path, tmp: Path, **overrides) -> Settings:
 
 
 def client(settings: Settings, host: str = "testclient") -> TestClient:
-    return TestClient(create_app(settings), client=(host, 50000))
+    return TestClient(create_app(settings), base_url=BASE_URL, client=(host, 50000))
 
 
 @pytest.fixture(scope="module")

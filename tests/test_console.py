@@ -367,7 +367,7 @@ def client(tiny_models, tmp_path_factory) -> Iterator[TestClient]:
     tmp = tmp_path_factory.mktemp("console_client")
     app = create_app(_settings(tiny_models, tmp, local_clients=("127.0.0.0/8", "testclient")))
     app.state.console_settings = ConsoleSettings(reports_dir=tmp / "reports")
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://localhost") as c:
         yield c
 
 
@@ -504,7 +504,7 @@ def test_gaps_page_reads_the_newest_report(client):
 def test_login_rules_without_a_browser(client, tiny_models, tmp_path):
     # no keys configured: a non-loopback client is sent to the login page
     app = create_app(_settings(tiny_models, tmp_path))  # "testclient" is not loopback here
-    with TestClient(app) as remote:
+    with TestClient(app, base_url="http://localhost") as remote:
         r = remote.get("/console", follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"].startswith("/console/login")
     # a sign-in posted from another site is refused; no open redirect after sign-in
@@ -527,7 +527,7 @@ def test_console_auth_falls_back_to_the_admin_key(monkeypatch, tiny_models, tmp_
 
     monkeypatch.delattr(service.deps, "check_key", raising=False)
     settings = _settings(tiny_models, tmp_path, api_key="console-secret-123")
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), base_url="http://localhost") as c:
         c.app.state.auth = None  # no authenticator either: only the settings remain
         r = c.post("/console/login", data={"key": "wrong", "next": "/console"})
         assert r.status_code == 401

@@ -1,9 +1,11 @@
 """Ranked courses: for a known cadre (GET) or for a profile sent in the body (POST).
 
-Both handlers are ``async``: ranking is about a millisecond of numpy on the event loop,
-cheaper than handing it to a worker thread (the GIL would serialise it anyway); the
-event-store read, which can wait on a lock or the network, goes to the thread pool, as does
-the menu endpoint, which solves an optimisation.
+The known-cadre handlers are ``async``: ranking is about a millisecond of numpy on the event
+loop, cheaper than handing it to a worker thread; the event-store read, which can wait on a
+lock or the network, goes to the thread pool. The profile handler is a plain ``def`` (run in
+the thread pool): tokenising a large profile costs tens of milliseconds of CPU, which on the
+event loop would stall every other connection (``/healthz`` included), as would the menu
+endpoint, which solves an optimisation.
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ async def cadre_recommendations(
 
 
 @router.post("/recommendations", response_model=Recommendations, responses=error_responses(503))
-async def profile_recommendations(
+def profile_recommendations(
     body: Annotated[ProfileRequest, Body(openapi_examples=examples.PROFILE)],
     loaded: ModelDep,
     settings: SettingsDep,
