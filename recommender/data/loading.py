@@ -489,8 +489,6 @@ def validate_frame(
         _unit_levels(cells, warnings)
     out = {}
     for f in spec.fields:
-        if not f.keep:
-            continue
         col = cells[f.name] if f.name in cells else pd.Series([""] * len(cells), dtype=str)
         out[f.name] = _coerce(f, col, problems, warnings).reset_index(drop=True)
     typed = pd.DataFrame(out, columns=spec.columns)
@@ -862,7 +860,9 @@ def load_dataset(
     if write_rejects:
         for t in loads.values():
             _write_rejects(t, Path(rejects_dir) if rejects_dir is not None else t.path.parent)
-    warnings = [f"{name}: {w}" for name, load in loads.items() for w in load.warnings]
+    warnings = [
+        f"{TABLE_LABELS.get(name, name)}：{w}" for name, load in loads.items() for w in load.warnings
+    ]
     warnings += _dataset_warnings(courses.frame, cadres.frame)
     warnings += _cascade_warnings(courses, completions)
     return Dataset(

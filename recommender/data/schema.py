@@ -117,8 +117,6 @@ class Field:
     aliases: tuple[str, ...] = ()
     #: unit words accepted after a number in this column ('2学时', '40人'), stripped on parsing
     units: tuple[str, ...] = ()
-    #: False for a column read only to derive others (身份证号): left out of the loaded frame
-    keep: bool = True
 
 
 @dataclass(frozen=True)
@@ -129,23 +127,31 @@ class TableSpec:
     fields: tuple[Field, ...]
     key: str | None = None
     references: dict[str, str] = field(default_factory=dict)
+    #: columns a file may hold that are read only to derive others and never kept
+    #: (身份证号 → hashed cadre_id and masked id_masked)
+    read_only: tuple[Field, ...] = ()
 
     @property
     def columns(self) -> list[str]:
-        """The columns of a loaded frame (fields read only to derive others left out)."""
-        return [f.name for f in self.fields if f.keep]
+        """The columns of a loaded frame."""
+        return [f.name for f in self.fields]
+
+    @property
+    def all_fields(self) -> tuple[Field, ...]:
+        """``fields`` and the read-only ones: every column a file may hold."""
+        return self.fields + self.read_only
 
     @property
     def read_columns(self) -> list[str]:
-        """Every field a file may hold, including those only read (身份证号)."""
-        return [f.name for f in self.fields]
+        """Every column a file may hold, including those only read (身份证号)."""
+        return [f.name for f in self.all_fields]
 
     @property
     def required(self) -> list[str]:
         return [f.name for f in self.fields if f.required]
 
     def field(self, name: str) -> Field:
-        return next(f for f in self.fields if f.name == name)
+        return next(f for f in self.all_fields if f.name == name)
 
 
 COURSES = TableSpec(
@@ -210,16 +216,19 @@ ID_CARD_ALIASES = (
     "身份证件号码", "id_card_number",
 )  # fmt: skip
 
+#: a 身份证号 column: read, hashed and masked, never kept (data.identity)
+ID_CARD_FIELD = Field(C.ID_CARD, default="", aliases=ID_CARD_ALIASES)
+
 CADRES = TableSpec(
     name="cadres",
     key=C.CADRE_ID,
+    read_only=(ID_CARD_FIELD,),
     fields=(
         Field(C.CADRE_ID, required=True, unique=True, aliases=CADRE_ID_ALIASES),
         Field(C.NAME, default="", aliases=("姓名", "学员姓名", "干部姓名", "名字")),
         Field(C.GENDER, default="", aliases=("性别",)),
         Field(C.ID_MASKED, default="", aliases=("身份证号（脱敏）", "身份证号(脱敏)")),
         Field(C.ID_HASH, default=""),
-        Field(C.ID_CARD, default="", aliases=ID_CARD_ALIASES, keep=False),
         Field(C.UNIT, default="", aliases=("单位", "工作单位", "所在单位")),
         Field(C.UNIT_LEVEL, "enum", values=UNIT_LEVELS, aliases=("单位层级", "层级", "单位级别")),
         Field(C.SYSTEM, default="", aliases=("系统", "所属系统", "条线")),
@@ -269,10 +278,10 @@ CADRES = TableSpec(
 
 COMPLETIONS = TableSpec(
     name="completions",
+    read_only=(ID_CARD_FIELD,),
     references={C.CADRE_ID: "cadres", C.COURSE_ID: "courses"},
     fields=(
         Field(C.CADRE_ID, required=True, aliases=CADRE_ID_ALIASES),
-        Field(C.ID_CARD, default="", aliases=ID_CARD_ALIASES, keep=False),
         Field(C.COURSE_ID, required=True, aliases=("课程编号", "课程ID", "课程代码")),
         Field(
             C.ENROLLED_AT,
@@ -311,5 +320,9 @@ COMPLETIONS = TableSpec(
         Field(C.SOURCE, "enum", values=SOURCES, aliases=("来源", "选课来源")),
     ),
 )
+
+#: cadre columns about the person (from the roster's 姓名, 性别, 身份证号): staff-facing, absent
+#: from pseudonymous data such as the shipped sample
+PERSONAL_COLUMNS = (C.NAME, C.GENDER, C.ID_MASKED, C.ID_HASH)
 
 TABLES: dict[str, TableSpec] = {t.name: t for t in (COURSES, CADRES, COMPLETIONS)}

@@ -50,7 +50,7 @@ def normalize_header(name: object) -> str:
 def alias_table(spec: TableSpec) -> dict[str, str]:
     """Map every normalised canonical name and alias of ``spec`` to its canonical name."""
     table: dict[str, str] = {}
-    for f in spec.fields:
+    for f in spec.all_fields:
         for name in (f.name, *f.aliases):
             table.setdefault(normalize_header(name), f.name)
     return table
