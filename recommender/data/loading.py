@@ -760,23 +760,23 @@ def _dataset_warnings(courses: pd.DataFrame, cadres: pd.DataFrame) -> list[str]:
     empty_profile = cadres.loc[(profile == "").all(axis=1), C.CADRE_ID]
     if len(empty_profile):
         out.append(
-            f"cadres: {len(empty_profile)} 名干部画像为空（岗位、岗位职责、学习需求都为空）："
+            f"干部表：{len(empty_profile)} 名干部画像为空（岗位、岗位职责、学习需求都为空）："
             f"{_ids(empty_profile)}"
         )
     unknown = unknown_audiences(courses[C.AUDIENCE]) if C.AUDIENCE in courses else {}
     if unknown:
         shown = "、".join(f"“{w}”（{n} 门）" for w, n in list(unknown.items())[:10])
         out.append(
-            f"courses: 适用对象中有 {len(unknown)} 种写法无法识别，按“全体干部”处理：{shown}；"
+            f"课程表：适用对象中有 {len(unknown)} 种写法无法识别，按“全体干部”处理：{shown}；"
             "可在适用对象分类（audience.toml，环境变量 XUANXUE_AUDIENCE）中补充"
         )
     no_desc = courses.loc[courses[C.DESCRIPTION] == "", C.COURSE_ID]
     if len(no_desc):
-        out.append(f"courses: {len(no_desc)} 门课程没有简介：{_ids(no_desc)}")
+        out.append(f"课程表：{len(no_desc)} 门课程没有简介：{_ids(no_desc)}")
     known = set(courses[C.COURSE_ID])
     missing = sorted({p for v in courses[C.PREREQUISITES] for p in split_list(v)} - known)
     if missing:
-        out.append(f"courses: {len(missing)} 个先修课程编号不在课程表中：{_ids(missing)}")
+        out.append(f"课程表：{len(missing)} 个先修课程编号不在课程表中：{_ids(missing)}")
     return out
 
 
@@ -861,7 +861,9 @@ def load_dataset(
         for t in loads.values():
             _write_rejects(t, Path(rejects_dir) if rejects_dir is not None else t.path.parent)
     warnings = [
-        f"{TABLE_LABELS.get(name, name)}：{w}" for name, load in loads.items() for w in load.warnings
+        f"{TABLE_LABELS.get(name, name)}：{w}"
+        for name, load in loads.items()
+        for w in load.warnings
     ]
     warnings += _dataset_warnings(courses.frame, cadres.frame)
     warnings += _cascade_warnings(courses, completions)
@@ -888,17 +890,17 @@ def _cascade_warnings(courses: TableLoad, completions: TableLoad) -> list[str]:
         for course, n in by_course.head(10).items():
             reason = courses.rejected_ids.get(str(course), "")
             out.append(
-                f"completions: 课程 {course!r} 在课程表中被拒收（{reason}），"
+                f"学习记录表：课程 {course!r} 在课程表中被拒收（{reason}），"
                 f"其 {n} 条学习记录随之拒收；修正该课程后重新导入即可恢复"
             )
         if len(by_course) > 10:
-            out.append(f"completions: 另有 {len(by_course) - 10} 门被拒收课程的学习记录随之拒收")
+            out.append(f"学习记录表：另有 {len(by_course) - 10} 门被拒收课程的学习记录随之拒收")
     ext = completions.external
     if len(ext):
         n_courses = ext[C.COURSE_ID].nunique()
         example = ext[C.TITLE].iloc[0] or ext[C.COURSE_ID].iloc[0]
         out.append(
-            f"completions: {len(ext)} 条记录的课程（{n_courses} 门，如 {example}）"
+            f"学习记录表：{len(ext)} 条记录的课程（{n_courses} 门，如 {example}）"
             "不在课程目录中：计为目录外学时（计入已获学时，不参与推荐）"
         )
     return out

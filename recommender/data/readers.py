@@ -56,6 +56,9 @@ TABLE_STEMS = {
     "completions": ("completions", "学习记录", "选课记录", "学习情况", "学时记录"),
 }
 _RAGGED = "\x1eragged:"
+#: rows of one Parquet table read by this (string-cell) reader at most; bigger tables are the
+#: Spark engine's (``train --engine spark``)
+MAX_PARQUET_ROWS = 2_000_000
 
 
 @dataclass
@@ -174,7 +177,33 @@ def _read_ragged_csv(text: str, options: dict, width: int) -> tuple[pd.DataFrame
     return grid, ragged
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _check_parquet(path: Path, max_rows: int) -> None:
+    """Refuse a Parquet file whose metadata declares more rows or columns than the caps,
+    before any row group is decompressed (a 3 MB file can hold 30 million rows)."""
+    import pyarrow.parquet as pq
+
+    from recommender.data.sheets import MAX_SHEET_COLUMNS
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
+        raise UnreadableFileError(f"{path}：不是有效的 Parquet 文件（{exc}）", path=path) from exc
+    if meta.num_rows > max_rows:
+        raise UnreadableFileError(
+            f"{path}：Parquet 文件有 {meta.num_rows:,} 行，超过上限 {max_rows:,} 行，已拒绝读取；"
+            "请拆分文件，或用 train --engine spark 训练",
+            path=path,
+        )
+    if meta.num_columns > MAX_SHEET_COLUMNS:
+        raise UnreadableFileError(
+            f"{path}：Parquet 文件有 {meta.num_columns:,} 列，超过上限 {MAX_SHEET_COLUMNS:,} 列，"
+            "已拒绝读取",
+            path=path,
+        )
+
+
+def _read_parquet(path: Path, max_rows: int = MAX_PARQUET_ROWS) -> pd.DataFrame:
+    _check_parquet(path, max_rows)
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
@@ -214,7 +243,8 @@ def _read_grid(path: Path, spec: TableSpec | None, sheet: str | None, max_rows: 
         )
         grid, skip = _grid_frame(rows, spec)
     elif suffix == ".parquet":
-        grid, skip = _read_parquet(path), 0
+        cap = MAX_PARQUET_ROWS if max_rows == MAX_SHEET_ROWS else max_rows
+        grid, skip = _read_parquet(path, cap), 0
     else:
         raise UnreadableFileError(
             f"{path}：不支持的文件类型 {suffix!r}；应为 {'、'.join(SUFFIXES)} 之一", path=path
