@@ -808,6 +808,51 @@ def keys_revoke(
     typer.echo(f"已吊销密钥 {key.name}（编号 {key.key_id}）")
 
 
+@keys_app.command("export-public", cls=ZhCommand)
+def keys_export_public(
+    out: Annotated[Path | None, typer.Option("--out", help="写入此文件（默认打印到屏幕）")] = None,
+) -> None:
+    """打印模型签名公钥（在训练机器上运行），供副本机器用 import-public 导入。
+
+    私钥从不离开训练机器；公钥只能验证签名，不能签名。
+    例：recommender keys export-public > xuanxue.pub
+    """
+    from recommender.data.safe_write import write_text
+    from recommender.lifecycle.artifacts import signing_keys
+    from recommender.lifecycle.signing import public_text
+
+    signer = _artifact_call(signing_keys)
+    line = public_text(signer.public)
+    if out is not None:
+        _artifact_call(write_text, out, line + "\n")
+    else:
+        typer.echo(line)
+    typer.echo(f"公钥编号 {signer.key_id}（私钥 {signer.source}）", err=True)
+
+
+@keys_app.command("import-public", cls=ZhCommand)
+def keys_import_public(
+    key: Annotated[
+        str, typer.Argument(metavar="公钥", help="ed25519:… 一行，或含这一行的文件路径")
+    ],
+) -> None:
+    """把训练机器的模型签名公钥加入本机受信公钥文件（副本机器上运行）。
+
+    例：recommender keys import-public xuanxue.pub
+    """
+    from recommender.lifecycle.signing import SignatureError, add_trusted, key_id, parse_public
+
+    text = key
+    if not key.strip().startswith("ed25519:") and Path(key).is_file():
+        text = Path(key).read_text(encoding="utf-8").strip().splitlines()[0]
+    try:
+        public = parse_public(text)
+        path = add_trusted(public)
+    except SignatureError as exc:
+        raise CLIError(str(exc)) from exc
+    typer.echo(f"已信任公钥 {key_id(public)} → {path}")
+
+
 models_app = typer.Typer(
     cls=ZhGroup,
     no_args_is_help=True,
@@ -918,6 +963,33 @@ def models_rotate_key(model: ModelsRoot = Path("models")) -> None:
         f"新签名密钥编号 {new_id}；确认所有服务都已重新加载后，可删除密钥文件中的旧密钥行",
         err=True,
     )
+
+
+@models_app.command("upgrade", cls=ZhCommand)
+def models_upgrade(
+    model: ModelsRoot = Path("models"),
+    version: Annotated[str | None, typer.Option(help="某一个版本的目录名（默认全部）")] = None,
+) -> None:
+    """把旧格式 4（含 pickle）的模型版本转换为格式 5（不含 pickle，Ed25519 签名）。
+
+    先用旧的 HMAC 签名密钥（XUANXUE_SIGNING_KEY / signing.key）验证，验证不通过的版本不转换；
+    在训练机器上运行（需要签名私钥）。
+    例：recommender models upgrade --model models
+    """
+    from recommender.lifecycle.artifacts import signing_keys
+    from recommender.lifecycle.versions import upgrade_all, upgrade_version
+
+    signer = _artifact_call(signing_keys, create=True)
+    if version is None:
+        done = _artifact_call(upgrade_all, model, signer)
+    else:
+        done = {version: _artifact_call(upgrade_version, model / version, signer)}
+    for name, what in done.items():
+        typer.echo(f"{name}: {what}")
+    if any(w.startswith("refused") for w in done.values()):
+        raise CLIError(
+            "部分版本未转换（见上）：签名验证未通过，请核实来源或重新训练（upgrade_refused）"
+        )
 
 
 db_app = typer.Typer(

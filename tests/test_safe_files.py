@@ -144,7 +144,9 @@ def _probe(env_tmp: Path | None, home: Path, *, bind_tmp: Path | None = None) ->
     if bind_tmp is not None:  # a private mount namespace: poison "/tmp" without touching it
         script = f'mount --bind "{bind_tmp}" /tmp && exec "$@"'
         cmd = ["unshare", "-rm", "sh", "-c", script, "sh", *cmd]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    proc = subprocess.run(
+        cmd, check=False, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -152,7 +154,7 @@ def _probe(env_tmp: Path | None, home: Path, *, bind_tmp: Path | None = None) ->
 def _can_unshare() -> bool:
     if not shutil.which("unshare"):
         return False
-    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True, timeout=30)
+    probe = subprocess.run(["unshare", "-rm", "true"], check=False, capture_output=True, timeout=30)
     return probe.returncode == 0
 
 

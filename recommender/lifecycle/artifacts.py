@@ -1,18 +1,20 @@
-"""Versioned model artifacts: ``MODELS/<version>/{model.pkl,arrays.bin,metadata.json,model.sig}``.
+"""Versioned model artifacts: ``MODELS/<version>/{model.json,arrays.safetensors,metadata.json,
+model.sig}`` — no pickle anywhere: loading runs no code, whatever the bytes.
 
-A version is written to a temporary directory (files and directory fsynced), signed
-(:mod:`recommender.lifecycle.signing`), renamed into place, loaded back and smoke-tested, and
-only then is ``current`` switched (an atomic symlink rename). A crash at any point leaves the
-previously published model untouched. :func:`load_model` reads the files once, checks the
-signature against those bytes and only then unpickles them: a tampered or unsigned file is
-refused before any code in it can run.
+``model.json`` is the model's object graph written by :mod:`recommender.lifecycle.codec`
+(classes of the installed ``recommender`` package by name, their state as JSON), its numeric
+arrays are in ``arrays.safetensors`` (:mod:`recommender.lifecycle.tensors`), and ``model.sig``
+an Ed25519 signature over every file and the version name (:mod:`.signing`).
 
-``model.pkl`` is a pickle (protocol 5) whose arrays are stored out of band in ``arrays.bin``
-(a JSON table of offsets, then the raw buffers, 64-byte aligned). Loading makes the arrays
-views of the verified bytes: no per-element work and no copy, so a reload under load holds
-the GIL for milliseconds, not seconds (``python -m benchmarks.bench_reload``). The arrays are
-read into memory rather than memory-mapped because a mapped page would show a later write to
-the file: the bytes used must be the bytes checked.
+A version is written to a private temporary directory (files 0600, fsynced), signed, renamed
+into place, loaded back and smoke-tested, and only then is ``current`` switched (an atomic
+symlink rename). A crash at any point leaves the previously published model untouched.
+:func:`load_model` reads each file once (refusing symlinks and FIFOs), checks the signature
+against those bytes and decodes them; the arrays are views of the verified bytes (no copy,
+no per-element work), so a reload holds the GIL for milliseconds. They are read into memory,
+not memory-mapped, because a mapped page would show a later write to the file: the bytes used
+must be the bytes checked. Format-4 versions (a signed pickle) are refused with a pointer to
+``recommender models upgrade`` (:mod:`.legacy`, :func:`.versions.upgrade_version`).
 """
 
 from __future__ import annotations
@@ -20,21 +22,30 @@ from __future__ import annotations
 import json
 import logging
 import os
-import pickle
 import shutil
 import time
 import uuid
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from recommender.data.safe_write import (
+    UnsafePathError,
+    fsync_dir,
+    open_regular,
+    private_dir,
+    write_bytes,
+)
+from recommender.lifecycle import codec, tensors
 from recommender.lifecycle.signing import (
     SIGNATURE_FILE,
     SignatureError,
-    SigningKeys,
+    Signer,
+    TrustedKeys,
+    load_signer,
+    load_trusted,
     sign,
     verify,
 )
@@ -44,15 +55,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 4
-MODEL_FILE = "model.pkl"
-ARRAYS_FILE = "arrays.bin"
+FORMAT_VERSION = 5
+#: format 4: a signed pickle, converted by ``recommender models upgrade``
+UPGRADABLE_FORMAT = 4
+MODEL_FILE = "model.json"
+ARRAYS_FILE = "arrays.safetensors"
 METADATA_FILE = "metadata.json"
 #: every file of a version the signature covers (and the loader reads)
 DATA_FILES = (MODEL_FILE, ARRAYS_FILE, METADATA_FILE)
-PICKLE_PROTOCOL = 5
-ALIGN = 64
-_TABLE_LEN = 8  # bytes of the little-endian length of the JSON table heading arrays.bin
 CURRENT = "current"
 TMP_PREFIX = ".tmp-"
 #: unpublished temporary folders older than this (seconds) are removed by train and prune
@@ -90,28 +100,41 @@ def resolve(path: str | Path) -> Path:
     )
 
 
-def signing_keys(*, create: bool = False) -> SigningKeys:
-    """The accepted signing keys from the environment (see :mod:`.signing`)."""
+def signing_keys(*, create: bool = False) -> Signer:
+    """The private key that signs new versions (``create``: make one when there is none)."""
     try:
-        return SigningKeys.from_env(create=create)
+        return load_signer(create=create)
+    except SignatureError as exc:
+        raise ArtifactError(str(exc), exc.code) from None
+
+
+def trusted_keys() -> TrustedKeys:
+    """The public keys a version may be signed with (see :mod:`.signing`)."""
+    try:
+        return load_trusted()
     except SignatureError as exc:
         raise ArtifactError(str(exc), exc.code) from None
 
 
 def _read(d: Path, name: str) -> memoryview:
-    """The whole file in one writable buffer: arrays unpickled from it are writable views.
+    """The whole file in one writable buffer: arrays decoded from it are writable views.
 
     ``np.empty`` + ``readinto``: ``bytearray(n)`` would zero-fill (~0.2 s holding the GIL
-    for 200 MB); the read itself runs without the GIL.
+    for 200 MB); the read itself runs without the GIL. A symlink, a FIFO or any non-regular
+    file is refused at once (a FIFO named like an artifact file once hung a reload).
     """
     try:
-        with open(d / name, "rb", buffering=0) as fh:
+        with open_regular(d / name) as fh:
             buf = memoryview(np.empty(os.fstat(fh.fileno()).st_size, dtype=np.uint8))
             got = 0
             while got < len(buf) and (n := fh.readinto(buf[got:])):
                 got += n
     except FileNotFoundError as exc:
-        raise ArtifactError(f"{d}: {name} is missing", "artifact_missing") from exc
+        raise ArtifactError(f"{d}: {name} is missing（模型文件缺失）", "artifact_missing") from exc
+    except UnsafePathError as exc:
+        raise ArtifactError(
+            f"{exc}，拒绝加载（artifact_unsafe_file）", "artifact_unsafe_file"
+        ) from exc
     except OSError as exc:
         raise ArtifactError(f"{d / name}: cannot be read ({exc.strerror})") from exc
     return buf[:got]
@@ -125,6 +148,12 @@ def _parse_metadata(d: Path, raw: bytes | memoryview) -> dict:
             f"{d / METADATA_FILE}: not valid JSON ({exc})", "artifact_corrupt"
         ) from exc
     found = meta.get("format_version") if isinstance(meta, dict) else None
+    if found == UPGRADABLE_FORMAT:
+        raise ArtifactError(
+            f"{d}: 模型是旧格式 4（含 pickle），本版本不再加载（artifact_needs_upgrade）："
+            "在训练机器上运行 `recommender models upgrade --model MODELS` 转换为格式 5",
+            "artifact_needs_upgrade",
+        )
     if found != FORMAT_VERSION:
         raise ArtifactError(
             f"{d}: artifact format_version {found!r} is not supported "
@@ -141,80 +170,63 @@ def read_metadata(path: str | Path) -> dict:
 
 
 def read_verified(
-    path: str | Path, keys: SigningKeys | None = None
+    path: str | Path, keys: TrustedKeys | None = None, *, version: str | None = None
 ) -> tuple[dict, dict[str, memoryview]]:
     """Metadata and the bytes of every data file of a version, read once and checked against
-    ``model.sig`` (which must cover exactly :data:`DATA_FILES`).
+    ``model.sig`` (which must cover exactly :data:`DATA_FILES` and the version's name:
+    the directory's, unless ``version`` names the one it is about to be renamed to).
 
-    Nothing is unpickled here; raises ArtifactError (with ``code``) when the check fails.
+    Nothing is decoded here; raises ArtifactError (with ``code``) when the check fails.
     """
     d = resolve(path)
     files = {METADATA_FILE: _read(d, METADATA_FILE)}
     meta = _parse_metadata(d, files[METADATA_FILE])
     files.update((name, _read(d, name)) for name in DATA_FILES if name != METADATA_FILE)
     try:
-        sig = (d / SIGNATURE_FILE).read_bytes()
-    except FileNotFoundError:
+        sig: bytes | None = bytes(_read(d, SIGNATURE_FILE))
+    except ArtifactError as exc:
+        if exc.code != "artifact_missing":
+            raise
         sig = None
     try:
-        verify(files, sig, keys if keys is not None else SigningKeys.from_env())
+        verify(files, sig, version or d.name, keys if keys is not None else load_trusted())
     except SignatureError as exc:
         raise ArtifactError(f"{d}: {exc}", exc.code) from None
     return meta, files
 
 
-def pack(model: object) -> dict[str, bytes | bytearray]:
-    """``model.pkl`` and ``arrays.bin`` of a model: its arrays out of band, 64-byte aligned."""
-    buffers: list[pickle.PickleBuffer] = []
-    skeleton = pickle.dumps(model, protocol=PICKLE_PROTOCOL, buffer_callback=buffers.append)
-    raws = [b.raw() for b in buffers]
-    table, offset = [], 0
-    for raw in raws:
-        table.append([offset, raw.nbytes])
-        offset = _aligned(offset + raw.nbytes)
-    head = json.dumps(table).encode()
-    start = _aligned(_TABLE_LEN + len(head))
-    out = bytearray(start + offset)
-    out[:_TABLE_LEN] = len(head).to_bytes(_TABLE_LEN, "little")
-    out[_TABLE_LEN : _TABLE_LEN + len(head)] = head
-    for (at, size), raw in zip(table, raws, strict=True):
-        out[start + at : start + at + size] = raw
-    return {MODEL_FILE: skeleton, ARRAYS_FILE: out}
+def pack(model: RecommenderModel) -> dict[str, bytes | bytearray]:
+    """``model.json`` and ``arrays.safetensors`` of a model (its metadata goes apart)."""
+    metadata, model.metadata = model.metadata, {}
+    try:
+        doc, arrays = codec.encode(model)
+    finally:
+        model.metadata = metadata
+    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
+    return {MODEL_FILE: body.encode("utf-8"), ARRAYS_FILE: tensors.dumps(arrays)}
 
 
-def _aligned(n: int) -> int:
-    return -(-n // ALIGN) * ALIGN
+def unpack(files: dict[str, memoryview]) -> object:
+    """The object of ``model.json`` with its arrays as views of ``arrays.safetensors``.
 
-
-def _buffers(arrays: memoryview) -> list[memoryview]:
-    """Views of the out-of-band buffers in ``arrays.bin`` (ValueError if the table is off)."""
-    n = int.from_bytes(arrays[:_TABLE_LEN], "little")
-    table = json.loads(bytes(arrays[_TABLE_LEN : _TABLE_LEN + n]))
-    start, view = _aligned(_TABLE_LEN + n), memoryview(arrays)
-    if any(not 0 <= start + at <= start + at + size <= len(arrays) for at, size in table):
-        raise ValueError(f"{ARRAYS_FILE}: a buffer lies outside the file")
-    return [view[start + at : start + at + size] for at, size in table]
-
-
-def unpack(files: Mapping[str, memoryview]) -> object:
-    """The object in ``model.pkl`` with its arrays as views of ``arrays.bin``.
-
-    Runs the pickle: call it only on files whose signature has been checked.
+    Decodes data only (classes of the installed package, by name): no code from the files.
     """
-    return pickle.loads(files[MODEL_FILE], buffers=_buffers(files[ARRAYS_FILE]))
+    arrays, _ = tensors.loads(files[ARRAYS_FILE])
+    doc = json.loads(bytes(files[MODEL_FILE]).decode("utf-8"))
+    return codec.decode(doc, arrays)
 
 
-def load_model(path: str | Path, *, keys: SigningKeys | None = None) -> RecommenderModel:
-    """Verify the signature, then load and check a model; ArtifactError says why it can't."""
+def load_model(path: str | Path, *, keys: TrustedKeys | None = None) -> RecommenderModel:
+    """Verify the signature, then decode and check a model; ArtifactError says why it can't."""
     from recommender.ranking.model import RecommenderModel
 
     d = resolve(path)
     meta, files = read_verified(d, keys)
     try:  # the verified bytes themselves: a file swapped after the check is never read
         model = unpack(files)
-    except Exception as exc:  # pickle raises many types on a corrupt file
+    except Exception as exc:  # a signed but broken file: report, never crash the caller
         raise ArtifactError(
-            f"{d / MODEL_FILE}: cannot be loaded ({type(exc).__name__}: {exc})",
+            f"{d / MODEL_FILE}: cannot be loaded（模型文件无法解析）({type(exc).__name__}: {exc})",
             "artifact_corrupt",
         ) from exc
     if not isinstance(model, RecommenderModel):
@@ -239,22 +251,9 @@ def smoke_check(model: RecommenderModel) -> None:
         ) from exc
 
 
-def write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or a new entry in ``path`` durable (POSIX; a no-op elsewhere)."""
-    if os.name != "posix":  # pragma: no cover
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def write_synced(path: Path, data: bytes | bytearray | memoryview) -> None:
+    """A private (0600) file written through the one safe writer, fsynced."""
+    write_bytes(path, data, private=True)
 
 
 def save_model(
@@ -263,15 +262,17 @@ def save_model(
     metadata: dict,
     *,
     publish: bool = True,
-    keys: SigningKeys | None = None,
+    keys: Signer | None = None,
 ) -> Path:
     """Write and sign a new version atomically, verify it loads, and (optionally) publish it.
 
-    The key comes from :func:`signing_keys`; a key file is created (0600) when there is none.
+    The key comes from :func:`signing_keys`; a private key is created (0600) when there is
+    none, and its public half trusted. The models root and the version are private (0700,
+    files 0600): a model holds the cadre table.
     """
     keys = keys if keys is not None else signing_keys(create=True)
     root = Path(models_dir)
-    root.mkdir(parents=True, exist_ok=True)
+    private_dir(root)
     clean_temp(root)
     version = metadata.get("model_version") or new_version()
     metadata = {**metadata, "format_version": FORMAT_VERSION, "model_version": version}
@@ -279,33 +280,43 @@ def save_model(
     tmp = root / f"{TMP_PREFIX}{version}-{os.getpid()}"
     final = root / version
     try:
-        tmp.mkdir()
-        files = pack(model)
+        try:
+            files = pack(model)
+        except codec.CodecError as exc:
+            raise ArtifactError(
+                f"模型无法保存（artifact_unstorable）：{exc}", "artifact_unstorable"
+            ) from exc
         files[METADATA_FILE] = json.dumps(
             metadata, ensure_ascii=False, indent=2, default=str
         ).encode("utf-8")
-        for name, data in files.items():
-            write_synced(tmp / name, data)
-        write_synced(tmp / SIGNATURE_FILE, sign(files, keys.signing))
+        write_version(tmp, files, version, keys)
         del files
-        fsync_dir(tmp)
         os.replace(tmp, final)
         fsync_dir(root)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    smoke_check(load_model(final, keys=keys))
+    smoke_check(load_model(final, keys=TrustedKeys.of(keys.public, source=keys.source)))
     if publish:
         publish_version(root, version)
     return final
 
 
+def write_version(tmp: Path, files: dict, version: str, keys: Signer) -> None:
+    """The files of a version and their signature into a new private directory ``tmp``."""
+    tmp.mkdir(mode=0o700)
+    for name, data in files.items():
+        write_synced(tmp / name, data)
+    write_synced(tmp / SIGNATURE_FILE, sign(files, version, keys))
+    fsync_dir(tmp)
+
+
 def publish_version(models_dir: str | Path, version: str) -> None:
     """Point ``current`` at ``version`` with an atomic rename of a fresh symlink (fsynced)."""
     root = Path(models_dir)
-    if not (root / version / MODEL_FILE).exists():
+    if not (root / version / METADATA_FILE).exists():
         raise ArtifactError(
-            f"cannot publish {version}: {root / version / MODEL_FILE} is missing",
+            f"cannot publish {version}: {root / version / METADATA_FILE} is missing",
             "artifact_missing",
         )
     link = root / f".{CURRENT}-{uuid.uuid4().hex[:6]}"
