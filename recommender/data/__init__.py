@@ -6,8 +6,13 @@
 - ``sheets``: workbooks: sheet choice, header row below title rows, row/size caps, .xls/.ods
 - ``readers``: raw file reading (CSV in UTF-8/GBK, ragged rows, XLSX/XLS/ODS, Parquet)
 - ``rejects``: rejected rows and cleared cells, and their Chinese report
+- ``identity``: 身份证号 → keyed hash (cadre_id) + masked display id; look-up by the full
+  number (``find_cadre``, ``cadre_key``) and staff search by 姓名/unit (``search_cadres``)
+- ``office``: rows and cells as offices write them (合计/注 lines, exact duplicates, control
+  characters, methods in 授课形式, date-only and period session times, unit levels)
 - ``loading``: validate tables into typed frames plus a rejects list (``load_dataset``)
-- ``catalog``: ``Catalog``, the catalog parsed once (list cells, sessions, windows, audiences)
+- ``catalog``: ``Catalog``, the catalog parsed once (list cells, sessions, windows, audiences
+  through the 适用对象 taxonomy ``resources/audience.toml``)
 - ``training``: ``TrainingData`` (id maps, interactions, times, segments) and its splits
 - ``features``: id maps, interaction weights, segments, quality prior, context bits
 - ``spreadsheet``: CSV/xlsx writing that no spreadsheet runs as a formula

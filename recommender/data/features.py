@@ -140,3 +140,35 @@ def context_bits(cadres: pd.DataFrame) -> np.ndarray:
     none = out[:, len(FORMATS) :].sum(axis=1) == 0
     out[none, len(FORMATS) :] = 1.0
     return out
+
+
+def hours_earned(
+    completions: pd.DataFrame,
+    courses: pd.DataFrame,
+    external: pd.DataFrame | None = None,
+    *,
+    year: int,
+) -> pd.Series:
+    """学时 each cadre earned in calendar ``year``: completed records (completed_at in the
+    year) of catalog courses and of courses outside the catalog (``Dataset.external``).
+
+    A record's own awarded hours count; a completed record with none awarded counts its
+    catalog course's 学时. Repeats of one course in the year count once. Returns a float
+    Series indexed by cadre_id (cadres with nothing earned are absent).
+    """
+    parts = []
+    for frame in (completions, external):
+        if frame is None or len(frame) == 0:
+            continue
+        done = frame[frame[C.COMPLETED_AT].notna()]
+        done = done[pd.DatetimeIndex(done[C.COMPLETED_AT]).year == year]
+        awarded = pd.to_numeric(done[C.CREDIT_HOURS_AWARDED], errors="coerce").fillna(0.0)
+        catalog = done[C.COURSE_ID].map(courses.set_index(C.COURSE_ID)[C.CREDIT_HOURS])
+        hours = awarded.where(awarded > 0, pd.to_numeric(catalog, errors="coerce")).fillna(0.0)
+        parts.append(pd.DataFrame({C.CADRE_ID: done[C.CADRE_ID], C.COURSE_ID: done[C.COURSE_ID],
+                                   "hours": hours.to_numpy(float)}))  # fmt: skip
+    if not parts:
+        return pd.Series(dtype=float, name="hours_earned")
+    both = pd.concat(parts, ignore_index=True)
+    once = both.groupby([C.CADRE_ID, C.COURSE_ID], sort=False)["hours"].max()
+    return once.groupby(level=0).sum().rename("hours_earned")

@@ -95,6 +95,12 @@ def id_card_problem(text: str) -> tuple[str, str] | None:
             "请在导出或打开文件时把该列设为“文本”后重新导出",
             "id_mangled_by_excel",
         )
+    if _ID18.fullmatch(t) and t.endswith("000") and id_checksum(t[:17]) != t[17]:
+        return (  # 15 significant digits kept, the rest zeroed: Excel's doing
+            f"身份证号被当作数字保存，末几位已变成 0（{mask_id_card(t)}），无法还原；"
+            "请把该列设为“文本”后重新导出",
+            "id_mangled_by_excel",
+        )
     if _ID18.fullmatch(t) or _ID15.fullmatch(t):
         return None
     if _ROUNDED.fullmatch(t):

@@ -261,12 +261,12 @@ def check_bounds(path: Path, max_rows: int) -> dict[str, SheetScan]:
         for part in parts:
             sheet = names.get(part, part.rsplit("/", 1)[-1])
             scan = _scan_part(path, zf, part, f"工作表“{sheet}”", stop)
-            if scan.rows > stop or scan.last_row > stop:
-                raise _cap_error(path, sheet, max_rows)
             if scan.dimension and scan.dimension[0] > stop:
                 raise _bounds_error(
                     path, sheet, f"声明的范围有 {scan.dimension[0]:,} 行，超过上限 {max_rows:,} 行"
                 )
+            if scan.rows > stop or scan.last_row > stop:
+                raise _cap_error(path, sheet, max_rows)
             columns = max(scan.last_column, scan.dimension[1] if scan.dimension else 0)
             if columns > MAX_SHEET_COLUMNS:
                 raise _bounds_error(

@@ -80,6 +80,9 @@ class TrainingData:
     #: (cadres × fields of work) and the taxonomy that made it (set by the ranking layer)
     profile_fields: np.ndarray | None = None
     field_taxonomy: Any = None
+    #: records of courses outside the catalog (``Dataset.external``): hours earned, never
+    #: recommended, not in ``history``
+    external: pd.DataFrame | None = None
     _bridge: sp.csr_matrix | None = field(default=None, repr=False)
 
     @classmethod
@@ -94,6 +97,7 @@ class TrainingData:
         profile_vectors: sp.csr_matrix | None = None,
         profile_fields: np.ndarray | None = None,
         field_taxonomy: Any = None,
+        external: pd.DataFrame | None = None,
     ) -> TrainingData:
         courses = courses.reset_index(drop=True)
         cadres = cadres.reset_index(drop=True)
@@ -126,6 +130,7 @@ class TrainingData:
             profile_vectors=profile_vectors,
             profile_fields=profile_fields,
             field_taxonomy=field_taxonomy,
+            external=external,
         )
 
     @property
@@ -147,6 +152,7 @@ class TrainingData:
             profile_vectors=self.profile_vectors,
             profile_fields=self.profile_fields,
             field_taxonomy=self.field_taxonomy,
+            external=self.external,
         )
 
     def split_time(
