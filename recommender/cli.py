@@ -61,6 +61,14 @@ RulesOption = Annotated[
     ),
 ]
 YearOption = Annotated[int | None, typer.Option(help="计划年度（默认取 --as-of 所在年）")]
+RejectsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rejects",
+        help="拒收明细 <表名>.rejects.csv 的输出目录（仅本人可读；默认为模型根目录旁的 rejects/，"
+        "不写入数据目录）",
+    ),
+]
 AsOfOption = Annotated[
     str | None,
     typer.Option(
@@ -108,6 +116,17 @@ def _load(model: Path, rules: Path | None):
     if rules is not None:
         m.rules = _rules(rules)
     return m
+
+
+def _rejects_dir(rejects: Path | None, models: Path) -> Path:
+    """``--rejects``, else ``rejects/`` beside the models root: made private (0700)."""
+    from recommender.data.safe_write import private_dir
+    from recommender.lifecycle.train import default_rejects_dir
+
+    try:
+        return private_dir(rejects if rejects is not None else default_rejects_dir(models))
+    except OSError as exc:
+        raise CLIError(f"拒收明细目录不可用：{exc}") from exc
 
 
 def _as_of(value: str | None):
@@ -199,6 +218,7 @@ def validate(
     completions: CompletionsFile = None,
     sheet: SheetOption = None,
     rules: RulesOption = None,
+    rejects: RejectsOption = None,
     allow_rejects: Annotated[
         bool, typer.Option("--allow-rejects", help="有拒收行时也以 0 退出（默认以 1 退出）")
     ] = False,
@@ -207,7 +227,8 @@ def validate(
     """检查数据：逐表列出读入、接受、拒收的行数及拒收原因，并给出警告。
 
     培训规则（类别下限、集中培训与网络学习的划分）提到课程目录中没有的类别、分组或形式时给出警告。
-    有拒收行时以 1 退出（逐行明细见 数据目录/<表名>.rejects.csv），加 --allow-rejects 则以 0 退出。
+    有拒收行时以 1 退出（逐行明细见 rejects/<表名>.rejects.csv，可用 --rejects 指定目录），
+    加 --allow-rejects 则以 0 退出。
 
     例：recommender validate data/sample
 
@@ -216,7 +237,8 @@ def validate(
     from recommender.data.loading import load_dataset
 
     data, files, choice = _table_files(data, courses, cadres, completions, sheet)
-    ds = load_dataset(data, files=files, sheet=choice)
+    rejects = _rejects_dir(rejects, Path("models"))
+    ds = load_dataset(data, files=files, sheet=choice, rejects_dir=rejects)
     warnings = [*ds.warnings, *_rules_warnings(_rules(rules), ds.courses)]
     if json_out:
         _echo_json(
@@ -234,7 +256,7 @@ def validate(
             typer.echo(f"警告：{w}")
     if ds.rows_rejected and not allow_rejects:
         raise CLIError(
-            f"共拒收 {ds.rows_rejected} 行（原因见上，逐行明细见 <表名>.rejects.csv）；"
+            f"共拒收 {ds.rows_rejected} 行（原因见上，逐行明细见 {rejects}/<表名>.rejects.csv）；"
             "修正数据后重试，或加 --allow-rejects 接受这些拒收"
         )
 
@@ -250,6 +272,7 @@ def train(
         Path, typer.Option("--out", help="模型根目录（新版本写在其下，current 指向已发布版本）")
     ] = Path("models"),
     rules: RulesOption = None,
+    rejects: RejectsOption = None,
     publish: Annotated[
         bool, typer.Option(help="训练完成后发布：把 模型根目录/current 指向新版本")
     ] = True,
@@ -288,6 +311,7 @@ def train(
         )
     data, files, choice = _table_files(data, courses, cadres, completions, sheet)
     _rules(rules)  # a broken rules file fails before the training, not after
+    rejects = _rejects_dir(rejects, out)
     path = run(
         data,
         out,
@@ -297,11 +321,12 @@ def train(
         files=files,
         sheet=choice,
         rules=rules,
+        rejects_dir=rejects,
     )
     meta = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
     from recommender.data.loading import format_load_report
 
-    for line in format_load_report(meta.get("load", []), rejects_dir=str(data)):
+    for line in format_load_report(meta.get("load", []), rejects_dir=str(rejects)):
         typer.echo(line)
     typer.echo(
         f"已训练模型 {meta['model_version']}，用时 {meta['trained_seconds']} 秒 → {path}"
@@ -555,10 +580,9 @@ def evaluate(
         f"无学习记录的课程 {d['cold_courses']}/{d['n_courses']}，信号 {','.join(d['signals'])}"
     )
     if out:
-        out.write_text(
-            json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str),
-            encoding="utf-8",
-        )
+        from recommender.data.safe_write import write_text
+
+        write_text(out, json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str))
         typer.echo(f"评估报告 → {out}")
 
 

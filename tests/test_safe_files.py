@@ -178,3 +178,57 @@ def test_a_poisoned_slash_tmp_jieba_cache_changes_no_answer(tmp_path):
     _poison(fake_tmp, "split")
     got = _probe(None, tmp_path / "home", bind_tmp=fake_tmp)
     assert got["ours"] == clean["ours"] and got["jieba"] != clean["jieba"]
+
+
+# ---------------------------------------------------------------- the rejects symlink attack
+def _dropbox(tiny_data: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A data folder with one course whose credit_hours is a shell payload, and a symlink
+    planted where the rejects report of the input folder used to go."""
+    import pandas as pd
+
+    box = shutil.copytree(tiny_data, tmp_path / "dropbox")
+    courses = pd.read_csv(box / "courses.csv", dtype=str, keep_default_na=False)
+    courses.loc[0, "credit_hours"] = "$(id > /tmp/x)"
+    courses.to_csv(box / "courses.csv", index=False)
+    target = tmp_path / "bashrc"
+    target.write_text("# the user's shell start-up file\n")
+    (box / "courses.rejects.csv").symlink_to(target)
+    return box, target
+
+
+def test_the_rejects_symlink_attack_leaves_the_target_untouched(tiny_data, tmp_path):
+    box, target = _dropbox(tiny_data, tmp_path)
+    before = target.read_bytes()
+    proc = subprocess.run(
+        [sys.executable, "-m", "recommender", "validate", str(box), "--allow-rejects"],
+        check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert target.read_bytes() == before and (box / "courses.rejects.csv").is_symlink()
+    report = tmp_path / "rejects" / "courses.rejects.csv"  # beside the (default) models root
+    assert "$(id > /tmp/x)" in report.read_text(encoding="utf-8-sig")
+    assert stat.S_IMODE(report.stat().st_mode) == 0o600
+    assert stat.S_IMODE(report.parent.stat().st_mode) == 0o700
+    assert str(tmp_path / "rejects") in proc.stdout
+
+
+def test_rejects_written_into_the_input_folder_refuse_a_planted_symlink(tiny_data, tmp_path):
+    """The library's own default (the data folder) goes through the safe writer too."""
+    from recommender.data.loading import load_dataset
+
+    box, target = _dropbox(tiny_data, tmp_path)
+    before = target.read_bytes()
+    with pytest.raises(UnsafePathError, match="符号链接"):
+        load_dataset(box)
+    assert target.read_bytes() == before
+    out = tmp_path / "private-out"
+    ds = load_dataset(box, rejects_dir=out)
+    assert ds.rows_rejected and "$(id > /tmp/x)" in (out / "courses.rejects.csv").read_text(
+        "utf-8-sig"
+    )
+    assert target.read_bytes() == before

@@ -26,6 +26,7 @@ Choices, kept simple and consistent — lenient, but never silent:
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -790,13 +791,13 @@ def _write_rejects(load: TableLoad, directory: Path) -> None:
     target = directory / f"{load.name}.rejects.csv"
     lines = load.problems()  # rejected rows and cleared cells
     if len(lines):
-        directory.mkdir(parents=True, exist_ok=True)
         from recommender.data.spreadsheet import write_csv  # no cell may run as a formula
 
-        write_csv(lines, target, encoding="utf-8-sig")
+        # cell values are attacker text: private (0600), and a planted symlink is refused
+        write_csv(lines, target, encoding="utf-8-sig", private=True)
         logger.info("wrote %d rejects lines to %s", len(lines), target)
-    elif target.exists():
-        target.unlink()
+    elif os.path.lexists(target):
+        target.unlink()  # a stale report (or a link planted there: removed, never followed)
 
 
 def load_dataset(

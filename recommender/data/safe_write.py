@@ -24,7 +24,7 @@ import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 #: mode of files holding personal data (and of everything under a private directory)
 PRIVATE_FILE = 0o600
@@ -198,3 +198,10 @@ def read_regular(path: str | Path) -> bytes:
     """The bytes of a regular file (see :func:`open_regular`)."""
     with open_regular(path) as fh:
         return fh.read()
+
+
+def save_workbook(book: Any, path: str | Path, *, private: bool = False) -> Path:
+    """An openpyxl workbook saved through :func:`open_output` (its ``save`` takes a file)."""
+    with open_output(path, private=private) as fh:
+        book.save(fh)
+    return Path(path)

@@ -58,14 +58,20 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_csv(frame: pd.DataFrame, path: str | Path, *, encoding: str = "utf-8") -> None:
-    """``frame`` (no index) as a spreadsheet-safe CSV.
+def write_csv(
+    frame: pd.DataFrame, path: str | Path, *, encoding: str = "utf-8", private: bool = False
+) -> None:
+    """``frame`` (no index) as a spreadsheet-safe CSV, written through the one safe writer
+    (:mod:`recommender.data.safe_write`: no symlink followed; ``private``: 0600).
 
     Cells are neutralised and rows end in CRLF (RFC 4180), so a cell holding a bare CR is
     quoted too: Excel would otherwise start a new row there, and the text after the CR
     (``"ok\r=1+1"``) would land in a cell of its own, as a formula.
     """
-    safe_frame(frame).to_csv(path, index=False, encoding=encoding, lineterminator="\r\n")
+    from recommender.data.safe_write import open_output
+
+    with open_output(path, private=private) as fh:
+        safe_frame(frame).to_csv(fh, index=False, encoding=encoding, lineterminator="\r\n")
 
 
 def _plain(value: Any) -> Any:

@@ -18,6 +18,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from recommender.data.display import half_hours, label
+from recommender.data.safe_write import save_workbook
 from recommender.data.schema import Columns as C
 from recommender.insights import gaps as G
 from recommender.insights.labels import (
@@ -371,6 +372,6 @@ def write_gap_report(
         book.move_sheet(sheet, offset=-book.index(sheet))
         out = Path(out_path)
         out.parent.mkdir(parents=True, exist_ok=True)
-        _step(bar, "保存", book.save, out)
+        _step(bar, "保存", save_workbook, book, out)  # temp file + rename, no symlink followed
     log.info("gap report: %d sheets → %s", len(book.sheetnames), out)
     return out

@@ -15,16 +15,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from recommender.data.safe_write import write_text
 
 #: scopes from weakest to strongest; each one implies those before it
 SCOPES = ("read", "write", "admin")
@@ -141,23 +141,10 @@ def read_keys(path: Path) -> KeyRing:
 
 def _write(path: Path, ring: KeyRing) -> None:
     """Atomic replace, owner-only permissions (the hashes are not secret, but no need to share)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"format_version": FORMAT_VERSION, "keys": [asdict(k) for k in ring.keys]}
     for k in doc["keys"]:
         k["scopes"] = list(k["scopes"])
-    fd, tmp = tempfile.mkstemp(prefix=".keys-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, ensure_ascii=False, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(Path(path), json.dumps(doc, ensure_ascii=False, indent=2) + "\n", private=True)
 
 
 def _now() -> str:

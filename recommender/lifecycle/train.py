@@ -14,6 +14,7 @@ import pandas as pd
 from recommender import __version__
 from recommender.data.loading import Dataset, load_dataset
 from recommender.data.rules import rules_fingerprint
+from recommender.data.safe_write import private_dir
 from recommender.data.schema import Columns as C
 from recommender.lifecycle.artifacts import new_version, save_model
 from recommender.lifecycle.events import is_database_url, open_event_store, sqlite_path
@@ -53,6 +54,12 @@ def read_events(target: str | Path) -> pd.DataFrame | None:
         return store.to_frame()
 
 
+def default_rejects_dir(models_dir: str | Path = "models") -> Path:
+    """``rejects/`` beside the models root: a private (0700) folder of our own, not the
+    input folder (anyone who can drop data files there could plant a symlink)."""
+    return Path(models_dir).absolute().parent / "rejects"
+
+
 def fit_model(dataset: Dataset, config: TrainConfig = DEFAULT_CONFIG) -> RecommenderModel:
     """Fit a model on a loaded dataset (no files written)."""
     return fit_recommender(dataset.courses, dataset.cadres, dataset.completions, config)
@@ -68,8 +75,12 @@ def train(
     files: Mapping[str, str | Path | None] | None = None,
     sheet: str | Mapping[str, str | None] | None = None,
     rules: str | Path | None = None,
+    rejects_dir: str | Path | None = None,
 ) -> Path:
     """Load, fit, write a new version atomically and publish it; returns the version dir.
+
+    ``rejects_dir``: where ``<table>.rejects.csv`` go (default :func:`default_rejects_dir`,
+    beside the models; never the input folder, where a planted symlink could redirect them).
 
     ``files`` / ``sheet``: table files not named ``courses.*`` …, and the workbook sheet to read
     (see :func:`recommender.data.loading.load_dataset`). The metadata records the load report
@@ -82,7 +93,10 @@ def train(
     ``postgresql://…`` (default ``DATA/events.sqlite3``; a missing file means no events).
     """
     started = datetime.now(UTC)
-    dataset = load_dataset(data_dir, files=files, sheet=sheet)
+    rejects = private_dir(
+        rejects_dir if rejects_dir is not None else default_rejects_dir(models_dir)
+    )
+    dataset = load_dataset(data_dir, files=files, sheet=sheet, rejects_dir=rejects)
     n_events = 0
     events = read_events(events_path or Path(data_dir) / EVENTS_FILE)
     if events is not None:

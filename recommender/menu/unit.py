@@ -17,6 +17,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from recommender.data.cells import VALUE_LABELS
+from recommender.data.safe_write import save_workbook
 from recommender.data.schema import Columns as C
 from recommender.data.spreadsheet import display_width, write_csv, write_frame
 from recommender.menu.planning import plan_menu
@@ -113,7 +114,7 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, sheet: str = "推荐")
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        write_csv(frame, path)
+        write_csv(frame, path, private=True)
     elif suffix == ".xlsx":
         _save_workbook({sheet: frame}, path)
     else:
@@ -203,4 +204,4 @@ def _save_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> None:
         for col in ws.columns:
             width = max(display_width(c.value) for c in col)
             ws.column_dimensions[col[0].column_letter].width = min(60, max(8, width + 2))
-    wb.save(path)
+    save_workbook(wb, path, private=True)  # names and ids of cadres: 0600, no symlink followed
