@@ -7,13 +7,18 @@ DATA   ?= data/sample
 MODELS ?= models
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+DOCS_PORT ?= 8001
+REPORT ?= 报告.html
 
-.PHONY: run test lint format bench train sample notebooks clean help
+.PHONY: run test lint format bench train sample notebooks report docs docs-serve clean help
 
 help:
 	@echo "make run    train on $(DATA) if no model exists, then serve on http://$(HOST):$(PORT)"
 	@echo "make test   create .venv with dev extras and run the test suite"
-	@echo "make lint | format | bench | train | clean"
+	@echo "           (make run PORT=8080 HOST=0.0.0.0 to serve elsewhere; DATA=dir to train on it)"
+	@echo "make docs  build the documentation site into site/ (make docs-serve: http://$(HOST):$(DOCS_PORT))"
+	@echo "make report  the planners' notebooks on $(DATA) as one HTML file: $(REPORT)"
+	@echo "make lint | format | bench | train | notebooks | clean"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -60,5 +65,14 @@ notebooks: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[lab]"
 	$(VENV)/bin/jupyter lab notebooks/
 
+report: $(STAMP) $(MODELS)/current
+	$(VENV)/bin/recommender report --data $(DATA) --model $(MODELS) --out $(REPORT)
+
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
+docs-serve: $(STAMP)
+	$(VENV)/bin/mkdocs serve --dev-addr $(HOST):$(DOCS_PORT)
+
 clean:
-	rm -rf $(VENV) $(MODELS) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(MODELS) site .pytest_cache .ruff_cache

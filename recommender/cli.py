@@ -86,12 +86,12 @@ def _event_source(events: str | None):
         if not DEFAULT_EVENTS.exists():
             return None
         events = str(DEFAULT_EVENTS)
-    from recommender.lifecycle.events import open_event_store
+    from recommender.lifecycle.events import open_event_store, redact_url
 
     try:
         return open_event_store(events)
-    except Exception as exc:  # unreachable database, unreadable file
-        raise CLIError(f"无法打开事件库 {events}：{exc}") from exc
+    except Exception as exc:  # unreachable database, unreadable file (never print a password)
+        raise CLIError(f"无法打开事件库 {redact_url(events)}：{redact_url(str(exc))}") from exc
 
 
 class CLIError(Exception):
@@ -290,6 +290,14 @@ def train(
         ),
     ] = "auto",
     seed: Annotated[int, typer.Option(help="随机种子（相同数据和种子得到相同模型）")] = 0,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="训练配置文件：TOML（全部可调参数），或某个模型版本的 metadata.json"
+            "（用其中记录的配置重训）；给出时不再看 --collaborative 和 --seed",
+        ),
+    ] = None,
 ) -> None:
     """用数据目录训练模型，写出 模型根目录/<版本>/ 并发布为 current。
 
@@ -312,10 +320,19 @@ def train(
     data, files, choice = _table_files(data, courses, cadres, completions, sheet)
     _rules(rules)  # a broken rules file fails before the training, not after
     rejects = _rejects_dir(rejects, out)
+    if config is not None:
+        from recommender.ranking.pipeline import ConfigError
+
+        try:
+            cfg = TrainConfig.from_file(config)
+        except (ConfigError, TypeError) as exc:
+            raise CLIError(f"{config}：{exc}") from exc
+    else:
+        cfg = TrainConfig.of(collaborative=collaborative, seed=seed)
     path = run(
         data,
         out,
-        config=TrainConfig.of(collaborative=collaborative, seed=seed),
+        config=cfg,
         publish=publish,
         events_path=events,
         files=files,
@@ -728,6 +745,57 @@ def gaps(
     loaded = load_model(model) if model is not None else None
     path = write_gap_report(data, out, model=loaded, files=files, sheet=choice)
     typer.echo(f"需求缺口报告 → {path}")
+
+
+@app.command(cls=ZhCommand)
+def report(
+    out: Annotated[
+        Path, typer.Option("--out", help="要写出的 HTML 报告文件（如 报告.html），用浏览器打开")
+    ],
+    data: DataDir = None,
+    courses: CoursesFile = None,
+    cadres: CadresFile = None,
+    completions: CompletionsFile = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            help="模型目录（默认用环境变量 XUANXUE_MODELS 所指的目录，否则用 models/current；"
+            "都没有时临时训练一个）",
+        ),
+    ] = None,
+    notebooks: Annotated[
+        Path | None,
+        typer.Option(help="笔记本所在目录（默认：项目的 notebooks 目录，运行其中全部笔记本）"),
+    ] = None,
+) -> None:
+    """把规划笔记本（需求缺口、课程目录健康度）用本院数据运行，生成一个 HTML 报告文件。
+
+    图表嵌在页面里，不需要服务器、也不需要联网，双击即可在浏览器中打开、可转发。
+    不给出数据时用样例数据。
+
+    例：recommender report --data 数据目录 --model models --out 报告.html
+    """
+    from recommender.insights.html_report import ReportError, render_report
+
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise typer.BadParameter(f"输出文件须为 .html，而不是 {out.name!r}", param_hint="--out")
+    if data is not None or any(f is not None for f in (courses, cadres, completions)):
+        data, files, _ = _table_files(data, courses, cadres, completions, None)
+    else:
+        files = {}
+    books = None
+    if notebooks is not None:
+        books = sorted(notebooks.glob("*.ipynb"))
+        if not books:
+            raise CLIError(f"{notebooks}：目录中没有笔记本（*.ipynb）")
+    try:
+        path = render_report(
+            out, data=data, model=model, files=files, notebooks=books, progress=_progress()
+        )
+    except ReportError as exc:
+        raise CLIError(str(exc)) from exc
+    typer.echo(f"规划报告 → {path}（{path.stat().st_size / 1e6:.1f} MB，可直接用浏览器打开）")
 
 
 keys_app = typer.Typer(

@@ -49,7 +49,9 @@ def _descriptions(cmd) -> list[tuple[str, str]]:
 
 def test_every_command_is_checked():
     names = {" ".join(path) for path, _ in COMMANDS}
-    assert {"train", "recommend", "menu", "menus", "gaps", "keys add", "db upgrade"} <= (names)
+    assert {"train", "recommend", "menu", "menus", "gaps", "report", "keys add", "db upgrade"} <= (
+        names
+    )
 
 
 @pytest.mark.parametrize(
@@ -101,3 +103,26 @@ def test_usage_errors_are_chinese(args, expect):
     assert expect in err, err
     assert "错误：" in err and "用法：" in err and "查看帮助" in err
     assert "Error:" not in err and "Usage:" not in err and "Try '" not in err
+
+
+def test_no_message_names_a_flag_that_does_not_exist():
+    """Every ``--flag`` written in the library's strings (messages, hints, docstrings shown as
+    help) is an option of some command: `gaps` once told users to pass a `--courses` it lacked."""
+    import ast
+
+    options = {
+        opt
+        for _, cmd in COMMANDS
+        for p in cmd.params
+        for opt in (*getattr(p, "opts", ()), *getattr(p, "secondary_opts", ()))
+    }
+    options |= {"--help"}
+    flag = re.compile(r"(?<![\w-])--[a-z][a-z-]*[a-z]")
+    wrong = []
+    for path in sorted((ROOT / "recommender").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                for name in flag.findall(node.value):
+                    if name not in options:
+                        wrong.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}")
+    assert not wrong, "\n".join(wrong)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from recommender.data.display import half_hours, label
+from recommender.data.display import half_hours, label, percent
 from recommender.data.safe_write import save_workbook
 from recommender.data.schema import Columns as C
 from recommender.insights import gaps as G
@@ -42,6 +42,7 @@ __all__ = [
     "HEADERS",
     "SHEETS",
     "chart_figures",
+    "for_people",
     "gap_tables",
     "translate",
     "write_gap_report",
@@ -123,6 +124,20 @@ HEADERS: dict[str, str] = {
     "reachable_share": "时段可参加比例",
     "item": "项目",
     "value": "内容",
+    "kind": "类型",
+    "table": "表",
+    "file": "文件",
+    "rows_in": "读入行数",
+    "accepted": "接受行数",
+    "rejected": "拒收行数",
+    "warnings": "警告数",
+}
+#: topic kind → Chinese (a topic's origin; "catalog" here is not the menu constraint)
+TOPIC_KINDS = {
+    "field": "领域词表",
+    "category": "课程类别",
+    "catalog": "目录专题",
+    "demand": "干部需求用语",
 }
 
 
@@ -233,6 +248,38 @@ def translate(table: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns=lambda c: HEADERS.get(str(c), str(c)))
 
 
+#: share columns (0–1) people read as percentages with one decimal
+SHARE_COLUMNS = {
+    "demand_share",
+    "supply_share",
+    "gap",
+    "enrolment_share",
+    "recommended_share",
+    "share",
+    "completion_share",
+    "completion_rate",
+    "reachable_share",
+}
+
+
+def for_people(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`translate`, and shares as percentages with one decimal (header marked （%）;
+    the gap in 百分点) — the tables of the notebooks and the HTML report."""
+    out = table.copy()
+    if "kind" in out:
+        out["kind"] = out["kind"].map(lambda v: TOPIC_KINDS.get(v, v))
+    if "table" in out:
+        out["table"] = out["table"].map(label)
+    shares = [c for c in out.columns if c in SHARE_COLUMNS]
+    for col in shares:
+        out[col] = out[col].map(percent)
+    if "urgency" in out:
+        out["urgency"] = out["urgency"].round(2)
+    out = translate(out)
+    unit = {c: "（百分点）" if c == "gap" else "（%）" for c in shares}
+    return out.rename(columns={HEADERS.get(c, c): HEADERS.get(c, c) + u for c, u in unit.items()})
+
+
 def _windows_label(text: str) -> str:
     for code, name in WINDOW_LABELS.items():
         text = text.replace(code, name)
@@ -250,25 +297,33 @@ def _readme(
         ("生成时间", pd.Timestamp.now().strftime("%Y-%m-%d %H:%M")),
         (
             "数据",
-            f"课程 {len(dataset.courses)} 门，干部 {len(dataset.cadres)} 人，"
-            f"报名记录 {len(dataset.completions)} 条",
+            (
+                f"课程 {len(dataset.courses)} 门，干部 {len(dataset.cadres)} 人，"
+                f"报名记录 {len(dataset.completions)} 条"
+            ),
         ),
         (
             "缺口",
-            "需求占比 − 供给占比。需求：干部岗位职责与需求调查落在该主题上的权重 × 剩余应修学时；"
-            "供给：该主题上的有效课程数。缺口为正：需求多于课程。",
+            (
+                "需求占比 − 供给占比。需求：干部岗位职责与需求调查落在该主题上的权重"
+                " × 剩余应修学时；供给：该主题上的有效课程数。缺口为正：需求多于课程。"
+            ),
         ),
         (
             "紧迫度",
-            "缺口 ÷ √供给占比（供给不足 0.5% 按 0.5% 计），“主要缺口”按它排序："
-            "同样大的缺口，课程越少越紧迫；干部有需求而目录没有课程的领域排在前面。",
+            (
+                "缺口 ÷ √供给占比（供给不足 0.5% 按 0.5% 计），“主要缺口”按它排序："
+                "同样大的缺口，课程越少越紧迫；干部有需求而目录没有课程的领域排在前面。"
+            ),
         ),
         (
             "主题",
-            "领域主题来自干部教育培训领域词表（与课程目录无关，目录删掉某领域的全部课程，"
-            "该领域仍会出现）；其余主题由课程类别、专题标签、干部岗位职责和需求调查文字学出，"
-            "以领域名、课程类别、专题标签或需求调查中的常见说法命名。"
-            "“主要课程类别”为空的主题是课程目录里几乎不出现、干部却提出的需求。",
+            (
+                "领域主题来自干部教育培训领域词表（与课程目录无关，目录删掉某领域的全部课程，"
+                "该领域仍会出现）；其余主题由课程类别、专题标签、干部岗位职责和需求调查文字学出，"
+                "以领域名、课程类别、专题标签或需求调查中的常见说法命名。"
+                "“主要课程类别”为空的主题是课程目录里几乎不出现、干部却提出的需求。"
+            ),
         ),
         ("需求示例", "摘自需求调查原话，仅供规划参考，请勿外传。"),
         (
@@ -360,12 +415,12 @@ def write_gap_report(
     book = Workbook()
     book.remove(book.active)
     with _bar(2, "写入报告", progress) as bar:
-        for key, sheet in SHEETS.items():
+        for key, name in SHEETS.items():
             if key.startswith("matrix_"):
                 by = key.removeprefix("matrix_")
-                add_matrix_sheet(book, sheet, _matrix(tables, by), HEADERS[by])
+                add_matrix_sheet(book, name, _matrix(tables, by), HEADERS[by])
             elif key in tables:
-                add_table_sheet(book, sheet, translate(tables[key]), list(tables[key].columns))
+                add_table_sheet(book, name, translate(tables[key]), list(tables[key].columns))
         charts = _write_charts(book, tables, bar)
         readme = translate(_readme(dataset, tables, model is not None, charts))
         sheet = add_table_sheet(book, SHEETS["readme"], readme, ["item", "value"])
