@@ -674,3 +674,22 @@ def test_cli_models_list_and_prune(tiny_models, tmp_path):
     out = runner.invoke(app, ["models", "prune", "--model", str(root), "--keep", "0"])
     assert out.exit_code == 0, out.output
     assert list_versions(root) == [resolve(root).name]
+
+
+def test_cli_models_upgrade(tiny_model, tmp_path, monkeypatch, keys):
+    from typer.testing import CliRunner
+
+    from recommender.cli import app
+
+    monkeypatch.setenv(legacy.ENV_KEY, HMAC_KEY)
+    root = tmp_path / "m"
+    good = format4_version(root, "20260101T000000Z-good", tiny_model)
+    bad = format4_version(root, "20260102T000000Z-bad0", tiny_model)
+    (bad / legacy.PICKLE_FILE).write_bytes(b"changed after signing")
+    publish_version(root, good.name)
+    out = CliRunner().invoke(app, ["models", "upgrade", "--model", str(root)])
+    assert out.exit_code == 1
+    assert f"{good.name}: upgraded 4 → 5" in out.output
+    assert f"{bad.name}: refused: artifact_tampered" in out.output
+    assert load_model(root).version == good.name
+    assert json.loads((bad / METADATA_FILE).read_text())["format_version"] == 4
