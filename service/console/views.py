@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
+# Chinese labels of codes (solver, constraints) from the one label table
+templates.env.globals["value_labels"] = D.VALUE_LABELS
 
 #: nothing outside the service: no CDN, no external fonts, images or form targets
 CSP = (
