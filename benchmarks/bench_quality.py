@@ -58,7 +58,7 @@ from recommender.ranking.scaling import top_k
 from recommender.signals.base import QueryBatch, Signal
 from recommender.signals.collaborative import CollaborativeSignal
 from recommender.signals.popularity import PopularitySignal
-from recommender.signals.rp3beta import RP3betaSignal
+from benchmarks.rp3beta import RP3betaSignal
 
 K = 10
 CFG = DEFAULT_CONFIG

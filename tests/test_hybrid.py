@@ -104,7 +104,7 @@ def test_save_load_identical_scores(fitted, tmp_path):
     again = load_model(saved)
     assert again is not model and again.version == "roundtrip"
     rows = np.arange(len(model.cadres))
-    batch = model.batch_for(rows)
+    batch = model.queries.batch(rows)
     np.testing.assert_array_equal(model.hybrid.score(batch)[0], again.hybrid.score(batch)[0])
     cid = str(model.cadres.iloc[0]["cadre_id"])
     assert [r.to_dict() for r in model.recommend(cid)] == [
@@ -143,14 +143,13 @@ def test_similar_courses_same_block(fitted):
 
 
 @pytest.mark.parametrize("protocol", ["leave-last", "temporal"])
-def test_second_leave_last_fold_adds_validation_queries(protocol, monkeypatch):
-    monkeypatch.setattr(blend_search, "MIN_VALIDATION", 1)  # the checkerboard is small
+def test_second_leave_last_fold_adds_validation_queries(protocol):
     courses, cadres, comps, _ = checkerboard()
 
     def validation(folds):
-        cfg = TrainConfig(
-            signals=SignalsConfig(ease_l2=1.0), blend=BlendConfig(protocol=protocol, folds=folds)
-        )
+        # min_validation=1: the checkerboard is small
+        blend = BlendConfig(protocol=protocol, folds=folds, min_validation=1)
+        cfg = TrainConfig(signals=SignalsConfig(ease_l2=1.0), blend=blend)
         return fit_recommender(courses, cadres, comps, cfg).hybrid.validation_
 
     one, two = validation(1), validation(2)

@@ -82,13 +82,6 @@ def test_shrinkage_pulls_tiny_segment_towards_parent():
     np.testing.assert_allclose(raw.score(("tiny",)), [0.0, 0.0, 1.0])
 
 
-def test_segment_support_counts_interactions_at_the_finest_level():
-    pop = Popularity().fit(*_segmented(), 3, now=NOW)
-    assert pop.segment_support(TOWN_FARM) == 10
-    assert pop.segment_support(("x", "y", "z")) == 0
-    assert pop.segment_support(None) == 55
-
-
 def test_future_events_count_as_now():
     pop = Popularity().fit(
         np.array([0]), np.array([NOW + np.timedelta64(3, "D")]), None, 1, now=NOW

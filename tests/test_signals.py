@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
+from benchmarks.rp3beta import RP3betaSignal
 from recommender.data.schema import Columns as C
 from recommender.ranking.hybrid import Hybrid
 from recommender.ranking.model import RecommenderModel
 from recommender.ranking.pipeline import DEFAULT_CONFIG, default_signals, prepare_data
-from recommender.signals.base import Query, QueryBatch, Signal
+from recommender.signals.base import QueryBatch
 from recommender.signals.collaborative import CollaborativeSignal
 from recommender.signals.content import ContentSignal
 from recommender.signals.context import ContextSignal
@@ -17,30 +21,22 @@ from recommender.signals.field import FieldSignal
 from recommender.signals.instructor import InstructorSignal
 from recommender.signals.popularity import PopularitySignal
 from recommender.signals.quality import QualitySignal
-from recommender.signals.rp3beta import RP3betaSignal
 from recommender.signals.sequence import SequenceSignal
 from recommender.signals.transition import TransitionSignal
 from recommender.testing import SignalContract, all_signal_classes, checkerboard
 
 
-class RecentlyPublished(Signal):
-    """The README's worked example: newer courses score higher (days since publication)."""
+def documented_example() -> dict:
+    """Execute the "Adding a signal" code block of the docs, so the docs stay true."""
+    page = Path(__file__).resolve().parents[1] / "docs" / "reference" / "models.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+    code = next(b for b in blocks if "class RecentlyPublished(Signal)" in b)
+    namespace: dict = {"__name__": __name__}  # pickles as this module's RecentlyPublished
+    exec(compile(code, str(page), "exec"), namespace)
+    return namespace
 
-    name = "recent"
 
-    def fit(self, data) -> RecentlyPublished:
-        published = data.courses[C.PUBLISHED_AT].to_numpy(dtype="datetime64[D]")
-        age = (data.now.astype("datetime64[D]") - published).astype(np.float64)
-        self.age_days_ = np.nan_to_num(age, nan=np.nanmax(age) if np.isfinite(age).any() else 0)
-        self.n_items_ = len(self.age_days_)
-        return self
-
-    def score_one(self, query: Query) -> np.ndarray:
-        self._check_fitted()
-        return (-self.age_days_).astype(np.float32)
-
-    def memo_key(self, query: Query):
-        return (self.name,)
+RecentlyPublished = documented_example()["RecentlyPublished"]
 
 
 class TestContent(SignalContract):
@@ -123,6 +119,14 @@ def test_a_new_signal_is_one_line_of_configuration():
     # the new signal reaches the request path through the same contract
     recs = model.recommend("G000", k=3)
     assert recs and all(r.course_id.startswith("K0") for r in recs[:1])
+    # ... and its own reasons reach the explanations, with no code naming it
+    recent = model.hybrid.signals_[-1]
+    items = list(range(len(model.course_ids)))
+    scored = model.score(model.query("G000"))
+    reasons = model.explain(scored.query, items, scored.components)
+    has = [any(r.kind == "recent" for r in rs) for rs in reasons]
+    assert has == [bool(recent.age_days_[i] <= 30) for i in items]
+    assert any(has) or not (recent.age_days_ <= 30).any()
 
 
 def test_single_cadre_path_equals_batch_blend(tiny_model):

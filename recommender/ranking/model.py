@@ -84,7 +84,6 @@ class RecommenderModel:
         self.field_taxonomy = data.field_taxonomy
         self.last_items_ = data.last_items()
         self.item_counts_ = data.item_counts()
-        self.quality_ = np.asarray(data.quality, dtype=np.float32)
         self.now_ = data.now
         self.ranker_config = ranker or RankerConfig()
         self.rules = rules or load_rules()

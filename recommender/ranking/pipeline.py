@@ -8,6 +8,7 @@ given. Adding a signal is one module under ``recommender/signals`` plus one line
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -90,13 +91,20 @@ class TrainConfig:
         return tomli_w.dumps(self.to_dict())
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> TrainConfig:
-        """Read a config file (the ``config`` table of a model's metadata works too)."""
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        """Read a TOML config file, or a model's ``metadata.json`` (its ``params``)."""
         try:
-            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"{path}：无法读取训练配置（{exc}）") from exc
-        return cls.from_dict(raw.get("config", raw))
+            text = Path(path).read_text(encoding="utf-8")
+            if str(path).lower().endswith(".json"):
+                raw = json.loads(text)
+                raw = raw.get("params", raw)
+            else:
+                raw = tomllib.loads(text)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ConfigError(f"无法读取训练配置（{exc}）") from exc
+        if not isinstance(raw, Mapping):
+            raise ConfigError("训练配置应是一张表")
+        return cls.from_dict(raw)
 
     @classmethod
     def of(cls, *, collaborative: str = "auto", seed: int = 0) -> TrainConfig:

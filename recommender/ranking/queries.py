@@ -7,6 +7,7 @@ profile (for the candidate policy and the cohort), the scoring
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -93,7 +94,9 @@ class QueryBuilder:
     """Turns cadre ids (with newer events) and profiles into queries for one model."""
 
     def __init__(self, model: Any) -> None:
-        self.m = model
+        # a proxy, not a reference: a cycle would keep a replaced model alive after a reload
+        # (the service freezes the heap after each swap, so cycles are never collected)
+        self.m = weakref.proxy(model)
 
     def events_row(self, events: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray, int]:
         """Course indices, summed weights and the newest course of completion events."""

@@ -11,5 +11,4 @@
 - ``transition``: smoothed next-course probabilities (counts lent by text neighbours,
   back-off to next-course popularity) over the whole history
 - ``instructor``: courses sharing a teacher with the cadre's history
-- ``rp3beta``: graph random walk (contract-tested, not in the default blend)
 """

@@ -106,15 +106,6 @@ class Popularity(BaseEstimator):
             p = (c + self.shrinkage * p) / (c.sum() + self.shrinkage)
         return p.astype(np.float32)
 
-    def segment_support(self, segment: tuple[str, ...] | None) -> int:
-        """Training interactions in ``segment`` at the finest level (``None`` = all)."""
-        check_is_fitted(self, "overall_")
-        if segment is None or not self.tables_:
-            return self.n_interactions_ if segment is None else 0
-        level, index, _, support = self.tables_[0]
-        row = index.get(_key(segment, level))
-        return 0 if row is None else int(support[row])
-
 
 def _dense_row(matrix: sp.csr_matrix, row: int) -> np.ndarray:
     """Row ``row`` of a CSR matrix as a dense array, from its index arrays: ``matrix[row]``
