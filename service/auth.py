@@ -113,6 +113,32 @@ class Authenticator:
                 return "XUANXUE_API_KEY", ("admin",)
         return (key.name, key.scopes) if key is not None else None
 
+    def key_for(self, token: str | None, scope: str) -> tuple[str, str] | None:
+        """(name, SHA-256) of an active key granting ``scope``: what a console session
+        records instead of the key itself. None for anything else (a bad keys file too)."""
+        try:
+            found = self.identify(token)
+        except KeyFileError:
+            return None
+        if found is None or not scopes_grant(found[1], scope) or not token:
+            return None
+        return found[0], hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def key_still_grants(self, name: str, key_hash: str, scope: str) -> bool:
+        """The key a session was opened with is still active and still grants ``scope``
+        (revoking the key ends its sessions too)."""
+        if name == "XUANXUE_API_KEY":
+            return self._admin is not None and hmac.compare_digest(key_hash.encode(), self._admin)
+        try:
+            key = self.keys.ring().get(name)
+        except KeyFileError:
+            return False
+        return (
+            key is not None
+            and hmac.compare_digest(key.sha256.encode(), key_hash.encode())
+            and scopes_grant(key.scopes, scope)
+        )
+
     def check_key(self, token: str | None, scope: str) -> bool:
         """True when ``token`` is an active key granting ``scope`` (False on a bad keys file)."""
         try:

@@ -125,6 +125,7 @@ _ZH = {
     "datetime_parsing": "应为日期时间，如 2025-03-01T09:00:00+08:00",
     "datetime_from_date_parsing": "应为日期时间，如 2025-03-01T09:00:00+08:00",
     "json_invalid": "不是有效的 JSON",
+    "date_out_of_range": "日期应在 {first} 年到 {last} 年之间",
 }
 
 

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -19,6 +20,7 @@ from pydantic import (
     create_model,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from recommender import ENUM_ALIASES, FORMATS, SOURCES, UNIT_LEVELS, WINDOWS
 from recommender import Menu as LibMenu
@@ -54,6 +56,23 @@ Window = contract_enum(WINDOWS)
 UnitLevel = contract_enum(UNIT_LEVELS)
 Source = contract_enum(SOURCES)
 
+#: years a date in a request may name (menus plan 2000–2100; events before 2000 are refused by
+#: the library's rules): 0001-01-01 or 9999-12-31 get a 422 here, never an overflow later
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+def _in_range(value: date) -> date:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise PydanticCustomError(
+            "date_out_of_range",
+            "日期应在 {first} 年到 {last} 年之间",
+            {"first": FIRST_YEAR, "last": LAST_YEAR},
+        )
+    return value
+
+
+Day = Annotated[date, AfterValidator(_in_range)]
+Moment = Annotated[datetime, AfterValidator(_in_range)]
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 #: longest rank / system accepted (real ones are under 12 characters)
 SEGMENT_TEXT = 40
@@ -256,10 +275,10 @@ class MenuRequest(_In):
     year: int | None = Field(
         None, ge=2000, le=2100, description="plan this whole year (default: the rest of this year)"
     )
-    as_of: date | None = Field(
+    as_of: Day | None = Field(
         None, description="plan as if today were this day, to 31 December (default: today)"
     )
-    start: datetime | None = Field(None, description="plan from this moment (default: as_of)")
+    start: Moment | None = Field(None, description="plan from this moment (default: as_of)")
     target_hours: float | None = Field(None, ge=0, le=1000, description="学时 goal for the year")
     hours_credited: float = Field(0.0, ge=0, le=1000, description="学时 already credited")
     weekly_hours_budget: float | None = Field(None, ge=0, le=80)
@@ -287,8 +306,8 @@ class CompletionEvent(_In):
     )
     cadre_id: Id
     course_id: Id
-    enrolled_at: datetime
-    completed_at: datetime | None = None
+    enrolled_at: Moment
+    completed_at: Moment | None = None
     progress: float | None = Field(None, ge=0, le=1)
     credit_hours_awarded: float | None = Field(None, ge=0, le=500)
     rating: int | None = Field(None, ge=1, le=5)

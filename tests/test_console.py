@@ -29,7 +29,7 @@ from PIL import Image, ImageStat
 
 from recommender import EventStoreUnavailable
 from recommender.data.spreadsheet import is_risky
-from recommender.lifecycle.keys import add_key
+from recommender.lifecycle.keys import add_key, revoke_key
 from service.config import Settings
 from service.console.config import ConsoleSettings
 from service.console.excel import menu_workbook
@@ -42,6 +42,7 @@ with warnings.catch_warnings():
 CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMEDRIVER = "/usr/bin/chromedriver"
 WAIT = 20  # seconds for a page or a download
+LOCAL_URL = "http://localhost"  # TestClient's name for the server (keyless mode: loopback only)
 
 
 # ------------------------------------------------------------------ fixtures
@@ -367,7 +368,7 @@ def client(tiny_models, tmp_path_factory) -> Iterator[TestClient]:
     tmp = tmp_path_factory.mktemp("console_client")
     app = create_app(_settings(tiny_models, tmp, local_clients=("127.0.0.0/8", "testclient")))
     app.state.console_settings = ConsoleSettings(reports_dir=tmp / "reports")
-    with TestClient(app, base_url="http://localhost") as c:
+    with TestClient(app, base_url=LOCAL_URL) as c:
         yield c
 
 
@@ -504,7 +505,7 @@ def test_gaps_page_reads_the_newest_report(client):
 def test_login_rules_without_a_browser(client, tiny_models, tmp_path):
     # no keys configured: a non-loopback client is sent to the login page
     app = create_app(_settings(tiny_models, tmp_path))  # "testclient" is not loopback here
-    with TestClient(app, base_url="http://localhost") as remote:
+    with TestClient(app, base_url=LOCAL_URL) as remote:
         r = remote.get("/console", follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"].startswith("/console/login")
     # a sign-in posted from another site is refused; no open redirect after sign-in
@@ -521,21 +522,80 @@ def test_login_rules_without_a_browser(client, tiny_models, tmp_path):
     assert 'value="/console"' in r.text and "evil.example" not in r.text
 
 
-def test_console_auth_falls_back_to_the_admin_key(monkeypatch, tiny_models, tmp_path):
-    """Without service.deps.check_key the console compares with Settings.api_key."""
-    import service.deps
+def _sign_in(c: TestClient, key: str, **headers: str):
+    return c.post(
+        "/console/login",
+        data={"key": key, "next": "/console/gaps"},
+        headers=headers,
+        follow_redirects=False,
+    )
 
-    monkeypatch.delattr(service.deps, "check_key", raising=False)
-    settings = _settings(tiny_models, tmp_path, api_key="console-secret-123")
-    with TestClient(create_app(settings), base_url="http://localhost") as c:
-        c.app.state.auth = None  # no authenticator either: only the settings remain
-        r = c.post("/console/login", data={"key": "wrong", "next": "/console"})
-        assert r.status_code == 401
-        r = c.post(
-            "/console/login",
-            data={"key": "console-secret-123", "next": "/console"},
-            follow_redirects=False,
-        )
-        assert r.status_code == 303
+
+def test_console_cookie_is_a_session_not_the_key_and_logout_revokes_it(tiny_models, tmp_path):
+    keys = tmp_path / "api_keys.json"
+    token, _ = add_key(keys, "培训科", "read")
+    settings = _settings(tiny_models, tmp_path, keys_file=keys)
+    with TestClient(create_app(settings), base_url=LOCAL_URL) as c:
+        assert _sign_in(c, "wrong").status_code == 401
+        r = _sign_in(c, token)
+        assert r.status_code == 303 and r.headers["location"] == "/console/gaps"
         cookie = r.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=strict" in cookie and "path=/console" in cookie
+        assert "secure" not in cookie  # plain http, no trusted proxy
+        session = c.cookies["xuanxue_console_session"]
+        assert session and token not in r.headers["set-cookie"] and len(session) >= 40
+        # the cookie opens the console; as an API key it is worthless
+        assert c.get("/console/gaps", follow_redirects=False).status_code == 200
+        assert c.get("/v1/model", headers={"X-API-Key": session}).status_code == 403
+        assert c.get("/v1/model", headers={"X-API-Key": token}).status_code == 200
+        r = c.post("/console/logout", follow_redirects=False)
+        assert r.status_code == 303
+        # replaying the old cookie after logout: revoked on the server, back to the login
+        c.cookies.set("xuanxue_console_session", session, path="/console")
+        r = c.get("/console/gaps", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/console/login")
+        # a new sign-in, then the key is revoked: its sessions end too
+        c.cookies.clear()
+        _sign_in(c, token)
+        assert c.get("/console/gaps", follow_redirects=False).status_code == 200
+        revoke_key(keys, "培训科")
+        time.sleep(1.1)  # the keys file is re-read within a second
+        assert c.get("/console/gaps", follow_redirects=False).status_code == 303
+
+
+def test_console_sessions_are_shared_by_replicas(tiny_models, tmp_path):
+    keys = tmp_path / "api_keys.json"
+    token, _ = add_key(keys, "培训科", "read")
+    settings = _settings(tiny_models, tmp_path, keys_file=keys)  # one event store for both
+    with (
+        TestClient(create_app(settings), base_url=LOCAL_URL) as a,
+        TestClient(create_app(settings), base_url=LOCAL_URL) as b,
+    ):
+        _sign_in(a, token)
+        b.cookies.set("xuanxue_console_session", a.cookies["xuanxue_console_session"])
+        assert b.get("/console/gaps", follow_redirects=False).status_code == 200
+        b.post("/console/logout", follow_redirects=False)  # logout on the other replica
+        assert a.get("/console/gaps", follow_redirects=False).status_code == 303
+
+
+def test_console_cookie_is_secure_behind_a_trusted_tls_proxy(tiny_models, tmp_path):
+    keys = tmp_path / "api_keys.json"
+    token, _ = add_key(keys, "培训科", "read")
+    tls = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "10.0.0.7"}
+    trusted = _settings(tiny_models, tmp_path, keys_file=keys, trusted_proxies=("*",))
+    with TestClient(create_app(trusted), base_url=LOCAL_URL) as c:
+        r = _sign_in(c, token, origin="https://localhost", **tls)
+        assert r.status_code == 303 and "secure" in r.headers["set-cookie"].lower()
+    untrusted = _settings(tiny_models, tmp_path, keys_file=keys)  # the client is no proxy
+    with TestClient(create_app(untrusted), base_url=LOCAL_URL) as c:
+        r = _sign_in(c, token, **tls)
+        assert r.status_code == 303 and "secure" not in r.headers["set-cookie"].lower()
+
+
+def test_legacy_admin_key_signs_in_through_a_session(tiny_models, tmp_path):
+    settings = _settings(tiny_models, tmp_path, api_key="console-secret-123")
+    with TestClient(create_app(settings), base_url=LOCAL_URL) as c:
+        assert _sign_in(c, "wrong").status_code == 401
+        r = _sign_in(c, "console-secret-123")
+        assert r.status_code == 303 and "console-secret-123" not in r.headers["set-cookie"]
+        assert c.get("/console/gaps", follow_redirects=False).status_code == 200

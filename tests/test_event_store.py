@@ -5,17 +5,19 @@ from __future__ import annotations
 import sqlite3
 import threading
 from contextlib import closing
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from recommender.lifecycle.events import (
+    SQLITE_SCHEMA_VERSION,
     EventConflictError,
     EventError,
     EventStore,
     EventStoreUnavailable,
     EventValidationError,
     open_event_store,
+    redact_url,
 )
 from tests.pg import stored_ids
 
@@ -51,6 +53,31 @@ def test_add_is_idempotent_and_reads_back(store):
     assert str(frame["completed_at"].iloc[0]) == "2026-03-05 18:30:00"
     assert store.for_cadre("nobody") is None
     assert len(store.to_frame()) == 2 and store.schema_version() >= 1
+
+
+def test_console_sessions_are_shared_expire_and_revoke(store, events_target):
+    """Sessions live with the events, so a second replica (a second store on the same
+    database) sees a sign-in at once and a logout too."""
+    ends = datetime.now(UTC) + timedelta(hours=1)
+    store.add_session("h-" + "a" * 62, "培训科", "k" * 64, ends)
+    with open_event_store(events_target) as replica:
+        found = replica.session("h-" + "a" * 62)
+        assert found is not None and found["who"] == "培训科" and found["key_hash"] == "k" * 64
+        assert replica.session("h-" + "a" * 62, now=ends + timedelta(seconds=1)) is None
+        assert replica.session("h-unknown") is None
+        assert replica.revoke_session("h-" + "a" * 62) is True
+    assert store.session("h-" + "a" * 62) is None
+    assert store.revoke_session("h-" + "a" * 62) is False  # already revoked
+
+
+def test_connection_strings_are_redacted():
+    assert (
+        redact_url("postgresql://xuanxue:s3cr%40t@db:5432/x")
+        == "postgresql://xuanxue:***@db:5432/x"
+    )
+    assert "zz" not in redact_url("postgres://u@h/d?sslmode=require&password=zz")
+    assert redact_url("host=db password=secret dbname=x") == "host=db password=*** dbname=x"
+    assert redact_url("var/events.sqlite3") == "var/events.sqlite3"
 
 
 def test_conflicting_resend_names_fields_and_stores_nothing(store):
@@ -165,7 +192,7 @@ def test_old_unversioned_sqlite_store_is_migrated(tmp_path):
         )
         con.commit()
     with open_event_store(path) as s:
-        assert s.schema_version() == 2 and s.count() == 1
+        assert s.schema_version() == SQLITE_SCHEMA_VERSION and s.count() == 1
         same = {"event_id": "x", "cadre_id": "G1", "course_id": "C1", "progress": 1}
         assert s.add([{**same, "enrolled_at": "2026-03-01T09:00:00"}], now=NOW) == [("x", False)]
 

@@ -22,12 +22,13 @@ from __future__ import annotations
 import hashlib
 import importlib
 import math
+import re
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import closing
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +257,20 @@ class BaseEventStore(ABC):
     def schema_version(self) -> int:
         """The schema version the store is at."""
 
+    # -------------------------------------------------- console sessions (shared by replicas)
+    @abstractmethod
+    def add_session(self, session_hash: str, who: str, key_hash: str, expires_at: datetime) -> None:
+        """Store a sign-in: the SHA-256 of its random id (never the id), the key's name and
+        hash, and when it ends (UTC). Sessions that ended a day ago are dropped."""
+
+    @abstractmethod
+    def session(self, session_hash: str, *, now: datetime | None = None) -> dict | None:
+        """``{"who", "key_hash", "expires_at"}`` of a session neither revoked nor expired."""
+
+    @abstractmethod
+    def revoke_session(self, session_hash: str) -> bool:
+        """End a session now (logout); True if it was active."""
+
     def for_cadre(self, cadre_id: str) -> pd.DataFrame | None:
         """This cadre's most recent ``history_limit`` events (by completion, else enrolment
         time; oldest first) as a completions frame; None if none.
@@ -304,6 +319,16 @@ _SQLITE_MIGRATIONS: dict[int, str] = {
     2: """
     CREATE INDEX IF NOT EXISTS events_cadre_time
         ON events (cadre_id, coalesce(completed_at, enrolled_at));
+    """,
+    3: """
+    CREATE TABLE IF NOT EXISTS console_sessions (
+        session_hash TEXT PRIMARY KEY,
+        who TEXT NOT NULL,
+        key_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
     """,
 }
 SQLITE_SCHEMA_VERSION = max(_SQLITE_MIGRATIONS)
@@ -405,6 +430,46 @@ class EventStore(BaseEventStore):
         """Apply pending migrations (opening already does); returns (before, after)."""
         return self._migrate(self._con())
 
+    def add_session(self, session_hash: str, who: str, key_hash: str, expires_at: datetime) -> None:
+        now = as_utc(None)
+        con = self._con()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.execute(
+                "DELETE FROM console_sessions WHERE expires_at < ?",
+                ((now - timedelta(days=1)).isoformat(),),
+            )
+            con.execute(
+                "INSERT INTO console_sessions VALUES (?, ?, ?, ?, ?, NULL)",
+                (session_hash, who, key_hash, now.isoformat(), as_utc(expires_at).isoformat()),
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def session(self, session_hash: str, *, now: datetime | None = None) -> dict | None:
+        row = (
+            self._con()
+            .execute(
+                "SELECT who, key_hash, expires_at FROM console_sessions "
+                "WHERE session_hash = ? AND revoked_at IS NULL AND expires_at > ?",
+                (session_hash, as_utc(now).isoformat()),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return {"who": row[0], "key_hash": row[1], "expires_at": datetime.fromisoformat(row[2])}
+
+    def revoke_session(self, session_hash: str) -> bool:
+        cur = self._con().execute(
+            "UPDATE console_sessions SET revoked_at = ? "
+            "WHERE session_hash = ? AND revoked_at IS NULL",
+            (as_utc(None).isoformat(), session_hash),
+        )
+        return cur.rowcount == 1
+
     def backup(self, dest: str | Path) -> Path:
         """Consistent online copy (SQLite backup API) — safe while the service writes."""
         dest = Path(dest)
@@ -420,6 +485,19 @@ class EventStore(BaseEventStore):
 
 
 _BACKENDS = {"postgresql": "recommender.lifecycle.events_pg"}
+
+
+def as_utc(when: datetime | None) -> datetime:
+    """``when`` (now if None) as an aware UTC time; a naive one is taken as UTC."""
+    when = when or datetime.now(UTC)
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def redact_url(target: str | Path) -> str:
+    """A store URL or conninfo fit to print or log: any password replaced by ``***``
+    (``postgresql://user:secret@host/db``, ``password=secret``, ``?password=secret``)."""
+    text = re.sub(r"(://[^:/@?#]*:)[^@/?#]*@", r"\1***@", str(target))
+    return re.sub(r"(?i)(password\s*=\s*)('[^']*'|[^\s&]+)", r"\1***", text)
 
 
 def is_database_url(target: str | Path) -> bool:

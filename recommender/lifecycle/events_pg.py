@@ -13,8 +13,8 @@ one is replaced and the operation retried once); an unreachable database raises
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,6 +29,8 @@ from recommender.lifecycle.events import (
     EventStoreUnavailable,
     Row,
     SchemaVersionError,
+    as_utc,
+    redact_url,
 )
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,16 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
         f"CREATE INDEX IF NOT EXISTS events_cadre_time ON events (cadre_id, ({_ORDER}), seq)",
     ),
+    2: (
+        """CREATE TABLE IF NOT EXISTS console_sessions (
+            session_hash text PRIMARY KEY,
+            who text NOT NULL,
+            key_hash text NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            expires_at timestamptz NOT NULL,
+            revoked_at timestamptz
+        )""",
+    ),
 }
 SCHEMA_VERSION = max(_MIGRATIONS)
 _INSERT = (
@@ -66,9 +78,8 @@ _INSERT = (
 )
 
 
-def redact(url: str) -> str:
-    """The URL without its password (for logs and messages)."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+#: the URL without its password (for logs and messages)
+redact = redact_url
 
 
 class PgEventStore(BaseEventStore):
@@ -206,6 +217,34 @@ class PgEventStore(BaseEventStore):
     def schema_version(self) -> int:
         query = "SELECT max(version) FROM schema_version"
         return int(self._run(lambda con: con.execute(query).fetchone()[0]))
+
+    def add_session(self, session_hash: str, who: str, key_hash: str, expires_at: datetime) -> None:
+        def work(con: psycopg.Connection) -> None:
+            con.execute("DELETE FROM console_sessions WHERE expires_at < now() - interval '1 day'")
+            con.execute(
+                "INSERT INTO console_sessions (session_hash, who, key_hash, expires_at) "
+                "VALUES (%s, %s, %s, %s)",
+                (session_hash, who, key_hash, as_utc(expires_at)),
+            )
+
+        self._run(work)
+
+    def session(self, session_hash: str, *, now: datetime | None = None) -> dict | None:
+        query = (
+            "SELECT who, key_hash, expires_at FROM console_sessions "
+            "WHERE session_hash = %s AND revoked_at IS NULL AND expires_at > %s"
+        )
+        row = self._run(lambda con: con.execute(query, (session_hash, as_utc(now))).fetchone())
+        if row is None:
+            return None
+        return {"who": row[0], "key_hash": row[1], "expires_at": row[2]}
+
+    def revoke_session(self, session_hash: str) -> bool:
+        query = (
+            "UPDATE console_sessions SET revoked_at = now() "
+            "WHERE session_hash = %s AND revoked_at IS NULL"
+        )
+        return bool(self._run(lambda con: con.execute(query, (session_hash,)).rowcount) == 1)
 
     def backup(self, dest: str | Path) -> Path:
         """A consistent snapshot of every event, written as a SQLite event store at ``dest``

@@ -1,28 +1,35 @@
-"""Who may open the console.
+"""Who may open the console: the API's own rules, and server-side sessions for sign-in.
 
-Rules (the same as the JSON API's reads): while no API key is configured, loopback clients
-open the console without signing in (the ``make run`` demo); once keys exist, staff sign in
-with a key that grants ``read``. The key travels in an HttpOnly, SameSite=Strict cookie
-scoped to ``/console`` — never in a URL. Everything that knows about the API-key scheme is
-in :func:`verify_key` and :func:`open_without_login`, so wiring the console to another
-scheme means changing those two functions only.
+Rules (the same as the JSON API's reads, asked of the service's :class:`Authenticator`):
+while no API key is configured, loopback clients open the console without signing in (the
+``make run`` demo); once keys exist, staff sign in with a key that grants ``read``.
+
+A sign-in opens a **session**: a random id (32 bytes) in an HttpOnly, SameSite=Strict cookie
+scoped to ``/console`` (``Secure`` when the request came over TLS, also through a trusted
+proxy's ``X-Forwarded-Proto``). The key itself never goes into a cookie or a URL. The event
+store keeps only the id's SHA-256, the key's name and hash and the end time, so every
+replica sharing the store knows the session; logout revokes it there, and revoking the key
+(``recommender keys revoke``) ends its sessions too.
 """
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
+import hashlib
 import logging
+import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, Request
 
+from recommender import EventStoreUnavailable
+from service.errors import ServiceError
+
 log = logging.getLogger(__name__)
 
-COOKIE = "xuanxue_console_key"
+COOKIE = "xuanxue_console_session"
 COOKIE_PATH = "/console"
-COOKIE_MAX_AGE = 8 * 3600  # one working day
 LOCAL = "本机（未配置密钥）"
 SCOPE = "read"
 
@@ -39,53 +46,92 @@ class LoginRequired(Exception):
         return f"{COOKIE_PATH}/login?next={quote(self.next_url, safe='/')}"
 
 
-def verify_key(key: str | None, request: Request, scope: str = SCOPE) -> bool:
-    """True when ``key`` grants ``scope``: ``service.deps.check_key`` if the service has it,
-    else a constant-time comparison with ``Settings.api_key``."""
-    if not key:
-        return False
-    try:
-        from service.deps import check_key
-    except ImportError:
-        check_key = None
-    if check_key is not None:
-        try:
-            return bool(check_key(key, scope, request=request))
-        except TypeError:  # an older signature without the request
-            return bool(check_key(key, scope))
-    secret = getattr(request.app.state.settings, "api_key", None)
-    if secret is None:
-        return False
-    return hmac.compare_digest(key.encode(), secret.get_secret_value().encode())
+def _session_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _is_loopback(host: str | None) -> bool:
+def _store(request: Request):
+    store = getattr(request.app.state, "store", None)
+    if store is None:
+        raise ServiceError(
+            503, "事件库尚未打开（服务正在启动），暂时无法登录", error="events_unavailable"
+        )
+    return store
+
+
+def _unavailable(exc: EventStoreUnavailable) -> ServiceError:
+    return ServiceError(
+        503,
+        f"事件库不可用，暂时无法核对登录：{exc}",
+        error="events_unavailable",
+        headers={"Retry-After": "5"},
+    )
+
+
+def open_session(request: Request, key: str | None) -> str | None:
+    """A new session id for a key granting ``read`` (None for any other key)."""
+    found = request.app.state.auth.key_for(key, SCOPE)
+    if found is None:
+        return None
+    name, key_hash = found
+    session_id = secrets.token_urlsafe(32)
+    hours = request.app.state.settings.session_hours
     try:
-        return ipaddress.ip_address((host or "").split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
+        _store(request).add_session(
+            _session_hash(session_id), name, key_hash, datetime.now(UTC) + timedelta(hours=hours)
+        )
+    except EventStoreUnavailable as exc:
+        raise _unavailable(exc) from None
+    log.info("console session opened for key %r", name)
+    return session_id
+
+
+def close_session(request: Request) -> None:
+    """Revoke this request's session in the store (logout), if it has one."""
+    session_id = request.cookies.get(COOKIE)
+    if not session_id:
+        return
+    try:
+        _store(request).revoke_session(_session_hash(session_id))
+    except EventStoreUnavailable as exc:
+        raise _unavailable(exc) from None
+
+
+def session_user(request: Request) -> str | None:
+    """The key name of this request's session while it is valid (not revoked, not expired,
+    its key still active with ``read``); None otherwise."""
+    session_id = request.cookies.get(COOKIE)
+    if not session_id or len(session_id) > 128:
+        return None
+    try:
+        found = _store(request).session(_session_hash(session_id))
+    except EventStoreUnavailable as exc:
+        raise _unavailable(exc) from None
+    if found is None:
+        return None
+    if not request.app.state.auth.key_still_grants(found["who"], found["key_hash"], SCOPE):
+        return None
+    return str(found["who"])
+
+
+def is_tls(request: Request) -> bool:
+    """The request came over TLS (directly, or per a trusted proxy's X-Forwarded-Proto,
+    which ``ProxyHeadersMiddleware`` has already applied to the scheme)."""
+    return request.url.scheme == "https"
 
 
 def open_without_login(request: Request) -> bool:
-    """May this client read without a key? Asks the service's authenticator when there is
-    one (its loopback rule and key file); else: no ``api_key`` set and a loopback client."""
+    """May this client read without a key? The service's own rule (loopback, no keys)."""
     host = request.client.host if request.client else None
-    auth = getattr(request.app.state, "auth", None)
-    decide = getattr(auth, "decide", None)
-    if decide is not None:
-        return bool(decide(SCOPE, None, host).allowed)
-    settings = request.app.state.settings
-    return getattr(settings, "api_key", None) is None and _is_loopback(host)
+    return bool(request.app.state.auth.decide(SCOPE, None, host).allowed)
 
 
-def signed_in(request: Request) -> bool:
-    return verify_key(request.cookies.get(COOKIE), request)
-
-
-async def console_auth(request: Request) -> str:
-    """Dependency of every console page: who is looking (key holder or the local demo)."""
-    if signed_in(request):
-        return "已登录"
+def console_auth(request: Request) -> str:
+    """Dependency of every console page: who is looking (a key's name or the local demo).
+    A plain ``def``: the session lookup may wait on the store, so FastAPI runs it in a thread."""
+    who = session_user(request) if request.cookies.get(COOKIE) else None
+    if who is not None:
+        return f"已登录（{who}）"
     if open_without_login(request):
         return LOCAL
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")

@@ -18,18 +18,20 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from recommender import FORMATS, MenuError, UnknownIdError, plan_menu
 from service.console import data as D
 from service.console.auth import (
     COOKIE,
-    COOKIE_MAX_AGE,
     COOKIE_PATH,
     LoginRequired,
     Viewer,
+    close_session,
+    is_tls,
+    open_session,
     open_without_login,
     safe_next,
-    verify_key,
 )
 from service.console.config import ConsoleSettings
 from service.console.excel import menu_workbook
@@ -338,13 +340,15 @@ def _same_origin(request: Request) -> bool:
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    """Check the key, then keep it in an HttpOnly, SameSite=Strict cookie (never a URL)."""
+    """Check the key, then open a server-side session: its random id goes into an HttpOnly,
+    SameSite=Strict cookie (Secure over TLS); the key goes into no cookie and no URL."""
     if not _same_origin(request):
         raise ConsoleError(403, "登录请求来自其他站点，已拒绝")
     form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=5)
     key = (form.get("key") or [""])[0].strip()
     target = safe_next((form.get("next") or [COOKIE_PATH])[0])
-    if not verify_key(key, request):
+    session_id = await run_in_threadpool(open_session, request, key)  # a store write
+    if session_id is None:
         log.info("console sign-in refused from %s", request.client.host if request.client else "?")
         return _render(
             request,
@@ -357,12 +361,12 @@ async def login(request: Request) -> Response:
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         COOKIE,
-        key,
-        max_age=COOKIE_MAX_AGE,
+        session_id,
+        max_age=int(request.app.state.settings.session_hours * 3600),
         path=COOKIE_PATH,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=is_tls(request),
     )
     return response
 
@@ -371,8 +375,11 @@ async def login(request: Request) -> Response:
 def logout(request: Request) -> Response:
     if not _same_origin(request):
         raise ConsoleError(403, "退出请求来自其他站点，已拒绝")
+    close_session(request)  # revoked in the store: the id is dead on every replica
     response = RedirectResponse(f"{COOKIE_PATH}/login", status_code=303)
-    response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict")
+    response.delete_cookie(
+        COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict", secure=is_tls(request)
+    )
     return response
 
 
