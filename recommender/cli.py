@@ -61,6 +61,14 @@ RulesOption = Annotated[
     ),
 ]
 YearOption = Annotated[int | None, typer.Option(help="计划年度（默认取 --as-of 所在年）")]
+RejectsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rejects",
+        help="拒收明细 <表名>.rejects.csv 的输出目录（仅本人可读；默认为模型根目录旁的 rejects/，"
+        "不写入数据目录）",
+    ),
+]
 AsOfOption = Annotated[
     str | None,
     typer.Option(
@@ -108,6 +116,17 @@ def _load(model: Path, rules: Path | None):
     if rules is not None:
         m.rules = _rules(rules)
     return m
+
+
+def _rejects_dir(rejects: Path | None, models: Path) -> Path:
+    """``--rejects``, else ``rejects/`` beside the models root: made private (0700)."""
+    from recommender.data.safe_write import private_dir
+    from recommender.lifecycle.train import default_rejects_dir
+
+    try:
+        return private_dir(rejects if rejects is not None else default_rejects_dir(models))
+    except OSError as exc:
+        raise CLIError(f"拒收明细目录不可用：{exc}") from exc
 
 
 def _as_of(value: str | None):
@@ -199,6 +218,7 @@ def validate(
     completions: CompletionsFile = None,
     sheet: SheetOption = None,
     rules: RulesOption = None,
+    rejects: RejectsOption = None,
     allow_rejects: Annotated[
         bool, typer.Option("--allow-rejects", help="有拒收行时也以 0 退出（默认以 1 退出）")
     ] = False,
@@ -207,7 +227,8 @@ def validate(
     """检查数据：逐表列出读入、接受、拒收的行数及拒收原因，并给出警告。
 
     培训规则（类别下限、集中培训与网络学习的划分）提到课程目录中没有的类别、分组或形式时给出警告。
-    有拒收行时以 1 退出（逐行明细见 数据目录/<表名>.rejects.csv），加 --allow-rejects 则以 0 退出。
+    有拒收行时以 1 退出（逐行明细见 rejects/<表名>.rejects.csv，可用 --rejects 指定目录），
+    加 --allow-rejects 则以 0 退出。
 
     例：recommender validate data/sample
 
@@ -216,7 +237,8 @@ def validate(
     from recommender.data.loading import load_dataset
 
     data, files, choice = _table_files(data, courses, cadres, completions, sheet)
-    ds = load_dataset(data, files=files, sheet=choice)
+    rejects = _rejects_dir(rejects, Path("models"))
+    ds = load_dataset(data, files=files, sheet=choice, rejects_dir=rejects)
     warnings = [*ds.warnings, *_rules_warnings(_rules(rules), ds.courses)]
     if json_out:
         _echo_json(
@@ -234,7 +256,7 @@ def validate(
             typer.echo(f"警告：{w}")
     if ds.rows_rejected and not allow_rejects:
         raise CLIError(
-            f"共拒收 {ds.rows_rejected} 行（原因见上，逐行明细见 <表名>.rejects.csv）；"
+            f"共拒收 {ds.rows_rejected} 行（原因见上，逐行明细见 {rejects}/<表名>.rejects.csv）；"
             "修正数据后重试，或加 --allow-rejects 接受这些拒收"
         )
 
@@ -250,6 +272,7 @@ def train(
         Path, typer.Option("--out", help="模型根目录（新版本写在其下，current 指向已发布版本）")
     ] = Path("models"),
     rules: RulesOption = None,
+    rejects: RejectsOption = None,
     publish: Annotated[
         bool, typer.Option(help="训练完成后发布：把 模型根目录/current 指向新版本")
     ] = True,
@@ -267,6 +290,14 @@ def train(
         ),
     ] = "auto",
     seed: Annotated[int, typer.Option(help="随机种子（相同数据和种子得到相同模型）")] = 0,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="训练配置文件：TOML（全部可调参数），或某个模型版本的 metadata.json"
+            "（用其中记录的配置重训）；给出时不再看 --collaborative 和 --seed",
+        ),
+    ] = None,
 ) -> None:
     """用数据目录训练模型，写出 模型根目录/<版本>/ 并发布为 current。
 
@@ -288,20 +319,31 @@ def train(
         )
     data, files, choice = _table_files(data, courses, cadres, completions, sheet)
     _rules(rules)  # a broken rules file fails before the training, not after
+    rejects = _rejects_dir(rejects, out)
+    if config is not None:
+        from recommender.ranking.pipeline import ConfigError
+
+        try:
+            cfg = TrainConfig.from_file(config)
+        except (ConfigError, TypeError) as exc:
+            raise CLIError(f"{config}：{exc}") from exc
+    else:
+        cfg = TrainConfig.of(collaborative=collaborative, seed=seed)
     path = run(
         data,
         out,
-        config=TrainConfig.of(collaborative=collaborative, seed=seed),
+        config=cfg,
         publish=publish,
         events_path=events,
         files=files,
         sheet=choice,
         rules=rules,
+        rejects_dir=rejects,
     )
     meta = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
     from recommender.data.loading import format_load_report
 
-    for line in format_load_report(meta.get("load", []), rejects_dir=str(data)):
+    for line in format_load_report(meta.get("load", []), rejects_dir=str(rejects)):
         typer.echo(line)
     typer.echo(
         f"已训练模型 {meta['model_version']}，用时 {meta['trained_seconds']} 秒 → {path}"
@@ -555,10 +597,9 @@ def evaluate(
         f"无学习记录的课程 {d['cold_courses']}/{d['n_courses']}，信号 {','.join(d['signals'])}"
     )
     if out:
-        out.write_text(
-            json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str),
-            encoding="utf-8",
-        )
+        from recommender.data.safe_write import write_text
+
+        write_text(out, json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str))
         typer.echo(f"评估报告 → {out}")
 
 
@@ -704,6 +745,57 @@ def gaps(
     loaded = load_model(model) if model is not None else None
     path = write_gap_report(data, out, model=loaded, files=files, sheet=choice)
     typer.echo(f"需求缺口报告 → {path}")
+
+
+@app.command(cls=ZhCommand)
+def report(
+    out: Annotated[
+        Path, typer.Option("--out", help="要写出的 HTML 报告文件（如 报告.html），用浏览器打开")
+    ],
+    data: DataDir = None,
+    courses: CoursesFile = None,
+    cadres: CadresFile = None,
+    completions: CompletionsFile = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            help="模型目录（默认用环境变量 XUANXUE_MODELS 所指的目录，否则用 models/current；"
+            "都没有时临时训练一个）",
+        ),
+    ] = None,
+    notebooks: Annotated[
+        Path | None,
+        typer.Option(help="笔记本所在目录（默认：项目的 notebooks 目录，运行其中全部笔记本）"),
+    ] = None,
+) -> None:
+    """把规划笔记本（需求缺口、课程目录健康度）用本院数据运行，生成一个 HTML 报告文件。
+
+    图表嵌在页面里，不需要服务器、也不需要联网，双击即可在浏览器中打开、可转发。
+    不给出数据时用样例数据。
+
+    例：recommender report --data 数据目录 --model models --out 报告.html
+    """
+    from recommender.insights.html_report import ReportError, render_report
+
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise typer.BadParameter(f"输出文件须为 .html，而不是 {out.name!r}", param_hint="--out")
+    if data is not None or any(f is not None for f in (courses, cadres, completions)):
+        data, files, _ = _table_files(data, courses, cadres, completions, None)
+    else:
+        files = {}
+    books = None
+    if notebooks is not None:
+        books = sorted(notebooks.glob("*.ipynb"))
+        if not books:
+            raise CLIError(f"{notebooks}：目录中没有笔记本（*.ipynb）")
+    try:
+        path = render_report(
+            out, data=data, model=model, files=files, notebooks=books, progress=_progress()
+        )
+    except ReportError as exc:
+        raise CLIError(str(exc)) from exc
+    typer.echo(f"规划报告 → {path}（{path.stat().st_size / 1e6:.1f} MB，可直接用浏览器打开）")
 
 
 keys_app = typer.Typer(
