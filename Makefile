@@ -43,6 +43,9 @@ test: $(STAMP)
 	@test -x /usr/bin/chromedriver || { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei) >/dev/null 2>&1 || echo "chromium not installed: console browser tests skip (and fail under CI=true)"; }
 	@# the event-store tests start a throw-away PostgreSQL (initdb/pg_ctl from Debian's postgresql)
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >/dev/null 2>&1 || echo "postgresql not installed: PostgreSQL tests skip (and fail under CI=true)"; }
+	@# the Spark tests run pyspark (the spark extra) on a Java runtime (Debian's default JRE)
+	@command -v java >/dev/null || { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless) >/dev/null 2>&1 || echo "java not installed: Spark tests skip (and fail under CI=true)"; }
+	@$(PY) -c "import pyspark" 2>/dev/null || $(PY) -m pip install --quiet -e ".[spark]"
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

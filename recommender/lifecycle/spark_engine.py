@@ -12,6 +12,7 @@ and :func:`recommender.lifecycle.artifacts.save_model`.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -210,3 +211,38 @@ def _metadata(started, config, tables, frames, rejects, rules, model, paths, mas
 
 def _warnings(tables: dict[str, SparkTable]) -> list[str]:
     return [f"{name}: {w}" for name, t in tables.items() for w in t.warnings]
+
+
+def as_uri(path: str | Path | None) -> str | None:
+    """A path as given on the command line (``hdfs://`` survives ``Path``'s collapsing)."""
+    if path is None:
+        return None
+    text = str(path)
+    if "://" not in text and not text.startswith("file:"):
+        text = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]+):/(?!/)", r"\1://", text)
+    return text
+
+
+def trainer(master: str | None):
+    """A function with :func:`recommender.lifecycle.train.train`'s call shape that trains
+    on Spark (the CLI's ``--engine spark``); events and workbook sheets are not read."""
+
+    def run(data, models_dir, *, config=DEFAULT_CONFIG, publish=True, files=None, rules=None,
+            rejects_dir=None, events_path=None, sheet=None):  # fmt: skip
+        if events_path not in (None, "none"):
+            log.warning("--engine spark does not merge events (%s)", events_path)
+        files = {k: as_uri(v) for k, v in (files or {}).items()}
+        path, times = train_spark(
+            as_uri(data),
+            models_dir,
+            master=master,
+            files=files,
+            config=config,
+            publish=publish,
+            rules=rules,
+            rejects_dir=str(rejects_dir) if rejects_dir is not None else None,
+        )
+        log.info("spark stages (s): %s", times.seconds)
+        return path
+
+    return run
