@@ -226,7 +226,8 @@ def load_model(path: str | Path, *, keys: TrustedKeys | None = None) -> Recommen
         model = unpack(files)
     except Exception as exc:  # a signed but broken file: report, never crash the caller
         raise ArtifactError(
-            f"{d / MODEL_FILE}: cannot be loaded（模型文件无法解析）({type(exc).__name__}: {exc})",
+            f"{d / MODEL_FILE}: 模型文件无法解析，拒绝加载（artifact_corrupt）："
+            f"cannot be loaded ({type(exc).__name__}: {exc})",
             "artifact_corrupt",
         ) from exc
     if not isinstance(model, RecommenderModel):

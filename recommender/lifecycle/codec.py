@@ -62,6 +62,7 @@ SPARSE = {"csr": sp.csr_matrix, "csc": sp.csc_matrix, "coo": sp.coo_matrix}
 _MODULE = re.compile(r"recommender(\.[A-Za-z_][A-Za-z0-9_]*)+")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 TAG = "$t"
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 class CodecError(ValueError):
@@ -170,6 +171,8 @@ class Encoder:
                 "dtype": f"{kind}[{unit}]",
                 "v": self.array(a.view(np.int64), path),
             }
+        if a.dtype.kind == "O" and a.ndim == 1 and all(type(v) is str for v in a):
+            return {TAG: "nd_str", "v": self.strings(a, path)}  # ids, titles: bytes + offsets
         if a.dtype.kind in "OUS" and not a.dtype.fields:
             kind = "O" if a.dtype.kind == "O" else str(a.dtype)
             values = [self(v, f"{path}.{i}") for i, v in enumerate(a.ravel().tolist())]
@@ -252,8 +255,29 @@ class Encoder:
                 "categories": cats,
                 "codes": self.array(s.cat.codes.to_numpy(), f"{path}.codes"),
             }
+        if isinstance(dtype, pd.StringDtype):  # UTF-8 bytes + offsets: no per-cell JSON
+            return {"dtype": str(dtype), "storage": dtype.storage, "str": self.strings(s, path)}
         values = [self(v, f"{path}.{i}") for i, v in enumerate(s.astype(object).tolist())]
         return {"dtype": str(dtype), "list": values}
+
+    def strings(self, values: Any, path: str) -> dict:
+        """Text cells as Arrow's large-string layout in two arrays (+ a null mask)."""
+        import pyarrow as pa
+
+        arr = pa.array(values, type=pa.large_string(), from_pandas=True)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        n = len(arr)
+        offsets = np.frombuffer(arr.buffers()[1], np.int64)[arr.offset : arr.offset + n + 1]
+        data = np.frombuffer(arr.buffers()[2] or b"", np.uint8)[offsets[0] : offsets[-1]]
+        out = {
+            "offsets": self.array(offsets - offsets[0], f"{path}.offsets"),
+            "data": self.array(data, f"{path}.data"),
+        }
+        if arr.null_count:
+            mask = arr.is_null().to_numpy(zero_copy_only=False)
+            out["mask"] = self.array(np.asarray(mask, dtype=bool), f"{path}.mask")
+        return out
 
     def _index(self, index: pd.Index, path: str) -> Any:
         if isinstance(index, pd.RangeIndex):
@@ -314,6 +338,8 @@ class Decoder:
 
     def __call__(self, doc: Any) -> Any:
         if isinstance(doc, list):
+            if all(type(v) in _PLAIN for v in doc):
+                return doc  # a list of plain values (the common case): nothing to rebuild
             return [self(v) for v in doc]
         if not isinstance(doc, dict):
             return doc  # str, int, float, bool, None
@@ -339,6 +365,8 @@ class Decoder:
                 raise CodecError(f"array {doc['name']!r} is missing") from None
         if tag == "nd_time":
             return self.array(doc["v"]).view(_time_dtype(doc["dtype"]))
+        if tag == "nd_str":
+            return self.strings(doc["v"]).to_numpy(zero_copy_only=False)
         if tag == "nd_obj":
             dtype = object if doc["dtype"] == "O" else _plain_dtype(doc["dtype"], "US")
             values = [self(v) for v in doc["v"]]
@@ -363,10 +391,38 @@ class Decoder:
             cats = pd.Index(self.series_values(doc["categories"]))
             codes = self.array(doc["codes"])
             return pd.Categorical.from_codes(codes, categories=cats, ordered=bool(doc["ordered"]))
+        if "str" in doc:
+            return pd.array(self.strings(doc["str"]), dtype=_pandas_dtype(dtype))
         values = [self(v) for v in doc["list"]]
         if dtype == "object":
             return np.array(_object_list(values), dtype=object)
         return pd.array(values, dtype=_pandas_dtype(dtype))
+
+    def strings(self, doc: dict) -> Any:
+        """A pyarrow large-string array over the stored bytes (no copy), fully validated:
+        a signed but malformed file is an error, never an out-of-bounds read."""
+        import pyarrow as pa
+
+        offsets, data = self.array(doc["offsets"]), self.array(doc["data"])
+        if offsets.dtype != np.int64 or data.dtype != np.uint8 or offsets.ndim != 1:
+            raise CodecError("text column: offsets must be int64, data uint8")
+        n = len(offsets) - 1
+        if n < 0 or offsets[0] != 0 or offsets[-1] != len(data) or np.any(np.diff(offsets) < 0):
+            raise CodecError("text column: offsets do not describe the data")
+        validity = None
+        if "mask" in doc:
+            mask = self.array(doc["mask"])
+            if mask.dtype != np.bool_ or mask.shape != (n,):
+                raise CodecError("text column: the null mask does not match")
+            validity = pa.py_buffer(np.packbits(~mask, bitorder="little"))
+        arr = pa.LargeStringArray.from_buffers(
+            n, pa.py_buffer(offsets), pa.py_buffer(data), validity
+        )
+        try:
+            arr.validate(full=True)
+        except pa.ArrowInvalid as exc:
+            raise CodecError(f"text column: {exc}") from None
+        return arr
 
     def index(self, doc: dict) -> pd.Index:
         name = self(doc.get("name"))
@@ -496,6 +552,7 @@ _HANDLERS: dict[str, Callable[[Decoder, dict], Any]] = {
     "nd": lambda d, doc: d.remember(doc, d.array(doc)),
     "nd_time": lambda d, doc: d.remember(doc, d.array(doc)),
     "nd_obj": lambda d, doc: d.remember(doc, d.array(doc)),
+    "nd_str": lambda d, doc: d.remember(doc, d.array(doc)),
     "sparse": _sparse,
     "pd.DataFrame": _frame,
     "pd.Series": _series,
