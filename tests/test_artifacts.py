@@ -693,3 +693,17 @@ def test_cli_models_upgrade(tiny_model, tmp_path, monkeypatch, keys):
     assert f"{bad.name}: refused: artifact_tampered" in out.output
     assert load_model(root).version == good.name
     assert json.loads((bad / METADATA_FILE).read_text())["format_version"] == 4
+
+
+def test_memory_mapped_arrays_give_the_same_answers(tiny_models, tiny_model):
+    """``mmap=True``: the arrays are read-only views of the shared mapping, same answers."""
+    model = load_model(tiny_models, mmap=True)
+    data = model.history_.data
+    assert not data.flags.writeable and not data.flags.owndata
+    for cadre in list(tiny_model.cadres["cadre_id"].astype(str))[:5]:
+        got, want = model.recommend(cadre, k=10), tiny_model.recommend(cadre, k=10)
+        assert [(r.course_id, r.score) for r in got] == [(r.course_id, r.score) for r in want]
+    profile = {"job_title": "乡镇干部", "job_description": "负责乡村振兴和基层治理"}
+    got = model.recommend_profile(profile, k=10)
+    want = tiny_model.recommend_profile(profile, k=10)
+    assert [(r.course_id, r.score) for r in got] == [(r.course_id, r.score) for r in want]

@@ -140,6 +140,26 @@ def _read(d: Path, name: str) -> memoryview:
     return buf[:got]
 
 
+def _map(d: Path, name: str) -> memoryview:
+    """The file mapped read-only and shared (``mmap``): every process on the host that maps
+    it reads the same page-cache pages, so N workers hold one copy of the arrays."""
+    import mmap
+
+    try:
+        with open_regular(d / name) as fh:
+            if os.fstat(fh.fileno()).st_size == 0:
+                return memoryview(b"")
+            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    except FileNotFoundError as exc:
+        raise ArtifactError(f"{d}: {name} is missing（模型文件缺失）", "artifact_missing") from exc
+    except UnsafePathError as exc:
+        code = "artifact_unsafe_file"
+        raise ArtifactError(f"{exc}，拒绝加载（{code}）", code) from exc
+    except OSError as exc:
+        raise ArtifactError(f"{d / name}: cannot be mapped ({exc.strerror})") from exc
+    return memoryview(mapped)
+
+
 def _parse_metadata(d: Path, raw: bytes | memoryview) -> dict:
     try:
         meta = json.loads(bytes(raw).decode("utf-8"))
@@ -170,18 +190,25 @@ def read_metadata(path: str | Path) -> dict:
 
 
 def read_verified(
-    path: str | Path, keys: TrustedKeys | None = None, *, version: str | None = None
+    path: str | Path,
+    keys: TrustedKeys | None = None,
+    *,
+    version: str | None = None,
+    mmap: bool = False,
 ) -> tuple[dict, dict[str, memoryview]]:
     """Metadata and the bytes of every data file of a version, read once and checked against
     ``model.sig`` (which must cover exactly :data:`DATA_FILES` and the version's name:
     the directory's, unless ``version`` names the one it is about to be renamed to).
+
+    ``mmap``: map the arrays file read-only instead of reading it (see :func:`load_model`).
 
     Nothing is decoded here; raises ArtifactError (with ``code``) when the check fails.
     """
     d = resolve(path)
     files = {METADATA_FILE: _read(d, METADATA_FILE)}
     meta = _parse_metadata(d, files[METADATA_FILE])
-    files.update((name, _read(d, name)) for name in DATA_FILES if name != METADATA_FILE)
+    files[MODEL_FILE] = _read(d, MODEL_FILE)
+    files[ARRAYS_FILE] = _map(d, ARRAYS_FILE) if mmap else _read(d, ARRAYS_FILE)
     try:
         sig: bytes | None = bytes(_read(d, SIGNATURE_FILE))
     except ArtifactError as exc:
@@ -216,12 +243,20 @@ def unpack(files: dict[str, memoryview]) -> object:
     return codec.decode(doc, arrays)
 
 
-def load_model(path: str | Path, *, keys: TrustedKeys | None = None) -> RecommenderModel:
-    """Verify the signature, then decode and check a model; ArtifactError says why it can't."""
+def load_model(
+    path: str | Path, *, keys: TrustedKeys | None = None, mmap: bool = False
+) -> RecommenderModel:
+    """Verify the signature, then decode and check a model; ArtifactError says why it can't.
+
+    ``mmap=True`` maps ``arrays.safetensors`` read-only and shared instead of reading it:
+    the workers of a host then hold one copy of the arrays (read-only arrays), at the price
+    that the bytes used are the file's, not a private copy of the bytes checked — use it
+    where only the account that trains can write the models folder (0700, as written).
+    """
     from recommender.ranking.model import RecommenderModel
 
     d = resolve(path)
-    meta, files = read_verified(d, keys)
+    meta, files = read_verified(d, keys, mmap=mmap)
     try:  # the verified bytes themselves: a file swapped after the check is never read
         model = unpack(files)
     except Exception as exc:  # a signed but broken file: report, never crash the caller
