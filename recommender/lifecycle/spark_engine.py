@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,12 +46,15 @@ class StageTimes:
     """Wall seconds per stage (the benchmark's table)."""
 
     seconds: dict[str, float] = field(default_factory=dict)
+    on_mark: Callable[[str], None] | None = None  # e.g. a benchmark reading Spark's metrics
     _t: float = field(default_factory=time.perf_counter)
 
     def mark(self, stage: str) -> None:
         now = time.perf_counter()
         self.seconds[stage] = round(now - self._t, 2)
-        self._t = now
+        if self.on_mark is not None:
+            self.on_mark(stage)
+        self._t = time.perf_counter()
 
 
 def table_paths(data: str | None, files: dict[str, str | None] | None = None) -> dict[str, str]:
@@ -130,10 +134,12 @@ def train_spark(
     rejects_dir: str | None = None,
     spark=None,
     conf: dict[str, str] | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> tuple[Path, StageTimes]:
-    """Train on Spark; returns the version directory and the seconds of each stage."""
+    """Train on Spark; returns the version directory and the seconds of each stage
+    (``on_stage(name)`` is called as each stage ends)."""
     started = datetime.now(UTC)
-    times = StageTimes()
+    times = StageTimes(on_mark=on_stage)
     spark = spark or spark_session(master, app="xuanxue-train", conf=conf)
     times.mark("session")
     paths = table_paths(data, files)

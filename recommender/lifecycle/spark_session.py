@@ -16,16 +16,14 @@ class SparkUnavailableError(RuntimeError):
     """pyspark (or Java) is missing: the message says how to install it."""
 
 
-#: settings every job needs: UTC timestamps both ways, Arrow batches for pandas UDFs
+#: SQL settings every job needs (UTC timestamps both ways, Arrow batches for pandas UDFs),
+#: applied unless spark-submit or ``conf`` already set them
 BASE_CONF = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.execution.arrow.maxRecordsPerBatch": "20000",
-    "spark.ui.showConsoleProgress": "false",
     # a cluster job sets more (about 2-3 per executor core); 200 tiny tasks cost more locally
     "spark.sql.shuffle.partitions": "8",
-    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
-    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
 }
 
 
@@ -64,14 +62,18 @@ def spark_session(
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    builder = SparkSession.builder.appName(app)
+    builder = SparkSession.builder.appName(app).config("spark.ui.showConsoleProgress", "false")
     if master:
         builder = builder.master(master)
-    for key, value in {**BASE_CONF, **(conf or {})}.items():
+    for key, value in (conf or {}).items():
         builder = builder.config(key, value)
     try:
         spark = builder.getOrCreate()
     except Exception as exc:  # Java missing or the master unreachable
         raise SparkUnavailableError(f"无法启动 Spark（master={master}）：{exc}") from exc
+    given = spark.sparkContext.getConf()
+    for key, value in BASE_CONF.items():
+        if not given.contains(key) and key not in (conf or {}):
+            spark.conf.set(key, value)
     spark.sparkContext.setLogLevel("ERROR")
     return spark
