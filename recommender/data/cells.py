@@ -153,12 +153,8 @@ _SPAN = re.compile(
 _EXPLICIT = re.compile(r"[（(]\s*(\d+(?:\.\d+)?)\s*(?:学时|课时|小时)\s*[)）]")
 
 
-def hour_conversion() -> tuple[float, float, float]:
-    """(学时 per half day, per day, minutes per 学时) from the training rules file."""
-    from recommender.data.rules import load_rules  # rules import cells: imported late
-
-    rules = load_rules()
-    return rules.half_day_hours, rules.day_hours, rules.minutes_per_hour
+#: (学时 per half day, per day, minutes per 学时) unless the training rules say otherwise
+DEFAULT_HOUR_CONVERSION = (3.0, 6.0, 45.0)
 
 
 def parse_hours(text: str, conversion: tuple[float, float, float] | None = None) -> float:
@@ -175,7 +171,7 @@ def parse_hours(text: str, conversion: tuple[float, float, float] | None = None)
     m = _SPAN.fullmatch(t)
     if not m:
         raise ValueError(text)
-    half, day, minutes = conversion or hour_conversion()
+    half, day, minutes = conversion or DEFAULT_HOUR_CONVERSION
     amount, unit = m.groups()
     n = _CN_NUM[amount] if amount in _CN_NUM else float(amount)
     if unit in ("分钟", "min", "mins"):
@@ -221,7 +217,9 @@ def _bounds_reason(f: Field, x: float) -> str | None:
     return None
 
 
-def _numbers(f: Field, col: pd.Series) -> tuple[pd.Series, dict[int, tuple[str, str]]]:
+def _numbers(
+    f: Field, col: pd.Series, hours: tuple[float, float, float] | None = None
+) -> tuple[pd.Series, dict[int, tuple[str, str]]]:
     errors: dict[int, tuple[str, str]] = {}
     missing = (col == "").to_numpy()
     text = col
@@ -230,17 +228,15 @@ def _numbers(f: Field, col: pd.Series) -> tuple[pd.Series, dict[int, tuple[str, 
         text = col.str.replace(pattern, "", regex=True, case=False).str.strip()
     numeric = pd.to_numeric(text.where(~missing, None), errors="coerce")
     values = numeric.to_numpy("float64", copy=True)
-    hours = "学时" in f.units
-    conversion = None
+    words = "学时" in f.units  # an hours column: 半天 / 一天 / 90分钟 read too
     for i in np.flatnonzero(~np.isfinite(values) & ~missing):
         try:
             values[i] = parse_number(col.iloc[i], f.units)
         except ValueError:
             try:
-                if not hours:
+                if not words:
                     raise
-                conversion = conversion or hour_conversion()
-                values[i] = parse_hours(col.iloc[i], conversion)
+                values[i] = parse_hours(col.iloc[i], hours)
             except ValueError:
                 values[i] = np.nan
                 errors[int(i)] = (f"不是数字：{show(col.iloc[i])}", "not_a_number")
@@ -359,11 +355,16 @@ def cell_to_str(value: object) -> str:
     return str(value)
 
 
-def parse_column(f: Field, col: pd.Series) -> tuple[pd.Series, dict[int, tuple[str, str]]]:
-    """Typed values of a non-text column ('' = missing) and ``{position: (reason, rule)}``."""
+def parse_column(
+    f: Field, col: pd.Series, *, hours: tuple[float, float, float] | None = None
+) -> tuple[pd.Series, dict[int, tuple[str, str]]]:
+    """Typed values of a non-text column ('' = missing) and ``{position: (reason, rule)}``.
+
+    ``hours``: the rules' (half day, day, minutes per 学时) for 学时 written in words.
+    """
     col = col.reset_index(drop=True)
     if f.kind in ("float", "int"):
-        return _numbers(f, col)
+        return _numbers(f, col, hours)
     if f.kind == "datetime":
         return _datetimes(f, col)
     if f.kind == "bool":

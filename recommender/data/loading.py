@@ -210,15 +210,24 @@ def _coerce(f: Field, col: pd.Series, problems: Problems, warnings: list[str]) -
             )
         return col.astype(str)
     col = col.where(~empty, "")
-    values, errors = rio.parse_column(f, col)
+    hours = _hour_conversion() if "学时" in f.units else None
+    values, errors = rio.parse_column(f, col, hours=hours)
     for i, (reason, rule) in errors.items():
         (problems.reject if f.required else problems.clear)(i, f.name, reason, rule)
     if errors and not f.required:
-        values, _ = rio.parse_column(f, col.where(~col.index.isin(list(errors)), ""))
+        values, _ = rio.parse_column(f, col.where(~col.index.isin(list(errors)), ""), hours=hours)
         warnings.append(
             f"列“{problems.header(f.name)}”有 {len(errors)} 格无效，已按空值处理（行保留）"
         )
     return values
+
+
+def _hour_conversion() -> tuple[float, float, float]:
+    """(学时 per half day, per day, minutes per 学时) from the training rules file."""
+    from recommender.data.rules import load_rules
+
+    rules = load_rules()
+    return rules.half_day_hours, rules.day_hours, rules.minutes_per_hour
 
 
 def _derive_columns(raw: pd.DataFrame, spec: TableSpec, headers: dict[str, str]) -> list[str]:
