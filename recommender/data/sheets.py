@@ -263,7 +263,9 @@ def check_bounds(path: Path, max_rows: int) -> dict[str, SheetScan]:
             scan = _scan_part(path, zf, part, f"工作表“{sheet}”", stop)
             if scan.dimension and scan.dimension[0] > stop:
                 raise _bounds_error(
-                    path, sheet, f"声明的范围有 {scan.dimension[0]:,} 行，超过上限 {max_rows:,} 行"
+                    path,
+                    sheet,
+                    f"超过行数上限 {max_rows:,} 行（声明的范围有 {scan.dimension[0]:,} 行）",
                 )
             if scan.rows > stop or scan.last_row > stop:
                 raise _cap_error(path, sheet, max_rows)
