@@ -134,13 +134,42 @@ def test_bad_split_and_format_rules_are_refused(tmp_path):
 def test_menus_default_to_the_calendar_year_of_the_plan_day(tiny_model):
     cid = str(tiny_model.cadres[C.CADRE_ID].iloc[0])
     today = plan_menu(tiny_model, cid, target_hours=10)
-    assert today.year == date.today().year
+    before_cut = (date.today().month, date.today().day) < (10, 1)  # the rules' next_year_from
+    assert today.year == date.today().year + (not before_cut)
     assert all(w >= date.today().isoformat() for it in today.items for w in it.weeks)
     mid = plan_menu(tiny_model, cid, as_of=date(2030, 6, 1), target_hours=10)
     assert mid.year == 2030 and mid.items
     assert min(w for it in mid.items for w in it.weeks) >= "2030-06-01"
     ahead = plan_menu(tiny_model, cid, year=2031, as_of=date(2030, 6, 1), target_hours=10)
     assert ahead.year == 2031 and min(w for it in ahead.items for w in it.weeks) == "2031-01-01"
+
+
+@pytest.mark.parametrize(
+    ("day", "year", "first"),
+    [(date(2030, 9, 30), 2030, "2030-09-30"), (date(2030, 10, 1), 2031, "2031-01-01"),
+     (date(2030, 12, 20), 2031, "2031-01-01")],
+)  # fmt: skip
+def test_from_the_cut_over_day_the_default_plan_is_next_year_whole(tiny_model, day, year, first):
+    cid = str(tiny_model.cadres[C.CADRE_ID].iloc[0])
+    menu = plan_menu(tiny_model, cid, as_of=day, target_hours=10)
+    assert menu.year == year and menu.items
+    assert min(w for it in menu.items for w in it.weeks) == first
+
+
+def test_the_cut_over_day_comes_from_the_rules_file(tmp_path):
+    from recommender.data.rules import RulesError
+
+    rules = load_rules(rules_file(tmp_path, "", name="base.toml"))
+    assert rules.next_year_from == (10, 1) and rules.plan_year(date(2030, 10, 1)) == 2031
+    text = rules_file(tmp_path, "", name="x.toml").read_text(encoding="utf-8")
+    late = tmp_path / "late.toml"
+    late.write_text(text.replace('next_year_from = "10-01"', 'next_year_from = "12-15"'), "utf-8")
+    assert load_rules(late).plan_year(date(2030, 12, 14)) == 2030
+    assert load_rules(late).plan_year(date(2030, 12, 15)) == 2031
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('next_year_from = "10-01"', 'next_year_from = "13-40"'), "utf-8")
+    with pytest.raises(RulesError, match="next_year_from"):
+        load_rules(bad)
 
 
 def test_cli_menu_as_of_sets_the_year(tiny_models):

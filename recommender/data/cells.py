@@ -86,6 +86,7 @@ VALUE_LABELS = {
     "max_courses": "课程数上限", "combination": "多项约束共同作用", "hours": "学时目标",
     "category_minimum": "类别最低学时", "centralised_hours": "集中培训学时",
     "online_hours": "网络学习学时", "centralised": "集中培训", "online": "网络学习",
+    "outside_catalog": "目录外课程", "other": "其他形式",
     # menu solvers, data tables
     "milp": "整数规划", "greedy": "贪心算法", "exhaustive": "穷举",
     "courses": "课程表", "cadres": "干部表", "completions": "学习记录表",

@@ -11,9 +11,11 @@ names that the catalog lacks.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
+from datetime import date
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -32,6 +34,9 @@ _FORMAT_CLASSES = {
     "centralised": ("face_to_face", "special_class"),
     "online": ("video", "micro", "article", "live"),
 }
+
+
+_BRACKETS = re.compile(r"[（(][^）)]*[）)]")
 
 
 class RulesError(ValueError):
@@ -81,6 +86,14 @@ class TrainingRules:
     weekly_hours_budget, windows, day_start_hour, evening_start_hour
         Menu defaults and the window boundaries; a session given as a date only runs from
         ``day_start_hour`` to ``evening_start_hour`` that day.
+    next_year_from
+        (month, day) from which a menu asked for no year plans next year whole (1 October).
+    organisations
+        Endings of a 授课教师 cell that names an organisation or platform (中国干部网络学院,
+        县委党校 …), not a person: such courses do not count toward ``max_per_instructor``.
+    outside_catalog_part
+        The split part ('online', 'centralised' or '') that records of courses outside the
+        catalog (platform 专题网班) count toward in a cadre's 学时档案.
     solver
         Objective weights of the menu optimiser.
     """
@@ -106,6 +119,9 @@ class TrainingRules:
     windows: tuple[str, ...] = WINDOWS
     day_start_hour: float = 8.0
     evening_start_hour: float = 18.0
+    next_year_from: tuple[int, int] = (10, 1)
+    organisations: tuple[str, ...] = ()
+    outside_catalog_part: str = "online"
     solver: SolverWeights = field(default_factory=SolverWeights)
 
     def rank_band(self, rank: str | None) -> str:
@@ -128,6 +144,18 @@ class TrainingRules:
     def split_for(self, rank: str | None) -> dict[str, float]:
         """{centralised, online} 学时 a year for a rank's band ({} when the band has none)."""
         return dict(self.hour_split.get(self.rank_band(rank), {}))
+
+    def plan_year(self, day: date) -> int:
+        """The year a menu is planned for on ``day``: next year from ``next_year_from`` on."""
+        return day.year + ((day.month, day.day) >= self.next_year_from)
+
+    def is_organisation(self, instructor: str) -> bool:
+        """True when a 授课教师 cell names an organisation or platform rather than a person
+        (its text without bracketed notes ends with one of ``organisations``; a one-character
+        ending such as 局 or 科 only past three characters, as 王科 is a name)."""
+        text = _BRACKETS.sub("", str(instructor or "")).strip()
+        short = 2 if len(text) < 4 else 1  # 王科, 欧阳科: names, not offices
+        return any(text.endswith(o) and len(o) >= short for o in self.organisations if o)
 
     def rule_group(self, category: str) -> str:
         """The rule group a catalog category counts towards (itself when not mapped)."""
@@ -193,7 +221,7 @@ def _split(targets: Mapping[str, Any], annual: Mapping[str, float], path: Path) 
 def _format_classes(doc: Mapping[str, Any], path: Path) -> dict[str, tuple[str, ...]]:
     """[formats]: which course formats are centralised and which online (disjoint, known)."""
     given = _section(doc, "formats", path)
-    if unknown := set(given) - set(SPLIT_PARTS):
+    if unknown := set(given) - {*SPLIT_PARTS, "outside_catalog"}:
         raise RulesError(f"{path}: [formats] has unknown keys {sorted(unknown)}")
     out = {p: tuple(str(f) for f in given.get(p, _FORMAT_CLASSES[p])) for p in SPLIT_PARTS}
     if bad := {f for fs in out.values() for f in fs} - set(FORMATS):
@@ -235,6 +263,7 @@ def _parse(doc: Mapping[str, Any], path: Path) -> TrainingRules:
     if min(conv.values()) <= 0:
         raise RulesError(f"{path}: [hours] values must be > 0, found {conv}")
     return TrainingRules(
+        **_menu_extras(doc, menu, path),
         annual_hours=MappingProxyType(annual),
         half_day_hours=conv["half_day"],
         day_hours=conv["day"],
@@ -254,6 +283,24 @@ def _parse(doc: Mapping[str, Any], path: Path) -> TrainingRules:
         evening_start_hour=float(menu.get("evening_start_hour", 18.0)),
         solver=SolverWeights(**solver),
     )
+
+
+def _menu_extras(doc: Mapping[str, Any], menu: Mapping[str, Any], path: Path) -> dict:
+    """[menu] next_year_from = "MM-DD", [instructors] organisations, [formats]
+    outside_catalog (checked: a real day, a list of text, a split part or '')."""
+    raw = str(menu.get("next_year_from", "10-01"))
+    try:
+        cut = date(2000, *(int(x) for x in raw.split("-")))  # 2000: a leap year
+    except (TypeError, ValueError):
+        raise RulesError(f"{path}: menu.next_year_from must be 'MM-DD', found {raw!r}") from None
+    orgs = _section(doc, "instructors", path).get("organisations", [])
+    if not isinstance(orgs, list) or not all(isinstance(o, str) and o for o in orgs):
+        raise RulesError(f"{path}: instructors.organisations must be a list of text")
+    part = str(_section(doc, "formats", path).get("outside_catalog", "online"))
+    if part not in ("", *SPLIT_PARTS):
+        raise RulesError(f"{path}: formats.outside_catalog must be one of {SPLIT_PARTS} or ''")
+    return {"next_year_from": (cut.month, cut.day), "organisations": tuple(orgs),
+            "outside_catalog_part": part}  # fmt: skip
 
 
 @lru_cache(maxsize=8)

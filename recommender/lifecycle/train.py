@@ -62,7 +62,9 @@ def default_rejects_dir(models_dir: str | Path = "models") -> Path:
 
 def fit_model(dataset: Dataset, config: TrainConfig = DEFAULT_CONFIG) -> RecommenderModel:
     """Fit a model on a loaded dataset (no files written)."""
-    return fit_recommender(dataset.courses, dataset.cadres, dataset.completions, config)
+    return fit_recommender(
+        dataset.courses, dataset.cadres, dataset.completions, config, external=dataset.external
+    )
 
 
 def train(

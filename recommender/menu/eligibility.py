@@ -81,7 +81,7 @@ def build_catalog(
         formats=t.formats,
         parts=parts,
         topics=t.topics,
-        instructors=t.instructors,
+        instructors=_people(t.instructors, rules),
         hours=np.nan_to_num(hours),
         raw=raw,
         rel=_rescale(raw, reason == ""),
@@ -100,6 +100,16 @@ def build_catalog(
 
 
 _DAY_NS = 86_400 * 10**9
+
+
+def _people(instructors: np.ndarray, rules: TrainingRules) -> np.ndarray:
+    """授课教师 cells with organisations and platforms (中国干部网络学院, 县委党校 …) blanked:
+    the per-instructor cap counts people, and a blank cell counts toward no cap."""
+    names = {str(v) for v in instructors}
+    orgs = {v for v in names if rules.is_organisation(v)}
+    if not orgs:
+        return instructors
+    return np.array(["" if str(v) in orgs else v for v in instructors], dtype=object)
 
 
 def _weeks(ns: np.ndarray, valid: np.ndarray, cal: Calendar) -> np.ndarray:

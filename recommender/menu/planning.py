@@ -12,6 +12,7 @@ import pandas as pd
 
 from recommender.data.schema import Columns as C
 from recommender.menu.builder import Menu, MenuConstraints, build_menu
+from recommender.menu.ledger import hours_earned, plan_day
 from recommender.ranking.candidates import EVERYTHING
 from recommender.ranking.model import RecommenderModel, Scored
 
@@ -26,7 +27,7 @@ def plan_menu(
     as_of: date | datetime | None = None,
     start: datetime | None = None,
     target_hours: float | None = None,
-    hours_credited: float = 0.0,
+    hours_credited: float | None = None,
     weekly_hours_budget: float | None = None,
     windows: Sequence[str] | None = None,
     formats: Sequence[str] | None = None,
@@ -45,8 +46,13 @@ def plan_menu(
     (targets, category groups, the centralised/online split) are ``model.rules``.
 
     ``as_of`` is the day the plan is made (default: ``model.as_of`` when set, else today);
-    ``year`` defaults to its calendar year, planned from ``as_of`` on. Another ``year`` is
-    planned whole, from 1 January (``start`` overrides the first day either way).
+    ``year`` defaults to its calendar year, planned from ``as_of`` on — or, from the rules'
+    ``next_year_from`` day on (1 October), to the next year. Another ``year`` is planned
+    whole, from 1 January (``start`` overrides the first day either way).
+
+    ``hours_credited`` defaults to the 学时 the cadre earned in ``year`` by the records (the
+    model's hours ledger and ``events``; 0 for a profile); the menu's ``hours_earned`` always
+    carries that figure.
     """
     if cadre_id is not None:
         query = model.query(cadre_id, events=events)
@@ -54,8 +60,11 @@ def plan_menu(
         query = model.query_profile(profile, completed=completed)
     else:
         raise ValueError("give a cadre_id or a profile")
-    when = _plan_day(model, as_of)
-    year = year or when.year
+    when = plan_day(model, as_of)
+    year = year or model.rules.plan_year(when.date())
+    earned = hours_earned(model, cadre_id, year, events=events) if cadre_id is not None else 0.0
+    if hours_credited is None:
+        hours_credited = earned
     if start is None:
         start = when if when.year == year else datetime(year, 1, 1)
     scored = model.score(query, filters=EVERYTHING)  # the menu decides what is taken/compulsory
@@ -88,16 +97,7 @@ def plan_menu(
         rules=model.rules,
         solver=solver,
     )
-    return _explain(model, scored, menu)
-
-
-def _plan_day(model: RecommenderModel, as_of: date | datetime | None) -> datetime:
-    """The day a plan is made: ``as_of``, else the model's ``as_of``, else today."""
-    if as_of is None:
-        return model.reference_time() if model.as_of is not None else datetime.now()
-    if isinstance(as_of, datetime):
-        return as_of.replace(tzinfo=None)
-    return datetime(as_of.year, as_of.month, as_of.day)
+    return _explain(model, scored, replace(menu, hours_earned=round(earned, 6)))
 
 
 def _explain(model: RecommenderModel, scored: Scored, menu: Menu) -> Menu:

@@ -87,6 +87,8 @@ class Menu:
     unmet: list[Unmet]
     solver: str
     objective: float | None = None
+    #: 学时 earned in ``year`` by the records (``hours_credited`` unless the request set it)
+    hours_earned: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly dict (datetimes as ISO strings, missing scores as None)."""

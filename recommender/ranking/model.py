@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.data.catalog import Catalog
+from recommender.data.ledger import HoursLedger
 from recommender.data.rules import TrainingRules, load_rules
 from recommender.data.schema import Columns as C
 from recommender.data.training import TrainingData
@@ -85,6 +86,10 @@ class RecommenderModel:
         self.last_items_ = data.last_items()
         self.item_counts_ = data.item_counts()
         self.now_ = data.now
+        #: completed records of recent years: 学时 already earned (menus, 学时档案)
+        self.ledger_ = HoursLedger.build(
+            data.completions, data.courses, data.cadre_ids, data.course_ids, data.external
+        )
         self.ranker_config = ranker or RankerConfig()
         self.rules = rules or load_rules()
         self.metadata = metadata or {}

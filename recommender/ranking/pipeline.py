@@ -174,13 +174,19 @@ def prepare_data(
     cfg: TrainConfig = DEFAULT_CONFIG,
     *,
     tokenizer=None,
+    external: pd.DataFrame | None = None,
 ) -> tuple[TextSpace, TrainingData]:
-    """The fitted text space and the training data with course and profile vectors."""
+    """The fitted text space and the training data with course and profile vectors
+    (``external``: records of courses outside the catalog, for the hours ledger)."""
     text = TextSpace(
         tokenizer=tokenizer or ChineseTokenizer(), min_df=cfg.text_min_df, max_df=cfg.text_max_df
     ).fit(course_text(courses))
     data = TrainingData.build(
-        courses, cadres, completions, history_half_life_days=cfg.history_half_life_days
+        courses,
+        cadres,
+        completions,
+        history_half_life_days=cfg.history_half_life_days,
+        external=external,
     )
     texts = [profile_text(r) for r in data.cadres.to_dict("records")]
     taxonomy = FieldTaxonomy.load(cfg.fields_path)
@@ -200,9 +206,15 @@ def fit_recommender(
     rules: TrainingRules | None = None,
     metadata: dict | None = None,
     tokenizer=None,
+    external: pd.DataFrame | None = None,
 ) -> RecommenderModel:
-    """Fit the text space, every signal and the blend; return the servable model."""
-    text, data = prepare_data(courses, cadres, completions, cfg, tokenizer=tokenizer)
+    """Fit the text space, every signal and the blend; return the servable model.
+
+    ``external``: records of courses outside the catalog (``Dataset.external``): never
+    recommended, counted in the model's hours ledger (学时 already earned)."""
+    text, data = prepare_data(
+        courses, cadres, completions, cfg, tokenizer=tokenizer, external=external
+    )
     hybrid = Hybrid(
         signals=list(signals) if signals is not None else default_signals(cfg, data.n_items),
         weights=cfg.weights,
