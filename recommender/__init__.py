@@ -58,6 +58,10 @@ _EXPORTS = {
     "Unmet": "recommender.menu.types",
     "MenuError": "recommender.menu.types",
     "plan_menu": "recommender.menu.planning",
+    "HoursRecord": "recommender.menu.ledger",
+    "hours_record": "recommender.menu.ledger",
+    "hours_earned": "recommender.menu.ledger",
+    "plan_year": "recommender.menu.ledger",
     # lifecycle
     "ArtifactError": "recommender.lifecycle.artifacts",
     "load_model": "recommender.lifecycle.artifacts",

@@ -613,8 +613,9 @@ def menu(
         float | None, typer.Option(min=0, help="年度目标学时（默认取干部档案或培训规则）")
     ] = None,
     hours_credited: Annotated[
-        float, typer.Option(min=0, help="本年度已获得的学时（从目标中扣除）")
-    ] = 0.0,
+        float | None,
+        typer.Option(min=0, help="本年度已获得的学时（从目标中扣除；默认按学习记录统计）"),
+    ] = None,
     weekly_budget: Annotated[
         float | None, typer.Option(min=0, help="每周最多学习的学时（默认取干部档案）")
     ] = None,
@@ -624,7 +625,8 @@ def menu(
 ) -> None:
     """为一名干部制定个人课程菜单（服务已保存的完成事件同样计入）。
 
-    计划覆盖今天（--as-of）起到年底；指定其他年度（--year）时，从 1 月 1 日起整年计划。
+    计划覆盖今天（--as-of）起到年底；培训规则的切换日（默认 10 月 1 日）起默认计划下一年度；
+    指定其他年度（--year）时，从 1 月 1 日起整年计划。已获学时默认按学习记录统计。
 
     例：recommender menu --model models --cadre G000002 --target-hours 50
 
