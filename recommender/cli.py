@@ -298,6 +298,20 @@ def train(
             "（用其中记录的配置重训）；给出时不再看 --collaborative 和 --seed",
         ),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="训练引擎：local（单机，默认）或 spark（在 Spark 上读表、校验、统计，"
+            "驱动端拟合；需 pip install 'xuanxue[spark]'）"
+        ),
+    ] = "local",
+    master: Annotated[
+        str,
+        typer.Option(
+            help="--engine spark 时的 Spark master：local[*]（本机，默认）、spark://主机:7077、"
+            "yarn 或 k8s://…；数据可在 hdfs:// 或 s3a:// 上（CSV 或 Parquet）"
+        ),
+    ] = "local[*]",
 ) -> None:
     """用数据目录训练模型，写出 模型根目录/<版本>/ 并发布为 current。
 
@@ -329,6 +343,14 @@ def train(
             raise CLIError(f"{config}：{exc}") from exc
     else:
         cfg = TrainConfig.of(collaborative=collaborative, seed=seed)
+    if engine not in ("local", "spark"):
+        raise typer.BadParameter(
+            f"未知的训练引擎 {engine!r}（可选 local、spark）", param_hint="--engine"
+        )
+    if engine == "spark":
+        from recommender.lifecycle.spark_engine import trainer
+
+        run = _spark_call(trainer(master))
     path = run(
         data,
         out,
@@ -367,6 +389,18 @@ def recommend(
         bool, typer.Option("--include-compulsory", help="同时列出必修课程（默认只推荐选修课）")
     ] = False,
     events: EventsOption = None,
+    all_cadres: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="为模型中的全部干部推荐（需 --engine spark，输出 Parquet 到 --output）"
+        ),
+    ] = False,
+    engine: Annotated[
+        str, typer.Option(help="批量推荐引擎：local（默认）或 spark（在执行器上打分，配合 --all）")
+    ] = "local",
+    master: Annotated[
+        str, typer.Option(help="--engine spark 时的 Spark master（默认 local[*]）")
+    ] = "local[*]",
 ) -> None:
     """为一名干部推荐选修课程，或为一批干部推荐并写入 CSV / Excel 文件。
 
@@ -378,6 +412,9 @@ def recommend(
 
     例：recommender recommend --model models --cadres 名单.txt --output 推荐.xlsx
     """
+    if all_cadres or engine != "local":
+        _recommend_spark(model, output, k, include_compulsory, all_cadres, engine, master)
+        return
     if (cadre is None) == (cadres is None):
         raise typer.BadParameter("请给出 --cadre 或 --cadres 二者之一", param_hint="--cadre")
     if cadres is not None and output is None:
@@ -404,6 +441,44 @@ def recommend(
             f"{half_hours(r.credit_hours):g} 学时）"
             f" 匹配度 {match_percent(r.score)}\n    {r.reason_text}"
         )
+
+
+def _spark_call(fn):
+    """``fn`` with Spark's setup errors (no pyspark, no Java, bad paths) as CLI errors."""
+
+    def call(*args, **kwargs):
+        from recommender.lifecycle.spark_session import SparkUnavailableError
+
+        try:
+            return fn(*args, **kwargs)
+        except (SparkUnavailableError, FileNotFoundError, ValueError) as exc:
+            raise CLIError(str(exc)) from exc
+
+    return call
+
+
+def _recommend_spark(model, output, k, include_compulsory, all_cadres, engine, master) -> None:
+    """``--engine spark --all --output recs.parquet``: every cadre, scored on executors."""
+    if engine != "spark" or not all_cadres or output is None:
+        raise typer.BadParameter(
+            "全员批量推荐请同时给出 --engine spark、--all 和 --output（Parquet）",
+            param_hint="--engine / --all",
+        )
+    from recommender.lifecycle.spark_batch import recommend_all
+    from recommender.lifecycle.spark_engine import as_uri
+    from recommender.lifecycle.spark_session import spark_session
+
+    def run():
+        spark = spark_session(master, app="xuanxue-recommend")
+        try:
+            return recommend_all(
+                spark, model, as_uri(output), k=k, include_compulsory=include_compulsory
+            )
+        finally:
+            spark.stop()
+
+    rows = _spark_call(run)()
+    typer.echo(f"已为全部干部写出 {rows} 行推荐（每人最多 {k} 门，Spark 执行器打分）→ {output}")
 
 
 #: batch recommendation columns → Chinese headers (``--columns zh``)
