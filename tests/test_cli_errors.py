@@ -216,6 +216,23 @@ def _cases(tiny_data: Path, tiny_models: Path, tmp: Path) -> list[Case]:
             ("no-such-dir",),
         ),
         Case("gaps-no-out", ("gaps", "--data", str(tiny_data)), 2, ("--out",)),
+        Case(
+            "gaps-missing-dir", ("gaps", "--data", missing, "--out", "g.xlsx"), 1, ("no-such-dir",)
+        ),
+        # report (fails before any notebook runs)
+        Case("report-not-html", ("report", "--out", "报告.xlsx"), 2, ("--out", ".html")),
+        Case(
+            "report-no-notebooks",
+            ("report", "--data", str(tiny_data), "--notebooks", str(empty), "--out", "r.html"),
+            1,
+            ("没有笔记本",),
+        ),
+        Case(
+            "report-one-file-only",
+            ("report", "--courses", str(tiny_data / "courses.csv"), "--out", "r.html"),
+            2,
+            ("--cadres", "--completions"),
+        ),
         # serve (fails before binding a port)
         Case(
             "serve-missing-model", ("serve", "--model", missing, "--port", "1"), 1, ("no-such-dir",)
