@@ -31,7 +31,16 @@ from service.holder import ModelHolder, ReloadResult
 from service.metrics import Metrics
 from service.middleware import ServiceMiddleware
 from service.ratelimit import RateLimiter
-from service.routes import admin, completions, courses, health, menus, model, recommendations
+from service.routes import (
+    admin,
+    completions,
+    courses,
+    health,
+    hours,
+    menus,
+    model,
+    recommendations,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # outermost: the client and scheme behind a trusted proxy (X-Forwarded-For/-Proto), so
     # the loopback rule, the logs and the console's Secure cookie see the real ones
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
-    for module in (recommendations, menus, courses, completions, model, admin, health):
+    for module in (recommendations, menus, hours, courses, completions, model, admin, health):
         app.include_router(module.router)  # routers carry their own /v1 prefix
     app.include_router(console_router)  # staff console under /console (HTML)
     return app

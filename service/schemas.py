@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from recommender import ENUM_ALIASES, FORMATS, SOURCES, UNIT_LEVELS, WINDOWS
+from recommender import HoursRecord as LibHoursRecord
 from recommender import Menu as LibMenu
 from recommender import MenuItem as LibMenuItem
 from recommender import Reason as LibReason
@@ -141,6 +142,7 @@ Recommendation = from_library(LibRecommendation)
 MenuItem = from_library(LibMenuItem)
 Unmet = from_library(LibUnmet)
 Menu = from_library(LibMenu, model_version=(str, ...))
+HoursRecord = from_library(LibHoursRecord, model_version=(str, ...))
 
 
 class Recommendations(_Out):
@@ -273,14 +275,24 @@ class MenuRequest(_In):
     """Constraints for a menu; each one left out comes from the cadre profile, then the rules."""
 
     year: int | None = Field(
-        None, ge=2000, le=2100, description="plan this whole year (default: the rest of this year)"
+        None,
+        ge=2000,
+        le=2100,
+        description="plan this whole year (default: the rest of this year; from the rules' "
+        "next_year_from day, 1 October, next year whole)",
     )
     as_of: Day | None = Field(
         None, description="plan as if today were this day, to 31 December (default: today)"
     )
     start: Moment | None = Field(None, description="plan from this moment (default: as_of)")
     target_hours: float | None = Field(None, ge=0, le=1000, description="学时 goal for the year")
-    hours_credited: float = Field(0.0, ge=0, le=1000, description="学时 already credited")
+    hours_credited: float | None = Field(
+        None,
+        ge=0,
+        le=1000,
+        description="学时 already credited this year (default: counted from the cadre's records, "
+        "as `hours_earned` in the answer)",
+    )
     weekly_hours_budget: float | None = Field(None, ge=0, le=80)
     windows: list[Window] | None = Field(None, max_length=len(WINDOWS))
     formats: list[Format] | None = Field(None, max_length=len(FORMATS))
