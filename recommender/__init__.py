@@ -62,6 +62,7 @@ _EXPORTS = {
     "hours_record": "recommender.menu.ledger",
     "hours_earned": "recommender.menu.ledger",
     "plan_year": "recommender.menu.ledger",
+    "plan_day": "recommender.menu.ledger",
     # lifecycle
     "ArtifactError": "recommender.lifecycle.artifacts",
     "load_model": "recommender.lifecycle.artifacts",
