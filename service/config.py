@@ -84,10 +84,11 @@ class Settings(BaseSettings):
         description="request line + headers larger than this get 431 (h11 also stops reading)",
     )
     idle_connections: int = Field(
-        64,
+        512,
         ge=0,
         description="per worker: connections with no request in progress (just opened, "
-        "trickling headers, keep-alive) kept open; past it the longest idle is closed (0 = off)",
+        "trickling headers, keep-alive) kept open, not counted in limit_concurrency; past it "
+        "the longest idle is closed (0 = off: idle connections count, as in plain uvicorn)",
     )
     max_connections_per_client: int = Field(
         32,

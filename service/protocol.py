@@ -14,10 +14,14 @@ This protocol adds, per worker:
   line) before the end of the headers gets 431 and the connection is closed, so megabytes
   of headers are never buffered;
 - **an idle-connection budget**: a connection with no request in progress (just opened,
-  trickling its headers, or a keep-alive between requests) is *idle*; when more than
-  ``XUANXUE_IDLE_CONNECTIONS`` are idle, the one idle the longest is closed. A client that
-  sends its request promptly is not idle long enough to be picked, so parked sockets can
-  no longer crowd it out, however many there are and however fast they reconnect;
+  trickling its headers, or a keep-alive between requests) is *idle*. Idle connections do
+  not count against ``limit_concurrency`` (which then bounds the requests actually being
+  served), so parked sockets no longer make uvicorn answer 503 to everybody else; instead
+  at most ``XUANXUE_IDLE_CONNECTIONS`` may be idle, and past that the one idle the longest
+  is closed (0 turns this off: plain uvicorn). A connection idle for less than
+  ``MIN_IDLE_AGE`` is not picked (its request may already be waiting in the socket while
+  the event loop accepts a burst of others) unless twice the budget is idle; so a client
+  that sends its request promptly is not pushed out by sockets that reconnect at once;
 - **a per-client connection limit**: one address holds at most
   ``XUANXUE_MAX_CONNECTIONS_PER_CLIENT`` connections; past it the client's own oldest idle
   connection is closed (or the new one, if none of its connections is idle). Trusted
@@ -42,10 +46,12 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 DEFAULT_HEADER_TIMEOUT = 10.0
 DEFAULT_BODY_TIMEOUT = 30.0
 DEFAULT_MAX_HEADER_BYTES = 16 * 1024
-DEFAULT_IDLE_CONNECTIONS = 64
+DEFAULT_IDLE_CONNECTIONS = 512  # ~10 KB each; well under a 1,024-descriptor soft limit
 DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 32
 DEFAULT_TRUSTED_PROXIES = "127.0.0.1,::1"
 REQUEST_LINE_SLACK = 1024
+#: seconds a new or just-served connection is spared by the idle budget (up to twice it)
+MIN_IDLE_AGE = 1.0
 
 
 def _number(name: str, default: float) -> float:
@@ -126,7 +132,9 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
         self._header_bytes = 0
         self._reading_headers = True
         self._peer = ""
+        self._idle_since = 0.0
         self._registry = registry(self.server_state)
+        self._limit = self.limit_concurrency  # uvicorn's, for requests being served
 
     # ----------------------------------------------------------- connection life
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -146,8 +154,12 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
             reg.evicted += 1
             oldest._close()
         while self.idle_budget and len(reg.idle) > self.idle_budget:
+            oldest = next(iter(reg.idle.values()))
+            young = self.loop.time() - oldest._idle_since < MIN_IDLE_AGE
+            if young and len(reg.idle) <= 2 * self.idle_budget:
+                break  # everyone idle is new: over budget for a moment, not for long
             reg.evicted += 1
-            next(iter(reg.idle.values()))._close()
+            oldest._close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -170,6 +182,12 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._reading_headers, self._header_bytes = False, 0
         self._set_idle(False)  # a request is in progress: never evicted
+        if self.idle_budget and self._limit is not None:
+            # uvicorn answers 503 when len(connections) or len(tasks) reaches its limit;
+            # count only connections serving a request, not the idle ones
+            busy = len(self.connections) - len(self._registry.idle)
+            over = busy >= self._limit or len(self.tasks) >= self._limit
+            self.limit_concurrency = self._limit if over else None
         super().on_headers_complete()
         self._arm(self.body_timeout)
 
@@ -189,6 +207,7 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
         reg.idle.pop(id(self), None)
         if idle:
             reg.idle[id(self)] = self  # newest last: the budget closes the oldest first
+            self._idle_since = self.loop.time()
 
     def _forget(self) -> None:
         reg = self._registry

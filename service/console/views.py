@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from recommender import FORMATS, MenuError, UnknownIdError, plan_menu
+from recommender import FORMATS, MenuError, UnknownIdError, hours_record, plan_day, plan_menu
 from service.console import data as D
 from service.console.auth import (
     COOKIE,
@@ -179,8 +179,10 @@ def cadre_page(
     category: str = "",
     format: str = "",
     k: str = "10",
+    year: str | None = None,
 ) -> Response:
-    """The cadre's recommendations, exactly as GET /v1/cadres/{id}/recommendations lists them."""
+    """The cadre's recommendations, exactly as GET /v1/cadres/{id}/recommendations lists them,
+    and the 学时档案 of ``year`` (GET /v1/cadres/{id}/hours)."""
     model = loaded.model
     profile = model.cadre_profile(cadre_id)  # an unknown cadre: 404 page (ConsoleRoute)
     categories = sorted(set(model.categories))
@@ -194,8 +196,10 @@ def cadre_page(
         format=fmts,
         include_completed=False,
         explain=True,
-        events=read_events(store, cadre_id),  # store down: the model's history, as the API
+        events=(events := read_events(store, cadre_id)),  # store down: the model's history
     )
+    hours_year = _year(year)
+    hours = hours_record(model, cadre_id, hours_year, events=events).to_dict()
     api = f"/v1/cadres/{cadre_id}/recommendations?" + urlencode(
         {
             "k": size,
@@ -216,23 +220,43 @@ def cadre_page(
         k=size,
         k_choices=K_CHOICES,
         api_url=api,
+        hours=hours,
+        hours_years=_years(model, hours["year"], back=2),
     )
 
 
-def _menu(loaded, store, cadre_id: str, target: str | None, budget: str | None):
+def _year(raw: str | None) -> int | None:
+    """A year from a form (None when left to the default)."""
+    value = _number(raw, "年度", low=2000, high=2100)
+    return None if value is None else int(value)
+
+
+def _years(model, chosen: int, back: int = 0) -> list[int]:
+    """Years a selector offers: the plan day's year and the next (``back`` earlier ones)."""
+    now = plan_day(model).year
+    return sorted({*range(now - back, now + 2), chosen})
+
+
+def _menu(loaded, store, cadre_id: str, target: str | None, budget: str | None, year=None):
     profile = loaded.model.cadre_profile(cadre_id)
     target_hours = _number(target, "目标学时", low=1, high=MAX_HOURS)
     weekly = _number(budget, "每周学时", low=0.5, high=80)
+    plan = _year(year)
     menu = plan_menu(  # MenuError: a 422 page (ConsoleRoute)
         loaded.model,
         cadre_id,
+        year=plan,
         events=read_events(store, cadre_id),
         target_hours=target_hours,
         weekly_hours_budget=weekly,
     )
     params = {
         key: value
-        for key, value in (("target_hours", target_hours), ("weekly_budget", weekly))
+        for key, value in (
+            ("year", plan),
+            ("target_hours", target_hours),
+            ("weekly_budget", weekly),
+        )
         if value is not None
     }
     return loaded, D.cadre_summary(profile), menu.to_dict(), params
@@ -247,9 +271,11 @@ def menu_page(
     store: StoreDep,
     target_hours: str | None = None,
     weekly_budget: str | None = None,
+    year: str | None = None,
 ) -> Response:
-    """Menu preview: hours by category and format, what is unmet and why, a form to adjust."""
-    loaded, cadre, menu, params = _menu(loaded, store, cadre_id, target_hours, weekly_budget)
+    """Menu preview: hours by category and format, what is unmet and why, a form to adjust
+    (the year too: by default the rules' plan year)."""
+    loaded, cadre, menu, params = _menu(loaded, store, cadre_id, target_hours, weekly_budget, year)
     cats = sorted(menu["totals_by_category"].items(), key=lambda kv: -kv[1])
     fmts = sorted(menu["totals_by_format"].items(), key=lambda kv: -kv[1])
     top = max([v for _, v in cats + fmts] + [1.0])
@@ -265,6 +291,7 @@ def menu_page(
         top=top,
         target_hours=params.get("target_hours", menu["target_hours"]),
         weekly_budget=params.get("weekly_budget", D.number_or_blank(budget)),
+        years=_years(loaded.model, menu["year"]),
         download=f"{COOKIE_PATH}/cadres/{cadre_id}/menu.xlsx"
         + (f"?{urlencode(params)}" if params else ""),
     )
@@ -279,9 +306,10 @@ def menu_excel(
     store: StoreDep,
     target_hours: str | None = None,
     weekly_budget: str | None = None,
+    year: str | None = None,
 ) -> Response:
     """The same menu as an Excel workbook (formula-like text neutralised)."""
-    loaded, cadre, menu, _ = _menu(loaded, store, cadre_id, target_hours, weekly_budget)
+    loaded, cadre, menu, _ = _menu(loaded, store, cadre_id, target_hours, weekly_budget, year)
     body = menu_workbook(menu, model_version=str(loaded.version), cadre=cadre)
     name = f"menu-{cadre_id}-{menu['year']}.xlsx"
     ascii_name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
