@@ -79,3 +79,33 @@ def test_reads_need_the_read_scope_when_keys_exist(tiny_models, tmp_path, tiny_m
         assert c.get(f"/v1/cadres/{cid}/hours").status_code == 401
         ok = c.get(f"/v1/cadres/{cid}/hours", headers={"X-API-Key": token})
         assert ok.status_code == 200, ok.text
+
+
+def test_console_shows_the_hours_record_and_plans_the_chosen_year(
+    tiny_models, tmp_path, tiny_model
+):
+    import re
+
+    from recommender import plan_year
+
+    cid, year = busy_cadre(tiny_model)
+    record = hours_record(tiny_model, cid, year)
+    settings = make_settings(tiny_models, tmp_path / "e.sqlite3")  # no keys: loopback reads
+    with client_for(settings) as c:
+        page = c.get(f"/console/cadres/{cid}", params={"year": year})
+        assert page.status_code == 200, page.text
+        html = page.text
+        assert f"{year} 年学时档案" in html and 'id="hours-year"' in html
+        earned = re.search(r'id="hours-earned">([\d.]+)<', html).group(1)
+        assert float(earned) == pytest.approx(record.hours_earned)
+        assert all(line.label in html for line in record.by_format + record.parts)
+        menu = c.get(f"/console/cadres/{cid}/menu", params={"year": year})
+        assert menu.status_code == 200 and 'id="menu-year"' in menu.text
+        assert f"{year} 年课程菜单" in menu.text
+        shown = re.search(r'id="earned-hours">([\d.]+)<', menu.text).group(1)
+        assert float(shown) == pytest.approx(record.hours_earned)
+        assert f"menu.xlsx?year={year}" in menu.text
+        default = c.get(f"/console/cadres/{cid}/menu")
+        assert f"{plan_year(tiny_model)} 年课程菜单" in default.text
+        bad = c.get(f"/console/cadres/{cid}/menu", params={"year": "1800"})
+        assert bad.status_code == 422 and "年度" in bad.text
