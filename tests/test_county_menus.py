@@ -203,3 +203,17 @@ def test_the_ledger_survives_save_and_load(model, tmp_path):
     for cid in model.cadres[C.CADRE_ID].astype(str).tolist()[::7]:
         assert hours_earned(again, cid, YEAR) == hours_earned(model, cid, YEAR)
     assert isinstance(model.reference_time(), datetime)
+
+
+def test_the_units_menus_workbook_shows_earned_planned_and_target(model):
+    from recommender.menu.unit import menus_frames, plan_menus
+
+    hand = hand_sums(YEAR)
+    ids = model.cadres[C.CADRE_ID].astype(str).tolist()[:6]
+    menus = plan_menus(model, ids, year=YEAR, as_of=date(YEAR, 11, 26))
+    summary = menus_frames(model, menus)["汇总"]
+    rows = summary.iloc[: len(ids)]
+    assert rows["已获学时"].tolist() == pytest.approx([hand.get(c, 0.0) for c in ids])
+    assert rows["目标学时"].tolist() == [m.target_hours for m in menus]
+    assert rows["计划学时"].tolist() == [m.planned_hours for m in menus]
+    assert summary["已获学时"].iloc[-1] == pytest.approx(sum(hand.get(c, 0.0) for c in ids))
