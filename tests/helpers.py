@@ -9,9 +9,10 @@ Each scorer's test class is a few lines::
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
-import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -62,6 +63,20 @@ def checkerboard(
     return Checkerboard(train, test_users, withheld, user_group, item_group)
 
 
+def artifact_roundtrip(obj: object, folder: Path) -> object:
+    """``obj`` written as an artifact's ``model.json`` + ``arrays.safetensors`` and loaded
+    back by :func:`recommender.lifecycle.artifacts.unpack` (what ``load_model`` runs after
+    the signature check)."""
+    from recommender.lifecycle import codec, tensors
+    from recommender.lifecycle.artifacts import ARRAYS_FILE, MODEL_FILE, unpack
+
+    doc, arrays = codec.encode(obj)
+    (folder / MODEL_FILE).write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    (folder / ARRAYS_FILE).write_bytes(tensors.dumps(arrays))
+    files = {name: memoryview((folder / name).read_bytes()) for name in (MODEL_FILE, ARRAYS_FILE)}
+    return unpack(files)
+
+
 class ScorerContract:
     """Tests every item–item scorer (``fit(X)`` / ``score(history)``) must pass.
 
@@ -92,9 +107,11 @@ class ScorerContract:
         scores[board.train[board.test_users].toarray() > 0] = -np.inf
         np.testing.assert_array_equal(scores.argmax(axis=1), board.withheld)
 
-    def test_dump_load_gives_identical_scores(self, board, fitted, tmp_path):
-        joblib.dump(fitted, tmp_path / "model.joblib")
-        loaded = joblib.load(tmp_path / "model.joblib")
+    def test_save_load_gives_identical_scores(self, board, fitted, tmp_path):
+        """Through the artifact format production writes (the codec's JSON + safetensors,
+        read back by ``artifacts.unpack``), not a pickle."""
+        loaded = artifact_roundtrip(fitted, tmp_path)
+        assert loaded is not fitted and type(loaded) is type(fitted)
         np.testing.assert_array_equal(loaded.score(board.train), fitted.score(board.train))
 
     def test_deterministic(self, board, fitted):
