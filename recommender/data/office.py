@@ -56,10 +56,20 @@ def line_kinds(raw: pd.DataFrame) -> np.ndarray:
     out = np.full(len(raw), "", dtype=object)
     if raw.empty:
         return out
-    first = raw.replace("", np.nan).bfill(axis=1).iloc[:, 0].fillna("").astype(str)
-    first = first.map(lambda s: unicodedata.normalize("NFKC", s))
-    out[first.str.match(TOTAL_LINE.pattern).to_numpy(bool)] = "total"
-    out[first.str.match(NOTE_LINE.pattern).to_numpy(bool)] = "note"
+    first = pd.Series("", index=raw.index, dtype=object)
+    for col in reversed(raw.columns):  # right to left: the leftmost non-empty cell wins
+        cell = raw[col]
+        first = cell.where(cell != "", first)
+    # only cells that start like a 合计/注 line are normalised and matched (millions of rows)
+    maybe = (
+        first.str.match(r"\s*[合总小共注备附说填制审\uff10-\uffef]").fillna(False).to_numpy(bool)
+    )
+    if not maybe.any():
+        return out
+    text = first[maybe].map(lambda s: unicodedata.normalize("NFKC", s))
+    idx = np.flatnonzero(maybe)
+    out[idx[text.str.match(TOTAL_LINE.pattern).to_numpy(bool)]] = "total"
+    out[idx[text.str.match(NOTE_LINE.pattern).to_numpy(bool)]] = "note"
     return out
 
 

@@ -41,7 +41,7 @@ Grid = list[list[str]]
 def normalize_header(name: object) -> str:
     """NFKC, strip spaces/zero-width/'*' markers; English names lower snake_case."""
     text = unicodedata.normalize("NFKC", str(name)).strip(" \t\r\n" + ZERO_WIDTH + "*")
-    text = "".join(ch for ch in text if ch not in ZERO_WIDTH)
+    text = "".join(ch for ch in text if ch not in ZERO_WIDTH and (ch >= " " or ch in "\t\n\r"))
     if text.isascii():
         return "_".join(text.lower().replace("-", " ").split())
     return "".join(text.split())
