@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 import re
 from pathlib import Path
 
@@ -283,3 +284,64 @@ def test_trained_artifact_and_rejects_hold_no_id_card_number(tmp_path, monkeypat
         if len(model.recommend(cid, 10)) < 5:
             short.append(cid)
     assert not short
+
+
+def _csv(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_a_roster_keyed_by_its_own_number_keeps_it(tmp_path: Path) -> None:
+    courses = _csv(
+        tmp_path / "courses.csv", "课程编号,课程名称,课程类别,学时\nK1,安全生产,应急管理,半天\n"
+    )
+    cadres = _csv(tmp_path / "cadres.csv", "工号,姓名,单位\nA001,张三,县应急管理局\n")
+    records = _csv(tmp_path / "records.csv", "工号,课程编号,完成时间\nA001,K1,2026-03-01\n")
+    ds = load_dataset(
+        files={"courses": courses, "cadres": cadres, "completions": records}, write_rejects=False
+    )
+    assert ds.cadres[C.CADRE_ID].tolist() == ["A001"] and ds.cadres[C.NAME].tolist() == ["张三"]
+    assert ds.completions[C.CADRE_ID].tolist() == ["A001"]
+    assert ds.courses[C.CREDIT_HOURS].tolist() == [3.0]
+    assert search_cadres(ds.cadres, "张")[C.CADRE_ID].tolist() == ["A001"]
+
+
+def test_records_keyed_by_id_card_find_a_roster_with_its_own_ids(tmp_path: Path) -> None:
+    first = gen.fake_id(random.Random(1), female=True)
+    courses = _csv(
+        tmp_path / "courses.csv", "课程编号,课程名称,课程类别,学时\nK1,预算管理,经济金融,90分钟\n"
+    )
+    cadres = _csv(tmp_path / "cadres.csv", f"干部编号,姓名,身份证号\nG9,李四,{first}\n")
+    records = _csv(
+        tmp_path / "records.csv", f"身份证号,课程编号,完成时间\n{first},K1,2026年3月1日\n", "gbk"
+    )
+    ds = load_dataset(
+        files={"courses": courses, "cadres": cadres, "completions": records},
+        write_rejects=False,
+        id_secret=TEST_ID_SECRET,
+    )
+    row = ds.cadres.iloc[0]
+    assert row[C.CADRE_ID] == "G9" and row[C.ID_MASKED] == mask_id_card(first)
+    assert row[C.ID_HASH] == hash_id_card(first, TEST_ID_SECRET) and row[C.GENDER] == "女"
+    assert ds.completions[C.CADRE_ID].tolist() == ["G9"]
+    assert find_cadre(ds.cadres, first, TEST_ID_SECRET) == "G9"
+    assert ds.courses[C.CREDIT_HOURS].tolist() == [2.0]
+
+
+def test_hour_words_follow_the_rules_file(tmp_path: Path, monkeypatch) -> None:
+    from recommender.data.rules import rules_path
+
+    text = rules_path().read_text(encoding="utf-8")
+    text = text.replace("half_day = 3.0", "half_day = 4.0").replace(
+        "minutes_per_hour = 45.0", "minutes_per_hour = 60.0"
+    )
+    rules = _csv(tmp_path / "rules.toml", text)
+    monkeypatch.setenv("XUANXUE_RULES", str(rules))
+    courses = _csv(
+        tmp_path / "courses.csv",
+        "课程编号,课程名称,课程类别,学时\nK1,a,b,半天\nK2,c,d,90分钟\nK3,e,f,一天\nK4,g,h,半天（2学时）\n",
+    )
+    from recommender.data.loading import load_table
+    from recommender.data.schema import COURSES
+
+    assert load_table(courses, COURSES).frame[C.CREDIT_HOURS].tolist() == [4.0, 1.5, 6.0, 2.0]
