@@ -4,6 +4,7 @@ public on replicas), upgrade of format-4 versions, list/prune/re-sign a models r
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import pickle
@@ -710,3 +711,30 @@ def test_memory_mapped_arrays_give_the_same_answers(tiny_models, tiny_model):
     got = model.recommend_profile(profile, k=10)
     want = tiny_model.recommend_profile(profile, k=10)
     assert [(r.course_id, r.score) for r in got] == [(r.course_id, r.score) for r in want]
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        [],
+        {"algorithm": "ed25519"},
+        {"algorithm": "ed25519", "files": [], "version": "v", "signature": "AA=="},
+        {"algorithm": "hmac-sha256", "files": {}, "version": "v", "signature": "AA=="},
+        {"algorithm": "ed25519", "files": {}, "version": "v", "signature": "not base64!"},
+        "KEYID",  # replaced below by a signature whose key_id is a list
+    ],
+)
+def test_malformed_signature_documents_are_refused_not_crashes(tiny_models, tmp_path, keys, doc):
+    d = copy_version(tiny_models, tmp_path)
+    if doc == "KEYID":
+        doc = json.loads((d / SIGNATURE_FILE).read_text())
+        doc["key_id"] = ["not", "a", "string"]
+        doc["signature"] = base64.b64encode(b"\0" * 64).decode()
+    (d / SIGNATURE_FILE).write_text(json.dumps(doc))
+    with pytest.raises(ArtifactError) as err:
+        load_model(d)
+    assert err.value.code in {
+        "artifact_signature_invalid",
+        "artifact_tampered",
+        "artifact_unknown_key",
+    }

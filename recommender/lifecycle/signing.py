@@ -364,7 +364,8 @@ def verify(
             "artifact_version_mismatch",
         )
     message = _message(version, actual)
-    candidates = [trusted.keys[doc.get("key_id")]] if doc.get("key_id") in trusted.keys else []
+    kid = doc.get("key_id") if isinstance(doc.get("key_id"), str) else None
+    candidates = [trusted.keys[kid]] if kid in trusted.keys else []
     for key in candidates or list(trusted.keys.values()):
         try:
             key.verify(sig, message)
@@ -373,7 +374,7 @@ def verify(
         return key_id(key)
     raise SignatureError(
         f"模型签名无效或签名密钥不受信任，拒绝加载（artifact_unknown_key）：签名密钥编号 "
-        f"{doc.get('key_id')!r}，受信公钥编号 {', '.join(trusted.ids)}"
+        f"{kid!r}，受信公钥编号 {', '.join(trusted.ids)}"
         f"（来自 {'、'.join(trusted.sources)}）。若是另一台训练机器的模型，"
         "请在那里运行 `recommender keys export-public`，再在本机 `recommender keys import-public`",
         "artifact_unknown_key",
