@@ -301,15 +301,17 @@ def train(
     engine: Annotated[
         str,
         typer.Option(
-            help="训练引擎：local（单机，默认）或 spark（在 Spark 上读表、校验、统计，"
-            "驱动端拟合；需 pip install 'xuanxue[spark]'）"
+            help="训练引擎：local（单机训练，默认）或 spark（在 Spark 集群上读表、校验、统计，"
+            "再由驱动端拟合模型；需先安装可选依赖 xuanxue[spark]）"
         ),
     ] = "local",
     master: Annotated[
         str,
         typer.Option(
-            help="--engine spark 时的 Spark master：local[*]（本机，默认）、spark://主机:7077、"
-            "yarn 或 k8s://…；数据可在 hdfs:// 或 s3a:// 上（CSV 或 Parquet）"
+            help="用 Spark 引擎训练（--engine spark）时所连接的集群主节点地址："
+            "本机全部处理器核心用 local[*]（默认），独立集群用 spark://主机:7077，"
+            "也可以是 yarn 或 k8s://…；训练数据文件可以放在 hdfs:// 或 s3a:// 分布式存储上，"
+            "格式为逗号分隔文本或列式存储文件"
         ),
     ] = "local[*]",
 ) -> None:
@@ -392,14 +394,20 @@ def recommend(
     all_cadres: Annotated[
         bool,
         typer.Option(
-            "--all", help="为模型中的全部干部推荐（需 --engine spark，输出 Parquet 到 --output）"
+            "--all",
+            help="为模型中的全部干部批量推荐（需要同时给出 --engine spark，"
+            "结果以 Parquet 格式写到 --output 所指的目录）",
         ),
     ] = False,
     engine: Annotated[
         str, typer.Option(help="批量推荐引擎：local（默认）或 spark（在执行器上打分，配合 --all）")
     ] = "local",
     master: Annotated[
-        str, typer.Option(help="--engine spark 时的 Spark master（默认 local[*]）")
+        str,
+        typer.Option(
+            help="用 Spark 引擎（--engine spark）批量推荐时所连接的集群主节点地址"
+            "（默认为本机全部处理器核心）"
+        ),
     ] = "local[*]",
 ) -> None:
     """为一名干部推荐选修课程，或为一批干部推荐并写入 CSV / Excel 文件。
@@ -804,6 +812,7 @@ def gaps(
             "--model", help="模型目录（给出时报告含菜单类表格：未满足干部、开课时段匹配）"
         ),
     ] = None,
+    columns: ColumnsOption = "zh",
 ) -> None:
     """给规划人员的需求缺口报告：每张表一个工作表，附图表，写入一个 Excel 工作簿。
 
@@ -820,7 +829,9 @@ def gaps(
 
     data, files, choice = _table_files(data, courses, cadres, completions, sheet)
     loaded = load_model(model) if model is not None else None
-    path = write_gap_report(data, out, model=loaded, files=files, sheet=choice)
+    path = write_gap_report(
+        data, out, model=loaded, files=files, sheet=choice, columns=_columns(columns)
+    )
     typer.echo(f"需求缺口报告 → {path}")
 
 

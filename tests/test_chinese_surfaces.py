@@ -106,3 +106,19 @@ def test_console_pages_have_no_bare_code(client, tiny_model):
         text = re.sub(r"<[^>]+>", " ", body)  # what a person reads, not attribute values
         found = [m.group(1) for m in CODE.finditer(text)]
         assert not found, (path, found[:5])
+
+
+def test_gap_workbook_for_programs_keeps_codes(tiny_data, tmp_path):
+    from openpyxl import load_workbook
+
+    out = tmp_path / "gaps.xlsx"
+    _cli("gaps", "--data", str(tiny_data), "--out", str(out), "--columns", "en", cwd=tmp_path)
+    book = load_workbook(out, read_only=True)
+    assert "top_gaps" in book.sheetnames and "gaps_by_unit_level" in book.sheetnames
+    header = next(book["gaps_by_unit_level"].iter_rows(values_only=True))
+    assert {"unit_level", "label", "gap"} <= set(header)
+    levels = {
+        row[header.index("unit_level")]
+        for row in book["gaps_by_unit_level"].iter_rows(min_row=2, values_only=True)
+    }
+    assert levels <= {"province", "city", "county", "township", "village"}

@@ -400,12 +400,17 @@ def write_gap_report(
     progress: bool | None = None,
     files: Mapping[str, Path | str | None] | None = None,
     sheet: str | Mapping[str, str | None] | None = None,
+    columns: str = "zh",
 ) -> Path:
     """Load ``data_dir`` (or the table ``files``), compute the gap tables (menu-based ones
     need a loaded ``model``), write ``out_path`` (.xlsx).
 
     ``progress``: step counters on stderr (None: only when stderr is a terminal).
+    ``columns="en"``: for programs — sheets named by table key, English headers, codes as
+    they are (shares stay 0–1 numbers formatted as %).
     """
+    english = columns == "en"
+    show = (lambda t: t) if english else translate
     from openpyxl import Workbook
 
     from recommender.data.loading import load_dataset
@@ -416,14 +421,16 @@ def write_gap_report(
     book.remove(book.active)
     with _bar(2, "写入报告", progress) as bar:
         for key, name in SHEETS.items():
+            name = key if english else name
             if key.startswith("matrix_"):
                 by = key.removeprefix("matrix_")
-                add_matrix_sheet(book, name, _matrix(tables, by), HEADERS[by])
+                add_matrix_sheet(book, name, _matrix(tables, by), by if english else HEADERS[by])
             elif key in tables:
-                add_table_sheet(book, name, translate(tables[key]), list(tables[key].columns))
+                add_table_sheet(book, name, show(tables[key]), list(tables[key].columns))
         charts = _write_charts(book, tables, bar)
-        readme = translate(_readme(dataset, tables, model is not None, charts))
-        sheet = add_table_sheet(book, SHEETS["readme"], readme, ["item", "value"])
+        readme = show(_readme(dataset, tables, model is not None, charts))
+        name = "readme" if english else SHEETS["readme"]
+        sheet = add_table_sheet(book, name, readme, ["item", "value"])
         book.move_sheet(sheet, offset=-book.index(sheet))
         out = Path(out_path)
         out.parent.mkdir(parents=True, exist_ok=True)
