@@ -46,6 +46,8 @@ test: $(STAMP)
 	@# the Spark tests run pyspark (the spark extra) on a Java runtime (Debian's default JRE)
 	@command -v java >/dev/null || { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless) >/dev/null 2>&1 || echo "java not installed: Spark tests skip (and fail under CI=true)"; }
 	@$(PY) -c "import pyspark" 2>/dev/null || $(PY) -m pip install --quiet -e ".[spark]"
+	@# the slow behind-a-proxy test runs the service behind Debian's nginx
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx) >/dev/null 2>&1 || echo "nginx not installed: the nginx test skips (and fails under CI=true)"; }
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
