@@ -437,18 +437,23 @@ def recommend(
     recs = _known(m, m.recommend, cadre, k, events=source, include_compulsory=include_compulsory)
     if json_out:
         _echo_json(
-            {"model_version": m.version, "cadre_id": cadre, "items": [r.to_dict() for r in recs]}
-        )
-        return
-    from recommender import match_percent
-    from recommender.data.display import half_hours, label
+            {"model_version": m.version, "cadre_id": cadre, "items": [r.to_dict() for r in recs],
+             "shortfall": recs.shortfall_dict()}
+        )  # fmt: skip
+    else:
+        from recommender import match_percent
+        from recommender.data.display import half_hours, label
 
-    for r in recs:
-        typer.echo(
-            f"{r.rank:>2}. {r.course_id} {r.title}（{r.category}，{label(r.format)}，"
-            f"{half_hours(r.credit_hours):g} 学时）"
-            f" 匹配度 {match_percent(r.score)}\n    {r.reason_text}"
-        )
+        for r in recs:
+            typer.echo(
+                f"{r.rank:>2}. {r.course_id} {r.title}（{r.category}，{label(r.format)}，"
+                f"{half_hours(r.credit_hours):g} 学时）"
+                f" 匹配度 {match_percent(r.score)}\n    {r.reason_text}"
+            )
+    if recs.shortfall:  # a short list says why; an empty one is a failure (exit 1)
+        typer.echo(f"提示：{recs.shortfall}", err=True)
+    if not recs:
+        raise typer.Exit(1)
 
 
 def _spark_call(fn):

@@ -145,11 +145,26 @@ Menu = from_library(LibMenu, model_version=(str, ...))
 HoursRecord = from_library(LibHoursRecord, model_version=(str, ...))
 
 
+class Shortfall(_Out):
+    """Why a list holds fewer than k courses, counted by candidate rule."""
+
+    candidates: int = Field(description="courses this cadre's list could hold (可推荐课程数)")
+    removed: dict[str, int] = Field(
+        description="courses each rule removed, in the order applied: inactive, closed, "
+        "audience, compulsory, completed, twin, category, format"
+    )
+    labels: dict[str, str] = Field(description="each rule's Chinese label (规则说明)")
+    message: str = Field(description="为什么推荐不足 k 门，中文")
+
+
 class Recommendations(_Out):
     model_version: str
     cadre_id: str | None = None
     count: int
     items: list[Recommendation]  # type: ignore[valid-type]
+    shortfall: Shortfall | None = Field(
+        None, description="present when fewer than k courses could be listed (and why)"
+    )
 
 
 class CompulsoryCourse(_Out):

@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from typer.testing import CliRunner
 
 from recommender.cli import app
 from recommender.data.loading import load_dataset
 from recommender.data.schema import Columns as C
 from recommender.ranking.blend_search import BlendConfig, listable
-from recommender.ranking.candidates import RULES, CandidatePolicy, Filters
+from recommender.ranking.candidates import RULES, CandidatePolicy, Filters, twin_matrix
 from recommender.ranking.pipeline import ConfigError, TrainConfig, prepare_data
 from recommender.ranking.ranker import Ranker, RankerConfig, cover_fields
 
@@ -249,3 +250,58 @@ def test_train_config_rebuilds_the_same_model(tiny_data, tmp_path):
         app, ["train", "--data", str(tiny_data), "--out", str(tmp_path / "c"), "--config", str(bad)]
     )
     assert res.exit_code == 1 and "blend.nope" in str(res.exception)  # main() prints it
+
+
+def test_the_online_twin_of_a_taken_course_is_not_listed():
+    courses = pd.DataFrame(
+        {
+            C.COURSE_ID: ["A", "B", "C", "D"],
+            C.TITLE: ["乡村振兴战略解读", "《乡村振兴战略解读》（网络版）", "安全生产", "乡村振兴"],
+            C.CATEGORY: ["乡村振兴", "乡村振兴", "应急管理", "乡村振兴"],
+            C.FORMAT: ["face_to_face", "video", "video", "video"],
+        }
+    )
+    policy = CandidatePolicy(courses)
+    at = np.datetime64("2026-01-01")
+    one = policy.for_query({}, np.array([0]), Filters(), at)
+    assert one.mask.tolist() == [False, False, True, True]
+    assert one.removed["completed"] == 1 and one.removed["twin"] == 1
+    assert "同名课程" in RULES["twin"]
+    history = sp.csr_matrix(np.array([[1, 0, 0, 0], [0, 0, 1, 0]], np.float32))
+    batch = policy.for_batch([{}, {}], history, Filters(), at)
+    assert batch.tolist() == [[False, False, True, True], [True, True, False, True]]
+    again = policy.for_query({}, np.array([0]), Filters(include_completed=True), at)
+    assert again.mask.all()
+    # the same title in the same format (two universities' 高等数学 videos) is no twin
+    same = twin_matrix(np.array([0, 0, 1]), np.array(["video", "video", "video"], object))
+    assert same.nnz == 0
+
+
+def test_a_short_list_says_why_over_http_cli_and_console(client, tiny_models, tiny_model):
+    """The same shortfall, counted by rule, in the JSON API, the console and the CLI."""
+    cid = cadre_ids(tiny_model)[0]
+    full = client.get(f"/v1/cadres/{cid}/recommendations", params={"k": 5}).json()
+    assert full["count"] == 5 and full["shortfall"] is None
+    body = client.get(f"/v1/cadres/{cid}/recommendations", params={"k": 200}).json()
+    short = body["shortfall"]
+    assert short and short["candidates"] == body["count"] < 200
+    assert short["removed"]["compulsory"] > 0 and "必修" in short["labels"]["compulsory"]
+    assert short["message"].startswith(f"只有 {body['count']} 门课程可推荐")
+    counts = {
+        cat: tiny_model.score(tiny_model.query(cid), filters=Filters.of(category=cat)).candidates
+        for cat in sorted(set(tiny_model.categories))
+    }
+    cat = min(counts, key=lambda c: counts[c].count)
+    assert counts[cat].count < 10
+    page = client.get(f"/console/cadres/{cid}", params={"k": 10, "category": cat})
+    assert page.status_code == 200 and 'id="shortfall"' in page.text
+    assert "不属于所选课程类别" in page.text
+    runner = CliRunner()
+    res = runner.invoke(
+        app, ["recommend", "--model", str(tiny_models), "--cadre", cid, "-k", "200"]
+    )
+    assert res.exit_code == 0 and "只有" in res.output
+    res = runner.invoke(
+        app, ["recommend", "--model", str(tiny_models), "--cadre", cid, "--json", "-k", "200"]
+    )
+    assert json.loads(res.stdout)["shortfall"]["candidates"] == body["count"]

@@ -8,6 +8,7 @@ the courses it removed that were still candidates, so a short list can say why
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,9 +28,44 @@ RULES: dict[str, str] = {
     "audience": "适用对象不含该干部",
     "compulsory": "必修课（由培训计划统一安排，不在选学推荐中）",
     "completed": "已学过或已报名",
+    "twin": "已学过同名课程的其他学习形式（如面授课的网络版）",
     "category": "不属于所选课程类别",
     "format": "不属于所选学习形式",
 }
+
+
+#: a trailing note of format in brackets: （网络版）, (直播), 【面授】 …
+_FORMAT_NOTE = re.compile(
+    r"[（(【\[][^（）()【】\[\]]*(网络|线上|直播|视频|微课|面授|录播|版)[^（）()]*[）)】\]]$"
+)
+_PUNCT = re.compile(r"[《》“”\"'：:，,。.、·\-—_]")
+
+
+def title_key(titles: pd.Series) -> pd.Series:
+    """Titles compared as people read them: no spaces, brackets or a trailing format note
+    (《…》, （网络版）, (直播)), so a 面授 course and its online twin share a key."""
+    t = titles.fillna("").astype(str).str.replace(r"\s+", "", regex=True)
+    t = t.str.replace(_FORMAT_NOTE, "", regex=True)
+    return t.str.replace(_PUNCT, "", regex=True).str.lower()
+
+
+def twin_matrix(codes: np.ndarray, formats: np.ndarray | None = None) -> sp.csr_matrix:
+    """(courses × courses) 1 where two courses share a title key in different formats (a
+    面授 course and its 网络 version; two universities' 高等数学 videos are not twins)."""
+    n = len(codes)
+    counts = np.bincount(codes, minlength=codes.max() + 1 if n else 0)
+    dup = np.flatnonzero(counts[codes] > 1)
+    order = dup[np.argsort(codes[dup], kind="stable")]
+    rows, cols = [], []
+    for group in np.split(order, np.flatnonzero(np.diff(codes[order])) + 1):
+        if len(group) > 1:
+            r, c = np.meshgrid(group, group, indexing="ij")
+            keep = r != c if formats is None else formats[r] != formats[c]
+            rows.append(r[keep])
+            cols.append(c[keep])
+    r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+    return sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(n, n))
 
 
 def _as_tuple(value: str | Sequence[str] | None) -> tuple[str, ...] | None:
@@ -86,9 +122,11 @@ class CandidateSet:
         return head + ("：" + "，".join(parts) if parts else "：课程目录中的课程不足")
 
     def to_dict(self, k: int) -> dict[str, Any]:
+        removed = {r: c for r, c in self.removed.items() if c}
         return {
             "candidates": self.count,
-            "removed": {r: c for r, c in self.removed.items() if c},
+            "removed": removed,
+            "labels": {r: RULES[r] for r in removed},
             "message": self.shortfall(k),
         }
 
@@ -113,6 +151,8 @@ class CandidatePolicy:
         self.categories = col(C.CATEGORY, "").astype(str).to_numpy(dtype=object)
         self.formats = col(C.FORMAT, "").fillna("").astype(str).to_numpy(dtype=object)
         self.audiences = AudienceIndex(col(C.AUDIENCE, ""))
+        codes = pd.factorize(title_key(col(C.TITLE, "")))[0]
+        self.twins = twin_matrix(codes, self.formats)
         self._open: dict[str, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -143,9 +183,12 @@ class CandidatePolicy:
         if not filters.include_compulsory:
             yield "compulsory", ~self.compulsory
         if not filters.include_completed and len(history):
+            taken = np.asarray(history, dtype=np.int64)
             keep = np.ones(len(self), bool)
-            keep[np.asarray(history, dtype=np.int64)] = False
+            keep[taken] = False
             yield "completed", keep
+            if self.twins.nnz:
+                yield "twin", np.asarray(self.twins[taken].sum(axis=0)).ravel() == 0
         if filters.category:
             yield "category", np.isin(self.categories, list(filters.category))
         if filters.format:
@@ -187,4 +230,9 @@ class CandidatePolicy:
         if not filters.include_completed:
             rows, cols = history.nonzero()
             out[rows, cols] = False
+            if self.twins.nnz:  # another format of a course already taken
+                taken = history.copy()
+                taken.data[:] = 1.0
+                r, c = (taken @ self.twins).nonzero()
+                out[r, c] = False
         return out

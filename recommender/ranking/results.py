@@ -75,4 +75,11 @@ class Ranked(list):
 
     @property
     def shortfall(self) -> str | None:
+        """Why fewer than ``k`` courses are listed, in Chinese (``None`` if enough)."""
         return None if self.candidates is None else self.candidates.shortfall(self.k)
+
+    def shortfall_dict(self) -> dict | None:
+        """The shortfall for machines: candidates, courses removed by rule, labels, message."""
+        if self.candidates is None or self.shortfall is None:
+            return None
+        return self.candidates.to_dict(self.k)

@@ -15,7 +15,7 @@ from sklearn.preprocessing import normalize
 from recommender.data.schema import Columns as C
 from recommender.signals.base import ExplainContext, Query, QueryBatch, Reason, Signal, quote
 
-PROFILE_FIELDS = (C.JOB_TITLE, C.JOB_DESCRIPTION, C.DECLARED_NEEDS)
+PROFILE_FIELDS = (C.UNIT, C.JOB_TITLE, C.JOB_DESCRIPTION, C.DECLARED_NEEDS)
 #: above this many courses the dense course × course similarity is not kept for requests
 DENSE_LIMIT = 8000
 

@@ -90,6 +90,7 @@ async def cadre_recommendations(
             "cadre_id": cadre_id,
             "count": len(items),
             "items": [r.to_dict() for r in items],
+            "shortfall": items.shortfall_dict(),
         }
     )
 
@@ -120,6 +121,7 @@ def profile_recommendations(
             "cadre_id": None,
             "count": len(items),
             "items": [r.to_dict() for r in items],
+            "shortfall": items.shortfall_dict(),
         }
     )
 
