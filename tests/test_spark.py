@@ -132,6 +132,7 @@ def test_spark_model_equals_single_machine_on_the_sample(spark, tmp_path, monkey
         np.mean([ndcg_at_k(lists.get(c, []), truth[c], 10) for c in truth.index])
         for lists in (la, lb)
     ]
+    print(f"\nsame lists {same:.4f}; NDCG@10 single {ndcg[0]:.4f} spark {ndcg[1]:.4f}")
     assert abs(ndcg[0] - ndcg[1]) <= 0.002
     out = tmp_path / "recs.parquet"
     recommend_all(spark, path, out, k=10)

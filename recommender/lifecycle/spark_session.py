@@ -27,6 +27,10 @@ BASE_CONF = {
 }
 
 
+#: pyspark 4.x warns on every pandas UDF under pandas 3 (driver and each Python worker)
+PANDAS_WARNING = "PySpark does not yet fully support pandas"
+
+
 def require_pyspark():
     """The pyspark module, or a Chinese message saying how to install it."""
     try:
@@ -56,13 +60,15 @@ def spark_session(
     from pyspark.sql import SparkSession
 
     # pyspark 4.x warns on every pandas UDF under pandas 3; the library's UDFs use plain frames
-    warnings.filterwarnings(
-        "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
-    )
+    warnings.filterwarnings("ignore", message=PANDAS_WARNING, category=FutureWarning)
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    builder = SparkSession.builder.appName(app).config("spark.ui.showConsoleProgress", "false")
+    builder = (
+        SparkSession.builder.appName(app)
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.executorEnv.PYTHONWARNINGS", f"ignore:{PANDAS_WARNING}:FutureWarning")
+    )
     if master:
         builder = builder.master(master)
     for key, value in (conf or {}).items():

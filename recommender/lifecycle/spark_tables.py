@@ -93,6 +93,9 @@ def read_source(spark, path: str, spec: TableSpec):
     positional = [f"c{i}" for i in range(len(df.columns))]
     df = df.toDF(*positional)
     headers = {n: o or n for n, o in zip(names, original, strict=True)}
+    empty = pd.DataFrame({n: pd.Series([], dtype=str) for n in dict.fromkeys(names)})
+    file = path.rstrip("/").rsplit("/", 1)[-1]
+    validate_frame(empty, spec, path=file, table=RawTable(empty, headers=headers))  # columns
     return with_row_numbers(df), names, headers
 
 
@@ -115,12 +118,16 @@ def with_row_numbers(df, first: int = 2):
     return df.withColumn(ROW, (start[part] + local).cast("long")).drop("_mid")
 
 
+def _text(col: pd.Series) -> pd.Series:
+    if pd.api.types.is_string_dtype(col):  # CSV: strings and nulls (empty cells)
+        return col.fillna("").astype(str)
+    return col.astype(object).map(cell_to_str).astype(str)
+
+
 def _cells(pdf: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """The batch as the library's string grid under canonical names (native Parquet values
     rendered as a CSV export would hold them)."""
-    raw = pd.DataFrame(
-        {n: pdf[f"c{i}"].astype(object).map(cell_to_str).astype(str) for i, n in enumerate(names)}
-    )
+    raw = pd.DataFrame({n: _text(pdf[f"c{i}"]) for i, n in enumerate(names)})
     raw.index = range(len(raw))
     return raw
 
@@ -144,6 +151,16 @@ def accepted_rows(
     cand = [i for i in range(len(rows)) if int(rows[i]) not in bad]
     have = {c: _norm(raw[c]) for c in cols}
     want = {c: _norm(frame[c]) for c in cols}
+    if len(cand) == len(frame):  # nothing skipped (the usual case): check in one pass
+        idx = np.asarray(cand, dtype=np.int64)
+        same = np.ones(len(frame), bool)
+        filled = np.zeros(len(frame), bool)
+        for c in cols:
+            h = have[c][idx]
+            same &= (h == want[c]) | (h == "")
+            filled |= h != ""
+        if (same & filled).all():
+            return rows[idx]
     out, i = np.empty(len(frame), np.int64), 0
     for j in range(len(frame)):
         while i < len(cand):
