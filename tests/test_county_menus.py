@@ -24,7 +24,13 @@ from recommender.data.identity import TEST_ID_SECRET, hash_id_card
 from recommender.data.loading import load_dataset
 from recommender.data.schema import Columns as C
 from recommender.lifecycle.train import fit_model
-from recommender.menu.ledger import hours_earned, hours_record, plan_year, year_records
+from recommender.menu.ledger import (
+    goal_hours,
+    hours_earned,
+    hours_record,
+    plan_year,
+    year_records,
+)
 from recommender.menu.planning import plan_menu
 from tests.fixtures import county_export as gen
 
@@ -88,6 +94,11 @@ def test_this_years_menus_count_the_hours_already_earned_exactly(model):
         menu = plan_menu(model, cid, year=YEAR, as_of=date(YEAR, 11, 26))
         assert menu.hours_earned == pytest.approx(hand.get(cid, 0.0), abs=1e-9), cid
         assert menu.hours_credited == menu.hours_earned
+        have = goal_hours(model.rules, year_records(model, cid, YEAR))
+        for u in menu.unmet:  # each goal less what the records credit towards it
+            key = u.constraint.removesuffix("_hours").removeprefix("category_minimum:")
+            if key in have:
+                assert f"已获 {have[key]:g} 学时" in u.message, u.message
         assert all(it.session_start is None or it.session_start >= datetime(YEAR, 11, 26)
                    for it in menu.items)  # fmt: skip
     # an explicit figure still wins; the records' figure is still reported

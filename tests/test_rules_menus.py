@@ -244,6 +244,36 @@ def test_unmet_split_names_the_part_and_the_hours():
     )
 
 
+def test_hours_earned_towards_a_part_are_not_asked_again():
+    """Online 学时 already earned (the records' breakdown) leave the rest to centralised
+    training; without a breakdown the parts split what is left of the target."""
+    sc = scores(**{f"V{i}": 1.0 for i in range(8)}, **{f"F{i}": 0.01 for i in range(4)})
+    online = {"centralised": 0.0, "online": 10.0}
+    menu = plan(split_catalog(), sc, target_hours=28, format_split=None, hours_credited=10,
+                credited_by_goal=online)  # fmt: skip
+    assert menu.met, menu.unmet
+    assert {it.format for it in menu.items} <= {"face_to_face", "special_class"}
+    assert sum(it.credit_hours for it in menu.items) >= 18
+    blind = plan(split_catalog(), sc, target_hours=28, format_split=None, hours_credited=10)
+    assert any(it.format == "video" for it in blind.items)
+
+
+def test_unmet_part_shows_what_was_earned_towards_it():
+    rows = [course(f"V{i}", credit_hours=2.0) for i in range(10)]
+    day = datetime(2025, 3, 3, 9)
+    rows.append(course("F", format="face_to_face", credit_hours=3.0, session_start=day,
+                       session_end=day.replace(hour=12)))  # fmt: skip
+    menu = plan(rows, scores(), target_hours=14, format_split={"centralised": 9, "online": 5},
+                hours_credited=5, credited_by_goal={"online": 5.0, "centralised": 0.0})  # fmt: skip
+    unmet = {u.constraint: u for u in menu.unmet}
+    assert set(unmet) == {"centralised_hours"}
+    assert unmet["centralised_hours"].shortfall_hours == pytest.approx(6.0)
+    assert unmet["centralised_hours"].message == (
+        "集中培训（面授）应为年度目标 14 学时 × 9/14 = 9 学时，已获 0 学时，尚需 9 学时，"
+        "已安排 3 学时，还差 6 学时：可安排的课程共 3 学时，可选课程不足"
+    )
+
+
 # ---------------------------------------------------------------- arithmetic of messages
 
 N = r"(-?\d+(?:\.\d+)?)"

@@ -252,19 +252,24 @@ def _goal_unmet(
         why = f"可安排的课程共 {_h(pool)} 学时，可选课程不足"
     else:
         why = "受时间冲突、每周学时等其他约束限制"
-    r = req.remaining
+    earned = req.constraints.credited_by_goal
+    r = req.remaining if earned is None else req.target
+    whole = "剩余目标" if earned is None else "年度目标"
     if code.startswith("category_minimum:"):
-        g = code.split(":", 1)[1]
+        key = g = code.split(":", 1)[1]
         share = req.minimums[g]
-        rule = f"{g} 应占剩余目标 {_h(r)} 学时的 {_h(share * 100)}%，即 {_h(need)} 学时"
+        goal = share * r
+        rule = f"{g} 应占{whole} {_h(r)} 学时的 {_h(share * 100)}%，即 {_h(goal)} 学时"
     else:
-        part = code.removesuffix("_hours")
+        key = part = code.removesuffix("_hours")
         total = sum(req.split.values())
         label = f"{PART_LABELS[part]}（{_format_labels(cat, part)}）"
+        goal = r * req.split[part] / total
         rule = (
-            f"{label}应为剩余目标 {_h(r)} 学时 × {_h(req.split[part])}/{_h(total)}"
-            f" = {_h(need)} 学时"
+            f"{label}应为{whole} {_h(r)} 学时 × {_h(req.split[part])}/{_h(total)} = {_h(goal)} 学时"
         )
+    if earned is not None:  # what the records already credit towards this goal
+        rule += f"，已获 {_h(earned.get(key, 0.0))} 学时，尚需 {_h(need)} 学时"
     msg = f"{rule}，已安排 {_h(have)} 学时，还差 {_h(gap)} 学时：{why}"
     return Unmet(code, round(gap, 6), msg)
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.data.display import label
+from recommender.data.rules import SPLIT_PARTS, TrainingRules
 from recommender.data.schema import Columns as C
 from recommender.menu.types import _jsonable
 
@@ -66,6 +67,24 @@ def year_records(
 def hours_earned(model: RecommenderModel, cadre_id: str, year: int, *, events: Any = None) -> float:
     """学时 the cadre earned in ``year`` (see :func:`year_records`)."""
     return float(year_records(model, cadre_id, year, events=events)["hours"].sum())
+
+
+def goal_hours(rules: TrainingRules, records: pd.DataFrame) -> dict[str, float]:
+    """学时 of ``records`` towards each goal of the rules: the split's parts (``centralised``,
+    ``online``; courses outside the catalog count toward ``outside_catalog_part``) and each
+    category-minimum key (its rule groups)."""
+    fmt = records[C.FORMAT].where(records["in_catalog"], "outside_catalog")
+    out = {}
+    for part in SPLIT_PARTS:
+        fmts = set(rules.format_classes.get(part, ()))
+        if rules.outside_catalog_part == part:
+            fmts.add("outside_catalog")
+        out[part] = float(records["hours"][fmt.isin(fmts)].sum())
+    groups = records[C.CATEGORY].map(rules.rule_group)
+    for key in rules.category_minimums:
+        inside = groups.isin(key.split("+")) & records["in_catalog"]
+        out[key] = float(records["hours"][inside].sum())
+    return out
 
 
 def _from_ledger(model: RecommenderModel, row: int, year: int) -> pd.DataFrame:
@@ -209,22 +228,15 @@ def hours_record(
     target = target if target is not None else rules.default_target(profile.get(C.RANK))
     earned = float(recs["hours"].sum())
     fmt = recs[C.FORMAT].where(recs["in_catalog"], "outside_catalog")
-    by_cat = recs["hours"].groupby(recs[C.CATEGORY].replace("", "outside_catalog")).sum()
+    by_cat = recs["hours"].groupby(recs[C.CATEGORY].where(recs["in_catalog"], "outside_catalog"))
     by_fmt = recs["hours"].groupby(fmt).sum()
+    have = goal_hours(rules, recs)
     split = rules.split_for(str(profile.get(C.RANK) or ""))
     total = sum(split.values())
-    parts = []
-    for part in split if total > 0 else ():
-        fmts = set(rules.format_classes.get(part, ()))
-        if rules.outside_catalog_part == part:
-            fmts.add("outside_catalog")
-        have = float(by_fmt[by_fmt.index.isin(fmts)].sum())
-        parts.append(_line(part, have, target * split[part] / total))
-    minimums = []
-    for key, share in rules.category_minimums.items():
-        groups = key.split("+")
-        mask = [rules.rule_group(c) in groups for c in by_cat.index]
-        minimums.append(_line(key, float(by_cat[mask].sum()), share * target, key))
+    parts = [_line(p, have[p], target * split[p] / total) for p in split if total > 0]
+    minimums = [
+        _line(key, have[key], share * target, key) for key, share in rules.category_minimums.items()
+    ]
     records = [HoursEntry(**row) for row in _entries(recs)]
     goals = [line.shortfall_hours or 0.0 for line in parts + minimums]
     return HoursRecord(
@@ -233,7 +245,7 @@ def hours_record(
         target_hours=float(target),
         hours_earned=round(earned, 6),
         remaining_hours=round(max(target - earned, 0.0), 6),
-        by_category=_lines(by_cat),
+        by_category=_lines(by_cat.sum()),
         by_format=_lines(by_fmt),
         parts=parts,
         minimums=minimums,

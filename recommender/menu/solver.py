@@ -28,17 +28,29 @@ log = logging.getLogger(__name__)
 def goal_groups(cat: PlanCatalog, req: Request) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Courses and hours of each minimum the menu must reach, keyed by its unmet code:
     ``category_minimum:<group>`` (a share of the remaining target) and ``centralised_hours``
-    / ``online_hours`` (the split's parts, in proportion to the remaining target)."""
+    / ``online_hours`` (the split's parts, in proportion to the remaining target).
+
+    With the hours already earned per goal known (``credited_by_goal``: from the records),
+    each goal is its share of the whole target less what was earned towards it instead."""
     groups, need = {}, {}
+    earned = req.constraints.credited_by_goal
     for g, share in req.minimums.items():
         if share > 0:
             groups[f"category_minimum:{g}"] = np.isin(cat.groups, g.split("+"))
-            need[f"category_minimum:{g}"] = share * req.remaining
+            need[f"category_minimum:{g}"] = (
+                share * req.remaining
+                if earned is None
+                else max(share * req.target - earned.get(g, 0.0), 0.0)
+            )
     total = sum(req.split.values())
     for part, hours in req.split.items():
         if hours > 0:
             groups[f"{part}_hours"] = cat.parts == part
-            need[f"{part}_hours"] = req.remaining * hours / total
+            need[f"{part}_hours"] = (
+                req.remaining * hours / total
+                if earned is None
+                else max(req.target * hours / total - earned.get(part, 0.0), 0.0)
+            )
     return groups, need
 
 

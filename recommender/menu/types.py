@@ -42,6 +42,9 @@ class MenuConstraints:
     max_per_topic: int = 2
     max_per_instructor: int = 2
     max_courses: int = 40
+    #: 学时 already earned towards each goal ('centralised', 'online', a category-minimum
+    #: key); None = unknown: goals are then shares of what is left of the target
+    credited_by_goal: Mapping[str, float] | None = None
 
 
 @dataclass(frozen=True)
