@@ -40,7 +40,7 @@ from recommender.data.cells import show as show
 from recommender.data.errors import DataError as DataError
 from recommender.data.errors import MissingColumnError as MissingColumnError
 from recommender.data.errors import UnreadableFileError as UnreadableFileError
-from recommender.data.schema import TableSpec
+from recommender.data.schema import TABLE_LABELS, TableSpec
 from recommender.data.sheets import HEADER_SCAN_ROWS, MAX_SHEET_ROWS, header_row
 from recommender.data.sheets import ZERO_WIDTH as ZERO_WIDTH
 from recommender.data.sheets import alias_table as alias_table
@@ -312,14 +312,14 @@ def find_table_file(directory: Path | str, name: str) -> Path:
     found = [p for p in sorted(directory.iterdir()) if p.is_file() and _matches(p, name)]
     if not found:
         raise UnreadableFileError(
-            f"{directory}：找不到 {name} 表（no {name} table）；应为 "
+            f"{directory}：找不到{TABLE_LABELS.get(name, name)}（no {name} table）；应为 "
             + "、".join(name + s for s in SUFFIXES)
             + f" 之一，或用 --{name} 文件 指定",
             path=directory / name,
         )
     if len(found) > 1:
         raise DataError(
-            f"{directory}：有多个 {name} 表（several {name} tables："
+            f"{directory}：有多个{TABLE_LABELS.get(name, name)}（several {name} tables："
             f"{'、'.join(p.name for p in found)}），请只保留一个，或用 --{name} 文件 指定",
             path=found[0],
         )

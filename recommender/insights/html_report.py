@@ -52,7 +52,7 @@ def _kernel(root: Path) -> Iterator[str]:
     spec = root / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True)
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    argv.append("--IPKernelApp.log_level=ERROR")  # not its transport warning on stderr
+    argv.append("--IPKernelApp.log_level=CRITICAL")  # no transport or shutdown notes on stderr
     spec.joinpath("kernel.json").write_text(
         json.dumps({"argv": argv, "display_name": "xuanxue", "language": "python"}),
         encoding="utf-8",
