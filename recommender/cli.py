@@ -659,7 +659,7 @@ def evaluate(
     例：recommender evaluate --data data/sample --out 评估.json
     """
     from recommender.data.loading import load_dataset
-    from recommender.lifecycle.evaluate import SPLITS, format_table
+    from recommender.lifecycle.evaluate import SPLITS
     from recommender.lifecycle.evaluate import evaluate as run
     from recommender.ranking.pipeline import TrainConfig
 
@@ -678,7 +678,7 @@ def evaluate(
         relevant=relevant,
         test=_read_test_file(test) if test is not None else None,
     )
-    typer.echo(format_table(report))
+    typer.echo(evaluation_table(report.table))
     d = report.details
     typer.echo(
         f"\n划分 split={split}，测试干部 {d['test_cadres']} 人（其中新干部 {d['cold_cadres']}），"
@@ -689,6 +689,45 @@ def evaluate(
 
         write_text(out, json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str))
         typer.echo(f"评估报告 → {out}")
+
+
+#: evaluation table: models, slices and metrics as analysts read them (codes in --out JSON)
+EVAL_LABELS = {
+    "random": "随机",
+    "popularity": "全体热门",
+    "segment_popularity": "同类干部热门",
+    "content": "仅内容匹配",
+    "ease": "仅协同过滤（EASE）",
+    "itemknn": "仅协同过滤（课程近邻）",
+    "hybrid": "选学（混合）",
+    "all": "全部测试干部",
+    "cold_cadres": "新干部",
+    "cold_courses": "新课程",
+}
+EVAL_HEADERS = {
+    "model": "模型",
+    "slice": "范围",
+    "cadres": "干部数",
+    "coverage": "覆盖率",
+    "diversity": "多样性",
+    "cold_course_coverage": "新课程覆盖率",
+}
+_METRIC = {"recall": "召回率", "ndcg": "NDCG", "map": "MAP"}
+
+
+def evaluation_table(table) -> str:
+    """The metrics table with Chinese headers, model and slice names (4 decimals)."""
+    out = table.copy()
+    for col in ("model", "slice"):
+        if col in out:
+            out[col] = out[col].map(lambda v: EVAL_LABELS.get(v, v))
+
+    def header(col: str) -> str:
+        name, at, k = col.partition("@")
+        return f"{_METRIC.get(name, name)}@{k}" if at else EVAL_HEADERS.get(col, col)
+
+    out = out.rename(columns=header)
+    return out.to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="-")
 
 
 @app.command(cls=ZhCommand)

@@ -74,3 +74,22 @@ def test_batch_table_for_people_has_chinese_headers_and_match():
     assert list(out.columns) == list(BATCH_HEADERS.values())
     row = out.iloc[0]
     assert row["匹配度"] == 49 and row["形式"] == "面授" and row["学时"] == 9.0
+
+
+def test_evaluation_table_for_analysts_is_chinese():
+    import pandas as pd
+
+    from recommender.cli import evaluation_table
+
+    table = pd.DataFrame(
+        [
+            {"model": "hybrid", "slice": "all", "cadres": 10, "recall@10": 0.28, "ndcg@10": 0.2274},
+            {"model": "segment_popularity", "slice": "cold_cadres", "cadres": 3, "recall@10": 0.1,
+             "ndcg@10": float("nan")},
+        ]
+    )  # fmt: skip
+    text = evaluation_table(table)
+    head = text.splitlines()[0]
+    assert "模型" in head and "召回率@10" in head and "NDCG@10" in head
+    assert "选学（混合）" in text and "同类干部热门" in text and "新干部" in text
+    assert "0.2274" in text and "segment_popularity" not in text
