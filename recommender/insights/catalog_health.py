@@ -241,7 +241,9 @@ def underserved_cadres(
         profile = model.cadre_profile(cid)
         segment = {col: profile.get(col, "") for col in SEGMENT_COLUMNS}
         try:
-            menu = plan_menu(model, cid, year=year, hours_credited=float(credited.get(cid, 0.0)))
+            # without completions, the model's hours ledger says what was earned in ``year``
+            earned = None if completions is None else float(credited.get(cid, 0.0))
+            menu = plan_menu(model, cid, year=year, hours_credited=earned)
         except ValueError:  # one unplannable profile must not sink the report
             failures += 1
             continue
