@@ -232,3 +232,21 @@ def test_rejects_written_into_the_input_folder_refuse_a_planted_symlink(tiny_dat
         "utf-8-sig"
     )
     assert target.read_bytes() == before
+
+
+def test_the_event_store_is_created_private(tmp_path):
+    from recommender.lifecycle.events import EventStore
+
+    old = os.umask(0o022)
+    try:
+        store = EventStore(tmp_path / "var" / "events.sqlite3")
+    finally:
+        os.umask(old)
+    store.close()
+    created = [p for p in (tmp_path / "var").iterdir()]
+    assert created and {stat.S_IMODE(p.stat().st_mode) for p in created} == {0o600}
+    assert stat.S_IMODE((tmp_path / "var").stat().st_mode) == 0o700
+    (tmp_path / "planted.sqlite3").symlink_to(tmp_path / "elsewhere.sqlite3")
+    with pytest.raises(UnsafePathError):
+        EventStore(tmp_path / "planted.sqlite3")
+    assert not (tmp_path / "elsewhere.sqlite3").exists()

@@ -205,3 +205,20 @@ def save_workbook(book: Any, path: str | Path, *, private: bool = False) -> Path
     with open_output(path, private=private) as fh:
         book.save(fh)
     return Path(path)
+
+
+def create_private_file(path: str | Path) -> Path:
+    """Make ``path`` an empty 0600 file (its missing folder 0700) unless it exists, before a
+    library such as SQLite opens it with the umask's mode (0644): the event store holds cadre
+    ids and their enrolments, and SQLite gives its -wal/-shm files the database file's mode.
+    A symlink, FIFO or other non-regular file there is refused (UnsafePathError)."""
+    path = Path(path)
+    check_target(path)
+    _output_dir(path, private=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, PRIVATE_FILE)
+    except FileExistsError:
+        check_target(path)  # created meanwhile by another process: still a regular file?
+        return path
+    os.close(fd)
+    return path

@@ -34,6 +34,7 @@ from typing import Any
 
 import pandas as pd
 
+from recommender.data.safe_write import create_private_file
 from recommender.data.schema import COMPLETIONS
 from recommender.data.schema import Columns as C
 
@@ -343,7 +344,7 @@ class EventStore(BaseEventStore):
     def __init__(self, path: str | Path, **options: Any) -> None:
         super().__init__(**options)
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(self.path)
         self._local = threading.local()
         with closing(self._connect()) as con:
             con.execute("PRAGMA journal_mode=WAL")
