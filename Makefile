@@ -14,8 +14,8 @@ REPORT ?= 报告.html
 
 help:
 	@echo "make run    train on $(DATA) if no model exists, then serve on http://$(HOST):$(PORT)"
-	@echo "make test   create .venv with dev extras and run the test suite"
 	@echo "           (make run PORT=8080 HOST=0.0.0.0 to serve elsewhere; DATA=dir to train on it)"
+	@echo "make test   create .venv with dev extras and run the test suite"
 	@echo "make docs  build the documentation site into site/ (make docs-serve: http://$(HOST):$(DOCS_PORT))"
 	@echo "make report  the planners' notebooks on $(DATA) as one HTML file: $(REPORT)"
 	@echo "make lint | format | bench | train | notebooks | clean"
