@@ -15,6 +15,8 @@
   through the 适用对象 taxonomy ``resources/audience.toml``)
 - ``training``: ``TrainingData`` (id maps, interactions, times, segments) and its splits
 - ``features``: id maps, interaction weights, segments, quality prior, context bits
+- ``ledger``: ``HoursLedger``, each cadre's completed records of recent years (courses
+  outside the catalog included), kept in the model: 学时 already earned
 - ``spreadsheet``: CSV/xlsx writing that no spreadsheet runs as a formula
 - ``rules``: training rules (hour targets per rank band, menu defaults) from a TOML file
 """
