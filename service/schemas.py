@@ -138,7 +138,18 @@ def from_library(cls: type, *, name: str | None = None, **extra: Any) -> type[Ba
 _DERIVED: dict[tuple, type[BaseModel]] = {}
 
 Reason = from_library(LibReason)
-Recommendation = from_library(LibRecommendation)
+Recommendation = from_library(
+    LibRecommendation,
+    match=(
+        int,
+        Field(
+            ge=0,
+            le=100,
+            description="匹配度 0–100，给人看（50 = 与目录中的平均课程相当）；"
+            "score 为原始得分，只用于排序",
+        ),
+    ),
+)
 MenuItem = from_library(LibMenuItem)
 Unmet = from_library(LibUnmet)
 Menu = from_library(LibMenu, model_version=(str, ...))

@@ -122,3 +122,17 @@ def test_gap_workbook_for_programs_keeps_codes(tiny_data, tmp_path):
         for row in book["gaps_by_unit_level"].iter_rows(min_row=2, values_only=True)
     }
     assert levels <= {"province", "city", "county", "township", "village"}
+
+
+def test_api_keeps_the_raw_score_and_adds_the_match(client, tiny_model):
+    cadre = tiny_model.cadres["cadre_id"].astype(str).iloc[0]
+    body = client.get(f"/v1/cadres/{cadre}/recommendations", params={"k": 5}).json()
+    assert body["items"]
+    for item in body["items"]:
+        assert isinstance(item["score"], float) and 0 <= item["match"] <= 100
+    matches = [item["match"] for item in body["items"]]
+    assert matches == sorted(matches, reverse=True)  # the same order as the score
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["Recommendation"]
+    assert (
+        "match" in schema["properties"] and "匹配度" in schema["properties"]["match"]["description"]
+    )
