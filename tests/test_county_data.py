@@ -345,3 +345,20 @@ def test_hour_words_follow_the_rules_file(tmp_path: Path, monkeypatch) -> None:
     from recommender.data.schema import COURSES
 
     assert load_table(courses, COURSES).frame[C.CREDIT_HOURS].tolist() == [4.0, 1.5, 6.0, 2.0]
+
+
+def test_a_rejected_course_does_not_take_its_records_silently(tmp_path: Path) -> None:
+    courses = _csv(
+        tmp_path / "courses.csv", "课程编号,课程名称,课程类别,学时\nK1,a,b,待定\nK2,c,d,一天\n"
+    )
+    cadres = _csv(tmp_path / "cadres.csv", "工号,姓名\nA1,张三\nA2,李四\n")
+    records = _csv(
+        tmp_path / "records.csv",
+        "工号,课程编号,完成时间\nA1,K1,2026-03-01\nA2,K1,2026-03-02\nA1,K2,2026-03-03\n",
+    )
+    ds = load_dataset(
+        files={"courses": courses, "cadres": cadres, "completions": records}, write_rejects=False
+    )
+    assert ds.completions[C.COURSE_ID].tolist() == ["K2"] and ds.external.empty
+    said = [w for w in ds.warnings if "'K1'" in w]
+    assert len(said) == 1 and "其 2 条学习记录随之拒收" in said[0] and "第 2 行" in said[0]

@@ -10,6 +10,8 @@
   number (``find_cadre``, ``cadre_key``) and staff search by 姓名/unit (``search_cadres``)
 - ``office``: rows and cells as offices write them (合计/注 lines, exact duplicates, control
   characters, methods in 授课形式, date-only and period session times, unit levels)
+- ``export_steps``: the load steps for files as exported (身份证号, catalog cells, skipped
+  lines, records outside the catalog, records lost with a rejected course)
 - ``loading``: validate tables into typed frames plus a rejects list (``load_dataset``)
 - ``catalog``: ``Catalog``, the catalog parsed once (list cells, sessions, windows, audiences
   through the 适用对象 taxonomy ``resources/audience.toml``)

@@ -35,16 +35,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recommender.data import export_steps as steps
 from recommender.data import office
 from recommender.data import readers as rio
 from recommender.data.catalog import unknown_audiences
-from recommender.data.identity import (
-    bad_checksums,
-    birth_facts,
-    identity_secret,
-    pseudonymise,
-    secret_fingerprint,
-)
 from recommender.data.readers import (
     ZERO_WIDTH,
     DataError,
@@ -94,8 +88,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 LONG_TEXT = 100_000
-#: headers of a course title in a records file (kept for records of courses outside the catalog)
-EXTERNAL_TITLE_HEADERS = ("课程名称", "课程标题", "课程", "title", "course_title")
 _LIST_SPLIT = "[" + "".join("\\" + s if s in "|\\" else s for s in LIST_SEPARATORS) + "]"
 
 
@@ -230,173 +222,6 @@ def _hour_conversion() -> tuple[float, float, float]:
     return rules.half_day_hours, rules.day_hours, rules.minutes_per_hour
 
 
-def _derive_columns(raw: pd.DataFrame, spec: TableSpec, headers: dict[str, str]) -> list[str]:
-    """Columns a file implies: cadre_id from 身份证号, enrolled_at from 完成时间 (a platform's
-    record of credited hours has no enrolment time). Returns warnings."""
-    out = []
-    present = set(raw.columns)
-    if C.CADRE_ID in spec.required and C.CADRE_ID not in present and C.ID_CARD in present:
-        raw[C.CADRE_ID] = ""  # filled with the keyed hash once the cells are cleaned
-        headers.setdefault(C.CADRE_ID, headers.get(C.ID_CARD, "身份证号"))
-    if (
-        C.ENROLLED_AT in spec.required
-        and C.ENROLLED_AT not in present
-        and C.COMPLETED_AT in present
-    ):
-        raw[C.ENROLLED_AT] = raw[C.COMPLETED_AT]
-        headers.setdefault(C.ENROLLED_AT, headers.get(C.COMPLETED_AT, C.COMPLETED_AT))
-        out.append(f"没有报名时间列，以“{headers.get(C.COMPLETED_AT, '完成时间')}”作为学习时间")
-    return out
-
-
-def _identity(
-    cells: pd.DataFrame,
-    problems: Problems,
-    warnings: list[str],
-    *,
-    derived: bool,
-    secret: bytes | str | None,
-    id_aliases: Mapping[str, str] | None,
-    roster: bool = False,
-) -> dict | None:
-    """身份证号 → keyed hash (cadre_id / id_hash) and masked form; the plain number is
-    replaced by its mask in ``cells`` at once, so no later message can show it."""
-    if C.ID_CARD not in cells:
-        return None
-    filled = cells[C.ID_CARD] != ""
-    if not filled.any():
-        return None
-    if secret is None:
-        secret = identity_secret(create=True)
-    hashed, masked, bad = pseudonymise(cells[C.ID_CARD], secret)
-    if roster:
-        _facts_from_id(cells, warnings)
-    cells[C.ID_CARD] = masked
-    problems.masks.update(zip(hashed[hashed != ""], masked[hashed != ""], strict=True))
-    for i, (reason, rule) in bad.items():
-        if derived:
-            problems.reject(i, C.ID_CARD, reason, rule)
-        else:
-            problems.clear(i, C.ID_CARD, reason, rule)
-    cells[C.ID_HASH] = hashed
-    if C.ID_MASKED not in cells or (cells[C.ID_MASKED] == "").all():
-        cells[C.ID_MASKED] = masked
-    if derived:
-        ids = hashed
-        if id_aliases:  # a roster with its own 干部编号 and a 身份证号: records keyed by either
-            ids = ids.map(lambda h: id_aliases.get(h, h))
-        cells[C.CADRE_ID] = ids
-    if n := bad_checksums(masked.where(masked.str.contains("*", regex=False), "")):
-        warnings.append(f"{n} 个身份证号校验位不符（可能录入有误），仍按原号码识别")
-    mangled = sum(rule == "id_mangled_by_excel" for _, rule in bad.values())
-    if mangled:
-        warnings.append(
-            f"{mangled} 行身份证号被 Excel 转成了数字（如 4.29125E+17），无法识别；"
-            "请把该列设为“文本”后重新导出"
-        )
-    return {"source": problems.header(C.ID_CARD), "key_id": secret_fingerprint(secret)}
-
-
-def _facts_from_id(cells: pd.DataFrame, warnings: list[str]) -> None:
-    """性别 and 年轻干部 read from the 身份证号 when the roster has no such column (for the
-    女干部 / 年轻干部 audiences); nothing else of the number is kept."""
-    from recommender.data.catalog import audience_taxonomy
-
-    missing_gender = C.GENDER not in cells or (cells[C.GENDER] == "").all()
-    missing_young = C.YOUNG_CADRE not in cells or (cells[C.YOUNG_CADRE] == "").all()
-    if not (missing_gender or missing_young):
-        return
-    age, gender = birth_facts(cells[C.ID_CARD])
-    if missing_gender:
-        cells[C.GENDER] = gender
-    if missing_young:
-        limit = audience_taxonomy().young_max_age
-        young = (age >= 0) & (age <= limit)
-        cells[C.YOUNG_CADRE] = np.where(young, "是", "")
-        warnings.append(
-            f"没有“年轻干部”列：按身份证号中的出生日期，{int(young.sum())} 名 {limit} 岁及以下"
-            "的干部计为年轻干部"
-        )
-
-
-def _office_sessions(cells: pd.DataFrame, problems: Problems, warnings: list[str]) -> np.ndarray:
-    """Course cells as catalogs write them: a method in 授课形式, a period as 开课时间.
-    Returns which session starts were given as a date only."""
-    if C.FORMAT in cells:
-        methods = cells[C.METHOD] if C.METHOD in cells else pd.Series("", index=cells.index)
-        formats, methods, n = office.methods_in_format(cells[C.FORMAT], methods)
-        if n:
-            cells[C.FORMAT], cells[C.METHOD] = formats, methods
-            warnings.append(
-                f"{n} 门课程的“{problems.header(C.FORMAT)}”是教学方法"
-                "（专题讲座、现场教学、研讨等），按面授课程及该教学方法处理"
-            )
-    if C.SESSION_START not in cells:
-        return np.zeros(len(cells), bool)
-    starts = cells[C.SESSION_START]
-    periods = [i for i, t in enumerate(starts) if t and office.is_period(t)]
-    for i in periods:
-        problems.clear(
-            i,
-            C.SESSION_START,
-            f"{rio.show(starts.iloc[i])} 不是具体日期，按“未排期”处理（排定后请填写日期）",
-            "unscheduled",
-        )
-    if periods:
-        starts = starts.copy()
-        starts.iloc[periods] = ""
-        cells[C.SESSION_START] = starts
-        warnings.append(
-            f"{len(periods)} 门课程的“{problems.header(C.SESSION_START)}”是时段而非日期"
-            f"（如 {cells.get(C.TITLE, starts).iloc[periods[0]]!s:.20}），按未排期处理"
-        )
-    return office.date_only(starts) & (starts != "").to_numpy()
-
-
-def _full_days(typed: pd.DataFrame, date_only: np.ndarray, warnings: list[str]) -> None:
-    """A session given as a date only runs through the rules' day (08:00–18:00 by default)."""
-    if C.SESSION_START not in typed:
-        return
-    date_only = date_only & typed[C.SESSION_START].notna().to_numpy()
-    if not date_only.any():
-        return
-    from recommender.data.rules import load_rules
-
-    rules = load_rules()
-    day = typed.loc[date_only, C.SESSION_START].dt.normalize()
-    typed.loc[date_only, C.SESSION_START] = day + pd.to_timedelta(rules.day_start_hour, "h")
-    if C.SESSION_END in typed:
-        no_end = date_only & typed[C.SESSION_END].isna().to_numpy()
-        end = typed.loc[no_end, C.SESSION_START].dt.normalize()
-        typed.loc[no_end, C.SESSION_END] = end + pd.to_timedelta(rules.evening_start_hour, "h")
-    warnings.append(
-        f"{int(date_only.sum())} 门课程的开课时间只有日期，按当天 "
-        f"{_clock(rules.day_start_hour)}–{_clock(rules.evening_start_hour)} 全天处理"
-    )
-
-
-def _clock(hour: float) -> str:
-    return f"{int(hour):02d}:{round(hour % 1 * 60):02d}"
-
-
-def _unit_levels(cells: pd.DataFrame, warnings: list[str]) -> None:
-    """An empty 单位层级 read from the unit's name (城关镇人民政府 → 乡镇)."""
-    if C.UNIT not in cells:
-        return
-    level = cells[C.UNIT_LEVEL] if C.UNIT_LEVEL in cells else pd.Series("", index=cells.index)
-    empty = (level == "") & (cells[C.UNIT] != "")
-    if not empty.any():
-        return
-    guessed = cells.loc[empty, C.UNIT].map(office.level_of_unit)
-    if (guessed != "").any():
-        level = level.copy()
-        level[guessed.index] = guessed
-        cells[C.UNIT_LEVEL] = level
-        warnings.append(
-            f"{int((guessed != '').sum())} 名干部的单位层级按单位名称推断（如 XX镇 → 乡镇）"
-        )
-
-
 def validate_frame(
     raw: pd.DataFrame,
     spec: TableSpec,
@@ -422,7 +247,7 @@ def validate_frame(
     warnings: list[str] = []
     headers = dict(table.headers) if table is not None else {}
     raw = raw.copy() if C.ID_CARD in raw or C.COMPLETED_AT in raw else raw
-    warnings += _derive_columns(raw, spec, headers)
+    warnings += steps.derive_columns(raw, spec, headers)
     present = list(raw.columns)
     for name in spec.required:
         if name not in present:
@@ -463,7 +288,7 @@ def validate_frame(
         "note_lines": int((kinds == "note").sum()),
         "duplicates": int(dup.sum()),
     }
-    _skip_warnings(skipped, rows, kinds, dup, warnings)
+    steps.skip_warnings(skipped, rows, kinds, dup, warnings)
     keep_rows = ~blank & ~lines & ~dup
     cells, rows, counts = (
         cells.loc[keep_rows].reset_index(drop=True),
@@ -482,7 +307,7 @@ def validate_frame(
             value=f"{counts[i]} 个字段",
         )
     derived = C.CADRE_ID in cells and (cells[C.CADRE_ID] == "").all() and C.ID_CARD in cells
-    identity = _identity(
+    identity = steps.identity(
         cells,
         problems,
         warnings,
@@ -494,15 +319,15 @@ def validate_frame(
     problems.cells = cells
     date_only = np.zeros(len(cells), bool)
     if spec.name == "courses":
-        date_only = _office_sessions(cells, problems, warnings)
+        date_only = steps.office_sessions(cells, problems, warnings)
     if spec.name == "cadres":
-        _unit_levels(cells, warnings)
+        steps.unit_levels(cells, warnings)
     out = {}
     for f in spec.fields:
         col = cells[f.name] if f.name in cells else pd.Series([""] * len(cells), dtype=str)
         out[f.name] = _coerce(f, col, problems, warnings).reset_index(drop=True)
     typed = pd.DataFrame(out, columns=spec.columns)
-    _full_days(typed, date_only, warnings)
+    steps.full_days(typed, date_only, warnings)
     _check_sessions(typed, problems)
     external = _check_references(
         typed, known_ids or {}, rejected_ids or {}, problems, outside_catalog=outside_catalog
@@ -527,7 +352,7 @@ def validate_frame(
         rejected_ids=_rejected_keys(spec, cells, problems, rejects, set(frame.get(spec.key, []))),
         skipped=skipped,
         identity=identity,
-        external=_external_frame(typed, outside, raw, keep_rows),
+        external=steps.external_frame(typed, outside, raw, keep_rows),
     )
     logger.info(
         "%s: %d rows in, %d accepted, %d rejected, %d cells cleared, %d outside the catalog",
@@ -539,40 +364,6 @@ def validate_frame(
         int(outside.sum()),
     )
     return load
-
-
-def _skip_warnings(
-    skipped: dict[str, int], rows: np.ndarray, kinds: np.ndarray, dup: np.ndarray, out: list[str]
-) -> None:
-    if skipped["blank"]:
-        out.append(f"跳过 {skipped['blank']} 行空行")
-    for kind, label in (("total", "合计行"), ("note", "注释/说明行")):
-        where = rows[kinds == kind]
-        if len(where):
-            out.append(
-                f"跳过 {len(where)} 行{label}（第 {'、'.join(map(str, where[:5]))} 行），不计入数据"
-            )
-    if dup.any():
-        out.append(
-            f"删除 {int(dup.sum())} 行完全重复的记录（与前面某行逐格相同；首个在第 "
-            f"{rows[np.flatnonzero(dup)[0]]} 行）"
-        )
-
-
-def _external_frame(
-    typed: pd.DataFrame, outside: np.ndarray, raw: pd.DataFrame, keep_rows: np.ndarray
-) -> pd.DataFrame:
-    """Records of courses outside the catalog: the contract columns plus the file's 课程名称."""
-    part = typed.loc[outside].reset_index(drop=True)
-    if C.TITLE in part:
-        return part
-    titles = [c for c in raw.columns if rio.normalize_header(c) in EXTERNAL_TITLE_HEADERS]
-    if titles:
-        col = raw[titles[0]].reset_index(drop=True).loc[keep_rows].reset_index(drop=True)
-        part.insert(2, C.TITLE, col.loc[outside].astype(str).str.strip().to_numpy())
-    else:
-        part.insert(2, C.TITLE, [""] * len(part))
-    return part
 
 
 def _rejected_keys(
@@ -876,7 +667,9 @@ def load_dataset(
         for w in load.warnings
     ]
     warnings += _dataset_warnings(courses.frame, cadres.frame)
-    warnings += _cascade_warnings(courses, completions)
+    warnings += steps.cascade_warnings(
+        courses.rejected_ids, completions.rejects, completions.external
+    )
     return Dataset(
         courses.frame,
         cadres.frame,
@@ -886,31 +679,3 @@ def load_dataset(
         rejects_dir=str(rejects_dir) if write_rejects and rejects_dir is not None else None,
         external=completions.external,
     )
-
-
-def _cascade_warnings(courses: TableLoad, completions: TableLoad) -> list[str]:
-    """Say it when a rejected course (or cadre) takes its records with it, and how many
-    records of courses outside the catalog were kept apart."""
-    out = []
-    lines = completions.rejects
-    if len(lines):
-        unknown = lines[(lines["rule"] == "unknown_id") & (lines["field"] == C.COURSE_ID)]
-        why = unknown[unknown["reason"].str.contains("该行在加载时被拒收", regex=False)]
-        by_course = why.groupby("value", sort=False)["row"].nunique()
-        for course, n in by_course.head(10).items():
-            reason = courses.rejected_ids.get(str(course), "")
-            out.append(
-                f"学习记录表：课程 {course!r} 在课程表中被拒收（{reason}），"
-                f"其 {n} 条学习记录随之拒收；修正该课程后重新导入即可恢复"
-            )
-        if len(by_course) > 10:
-            out.append(f"学习记录表：另有 {len(by_course) - 10} 门被拒收课程的学习记录随之拒收")
-    ext = completions.external
-    if len(ext):
-        n_courses = ext[C.COURSE_ID].nunique()
-        example = ext[C.TITLE].iloc[0] or ext[C.COURSE_ID].iloc[0]
-        out.append(
-            f"学习记录表：{len(ext)} 条记录的课程（{n_courses} 门，如 {example}）"
-            "不在课程目录中：计为目录外学时（计入已获学时，不参与推荐）"
-        )
-    return out
