@@ -192,7 +192,7 @@ class _RunLength:
         if self.longest > MAX_CELL_BYTES:
             raise UnreadableFileError(
                 f"{self.path}：{self.where}中有单元格文本超过 Excel 的上限 "
-                f"{EXCEL_CELL_CHARS:,} 个字符（约 {_size(self.longest)}），已拒绝读取；"
+                f"{EXCEL_CELL_CHARS:,} 个字符（至少 {_size(self.longest)}），已拒绝读取；"
                 "这样的文件不是 Excel 写出的，请检查来源",
                 path=self.path,
             )
