@@ -25,6 +25,7 @@ _CHALLENGE = {
 
 #: what each error status means here (``error`` codes in backticks)
 ERROR_STATUSES: dict[int, str] = {
+    400: "Host 不在允许列表中（`host_not_allowed`，见 XUANXUE_ALLOWED_HOSTS）",
     401: "缺少 API 密钥（`unauthorized`）",
     403: "密钥无效或已吊销（`invalid_api_key`）、密钥没有该权限（`insufficient_scope`），"
     "或尚未配置任何密钥（`no_keys_configured`）",
@@ -32,11 +33,12 @@ ERROR_STATUSES: dict[int, str] = {
     409: "与已有状态冲突",
     413: "请求体超过上限（`payload_too_large`：64 KB；POST /v1/completions 为 1 MiB）",
     422: "输入无效（`validation_error`）：`detail[].loc` 指出字段，`message` 说明原因",
+    429: "该密钥请求过于频繁（`rate_limited`），按 `Retry-After` 秒后重试",
     431: "请求头超过上限（`request_header_fields_too_large`，16 KB）",
     503: "暂不可用，按 `Retry-After` 稍后重试：尚未加载模型（`model_not_loaded`），"
     "或事件库尚未打开（`events_unavailable`）",
 }
-_HEADERS = {401: _CHALLENGE, 503: _RETRY}
+_HEADERS = {401: _CHALLENGE, 429: _RETRY, 503: _RETRY}
 _AUTH_503 = "密钥文件无法读取（`auth_unavailable`）"
 
 SCOPES = {
@@ -93,7 +95,7 @@ def _document_operation(op: dict[str, Any], method: str, scope: str | None) -> N
     if responses.pop("422", None) is not None:  # FastAPI's {"detail": …} model: ours instead
         _document(responses, 422, ERROR_STATUSES[422])
     if scope:
-        for status in (401, 403):
+        for status in (400, 401, 403, 429):
             _document(responses, status, ERROR_STATUSES[status])
         _document(responses, 503, _AUTH_503)
         op["security"] = [{"ApiKey": []}, {"Bearer": []}]
