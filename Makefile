@@ -26,10 +26,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	@rm -f $(VENV)/.installed-* && touch $@
 
-$(DATA)/courses.csv: | $(STAMP)
-	$(PY) -m samplegen --out $(DATA) --scale small
+# only the shipped sample is generated; another DATA= directory is the academy's own (never written)
+SAMPLE_DATA := $(if $(filter data/sample,$(DATA)),data/sample/courses.csv)
 
-$(MODELS)/current: | $(STAMP) $(DATA)/courses.csv
+data/sample/courses.csv: | $(STAMP)
+	$(PY) -m samplegen --out data/sample --scale small
+
+$(MODELS)/current: | $(STAMP) $(SAMPLE_DATA)
 	$(VENV)/bin/recommender train --data $(DATA) --out $(MODELS) --events var/events.sqlite3
 
 run: $(STAMP) $(MODELS)/current
