@@ -232,7 +232,7 @@ def injection(tmp: Path, model_root: Path) -> pd.DataFrame:
     from recommender.cli import app
     from recommender.data.loading import load_dataset
     from recommender.insights import report
-    from recommender.ranking.model import RecommenderModel
+    from recommender.ranking.model import Ranked, Recommendation, RecommenderModel
     from samplegen import generate_sample
 
     rows = []
@@ -255,11 +255,12 @@ def injection(tmp: Path, model_root: Path) -> pd.DataFrame:
     cells = _csv_cells(d / "courses.rejects.csv")
     rows.append(_row("rejects CSV", len(PAYLOADS), cells, formulas=None))
     # batch recommend CSV: the CLI's write path with ids that are payloads
-    fake = pd.DataFrame(
-        {"cadre_id": PAYLOADS, "rank": 1, "course_id": PAYLOADS[::-1], "score": -0.5}
+    recs = [Recommendation(p, p, p, "video", 2.0, -0.5, i + 1) for i, p in enumerate(PAYLOADS)]
+    real_batch, real_has = RecommenderModel.recommend_many, RecommenderModel.has_cadre
+    RecommenderModel.recommend_many = lambda self, ids, k, **kw: (
+        {cid: Ranked(recs) for cid in ids},
+        [],
     )
-    real_batch, real_has = RecommenderModel.recommend_batch, RecommenderModel.has_cadre
-    RecommenderModel.recommend_batch = lambda self, ids, k: fake
     RecommenderModel.has_cadre = lambda self, c: True
     try:
         (tmp / "ids.txt").write_text("G1\n", encoding="utf-8")
@@ -268,8 +269,8 @@ def injection(tmp: Path, model_root: Path) -> pd.DataFrame:
         result = CliRunner().invoke(app, [*args, "--output", str(out)])
         assert result.exit_code == 0, result.output
     finally:
-        RecommenderModel.recommend_batch, RecommenderModel.has_cadre = real_batch, real_has
-    rows.append(_row("batch recommend CSV", 2 * len(PAYLOADS), _csv_cells(out), formulas=None))
+        RecommenderModel.recommend_many, RecommenderModel.has_cadre = real_batch, real_has
+    rows.append(_row("batch recommend CSV", 3 * len(PAYLOADS), _csv_cells(out), formulas=None))
     # gap workbook: payloads into the first text column of every table
     data = tmp / "tiny"
     generate_sample(data, scale="tiny", seed=7)

@@ -109,16 +109,21 @@ def test_batch_recommend_output_is_neutralised(tiny_models, tmp_path, monkeypatc
     from typer.testing import CliRunner
 
     from recommender.cli import app
-    from recommender.ranking.model import Recommendation, RecommenderModel
+    from recommender.ranking.model import Ranked, Recommendation, RecommenderModel
 
     n = len(PAYLOADS)
     fake = [Recommendation(p, p, p, "video", 2.0, -0.5, i) for i, p in enumerate(PAYLOADS, start=1)]
     monkeypatch.setattr(RecommenderModel, "has_cadre", lambda self, c: True)
-    monkeypatch.setattr(RecommenderModel, "recommend", lambda self, cid, k, **kw: fake)
+    monkeypatch.setattr(  # the batch path (vectorised) with payloads as titles and ids
+        RecommenderModel,
+        "recommend_many",
+        lambda self, ids, k, **kw: ({cid: Ranked(fake) for cid in ids}, []),
+    )
     ids = tmp_path / "ids.txt"
     ids.write_text("G1\n", encoding="utf-8")
     out = tmp_path / f"recs{suffix}"
     args = ["recommend", "--model", str(tiny_models), "--cadres", str(ids), "--output", str(out)]
+    args += ["--columns", "en"]  # machine headers: the assertions below read them
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     if suffix == ".csv":
