@@ -127,7 +127,7 @@ def test_cli_recommend_and_menu_happy_paths(tiny_models, tiny_model, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     frame = pd.read_csv(out, dtype=str)
-    assert frame[C.CADRE_ID].nunique() == 3 and len(frame) == 30
+    assert frame["干部编号"].nunique() == 3 and len(frame) == 30  # Chinese headers for people
 
     proc = _cli("menu", "--model", str(tiny_models), "--cadre", cid, "--json")
     assert proc.returncode == 0, proc.stderr

@@ -63,6 +63,7 @@ def test_batch_recommend_carries_titles_and_categories(tiny_model, tiny_models, 
     (tmp_path / "ids.txt").write_text("\n".join(ids), encoding="utf-8")
     out = tmp_path / f"recs{suffix}"
     args = ["recommend", "--model", str(tiny_models), "--cadres", str(tmp_path / "ids.txt")]
+    args += ["--columns", "en"]  # machine headers (people get Chinese ones by default)
     result = CliRunner().invoke(app, [*args, "-k", "5", "--output", str(out), "--events", "none"])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out) if suffix == ".csv" else pd.read_excel(out, engine="openpyxl")
