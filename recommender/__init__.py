@@ -84,6 +84,14 @@ _EXPORTS = {
     "revoke_key": "recommender.lifecycle.keys",
     "train": "recommender.lifecycle.train",
     "evaluate": "recommender.lifecycle.evaluate",
+    # identity: look-ups by 身份证号 under the deployment's secret
+    "CadreLookup": "recommender.lifecycle.lookup",
+    "cadre_lookup": "recommender.lifecycle.lookup",
+    "configured_secret": "recommender.lifecycle.lookup",
+    "identity_problem": "recommender.lifecycle.lookup",
+    "looks_like_id_card": "recommender.lifecycle.lookup",
+    "IdentityError": "recommender.data.identity",
+    "mask_id_card": "recommender.data.identity",
 }
 
 __all__ = ["__version__", *_EXPORTS]

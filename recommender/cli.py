@@ -118,6 +118,40 @@ def _load(model: Path, rules: Path | None):
     return m
 
 
+def _lookup(m):
+    """The model's cadre look-up under this machine's identity secret; warns on stderr when
+    look-ups by 身份证号 cannot work (no secret, or not the model's)."""
+    from recommender.lifecycle.lookup import cadre_lookup, configured_secret
+
+    lookup = cadre_lookup(m, *configured_secret())
+    if lookup.problem:
+        typer.echo(f"警告：{lookup.problem}", err=True)
+    return lookup
+
+
+def _resolve(lookup, query: str) -> str:
+    """The cadre id for ``--cadre`` (a full 身份证号 is hashed; never echoed in full)."""
+    from recommender.data.identity import IdentityError
+    from recommender.lifecycle.lookup import looks_like_id_card
+
+    try:
+        cadre_id = lookup.resolve(query)
+    except IdentityError as exc:
+        raise CLIError(str(exc)) from exc
+    if looks_like_id_card(query) and not lookup.model.has_cadre(cadre_id):
+        message, hint = lookup.unknown_message(query)
+        hint = "见上方警告" if lookup.problem else hint  # the warning was just printed
+        raise CLIError(message + (f"：{hint}" if hint else ""))
+    return cadre_id
+
+
+def _who(lookup, cadre_id: str) -> str:
+    """'姓名（4291**********3099）' when the roster has them, else the cadre id."""
+    shown = lookup.display(cadre_id)
+    name, masked = shown["name"], shown["id_masked"]
+    return f"{name}（{masked or cadre_id}）" if name else (masked or cadre_id)
+
+
 def _rejects_dir(rejects: Path | None, models: Path) -> Path:
     """``--rejects``, else ``rejects/`` beside the models root: made private (0700)."""
     from recommender.data.safe_write import private_dir
@@ -378,8 +412,12 @@ def train(
 @app.command(cls=ZhCommand)
 def recommend(
     model: ModelPath = Path("models"),
-    cadre: Annotated[str | None, typer.Option(help="一名干部的干部编号")] = None,
-    cadres: Annotated[Path | None, typer.Option(help="批量推荐：干部编号文件，每行一个")] = None,
+    cadre: Annotated[
+        str | None, typer.Option(help="一名干部的干部编号，或完整身份证号（按密钥散列后查找）")
+    ] = None,
+    cadres: Annotated[
+        Path | None, typer.Option(help="批量推荐：干部编号（或身份证号）文件，每行一个")
+    ] = None,
     k: Annotated[int, typer.Option("-k", min=1, max=200, help="每人推荐几门课程")] = 10,
     output: Annotated[
         Path | None,
@@ -434,6 +472,7 @@ def recommend(
     if cadres is not None:
         _recommend_batch(m, cadres, k, output, source, include_compulsory, _columns(columns))
         return
+    cadre = _resolve(_lookup(m), cadre)
     recs = _known(m, m.recommend, cadre, k, events=source, include_compulsory=include_compulsory)
     if json_out:
         _echo_json(
@@ -497,6 +536,8 @@ def _recommend_spark(model, output, k, include_compulsory, all_cadres, engine, m
 #: batch recommendation columns → Chinese headers (``--columns zh``)
 BATCH_HEADERS = {
     "cadre_id": "干部编号",
+    "name": "姓名",
+    "id_masked": "身份证号（脱敏）",
     "rank": "序号",
     "course_id": "课程编号",
     "match": "匹配度",
@@ -549,10 +590,18 @@ def _recommend_batch(
 
 
 def _cadre_ids(m, path: Path) -> list[str]:
-    """The cadre ids of a file (one a line); every one must be known to the model."""
-    ids = [ln.strip() for ln in _read_lines(path) if ln.strip()]
-    if not ids:
+    """The cadre ids of a file (one a line: 干部编号 or full 身份证号, hashed); every one must
+    be known to the model."""
+    from recommender.data.identity import IdentityError
+
+    lines = [ln.strip() for ln in _read_lines(path) if ln.strip()]
+    if not lines:
         raise CLIError(f"{path}：文件中没有干部编号（每行一个 cadre_id）")
+    lookup = _lookup(m)
+    try:
+        ids = [lookup.resolve(ln) for ln in lines]
+    except IdentityError as exc:
+        raise CLIError(f"{path}：{exc}") from exc
     unknown = [c for c in ids if not m.has_cadre(c)]
     if unknown:
         why = _rejected_at_load(m, "cadre", unknown[0])
@@ -733,7 +782,7 @@ def evaluation_table(table) -> str:
 @app.command(cls=ZhCommand)
 def menu(
     model: ModelPath = Path("models"),
-    cadre: Annotated[str, typer.Option(help="干部编号")] = ...,
+    cadre: Annotated[str, typer.Option(help="干部编号，或完整身份证号（按密钥散列后查找）")] = ...,
     year: YearOption = None,
     as_of: AsOfOption = None,
     target_hours: Annotated[
@@ -763,6 +812,8 @@ def menu(
     from recommender.menu.planning import plan_menu
 
     m = _load(model, rules)
+    lookup = _lookup(m)
+    cadre = _resolve(lookup, cadre)
     result = _known(
         m,
         plan_menu,
@@ -779,7 +830,7 @@ def menu(
         _echo_json({"model_version": m.version, **result.to_dict()})
         return
     typer.echo(
-        f"{cadre} {result.year} 年：计划 {half_hours(result.planned_hours):g}/"
+        f"{_who(lookup, cadre)} {result.year} 年：计划 {half_hours(result.planned_hours):g}/"
         f"{half_hours(result.target_hours):g} 学时（已获 {half_hours(result.hours_credited):g}）"
         f"  {'全部达标' if result.met else '未全部达标'}"
     )

@@ -99,9 +99,33 @@ def recommendation_table(
         lists.update(part)
         unknown += missing
     rows = [_rec_row(cid, r) for cid, recs in lists.items() for r in recs]
-    frame = pd.DataFrame(rows, columns=BATCH_COLUMNS)
+    frame = with_person_columns(model, pd.DataFrame(rows, columns=BATCH_COLUMNS))
     frame.attrs["unknown"] = unknown
     return frame
+
+
+def person_columns(model: RecommenderModel) -> list[str]:
+    """姓名 and the masked 身份证号 when the roster has them (never the full number)."""
+    cadres = model.cadres
+    return [
+        c
+        for c in (C.NAME, C.ID_MASKED)
+        if c in cadres and cadres[c].fillna("").astype(str).ne("").any()
+    ]
+
+
+def with_person_columns(model: RecommenderModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (with a ``cadre_id`` column) with :func:`person_columns` right after it."""
+    cols = person_columns(model)
+    if not cols or C.CADRE_ID not in frame:
+        return frame
+    people = model.cadres.set_index(C.CADRE_ID)[cols].fillna("").astype(str)
+    found = people.reindex(frame[C.CADRE_ID].astype(str)).fillna("")
+    out = frame.copy()
+    at = out.columns.get_loc(C.CADRE_ID) + 1
+    for n, col in enumerate(cols):
+        out.insert(at + n, col, found[col].to_numpy())
+    return out
 
 
 def _rec_row(cadre_id: str, r) -> list[Any]:
@@ -126,13 +150,15 @@ def menus_frames(model: RecommenderModel, menus: Sequence[Menu]) -> dict[str, pd
     """The unit workbook's sheets: 课程菜单 (one row per planned course) and 汇总 (one row
     per cadre, then a 合计 row)."""
     items, summary = [], []
+    people = person_columns(model)
     for menu in menus:
-        who = _who(model, menu.cadre_id)
+        who = _who(model, menu.cadre_id, people)
         items += [[*who, menu.year, n, *_item_row(it)] for n, it in enumerate(menu.items, 1)]
         summary.append([*who, *_summary_row(model, menu)])
-    item_cols = ["干部编号", "单位", "职级", "年度", "序号", "课程编号", "课程名称", "类别"]
+    who_cols = ["干部编号", *(PERSON_HEADERS[c] for c in people), "单位", "职级"]
+    item_cols = [*who_cols, "年度", "序号", "课程编号", "课程名称", "类别"]
     item_cols += ["形式", "学时", "必修", "安排", "推荐理由"]
-    sum_cols = ["干部编号", "单位", "职级", "年度", "目标学时", "已获学时", "计划学时"]
+    sum_cols = [*who_cols, "年度", "目标学时", "已获学时", "计划学时"]
     sum_cols += ["其中集中培训学时", "其中网络学习学时", "课程数", "是否达标", "未满足说明"]
     table = pd.DataFrame(summary, columns=sum_cols)
     return {
@@ -150,9 +176,14 @@ def write_menus_workbook(model: RecommenderModel, menus: Sequence[Menu], path: s
     return path
 
 
-def _who(model: RecommenderModel, cadre_id: str) -> list[str]:
+#: Chinese headers of :func:`person_columns`
+PERSON_HEADERS = {C.NAME: "姓名", C.ID_MASKED: "身份证号（脱敏）"}
+
+
+def _who(model: RecommenderModel, cadre_id: str, people: Sequence[str] = ()) -> list[str]:
     profile = model.cadre_profile(cadre_id)
-    return [cadre_id, str(profile.get(C.UNIT) or ""), str(profile.get(C.RANK) or "")]
+    person = [str(profile.get(c) or "") for c in people]
+    return [cadre_id, *person, str(profile.get(C.UNIT) or ""), str(profile.get(C.RANK) or "")]
 
 
 def _item_row(it: MenuItem) -> list[Any]:
