@@ -49,6 +49,9 @@ def _fuzz(settings, examples: int) -> Counter:
     schemathesis = pytest.importorskip("schemathesis")
     statuses: Counter = Counter()
     failures: dict[str, str] = {}  # one reproduction per distinct (operation, failure)
+    # schemathesis's ASGI client calls the app "testserver": a name the Host allow-list of a
+    # keyless (loopback-only) service would refuse
+    settings = settings.model_copy(update={"allowed_hosts": ("localhost", "testserver")})
     with client_for(settings) as c:  # runs the lifespan: the model is loaded on c.app
         schema = schemathesis.openapi.from_asgi("/openapi.json", c.app)
         operations = [result.ok() for result in schema.get_all_operations()]
