@@ -33,8 +33,8 @@ def _rate(fn, n: int, repeat: int) -> tuple[float, object]:
     return n / statistics.median(times), out
 
 
-def measure(scale: str, n_cadres: int, repeat: int, chunk: int) -> pd.DataFrame:
-    model = load_model(model_dir(scale))
+def measure(scale: str, n_cadres: int, repeat: int, chunk: int, root=None) -> pd.DataFrame:
+    model = load_model(root or model_dir(scale))
     ids = model.cadres[C.CADRE_ID].astype(str).tolist()
     rng = np.random.default_rng(0)
     ids = [ids[i] for i in rng.choice(len(ids), size=min(n_cadres, len(ids)), replace=False)]
@@ -70,11 +70,12 @@ def main() -> None:
     ap.add_argument("--cadres", type=int, default=20_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--chunk", type=int, default=1024)
+    ap.add_argument("--model", default=None, help="a models root to use instead of training one")
     args = ap.parse_args()
     command = f"python -m benchmarks.bench_batch --scale {args.scale} --cadres {args.cadres}"
     section = Section(f"Batch recommend throughput ({args.scale})", command)
     with threadpool_limits(1):  # one core, as one service worker has
-        table = measure(args.scale, args.cadres, args.repeat, args.chunk)
+        table = measure(args.scale, args.cadres, args.repeat, args.chunk, args.model)
     section.add("top-10 lists per second, medians", table, floatfmt=".1f")
     section.note(str({k: v for k, v in machine_info().items() if k in ("cpu", "numpy")}))
     print(f"saved → {section.save('bench_batch')}")

@@ -194,6 +194,25 @@ class SignalContract:
                 np.testing.assert_array_equal(by_key[key], row)
             by_key[key] = row
 
+    def test_memo_on_agrees_with_memo_key(self):
+        """Batch scoring scores each ``memo_on`` group once: rows of a group must score
+        alike, and their memo keys must group the same way (``memo_on`` is optional: a
+        signal with a memo key but no ``memo_on`` is only scored row by row in batches)."""
+        signal = self._fitted()
+        batch = self._batch()
+        on = signal.memo_on()
+        if on is None:
+            return
+        codes = batch.groups(on)
+        scores = signal.score(batch)
+        for c in np.unique(codes):
+            rows = np.flatnonzero(codes == c)
+            np.testing.assert_allclose(scores[rows], scores[rows[:1]].repeat(len(rows), 0))
+        keys = [signal.memo_key(batch.query(i)) for i in range(len(batch))]
+        for i in range(len(batch)):
+            for j in range(i + 1, len(batch)):
+                assert (codes[i] == codes[j]) == (keys[i] == keys[j])
+
     def test_withheld_course_ranks_first(self):
         if not type(self).ranks_withheld:
             return

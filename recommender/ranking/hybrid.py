@@ -196,11 +196,30 @@ class Hybrid(BaseEstimator):
         )
 
     def score(self, batch: QueryBatch) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Blended scores (n × courses) and the raw components behind them."""
-        comps = self.components(batch, names=self.needed())
-        if not comps:
-            return np.zeros((len(batch), self.n_items_), np.float32), comps
-        return self.blend_scores(comps, batch.has_history), comps
+        """Blended scores (n × courses) and the raw per-cadre components behind them.
+
+        As on the request path, a signal whose score depends only on something cadres share
+        (:meth:`~recommender.signals.base.Signal.memo_on`) is scored once per distinct value
+        and left out of the components."""
+        check_is_fitted(self, "weights_")
+        has = batch.has_history
+        total = np.zeros((len(batch), self.n_items_), dtype=np.float32)
+        comps: dict[str, np.ndarray] = {}
+        for s in self.signals_:
+            ww, cw = self.weights_.get(s.name, 0.0), self.cold_weights_.get(s.name, 0.0)
+            if not (ww or cw):
+                continue
+            w = np.where(has, ww, cw).astype(np.float32)[:, None]
+            on = s.memo_on()
+            if on is None:
+                comps[s.name] = raw = s.score(batch)
+                total += w * zscore(raw)
+                continue
+            codes = batch.groups(on)
+            first = np.unique(codes, return_index=True)[1]
+            z = zscore(s.score(batch.take(first)))
+            total += w * z[codes]
+        return total, comps
 
     # --------------------------------------------------------------- single
     def serving_state(self) -> ServingState:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
@@ -80,6 +81,34 @@ class QueryBatch:
             self.context,
             self.fields,
         )
+
+    def take(self, rows: np.ndarray) -> QueryBatch:
+        """The queries at ``rows`` as a batch."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return QueryBatch(
+            self.profiles[rows],
+            self.history[rows],
+            np.asarray(self.last_items)[rows],
+            [self.segments[r] for r in rows.tolist()],
+            np.asarray(self.context)[rows],
+            None if self.fields is None else np.asarray(self.fields)[rows],
+        )
+
+    def groups(self, on: Sequence[str]) -> np.ndarray:
+        """A code per row such that rows with equal ``on`` attributes (``context``,
+        ``fields``, ``segments``; none = one group) share it, numbered from 0."""
+        codes = np.zeros(len(self), dtype=np.int64)
+        for name in on:
+            if name == "segments":
+                part = pd.factorize(pd.Series([tuple(s) for s in self.segments], dtype=object))[0]
+            else:
+                value = getattr(self, name)
+                if value is None:
+                    continue
+                part = np.unique(np.asarray(value), axis=0, return_inverse=True)[1].ravel()
+            codes = np.unique(np.stack([codes, part], axis=1), axis=0, return_inverse=True)[1]
+            codes = codes.ravel()
+        return codes
 
     def query(self, i: int) -> Query:
         """Row ``i`` as a single :class:`Query`."""
@@ -177,6 +206,12 @@ class Signal(BaseEstimator):
 
     def memo_key(self, query: Query) -> Hashable | None:
         """A key such that queries with equal keys get equal scores, or ``None``."""
+        return None
+
+    def memo_on(self) -> tuple[str, ...] | None:
+        """The :class:`QueryBatch` attributes this score depends on alone (``()``: the same
+        for every cadre), or ``None``: batch scoring then scores each distinct value once.
+        Must agree with :meth:`memo_key`."""
         return None
 
     def prepare(self) -> None:

@@ -56,6 +56,9 @@ class ContextSignal(Signal):
         bits = np.asarray(query.context, np.float32).reshape(1, -1)
         return context_scores(bits, self.formats_, self.windows_)[0]
 
+    def memo_on(self) -> tuple[str, ...]:
+        return ("context",)
+
     def memo_key(self, query: Query):
         ctx = b"" if query.context is None else np.asarray(query.context, np.float32).tobytes()
         return (self.name, ctx)

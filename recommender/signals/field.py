@@ -38,6 +38,9 @@ class FieldSignal(Signal):
             return np.zeros(self.n_items_, dtype=np.float32)
         return (self.course_fields_ @ np.asarray(query.fields, np.float32)).astype(np.float32)
 
+    def memo_on(self) -> tuple[str, ...]:
+        return ("fields",)
+
     def memo_key(self, query: Query):
         f = b"" if query.fields is None else np.asarray(query.fields, np.float32).tobytes()
         return (self.name, f)

@@ -224,5 +224,8 @@ class PopularitySignal(Signal):
         self._check_fitted()
         return self._row(tuple(query.segment) if self.scope == "segment" else None)
 
+    def memo_on(self) -> tuple[str, ...]:
+        return ("segments",) if self.scope == "segment" else ()
+
     def memo_key(self, query: Query):
         return (self.name, tuple(query.segment)) if self.scope == "segment" else (self.name,)

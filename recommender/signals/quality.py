@@ -29,6 +29,9 @@ class QualitySignal(Signal):
         self._check_fitted()
         return self.prior_.copy()
 
+    def memo_on(self) -> tuple[str, ...]:
+        return ()
+
     def memo_key(self, query: Query):
         return (self.name,)
 
