@@ -142,6 +142,16 @@ class Settings(BaseSettings):
         description="BLAS/OpenMP threads per worker (0 = library default); requests are "
         "small, so extra BLAS threads only fight the request thread pool for the cores",
     )
+    id_secret: SecretStr | None = Field(
+        None,
+        description="identity secret (the one models were trained under, ≥ 16 characters): "
+        "a full 身份证号 in a request is hashed with it to find the cadre",
+    )
+    id_secret_file: Path | None = Field(
+        None,
+        description="file holding the identity secret when id_secret is not set (default "
+        "~/.config/xuanxue/identity.key); read once at startup",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="level of the JSON logs written by `run()` (one line per request)"
     )
@@ -158,7 +168,7 @@ class Settings(BaseSettings):
             return tuple(v.strip() for v in value.split(",") if v.strip())
         return value
 
-    @field_validator("api_key", "events_url", mode="before")
+    @field_validator("api_key", "events_url", "id_secret", "id_secret_file", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -136,7 +136,12 @@ AdminDep = Depends(require_scope("admin"))
 #: path parameters naming a cadre or a course (the examples are sample ids)
 CadreId = Annotated[
     str,
-    Path(min_length=1, max_length=64, description="干部编号", openapi_examples=examples.CADRE_ID),
+    Path(
+        min_length=1,
+        max_length=64,
+        description="干部编号，或完整身份证号（服务用身份标识密钥散列后查找；响应只给散列编号）",
+        openapi_examples=examples.CADRE_ID,
+    ),
 ]
 CourseId = Annotated[
     str,

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from recommender import ArtifactError, __version__, open_event_store, read_metadata, resolve
-from service import errors, openapi
+from service import errors, identity, openapi
 from service.auth import Authenticator, required_scope
 from service.config import Settings
 from service.console import router as console_router
@@ -63,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings, app.state.holder, app.state.metrics = settings, holder, metrics
     app.state.store = None
+    # read once: a full 身份证号 in a request is hashed with it (service.identity)
+    app.state.id_secret, app.state.id_secret_problem = identity.read_secret(settings)
 
     def reload(version: str | None = None, *, force: bool = False) -> ReloadResult:
         """Blocking: load + smoke-check + swap (call it from a thread, not the event loop)."""
@@ -73,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise
         metrics.reloads.labels(result="ok" if result.changed else "unchanged").inc()
         metrics.set_model(result.loaded.version, result.loaded.loaded_at.timestamp())
+        if result.changed:  # 身份证号 look-ups that cannot work are said at load, in Chinese
+            identity.warn_if_mismatched(app, result.loaded.model)
         return result
 
     app.state.reload = reload

@@ -70,6 +70,8 @@ def cadre_summary(record: Mapping[str, Any]) -> dict[str, str]:
 
     return {
         "cadre_id": text("cadre_id"),
+        "name": text("name"),  # 姓名 and the masked 身份证号, for rosters that have them
+        "id_masked": text("id_masked"),
         "unit": text("unit"),
         "unit_level": label(text("unit_level"), UNIT_LEVEL_LABELS),
         "system": text("system"),
@@ -79,18 +81,39 @@ def cadre_summary(record: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def search_cadres(model: Any, query: str, limit: int = 50) -> tuple[list[dict[str, str]], int]:
-    """Cadres whose id, unit or post contains every word of ``query``; (first ``limit``, total)."""
+def _hay_rows(model: Any, query: str) -> np.ndarray:
+    """Rows whose id, unit or post contains every word of ``query``."""
     words = [_norm(w) for w in query.split() if _norm(w)]
     if not words:
-        return [], 0
+        return np.zeros(0, dtype=int)
     hay = _haystack(model)
     hits = np.ones(len(hay), dtype=bool)
     for word in words:
         hits &= np.fromiter((word in h for h in hay), dtype=bool, count=len(hay))
-    rows = np.flatnonzero(hits)
-    records = model.cadres.iloc[rows[:limit]].to_dict("records")
-    return [cadre_summary(r) for r in records], len(rows)
+    return np.flatnonzero(hits)
+
+
+def search_cadres(
+    model: Any, query: str, limit: int = 50, lookup: Any = None
+) -> tuple[list[dict[str, str]], int]:
+    """Cadres matching ``query``; (first ``limit``, total). With ``lookup``
+    (:class:`recommender.CadreLookup`): a full 身份证号, 姓名 or part of it, unit or the masked
+    id's digits first; then cadres whose id, unit or post contains every word."""
+    rows = _hay_rows(model, query)
+    if lookup is None:
+        records = model.cadres.iloc[rows[:limit]].to_dict("records")
+        return [cadre_summary(r) for r in records], len(rows)
+    ids = model.cadres["cadre_id"].astype(str)
+    first = lookup.search(query, limit=len(ids))["cadre_id"].astype(str).tolist()
+    seen = set(first)
+    found = first + [i for i in ids.iloc[rows] if i not in seen]
+    return [cadre_summary(model.cadre_profile(i)) for i in found[:limit]], len(found)
+
+
+def has_names(model: Any) -> bool:
+    """True when the roster carries 姓名 (the console then searches and shows them)."""
+    cadres = model.cadres
+    return "name" in cadres and bool(cadres["name"].fillna("").astype(str).ne("").any())
 
 
 def example_cadres(model: Any, n: int = 8) -> list[dict[str, str]]:

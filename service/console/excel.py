@@ -31,6 +31,10 @@ _GOALS = {
 }
 
 
+#: 姓名 and the masked 身份证号 (never the full number), for rosters that have them
+PERSON_ROWS = (("name", "姓名"), ("id_masked", "身份证号（脱敏）"))
+
+
 def _goal_label(constraint: str) -> str:
     """Chinese name of an unmet constraint (``category_minimum:<group>`` names its group)."""
     code, _, group = constraint.partition(":")
@@ -109,6 +113,7 @@ def menu_workbook(menu: dict[str, Any], *, model_version: str, cadre: dict[str, 
         ["项目", "内容"],
         [
             ("干部编号", menu["cadre_id"]),
+            *[(name, cadre[key]) for key, name in PERSON_ROWS if cadre.get(key)],
             ("单位", cadre.get("unit", "")),
             ("岗位", cadre.get("job_title", "")),
             ("年度", menu["year"]),

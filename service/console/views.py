@@ -20,7 +20,17 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from recommender import FORMATS, MenuError, UnknownIdError, hours_record, plan_day, plan_menu
+from recommender import (
+    FORMATS,
+    IdentityError,
+    MenuError,
+    UnknownIdError,
+    hours_record,
+    looks_like_id_card,
+    mask_id_card,
+    plan_day,
+    plan_menu,
+)
 from service.console import data as D
 from service.console.auth import (
     COOKIE,
@@ -37,6 +47,7 @@ from service.console.config import ConsoleSettings
 from service.console.excel import menu_workbook
 from service.deps import ModelDep, StoreDep, check_filters, read_events
 from service.errors import ID_KIND, ServiceError
+from service.identity import lookup_of
 
 log = logging.getLogger(__name__)
 
@@ -151,16 +162,39 @@ def _number(raw: str | None, name: str, *, low: float, high: float) -> float | N
 @router.get("")
 @router.get("/")
 def home(request: Request, viewer: Viewer, loaded: ModelDep, q: str = "") -> Response:
-    """Cadre lookup: an exact id opens the cadre; other text searches id, unit and post."""
+    """Cadre lookup: an exact id or a full 身份证号 opens the cadre; other text searches
+    姓名, unit, post and the masked id's digits."""
+    return _home(request, viewer, loaded, q)
+
+
+@router.post("")
+@router.post("/")
+async def home_post(request: Request, viewer: Viewer, loaded: ModelDep) -> Response:
+    """The search form posts here, so a 姓名 or 身份证号 typed by staff stays out of URLs
+    (and so out of proxy logs and browser history)."""
+    if not _same_origin(request):
+        raise ConsoleError(403, "查找请求来自其他站点，已拒绝")
+    form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=5)
+    return await run_in_threadpool(_home, request, viewer, loaded, (form.get("q") or [""])[0])
+
+
+def _home(request: Request, viewer: str, loaded, q: str) -> Response:
     model, query = loaded.model, q.strip()[:100]
-    if query and model.has_cadre(query):
-        return RedirectResponse(f"{COOKIE_PATH}/cadres/{query}", status_code=303)
-    results, total = D.search_cadres(model, query) if query else ([], 0)
+    lookup = lookup_of(request, model)
+    if query:
+        try:
+            found = lookup.resolve(query)
+        except IdentityError as exc:
+            raise ConsoleError(404, str(exc), lookup.problem or "") from None
+        if model.has_cadre(found):
+            return RedirectResponse(f"{COOKIE_PATH}/cadres/{found}", status_code=303)
+    results, total = D.search_cadres(model, query, lookup=lookup) if query else ([], 0)
     return _render(
         request,
         "home.html",
         viewer=viewer,
-        q=query,
+        q=mask_id_card(query) if looks_like_id_card(query) else query,  # never shown back
+        has_names=D.has_names(model),
         results=results,
         total=total,
         examples=[] if query else D.example_cadres(model),
@@ -183,6 +217,8 @@ def cadre_page(
 ) -> Response:
     """The cadre's recommendations, exactly as GET /v1/cadres/{id}/recommendations lists them,
     and the 学时档案 of ``year`` (GET /v1/cadres/{id}/hours)."""
+    if (moved := _moved(request, loaded, cadre_id)) is not None:
+        return moved
     model = loaded.model
     profile = model.cadre_profile(cadre_id)  # an unknown cadre: 404 page (ConsoleRoute)
     categories = sorted(set(model.categories))
@@ -223,6 +259,25 @@ def cadre_page(
         hours=hours,
         hours_years=_years(model, hours["year"], back=2),
     )
+
+
+def _moved(request: Request, loaded, cadre_id: str) -> Response | None:
+    """A redirect to the cadre's hashed id when the URL holds a full 身份证号 (so the number
+    does not stay in the address bar); None otherwise."""
+    if not looks_like_id_card(cadre_id):
+        return None
+    lookup = lookup_of(request, loaded.model)
+    try:
+        found = lookup.resolve(cadre_id)
+    except IdentityError as exc:
+        raise ConsoleError(404, str(exc), lookup.problem or "") from None
+    if found == cadre_id:  # an academy id of 15/18 digits that is no 身份证号
+        return None
+    if not loaded.model.has_cadre(found):
+        raise ConsoleError(404, *lookup.unknown_message(cadre_id))
+    path = request.url.path.replace(cadre_id, found, 1)
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(path + query, status_code=303)
 
 
 def _year(raw: str | None) -> int | None:
@@ -275,6 +330,8 @@ def menu_page(
 ) -> Response:
     """Menu preview: hours by category and format, what is unmet and why, a form to adjust
     (the year too: by default the rules' plan year)."""
+    if (moved := _moved(request, loaded, cadre_id)) is not None:
+        return moved
     loaded, cadre, menu, params = _menu(loaded, store, cadre_id, target_hours, weekly_budget, year)
     cats = sorted(menu["totals_by_category"].items(), key=lambda kv: -kv[1])
     fmts = sorted(menu["totals_by_format"].items(), key=lambda kv: -kv[1])
@@ -309,6 +366,8 @@ def menu_excel(
     year: str | None = None,
 ) -> Response:
     """The same menu as an Excel workbook (formula-like text neutralised)."""
+    if (moved := _moved(request, loaded, cadre_id)) is not None:
+        return moved
     loaded, cadre, menu, _ = _menu(loaded, store, cadre_id, target_hours, weekly_budget, year)
     body = menu_workbook(menu, model_version=str(loaded.version), cadre=cadre)
     name = f"menu-{cadre_id}-{menu['year']}.xlsx"

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 from pydantic import Discriminator, Tag
 
 from recommender import (
@@ -25,6 +25,7 @@ from recommender import (
 from service import examples
 from service.deps import ModelDep, SettingsDep, StoreDep, store_unavailable
 from service.errors import ID_KIND, ServiceError
+from service.identity import event_cadre
 from service.openapi import error_responses
 from service.schemas import CompletionEvent, CompletionsResult
 
@@ -67,6 +68,7 @@ def post_completions(
     loaded: ModelDep,
     store: StoreDep,
     settings: SettingsDep,
+    request: Request,
 ) -> dict:
     """Store events; a resent event (same event_id, or same content) is a duplicate, not an
     error; the same event_id with different content is a 409 naming the differing fields.
@@ -74,6 +76,7 @@ def post_completions(
     Unknown cadre or course ids: with ``unknown_ids=reject`` (default) the whole batch is
     refused with 422 naming each item (nothing is stored); with ``accept`` they are stored
     and flagged in the answer (they count for training once the ids are in the data).
+    A full 身份证号 as ``cadre_id`` is stored as its keyed hash (never as typed).
     """
     many = isinstance(body, list)
     events = body if many else [body]
@@ -95,11 +98,15 @@ def post_completions(
     for i, event in enumerate(events):
         loc = ["body", "events", i] if many else ["body"]
         row = event.model_dump()
+        row["cadre_id"], why = event_cadre(request, loaded.model, row["cadre_id"])
+        if why:  # a 身份证号 with no secret to hash it: never stored as typed
+            problems.append({"loc": [*loc, "cadre_id"], "msg": why, "type": "unknown_id"})
+            row["cadre_id"] = "-"
         for col in ("enrolled_at", "completed_at"):
             when = row[col]
             if when is not None and when.tzinfo is not None:
                 row[col] = when.astimezone(zone).replace(tzinfo=None)
-        unknown = _unknown_ids(loaded.model, row)
+        unknown = [u for u in _unknown_ids(loaded.model, row) if not (why and u == "cadre")]
         flags.append(unknown)
         if settings.unknown_ids == "reject":
             problems += [

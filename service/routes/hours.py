@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from recommender import hours_record
-from service.deps import CadreId, ModelDep, StoreDep, read_events
+from service.deps import ModelDep, StoreDep, read_events
+from service.identity import CadreRef
 from service.openapi import error_responses
 from service.schemas import HoursRecord
 
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/v1", tags=["hours"])
     responses=error_responses(404, 503, notes={404: "模型不认识的干部（`unknown_cadre`）"}),
 )
 def cadre_hours(
-    cadre_id: CadreId,
+    cadre_id: CadreRef,
     loaded: ModelDep,
     store: StoreDep,
     year: Annotated[

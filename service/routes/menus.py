@@ -8,8 +8,9 @@ from fastapi import APIRouter, Body
 
 from recommender import plan_menu
 from service import examples
-from service.deps import CadreId, ModelDep, StoreDep, read_events
+from service.deps import ModelDep, StoreDep, read_events
 from service.errors import invalid
+from service.identity import CadreRef
 from service.openapi import error_responses
 from service.schemas import Menu, MenuRequest
 
@@ -22,7 +23,7 @@ router = APIRouter(prefix="/v1", tags=["menus"])
     responses=error_responses(404, 503, notes={404: "模型不认识的干部（`unknown_cadre`）"}),
 )
 def cadre_menu(
-    cadre_id: CadreId,
+    cadre_id: CadreRef,
     loaded: ModelDep,
     store: StoreDep,
     body: Annotated[MenuRequest | None, Body(openapi_examples=examples.MENU)] = None,

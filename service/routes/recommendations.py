@@ -16,7 +16,6 @@ from fastapi import APIRouter, Body, Query
 
 from service import examples
 from service.deps import (
-    CadreId,
     KQuery,
     ModelDep,
     SettingsDep,
@@ -25,6 +24,7 @@ from service.deps import (
     check_k,
     read_events_async,
 )
+from service.identity import CadreRef
 from service.openapi import error_responses
 from service.responses import FastJSON
 from service.routes._common import known_segment
@@ -41,7 +41,7 @@ UNKNOWN_CADRE = {404: "模型不认识的干部（`unknown_cadre`）；新干部
     responses=error_responses(404, 503, notes=UNKNOWN_CADRE),
 )
 async def cadre_recommendations(
-    cadre_id: CadreId,
+    cadre_id: CadreRef,
     loaded: ModelDep,
     store: StoreDep,
     settings: SettingsDep,
@@ -131,7 +131,7 @@ def profile_recommendations(
     response_model=CompulsoryCourses,
     responses=error_responses(404, 503, notes=UNKNOWN_CADRE),
 )
-async def cadre_compulsory(cadre_id: CadreId, loaded: ModelDep, store: StoreDep) -> FastJSON:
+async def cadre_compulsory(cadre_id: CadreRef, loaded: ModelDep, store: StoreDep) -> FastJSON:
     """The cadre's compulsory courses (必修) with their status; recommendation lists leave
     them out, the menu places them first."""
     events = await read_events_async(store, cadre_id)
