@@ -536,8 +536,6 @@ def _recommend_spark(model, output, k, include_compulsory, all_cadres, engine, m
 #: batch recommendation columns → Chinese headers (``--columns zh``)
 BATCH_HEADERS = {
     "cadre_id": "干部编号",
-    "name": "姓名",
-    "id_masked": "身份证号（脱敏）",
     "rank": "序号",
     "course_id": "课程编号",
     "match": "匹配度",
@@ -568,7 +566,9 @@ def people_table(table):
     out = out.drop(columns="score")
     out["format"] = out["format"].map(label)
     out["credit_hours"] = out["credit_hours"].map(half_hours)
-    return out.rename(columns=lambda c: BATCH_HEADERS.get(c, c))
+    from recommender.menu.unit import PERSON_HEADERS
+
+    return out.rename(columns=lambda c: BATCH_HEADERS.get(c) or PERSON_HEADERS.get(c, c))
 
 
 def _recommend_batch(
@@ -578,7 +578,13 @@ def _recommend_batch(
 
     ids = _cadre_ids(m, cadres)
     table = recommendation_table(
-        m, ids, k, events=source, include_compulsory=include_compulsory, progress=_progress()
+        m,
+        ids,
+        k,
+        events=source,
+        include_compulsory=include_compulsory,
+        progress=_progress(),
+        people=True,  # 姓名 and the masked id, when the roster has them
     )
     if columns == "zh":
         table = people_table(table)

@@ -80,10 +80,13 @@ def recommendation_table(
     events=None,
     include_compulsory: bool = False,
     progress: bool = False,
+    people: bool = False,
 ) -> pd.DataFrame:
     """Batch recommendations with titles, categories, formats, hours and reasons, scored in
     vectorised chunks (:meth:`RecommenderModel.recommend_many`). Ids the model does not know
-    are skipped and listed in ``frame.attrs["unknown"]``."""
+    are skipped and listed in ``frame.attrs["unknown"]``. ``people``: add 姓名 and the masked
+    id after ``cadre_id`` when the roster has them (:func:`with_person_columns`; files for
+    staff, not the fixed schema of the Spark batch)."""
     ids = list(cadre_ids)
     lists: dict = {}
     unknown: list[str] = []
@@ -99,7 +102,8 @@ def recommendation_table(
         lists.update(part)
         unknown += missing
     rows = [_rec_row(cid, r) for cid, recs in lists.items() for r in recs]
-    frame = with_person_columns(model, pd.DataFrame(rows, columns=BATCH_COLUMNS))
+    frame = pd.DataFrame(rows, columns=BATCH_COLUMNS)
+    frame = with_person_columns(model, frame) if people else frame
     frame.attrs["unknown"] = unknown
     return frame
 
