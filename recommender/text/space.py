@@ -6,6 +6,10 @@ Fitted once on the catalog; the content signal, the cold-course bridge, explanat
 
 from __future__ import annotations
 
+import copy
+import itertools
+import os
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -13,6 +17,77 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
+
+#: texts below which tokenising in this process beats starting worker processes
+PARALLEL_MIN_TEXTS = 5000
+#: environment variable: processes that tokenise a large batch (1: this process only)
+JOBS_ENV = "XUANXUE_TOKENIZE_JOBS"
+
+
+def tokenize_jobs() -> int:
+    """Processes for a large tokenising batch: ``$XUANXUE_TOKENIZE_JOBS``, else the cores this
+    process may run on (at most 8)."""
+    raw = os.environ.get(JOBS_ENV, "").strip()
+    if raw:
+        try:
+            return max(1, int(raw))
+        except ValueError:
+            raise ValueError(f"{JOBS_ENV}={raw!r}：应为正整数（a positive integer）") from None
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
+#: tokenizers built in a worker process, by their repr (a ChineseTokenizer's repr names every
+#: setting), so each worker builds jieba once and keeps its block cache across chunks
+_WORKER_TOKENIZERS: dict[str, Callable[[str], list[str]]] = {}
+
+
+def _tokenize_chunk(tokenizer: Callable[[str], list[str]], texts: list[str]) -> list[list[str]]:
+    from recommender.text.tokenizer import ChineseTokenizer
+
+    if type(tokenizer) is ChineseTokenizer:
+        tokenizer = _WORKER_TOKENIZERS.setdefault(repr(tokenizer), tokenizer)
+    return [tokenizer(t) for t in texts]
+
+
+def tokenize_texts(
+    tokenizer: Callable[[str], list[str]], texts: Sequence[str], n_jobs: int | None = None
+) -> list[list[str]]:
+    """``[tokenizer(t) for t in texts]``, split across ``n_jobs`` worker processes (default
+    :func:`tokenize_jobs`) when there are at least ``PARALLEL_MIN_TEXTS`` texts.
+
+    Each worker unpickles the tokenizer and builds its own jieba from the packaged
+    dictionaries (a ``ChineseTokenizer`` never pickles its jieba instance), so the tokens are
+    the serial path's, in the same order.
+    """
+    texts = list(texts)
+    n_jobs = tokenize_jobs() if n_jobs is None else max(1, n_jobs)
+    if n_jobs == 1 or len(texts) < PARALLEL_MIN_TEXTS:
+        return [tokenizer(t) for t in texts]
+    from joblib import Parallel, delayed
+
+    # a few chunks per worker: an uneven chunk does not leave a core idle for long
+    bounds = np.linspace(0, len(texts), n_jobs * 4 + 1).astype(int)
+    chunks = [texts[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+    parts = Parallel(n_jobs=n_jobs, backend="loky")(
+        delayed(_tokenize_chunk)(tokenizer, chunk) for chunk in chunks
+    )
+    return [tokens for part in parts for tokens in part]
+
+
+def _as_tokens(tokens: list[str]) -> list[str]:
+    return tokens
+
+
+def _pretokenized(vectorizer: TfidfVectorizer) -> TfidfVectorizer:
+    """A shallow copy of ``vectorizer`` that reads token lists instead of texts (it shares the
+    vocabulary and IDF; the original keeps its tokenizer for the texts a service sees)."""
+    twin = copy.copy(vectorizer)
+    twin.analyzer = _as_tokens
+    return twin
 
 
 class TextSpace(BaseEstimator):
@@ -44,7 +119,13 @@ class TextSpace(BaseEstimator):
             max_df=self.max_df,
             dtype=np.float32,
         )
-        self.course_matrix_ = self.vectorizer_.fit_transform(list(course_texts)).tocsr()
+        tokens = tokenize_texts(self.tokenizer, course_texts)
+        twin = _pretokenized(self.vectorizer_)
+        with warnings.catch_warnings():  # "tokenizer will not be used": it was, just before
+            warnings.filterwarnings("ignore", message=".*will not be used since 'analyzer'")
+            self.course_matrix_ = twin.fit_transform(tokens).tocsr()
+        twin.analyzer = "word"
+        self.vectorizer_ = twin  # the fitted copy, reading texts with the tokenizer again
         self.terms_ = self.vectorizer_.get_feature_names_out()
         return self
 
@@ -54,7 +135,11 @@ class TextSpace(BaseEstimator):
         if len(texts) == 0:
             return sp.csr_matrix((0, len(self.terms_)), dtype=np.float32)
         uniq, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
-        mat = self.vectorizer_.transform(list(uniq)).tocsr()
+        if len(uniq) < PARALLEL_MIN_TEXTS:
+            mat = self.vectorizer_.transform(list(uniq)).tocsr()
+        else:  # a training batch (every profile): tokenised across processes
+            tokens = tokenize_texts(self.tokenizer, list(uniq))
+            mat = _pretokenized(self.vectorizer_).transform(tokens).tocsr()
         return mat[inverse]
 
     def similar_items(self, item: int) -> np.ndarray:
