@@ -197,6 +197,8 @@ def test_a_service_with_another_secret_warns_at_load_in_chinese(county, tmp_path
         r = c.get(f"/v1/cadres/{ids[0]}/recommendations")
         assert r.status_code == 404 and "密钥不一致" in r.json()["hint"]
         assert not leaks(r.text, ids)
+        home = c.get("/console")  # staff see it too, above the search box
+        assert 'id="identity-problem"' in home.text and "密钥不一致" in home.text
 
 
 def test_a_service_without_a_secret_says_so(county, tmp_path, ids, caplog, monkeypatch):
@@ -246,6 +248,7 @@ def test_console_finds_cadres_by_name_and_no_page_holds_a_number(service, model,
         assert menu.status_code == 200 and name in menu.text and mask_id_card(i) in menu.text
         pages += [page.text, menu.text]
     home = service.get("/console")
+    assert 'id="identity-problem"' not in home.text
     unit = str(cadres[C.UNIT].iloc[0])
     by_unit = service.post("/console", data={"q": unit})
     by_digits = service.post("/console", data={"q": ids[3][-4:]})

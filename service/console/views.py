@@ -195,6 +195,7 @@ def _home(request: Request, viewer: str, loaded, q: str) -> Response:
         viewer=viewer,
         q=mask_id_card(query) if looks_like_id_card(query) else query,  # never shown back
         has_names=D.has_names(model),
+        identity_problem=lookup.problem or "",  # 身份证号 look-ups that cannot work, said
         results=results,
         total=total,
         examples=[] if query else D.example_cadres(model),
