@@ -33,6 +33,8 @@ pytestmark = pytest.mark.filterwarnings(
 )
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+#: real course-choice behaviour (shared/data/README.md), absent on most machines
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "icourse163"
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +112,6 @@ def test_spark_model_equals_single_machine_on_the_sample(spark, tmp_path, monkey
     """≥ 99% of cadres get the same list; NDCG@10 on the held-out last enrolments within 0.002;
     batch output on executors equals ``recommend --cadres`` for the same cadres."""
     from recommender.lifecycle.spark_batch import recommend_all
-
     from recommender.lifecycle.spark_engine import train_spark
     from recommender.lifecycle.train import train
     from recommender.menu.unit import recommendation_table
@@ -182,3 +183,40 @@ def test_training_on_a_standalone_cluster(tmp_path, monkeypatch):
     model = load_model(tmp_path / "models")
     assert model.metadata["spark"]["master"] == cluster.url
     assert len(model.recommend(str(model.cadres.iloc[0]["cadre_id"]), 5)) == 5
+
+
+def _lists(model, ids) -> pd.Series:
+    recs = model.recommend_batch(ids, 10)
+    return recs.groupby("cadre_id")["course_id"].apply(list).reindex(ids)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (REAL / "train").is_dir(), reason="no icourse163 data on this machine")
+def test_spark_model_equals_single_machine_on_icourse163(spark, tmp_path, monkeypatch):
+    """Real behaviour: ≥ 99% of cadres get the same list and NDCG@10 on the held-out
+    test_dev choices is within 0.003."""
+    from recommender.lifecycle.spark_engine import train_spark
+    from recommender.lifecycle.train import train
+
+    monkeypatch.setenv("XUANXUE_PRIVATE_KEY_FILE", str(tmp_path / "key"))
+    data = REAL / "train"
+    single = load_model(
+        train(
+            data, tmp_path / "single", events_path=tmp_path / "none.sqlite3", rejects_dir=tmp_path
+        )
+    )
+    path, _ = train_spark(str(data), tmp_path / "spark", spark=spark, rejects_dir=str(tmp_path))
+    model = load_model(path)
+    ids = list(single.cadres["cadre_id"])
+    la, lb = _lists(single, ids), _lists(model, ids)
+    same = float(np.mean([x == y for x, y in zip(la, lb, strict=True)]))
+    test = pd.read_csv(REAL / "test_dev.csv", dtype=str)
+    truth = test.groupby("cadre_id")["course_id"].apply(set)
+    truth = truth[truth.index.isin(la.index)]
+    ndcg = [
+        np.mean([ndcg_at_k(lists[c] or [], truth[c], 10) for c in truth.index])
+        for lists in (la, lb)
+    ]
+    print(f"\nicourse163: same lists {same:.4f}; NDCG@10 single {ndcg[0]:.4f} spark {ndcg[1]:.4f}")
+    assert same >= 0.99
+    assert abs(ndcg[0] - ndcg[1]) <= 0.003
