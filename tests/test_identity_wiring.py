@@ -325,3 +325,18 @@ def test_unit_menus_workbook_shows_name_and_masked_id(model, ids, tmp_path) -> N
     assert book["课程菜单"]["B1"].value == "姓名"
     cells = " ".join(str(v) for ws in book for row in ws.iter_rows(values_only=True) for v in row)
     assert not leaks(cells, ids)
+
+
+def test_sign_in_redirect_does_not_carry_the_number(county, ids, tmp_path) -> None:
+    """A client that must sign in is sent to the login page; the number is not passed on in
+    the login URL's ``next`` (the page opens from the search box after signing in)."""
+    settings = make_settings(
+        county, tmp_path / "e.sqlite3", id_secret=SECRET, local_clients=("127.0.0.1",)
+    )  # "testclient" is not loopback here
+    with client_for(settings) as remote:
+        r = remote.get(f"/console/cadres/{ids[5]}/menu", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/console/login")
+        assert not leaks(r.headers["location"], ids)
+        key = hash_id_card(ids[5], SECRET)
+        r = remote.get(f"/console/cadres/{key}", follow_redirects=False)
+        assert r.status_code == 303 and key in r.headers["location"]  # hashed ids come back

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 
-from recommender import EventStoreUnavailable
+from recommender import EventStoreUnavailable, looks_like_id_card
 from service.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -135,6 +135,8 @@ def console_auth(request: Request) -> str:
     if open_without_login(request):
         return LOCAL
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if any(looks_like_id_card(part) for part in request.url.path.split("/")):
+        target = COOKIE_PATH  # a 身份证号 is not carried on into the login page's URL
     raise LoginRequired(target)
 
 
