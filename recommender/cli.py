@@ -596,8 +596,8 @@ def _recommend_batch(
 
 
 def _cadre_ids(m, path: Path) -> list[str]:
-    """The cadre ids of a file (one a line: 干部编号 or full 身份证号, hashed); every one must
-    be known to the model."""
+    """The cadre ids of a file (one a line: 干部编号 or full 身份证号, hashed). Ids the model
+    does not know are reported on stderr and skipped; a file with no known id fails."""
     from recommender.data.identity import IdentityError
 
     lines = [ln.strip() for ln in _read_lines(path) if ln.strip()]
@@ -611,12 +611,15 @@ def _cadre_ids(m, path: Path) -> list[str]:
     unknown = [c for c in ids if not m.has_cadre(c)]
     if unknown:
         why = _rejected_at_load(m, "cadre", unknown[0])
-        raise CLIError(
+        message = (
             f"{path}：{len(unknown)} 个干部编号不在模型的训练数据中（unknown cadre_id），"
             f"例如 {'、'.join(unknown[:3])}"
             + (f"；{unknown[0]} 在训练数据加载时被拒收：{why}" if why else "")
         )
-    return ids
+        if len(unknown) == len(ids):
+            raise CLIError(message)
+        typer.echo(f"警告：{message}；已跳过，其余 {len(ids) - len(unknown)} 人照常处理", err=True)
+    return [c for c in ids if m.has_cadre(c)]
 
 
 def _rejected_at_load(m, kind: str, value: str) -> str | None:

@@ -305,3 +305,23 @@ def test_a_short_list_says_why_over_http_cli_and_console(client, tiny_models, ti
         app, ["recommend", "--model", str(tiny_models), "--cadre", cid, "--json", "-k", "200"]
     )
     assert json.loads(res.stdout)["shortfall"]["candidates"] == body["count"]
+
+
+def test_one_unknown_id_does_not_fail_a_batch(tiny_models, tiny_model, tmp_path):
+    ids = cadre_ids(tiny_model, 2)
+    path = tmp_path / "名单.txt"
+    path.write_text("\n".join([ids[0], "NO-SUCH-CADRE", ids[1]]), encoding="utf-8")
+    out = tmp_path / "推荐.csv"
+    res = CliRunner().invoke(
+        app, ["recommend", "--model", str(tiny_models), "--cadres", str(path), "--output",
+              str(out), "--columns", "en", "-k", "3"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "NO-SUCH-CADRE" in res.output and "已跳过" in res.output
+    frame = pd.read_csv(out, dtype=str)
+    assert sorted(set(frame["cadre_id"])) == sorted(ids) and len(frame) == 6
+    path.write_text("NO-SUCH-CADRE\n", encoding="utf-8")
+    res = CliRunner().invoke(
+        app, ["recommend", "--model", str(tiny_models), "--cadres", str(path), "--output", str(out)]
+    )
+    assert res.exit_code == 1
