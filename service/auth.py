@@ -23,9 +23,13 @@ from typing import Any
 from recommender import KeyFile, KeyFileError, scopes_grant
 from service.config import Settings
 
-#: answered without a key (orchestrators and scrapers); the console checks its own login
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-OPEN_PREFIXES = ("/console",)
+#: answered without a key (orchestrators and scrapers; the API's own documentation, so a
+#: portal developer reaches Swagger's Authorize button — the calls it makes still need a
+#: key); the console checks its own login
+OPEN_PATHS = frozenset(
+    {"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+)
+OPEN_PREFIXES = ("/console", "/static-offline-docs/")
 LOCAL = "(本机)"
 
 _ADD = "recommender keys add NAME --scopes {scope}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,8 +67,9 @@ def endpoints(cadre: str, course: str) -> list[tuple[str, str, dict | None, str 
         ("POST", f"/v1/cadres/{cadre}/menu", {}, "read"),
         ("GET", f"/v1/courses/{course}/similar?k=3", None, "read"),
         ("GET", "/v1/model", None, "read"),
-        ("GET", "/docs", None, "read"),
-        ("GET", "/openapi.json", None, "read"),
+        ("GET", "/docs", None, None),  # the documentation opens without a key (Authorize)
+        ("GET", "/redoc", None, None),
+        ("GET", "/openapi.json", None, None),
         ("POST", "/v1/completions", event, "write"),
         ("POST", "/v1/admin/reload", None, "admin"),
         ("GET", "/healthz", None, None),
@@ -340,3 +342,17 @@ def test_openapi_documents_keys_and_error_shape(keyed):
     assert "`admin`" in spec["paths"]["/v1/admin/reload"]["post"]["description"]
     assert spec["paths"]["/healthz"]["get"]["security"] == []
     assert "401" not in spec["paths"]["/healthz"]["get"]["responses"]
+
+
+def test_swagger_page_and_its_assets_load_without_a_key(keyed, cadre_ids):
+    """A portal developer opens /docs in a browser to press Authorize; the calls need a key."""
+    c, _keys = keyed
+    page = c.get("/docs")
+    assert page.status_code == 200 and "swagger" in page.text.lower()
+    assets = re.findall(r'(/static-offline-docs/[^"\']+)', page.text)
+    assert assets, "the offline Swagger page names its local assets"
+    for asset in assets:
+        assert c.get(asset).status_code == 200, asset
+    assert c.get("/openapi.json").json()["info"]["title"]
+    r = c.get(f"/v1/cadres/{cadre_ids[0]}/recommendations")
+    assert r.status_code == 401
