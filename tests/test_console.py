@@ -599,3 +599,31 @@ def test_legacy_admin_key_signs_in_through_a_session(tiny_models, tmp_path):
         r = _sign_in(c, "console-secret-123")
         assert r.status_code == 303 and "console-secret-123" not in r.headers["set-cookie"]
         assert c.get("/console/gaps", follow_redirects=False).status_code == 200
+
+
+def test_console_pages_in_a_browser_show_no_bare_code(server, driver, tiny_model):
+    """What a person sees in Chromium (visible text) names no constraint or enum code
+    without its Chinese label: home, cadre, menu, course and gaps pages."""
+    from selenium.webdriver.common.by import By
+
+    from tests.test_chinese_surfaces import CODE
+
+    base = server.url
+    cadre_id = str(_sample_cadre(tiny_model)["cadre_id"])
+    course = str(tiny_model.course_ids[0])
+    pages = {
+        "/console": "#search-form",
+        f"/console/cadres/{cadre_id}": "#recommendations",
+        f"/console/cadres/{cadre_id}/menu": "#menu-summary",
+        f"/console/courses/{course}": "#course-title",
+        "/console/gaps": "main",
+    }
+    for path, ready in pages.items():
+        driver.get(base + path)
+        _wait(driver, ready)
+        seen = driver.find_element(By.TAG_NAME, "main").text
+        for code in driver.find_elements(By.TAG_NAME, "code"):  # API paths for developers
+            seen = seen.replace(code.text, " ")
+        assert "学时" in seen or path.endswith(("/console", "/gaps")), path  # real content
+        found = [m.group(1) for m in CODE.finditer(seen)]
+        assert not found, (path, found[:5])
