@@ -84,5 +84,5 @@ def test_cli_prints_table_and_writes_json(tiny_data, tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "hybrid" in proc.stdout and "ndcg@10" in proc.stdout
+    assert "选学（混合）" in proc.stdout and "NDCG@10" in proc.stdout  # for analysts, in Chinese
     assert {row["model"] for row in json.loads(out.read_text())["metrics"]} == MODELS
