@@ -35,6 +35,7 @@ from sklearn.preprocessing import normalize
 
 from benchmarks import real_posts
 from benchmarks.common import OUT, REAL_DATA, ROOT, SAMPLE, Section, blas_single_thread, dataset_dir
+from benchmarks.rp3beta import RP3betaSignal
 from recommender.data.loading import load_dataset
 from recommender.data.training import TrainingData
 from recommender.lifecycle.evaluate import evaluate_hybrid, slice_rows, split_completions
@@ -58,7 +59,6 @@ from recommender.ranking.scaling import top_k
 from recommender.signals.base import QueryBatch, Signal
 from recommender.signals.collaborative import CollaborativeSignal
 from recommender.signals.popularity import PopularitySignal
-from benchmarks.rp3beta import RP3betaSignal
 
 K = 10
 CFG = DEFAULT_CONFIG

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from recommender.ranking import blend_search
 from recommender.ranking.blend_search import BlendConfig
 from recommender.ranking.hybrid import Hybrid
 from recommender.ranking.model import UnknownIdError
