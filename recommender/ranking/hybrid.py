@@ -204,21 +204,27 @@ class Hybrid(BaseEstimator):
         check_is_fitted(self, "weights_")
         has = batch.has_history
         total = np.zeros((len(batch), self.n_items_), dtype=np.float32)
+        buf = np.empty_like(total)  # one scratch matrix: no n × courses temporaries per signal
         comps: dict[str, np.ndarray] = {}
         for s in self.signals_:
             ww, cw = self.weights_.get(s.name, 0.0), self.cold_weights_.get(s.name, 0.0)
             if not (ww or cw):
                 continue
-            w = np.where(has, ww, cw).astype(np.float32)[:, None]
+            same = ww == cw or has.all() or not has.any()
+            w = np.float32(ww if has.all() or ww == cw else cw) if same else None
             on = s.memo_on()
             if on is None:
                 comps[s.name] = raw = s.score(batch)
-                total += w * zscore(raw)
-                continue
-            codes = batch.groups(on)
-            first = np.unique(codes, return_index=True)[1]
-            z = zscore(s.score(batch.take(first)))
-            total += w * z[codes]
+                z = zscore(raw)  # a new matrix: scaled in place
+            else:
+                codes = batch.groups(on)
+                first = np.unique(codes, return_index=True)[1]
+                z = np.take(zscore(s.score(batch.take(first))), codes, axis=0, out=buf)
+            if same:
+                z *= w
+            else:
+                z *= np.where(has, ww, cw).astype(np.float32)[:, None]
+            total += z
         return total, comps
 
     # --------------------------------------------------------------- single

@@ -18,6 +18,8 @@ from recommender.signals.base import ExplainContext, Query, QueryBatch, Reason, 
 PROFILE_FIELDS = (C.UNIT, C.JOB_TITLE, C.JOB_DESCRIPTION, C.DECLARED_NEEDS)
 #: above this many courses the dense course × course similarity is not kept for requests
 DENSE_LIMIT = 8000
+#: batch scoring densifies the cadre vectors (cadres × terms) up to this many cells (128 MB)
+DENSE_BATCH = 32_000_000
 
 
 #: a taken course is named as "resembling" a listed one from this text cosine on
@@ -88,6 +90,11 @@ class ContentSignal(Signal):
     def score(self, batch: QueryBatch) -> np.ndarray:
         self._check_fitted()
         vecs = self.cadre_vectors(batch)
+        if vecs.shape[0] * vecs.shape[1] <= DENSE_BATCH:
+            # courses (sparse) × cadres (dense): ~9× faster than sparse × sparse, whose
+            # output is nearly dense anyway (large sample: 0.04 vs 0.38 s per 1,024 cadres)
+            dense = vecs.T.toarray().astype(np.float32, copy=False)
+            return np.ascontiguousarray((self.course_matrix_ @ dense).T, dtype=np.float32)
         return np.asarray((vecs @ self.course_matrix_.T).toarray(), dtype=np.float32)
 
     # --------------------------------------------------------------- single

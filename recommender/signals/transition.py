@@ -136,6 +136,9 @@ class TransitionSignal(Signal):
         """log of (Σ counts rows + Σ back-off · prior) / n; rows with n = 0 score 0."""
         probs = mass + backoff[:, None] * self.prior_[None, :]
         has = n > 0
+        if has.all():  # the usual batch: in place, no boolean-indexed copies of the matrix
+            np.divide(probs, n[:, None], out=probs)
+            return np.log(probs, out=probs).astype(np.float32, copy=False)
         out = np.zeros_like(probs, dtype=np.float32)
         out[has] = np.log(probs[has] / n[has, None])
         return out
