@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -103,14 +103,25 @@ EVERYTHING = Filters(include_completed=True, include_compulsory=True)
 
 @dataclass(frozen=True)
 class CandidateSet:
-    """The courses a list may hold (``mask``) and how many each rule removed."""
+    """The courses a list may hold (``mask``) and how many each rule removed (``removed``,
+    counted only when asked: a full list never needs it)."""
 
     mask: np.ndarray
-    removed: dict[str, int] = field(default_factory=dict)
+    rules: tuple[tuple[str, np.ndarray], ...] = ()
 
     @property
     def count(self) -> int:
         return int(self.mask.sum())
+
+    @property
+    def removed(self) -> dict[str, int]:
+        """Courses each rule removed that earlier rules had left, in the order applied."""
+        left = np.ones(len(self.mask), bool)
+        out: dict[str, int] = {}
+        for rule, keep in self.rules:
+            out[rule] = int((left & ~keep).sum())
+            left &= keep
+        return out
 
     def shortfall(self, k: int) -> str | None:
         """Why fewer than ``k`` courses can be listed, in Chinese (``None`` if enough)."""
@@ -153,6 +164,7 @@ class CandidatePolicy:
         self.audiences = AudienceIndex(col(C.AUDIENCE, ""))
         codes = pd.factorize(title_key(col(C.TITLE, "")))[0]
         self.twins = twin_matrix(codes, self.formats)
+        self.has_twin = np.asarray(self.twins.getnnz(axis=1) > 0)
         self._open: dict[str, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -187,8 +199,14 @@ class CandidatePolicy:
             keep = np.ones(len(self), bool)
             keep[taken] = False
             yield "completed", keep
-            if self.twins.nnz:
-                yield "twin", np.asarray(self.twins[taken].sum(axis=0)).ravel() == 0
+            twinned = taken[self.has_twin[taken]]  # usually none: one gather, no sparse work
+            if len(twinned):
+                keep = np.ones(len(self), bool)
+                for t in twinned.tolist():
+                    keep[self.twins.indices[self.twins.indptr[t] : self.twins.indptr[t + 1]]] = (
+                        False
+                    )
+                yield "twin", keep
         if filters.category:
             yield "category", np.isin(self.categories, list(filters.category))
         if filters.format:
@@ -202,12 +220,11 @@ class CandidatePolicy:
         at: np.datetime64,
     ) -> CandidateSet:
         """One cadre's candidates and the count each rule removed."""
+        rules = tuple(self._rule_masks(profile, history, filters, at))
         mask = np.ones(len(self), bool)
-        removed: dict[str, int] = {}
-        for rule, keep in self._rule_masks(profile, history, filters, at):
-            removed[rule] = int((mask & ~keep).sum())
+        for _, keep in rules:
             mask &= keep
-        return CandidateSet(mask, removed)
+        return CandidateSet(mask, rules)
 
     def for_batch(
         self,
