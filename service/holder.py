@@ -4,6 +4,9 @@ Reading ``holder.current`` is a single attribute load (atomic in CPython), so th
 takes no lock; a reload builds and smoke-checks the new model completely before the swap,
 and a model that fails to load or to answer is refused while the old one keeps serving.
 
+The arrays are memory-mapped read-only (``load_model(mmap=True)``): every worker on a host
+reads the same page-cache pages of ``arrays.safetensors``, verified before use.
+
 After each swap the objects alive are frozen out of the garbage collector's reach
 (:func:`gc.freeze`): a full collection of a serving process otherwise walks every module's
 objects (~60 ms holding the GIL, triggered by the allocations of each reload), and a model
@@ -86,7 +89,7 @@ class ModelHolder:
             if previous is not None and previous.path == path and not force:
                 return ReloadResult(previous, previous.version, changed=False)
             try:
-                model = load_model(path)
+                model = load_model(path, mmap=True)  # one copy of the arrays per host
                 smoke_check(model)
             except ArtifactError as exc:
                 self.last_error = str(exc)

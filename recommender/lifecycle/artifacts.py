@@ -51,6 +51,8 @@ from recommender.lifecycle.signing import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+
     from recommender.ranking.model import RecommenderModel
 
 log = logging.getLogger(__name__)
@@ -140,15 +142,30 @@ def _read(d: Path, name: str) -> memoryview:
     return buf[:got]
 
 
-def _map(d: Path, name: str) -> memoryview:
+def _nothing() -> None:
+    pass
+
+
+def _map(d: Path, name: str) -> tuple[memoryview, Callable[[], None]]:
     """The file mapped read-only and shared (``mmap``): every process on the host that maps
-    it reads the same page-cache pages, so N workers hold one copy of the arrays."""
+    it reads the same page-cache pages, so N workers hold one copy of the arrays.
+
+    Returns the bytes and a check to call once they are verified: it raises
+    ``artifact_changed`` if the file was written while it was being checked. A file swapped
+    afterwards (a new file renamed over it, as every writer here publishes) leaves the mapping
+    on the verified file. A file other accounts may write is not mapped: it is read into
+    private memory instead (the bytes used are then exactly the bytes checked).
+    """
     import mmap
 
     try:
         with open_regular(d / name) as fh:
-            if os.fstat(fh.fileno()).st_size == 0:
-                return memoryview(b"")
+            st = os.fstat(fh.fileno())
+            if st.st_size == 0:
+                return memoryview(b""), _nothing
+            if st.st_mode & 0o022 or st.st_uid not in (os.geteuid(), 0):
+                log.warning("%s: 他人可写或属主不同，不映射，读入私有内存", d / name)
+                return _read(d, name), _nothing
             mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     except FileNotFoundError as exc:
         raise ArtifactError(f"{d}: {name} is missing（模型文件缺失）", "artifact_missing") from exc
@@ -157,7 +174,21 @@ def _map(d: Path, name: str) -> memoryview:
         raise ArtifactError(f"{exc}，拒绝加载（{code}）", code) from exc
     except OSError as exc:
         raise ArtifactError(f"{d / name}: cannot be mapped ({exc.strerror})") from exc
-    return memoryview(mapped)
+    stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    def unchanged() -> None:
+        try:
+            now = os.stat(d / name, follow_symlinks=False)
+        except OSError:  # removed or renamed away: the mapping keeps the verified file
+            return
+        if now.st_ino != st.st_ino:  # a new file renamed over it: ours is still mapped
+            return
+        if (now.st_ino, now.st_size, now.st_mtime_ns, now.st_ctime_ns) != stamp:
+            raise ArtifactError(
+                f"{d / name}: 校验期间文件被改写，拒绝加载（artifact_changed）", "artifact_changed"
+            )
+
+    return memoryview(mapped), unchanged
 
 
 def _parse_metadata(d: Path, raw: bytes | memoryview) -> dict:
@@ -208,7 +239,11 @@ def read_verified(
     files = {METADATA_FILE: _read(d, METADATA_FILE)}
     meta = _parse_metadata(d, files[METADATA_FILE])
     files[MODEL_FILE] = _read(d, MODEL_FILE)
-    files[ARRAYS_FILE] = _map(d, ARRAYS_FILE) if mmap else _read(d, ARRAYS_FILE)
+    settled: Callable[[], None] = _nothing
+    if mmap:
+        files[ARRAYS_FILE], settled = _map(d, ARRAYS_FILE)
+    else:
+        files[ARRAYS_FILE] = _read(d, ARRAYS_FILE)
     try:
         sig: bytes | None = bytes(_read(d, SIGNATURE_FILE))
     except ArtifactError as exc:
@@ -219,6 +254,7 @@ def read_verified(
         verify(files, sig, version or d.name, keys if keys is not None else load_trusted())
     except SignatureError as exc:
         raise ArtifactError(f"{d}: {exc}", exc.code) from None
+    settled()  # a mapped file must not have been written while it was checked
     return meta, files
 
 
