@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import OUT, PY, ROOT, Section, model_dir, percentiles
+from benchmarks.common import OUT, PY, ROOT, Section, model_dir, percentiles, run_child
 
 LEVELS = (1, 8, 32, 64)
 #: wrk concurrency levels for more than one worker (the throughput target's rows)
@@ -62,11 +62,12 @@ def _batch_scores(model, rows: np.ndarray) -> np.ndarray:
 
 
 def in_process(root: Path, n: int, n_menu: int, seed: int = 0) -> tuple[pd.DataFrame, dict]:
-    from recommender.lifecycle.artifacts import load_model
+    from recommender.lifecycle.artifacts import load_model, smoke_check
     from recommender.menu.planning import plan_menu
 
     t0 = time.perf_counter()
-    model = load_model(root)
+    model = load_model(root, mmap=True)  # as the service loads it, and warmed as it is
+    smoke_check(model)
     load_s = time.perf_counter() - t0
     rng = np.random.default_rng(seed)
     ids = [str(x) for x in rng.choice(model.cadres["cadre_id"].to_numpy(), n, replace=False)]
@@ -97,11 +98,12 @@ def in_process(root: Path, n: int, n_menu: int, seed: int = 0) -> tuple[pd.DataF
         "recommend_profile(k=10) (cold start, POST /v1/recommendations)": _time_calls(
             lambda p: model.recommend_profile(p, 10), profiles
         ),
-        "plan_menu (target 50 h)": _time_calls(
-            lambda c: plan_menu(model, c, target_hours=50, as_of=plan_day(model)), ids[:n_menu]
-        ),
     }
-    solver = menu_time_limit(model, ids[:n_menu])
+    if n_menu:
+        timings["plan_menu (target 50 h)"] = _time_calls(
+            lambda c: plan_menu(model, c, target_hours=50, as_of=plan_day(model)), ids[:n_menu]
+        )
+    solver = menu_time_limit(model, ids[:n_menu]) if n_menu else pd.DataFrame()
     base = float(np.median(timings["recommend(k=10, explain=False)"]))
     rows = []
     for name, ms in timings.items():
@@ -268,6 +270,18 @@ class Server:
         procs = [p, *p.children(recursive=True)]
         return sum(x.memory_info().rss for x in procs if x.is_running()) / 2**20
 
+    def pss_mb(self) -> float:
+        """Proportional set size of the server's processes: pages shared by N workers (the
+        memory-mapped arrays, the page cache of the artifact) count 1/N in each."""
+        import psutil
+
+        p = psutil.Process(self.proc.pid)
+        total = 0
+        for x in [p, *p.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                total += x.memory_full_info().pss
+        return total / 2**20
+
     def cpu_s(self) -> float:
         import psutil
 
@@ -291,8 +305,132 @@ class Server:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+class BareServer(Server):
+    """The floor: a bare ASGI app (no framework) answering a fixed body, on the same uvicorn
+    with the same HTTP parser (httptools), in a child process like the service."""
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__(Path("."), 1)
+        (self.tmp / "body.json").write_bytes(body)
+
+    def __enter__(self) -> BareServer:
+        import httpx
+
+        self.log = open(self.tmp / "server.log", "wb")
+        self.proc = subprocess.Popen(
+            [PY, "-m", "benchmarks.bench_serving", "--child-bare", str(self.port), str(self.tmp)],
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < 60:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.base + "/", timeout=2).status_code == 200:
+                    self.ready_s = time.perf_counter() - t0
+                    return self
+            time.sleep(0.2)
+        raise RuntimeError("bare ASGI server not ready within 60 s")
+
+
+def child_bare(port: int, folder: str) -> None:
+    import uvicorn
+
+    body = (Path(folder) / "body.json").read_bytes()
+    start = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))],
+    }
+    done = {"type": "http.response.body", "body": body}
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                await send({"type": msg["type"] + ".complete"})
+                if msg["type"] == "lifespan.shutdown":
+                    return
+        await send(start)
+        await send(done)
+
+    uvicorn.run(
+        app, host="127.0.0.1", port=port, http="httptools", access_log=False, log_level="warning"
+    )
+
+
+def real_profiles(n: int = 1000) -> list[dict[str, str]]:
+    """Distinct real post profiles (the Hubei table, else the committed fixture), in file order."""
+    from benchmarks.real_posts import POSITIONS, load_positions, profile
+
+    path = POSITIONS if POSITIONS.exists() else ROOT / "tests/fixtures/hubei_field_posts.csv"
+    seen, out = set(), []
+    for row in load_positions(path).to_dict("records"):
+        p = profile(row)
+        key = (p["job_title"], p["job_description"])
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out[:n]
+
+
+def _tail_row(where: str, ms: list[float]) -> dict:
+    p = percentiles(ms, (50, 90, 99))
+    return {
+        "where": where,
+        "requests": len(ms),
+        **{f"{k} ms": v for k, v in p.items()},
+        "max ms": max(ms) if ms else float("nan"),
+    }
+
+
+def _sample_body(root: Path, ids: list[str]) -> bytes:
+    """A real recommendations body (k = 10, explained) for the floor server to answer."""
+    from recommender.lifecycle.artifacts import load_model
+
+    model = load_model(root, mmap=True)
+    items = model.recommend(ids[0], 10, explain=True)
+    doc = {
+        "model_version": model.version,
+        "cadre_id": ids[0],
+        "count": len(items),
+        "items": [r.to_dict() for r in items],
+    }
+    return json.dumps(doc, ensure_ascii=False).encode()
+
+
+def child_cold(root: str) -> dict:
+    """In a fresh process: load as the service does (mapped, smoke-checked: what it pays
+    before /readyz), then time the first real profiles one by one."""
+    from recommender.lifecycle.artifacts import load_model, smoke_check
+
+    t0 = time.perf_counter()
+    model = load_model(root, mmap=True)
+    smoke_check(model)
+    ready = time.perf_counter() - t0
+    ms = _time_calls(lambda p: model.recommend_profile(p, 10), real_profiles())
+    return {"ready_s": ready, "ms": ms}
+
+
+def first_profiles_http(server: Server, profiles: list[dict]) -> list[float]:
+    """The first requests after /readyz: each real profile once, one at a time."""
+    import httpx
+
+    out = []
+    with httpx.Client(base_url=server.base, timeout=30.0) as client:
+        for p in profiles:
+            t0 = time.perf_counter()
+            r = client.post("/v1/recommendations", json={**p, "k": 10})
+            r.raise_for_status()
+            out.append((time.perf_counter() - t0) * 1e3)
+    return out
+
+
 # -------------------------------------------------------------------------- clients
 def make_request(kind: str, ids: list[str], rnd: random.Random):
+    if kind == "bare":
+        return "GET", "/", None, None
     cid = rnd.choice(ids)
     if kind == "recommendations":
         return "GET", f"/v1/cadres/{cid}/recommendations", {"k": 10, "explain": "true"}, None
@@ -381,6 +519,9 @@ local ids = {%s}
 local kind = "%s"
 request = function()
   local id = ids[math.random(#ids)]
+  if kind == "bare" then
+    return wrk.format("GET", "/")
+  end
   if kind == "menu" then
     return wrk.format("POST", "/v1/cadres/" .. id .. "/menu",
                       {["Content-Type"] = "application/json"}, '%s')
@@ -527,7 +668,16 @@ def main(argv: list[str] | None = None) -> Section:
         default=[1, 2],
         help="uvicorn worker counts to measure (recommendations only for >1)",
     )
+    ap.add_argument("--no-menu", action="store_true", help="skip the menu rows (in process, HTTP)")
+    ap.add_argument("--child-bare", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--child-cold", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.child_bare:
+        child_bare(int(args.child_bare[0]), args.child_bare[1])
+        sys.exit(0)
+    if args.child_cold:
+        print(json.dumps(child_cold(args.child_cold)))
+        sys.exit(0)
     duration = args.duration or (4.0 if args.quick else 12.0)
     levels = (1, 8) if args.quick else LEVELS
     cmd = (
@@ -539,6 +689,7 @@ def main(argv: list[str] | None = None) -> Section:
     t_all = time.perf_counter()
     root = model_dir(args.scale)
     n, n_menu = (200, 20) if args.quick else (1000, 200)
+    n_menu = 0 if args.no_menu else n_menu
     table, info = in_process(root, n, n_menu)
     gc.collect()  # the in-process model is gone before the server starts
     sec.add(
@@ -553,25 +704,61 @@ def main(argv: list[str] | None = None) -> Section:
         ("recommend(k=10, explain=True)", 2.0),
         ("plan_menu (target 50 h)", 100.0),
     ):
+        if name not in calls.index:
+            continue
         p99 = calls.loc[name, "p99 ms"]
         sec.note(
             f"in-process {name} p99 {p99:.2f} ms vs target {target:g} ms → "
             + ("met" if p99 < target else "NOT met")
         )
-    sec.add(
-        "Menu solver time limit (same cadres, same run; objective: lower is better)",
-        info["solver"],
-        ".2f",
-    )
+    if len(info["solver"]):
+        sec.add(
+            "Menu solver time limit (same cadres, same run; objective: lower is better)",
+            info["solver"],
+            ".2f",
+        )
     ids = info["ids"]
-    rows = []
+    profiles = real_profiles()
+    cold = run_child(["-m", "benchmarks.bench_serving", "--child-cold", str(root)], timeout=900)
+    tails = [
+        _tail_row(
+            f"in process, fresh process after load + smoke check ({cold['ready_s']:.1f} s)",
+            cold["ms"],
+        )
+    ]
+    rows, memory = [], []
+    with BareServer(_sample_body(root, ids)) as bare:  # the floor, same run
+        for c in (1, 8):
+            rows.append({"workers": "bare ASGI", **httpx_level(bare, "bare", ids, c, duration)})
+            if not args.no_wrk:
+                w = wrk_level(bare, "bare", ids, c, max(5.0, duration / 2))
+                if w:
+                    rows.append({"workers": "bare ASGI", **w})
     for workers in args.workers:
         with Server(root, workers) as server:
+            tails.append(
+                _tail_row(
+                    f"HTTP, {workers} worker(s), right after /readyz",
+                    first_profiles_http(server, profiles),
+                )
+            )
+            memory.append(
+                {
+                    "workers": workers,
+                    "ready s": server.ready_s,
+                    "RSS MB": server.rss_mb(),
+                    "PSS MB": server.pss_mb(),
+                }
+            )
             sec.note(
                 f"server (workers={workers}) ready in {server.ready_s:.1f} s, "
-                f"RSS {server.rss_mb():.0f} MB"
+                f"RSS {memory[-1]['RSS MB']:.0f} MB, PSS {memory[-1]['PSS MB']:.0f} MB"
             )
+            if workers > 2:
+                continue  # memory and the first requests only: 2 cores serve 2 workers
             kinds = ("recommendations", "menu") if workers == 1 else ("recommendations",)
+            if args.no_menu:
+                kinds = ("recommendations",)
             lv = levels if workers == 1 else WRK_LEVELS_MULTI
             for kind in kinds:
                 for c in lv:
@@ -584,6 +771,22 @@ def main(argv: list[str] | None = None) -> Section:
                         w = wrk_level(server, kind, ids, c, max(5.0, duration / 2))
                         if w:
                             rows.append({"workers": workers, **w})
+    mem = pd.DataFrame(memory)
+    if len(mem):
+        first = float(mem["PSS MB"].iloc[0])
+        mem["PSS added per extra worker MB"] = [
+            (v - first) / max(1, w - 1) if w > 1 else float("nan")
+            for v, w in zip(mem["PSS MB"], mem["workers"], strict=True)
+        ]
+        mem["added / first %"] = 100 * mem["PSS added per extra worker MB"] / first
+    sec.add(
+        "Memory by worker count (PSS: shared pages count 1/N in each of N processes)", mem, ".1f"
+    )
+    sec.add(
+        f"First {len(profiles)} real-post profile requests (k = 10) after readiness, one at a time",
+        pd.DataFrame(tails),
+        ".2f",
+    )
     http = pd.DataFrame(rows)
     sec.add(
         f"HTTP on 127.0.0.1 (closed loop, {duration:g} s per row for httpx, "
