@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from recommender.lifecycle.artifacts import ARRAYS_FILE, MODEL_FILE, read_verified, resolve, unpack
+from recommender.lifecycle.spark_tables import plain
 from recommender.menu.unit import BATCH_COLUMNS, recommendation_table
 
 #: per Python worker: model version → unpacked model
@@ -41,7 +42,7 @@ def score_partition(batches, *, bc, version: str, k: int, include_compulsory: bo
         table = recommendation_table(
             model, pdf["cadre_id"].tolist(), k, include_compulsory=include_compulsory
         )
-        yield table.rename(columns=names)
+        yield plain(table.rename(columns=names))
 
 
 OUTPUT_SCHEMA_NAMES = [part.split("`")[1] for part in OUTPUT_SCHEMA.split(", ")]

@@ -66,7 +66,13 @@ def token_counts(batches, *, kind: str, tokenizer):
                 idx.append(int(i))
                 terms.append(term)
                 tfs.append(float(n))
-        yield pd.DataFrame({IDX: np.array(idx, np.int64), "term": terms, "tf": tfs})
+        yield pd.DataFrame(  # explicit dtypes: a batch of empty profiles yields no rows
+            {
+                IDX: np.array(idx, np.int64),
+                "term": pd.Series(terms, dtype=object),
+                "tf": np.array(tfs, np.float64),
+            }
+        )
 
 
 def field_shares(batches, *, taxonomy: FieldTaxonomy):
@@ -74,7 +80,9 @@ def field_shares(batches, *, taxonomy: FieldTaxonomy):
     for pdf in batches:
         texts = [profile_text(r) for r in pdf.to_dict("records")]
         shares = taxonomy.match(texts)
-        yield pd.DataFrame({IDX: pdf[IDX].to_numpy(np.int64), "shares": list(shares)})
+        yield pd.DataFrame(
+            {IDX: pdf[IDX].to_numpy(np.int64), "shares": pd.Series(list(shares), dtype=object)}
+        )
 
 
 def weighted_enrolments(batches, *, now, half_life_days):

@@ -176,6 +176,13 @@ def accepted_rows(
     return out
 
 
+def plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with text columns as Python objects: pandas 3's Arrow-backed strings can be
+    chunked after a concat, and Spark's Arrow batches take single arrays only."""
+    text = [c for c in frame.columns if pd.api.types.is_string_dtype(frame[c])]
+    return frame.astype(dict.fromkeys(text, object)) if text else frame
+
+
 def _info_row(columns: list[str], row: int, info: dict) -> pd.DataFrame:
     out = pd.DataFrame({c: [None] for c in columns})
     out[ROW], out[OK], out[INFO] = -row, False, json.dumps(info, ensure_ascii=False, default=str)
@@ -214,7 +221,8 @@ def validate_batches(batches, *, spec, names, headers, path, columns, known=None
             "rejected_ids": load.rejected_ids,
         }
         parts = [frame, carriers, _info_row(columns, int(rows[0]), info)]
-        yield pd.concat([p for p in parts if len(p)], ignore_index=True)[[*columns, ROW, OK, INFO]]
+        out = pd.concat([p for p in parts if len(p)], ignore_index=True)
+        yield plain(out[[*columns, ROW, OK, INFO]])
 
 
 def _references(pdf, raw, known, why) -> dict:
@@ -233,7 +241,7 @@ def revalidate_rows(batches, *, keep_rule, **kw):
         for i in range(len(pdf)):
             for out in validate_batches(iter([pdf.iloc[[i]]]), **kw):
                 info = out[out[ROW] < 0]
-                yield _keep_lines(info, keep_rule)
+                yield plain(_keep_lines(info, keep_rule))
 
 
 def duplicate_group(pdf: pd.DataFrame, *, spec, names, headers, path, columns) -> pd.DataFrame:
@@ -248,7 +256,7 @@ def duplicate_group(pdf: pd.DataFrame, *, spec, names, headers, path, columns) -
     lines = load.rejects[load.rejects["rule"] == "duplicate"].copy()
     lines["row"] = rows[lines["row"].to_numpy() - rows[0]]
     info = {"lines": lines.to_dict("records"), "warnings": [], "rejected_ids": {}}
-    return _info_row(columns, int(rows[0]), info)[[*columns, ROW, OK, INFO]]
+    return plain(_info_row(columns, int(rows[0]), info)[[*columns, ROW, OK, INFO]])
 
 
 def _keep_lines(info: pd.DataFrame, rule: str) -> pd.DataFrame:
