@@ -96,7 +96,9 @@ class CadreLookup:
     def __init__(
         self, model: RecommenderModel, secret: bytes | str | None, why_none: str | None = None
     ) -> None:
-        self.model = model
+        # a proxy: the lookup is kept in a WeakKeyDictionary keyed by the model, and a strong
+        # reference from the value would keep a replaced model alive after every reload
+        self.model = model if isinstance(model, weakref.ProxyTypes) else weakref.proxy(model)
         self.secret = secret
         self.problem = identity_problem(model.metadata, secret, why_none)
         cadres = model.cadres
