@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from recommender.lifecycle.signing import SignatureError
+from recommender.lifecycle.signing import SignatureError, check_manifest, file_manifest
 
 log = logging.getLogger(__name__)
 
@@ -161,13 +161,6 @@ def key_file_is_private(path: Path) -> bool:
     return not path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO)
 
 
-def _manifest(files: Mapping[str, Data]) -> dict[str, dict[str, object]]:
-    return {
-        name: {"sha256": hashlib.sha256(data).hexdigest(), "size": memoryview(data).nbytes}
-        for name, data in sorted(files.items())
-    }
-
-
 def _mac(key: bytes, manifest: Mapping[str, Mapping[str, object]]) -> str:
     lines = "".join(f"{n}\t{m['size']}\t{m['sha256']}\n" for n, m in sorted(manifest.items()))
     return hmac.new(key, _DOMAIN + lines.encode(), hashlib.sha256).hexdigest()
@@ -175,7 +168,7 @@ def _mac(key: bytes, manifest: Mapping[str, Mapping[str, object]]) -> str:
 
 def sign(files: Mapping[str, Data], key: bytes) -> bytes:
     """The ``model.sig`` document for ``files`` (name → bytes)."""
-    manifest = _manifest(files)
+    manifest = file_manifest(files)
     doc = {
         "signature_format": SIGNATURE_FORMAT,
         "algorithm": ALGORITHM,
@@ -210,15 +203,7 @@ def verify(files: Mapping[str, Data], signature: bytes | None, keys: SigningKeys
             f"模型签名文件无法解析，拒绝加载（artifact_signature_invalid）：{SIGNATURE_FILE}（{exc}）",
             "artifact_signature_invalid",
         ) from None
-    actual = _manifest(files)
-    changed = sorted(set(actual) ^ set(recorded)) + [
-        n for n in sorted(set(actual) & set(recorded)) if actual[n] != recorded[n]
-    ]
-    if changed:
-        raise SignatureError(
-            f"模型文件与签名不符，可能被篡改，拒绝加载（artifact_tampered）：{', '.join(changed)}",
-            "artifact_tampered",
-        )
+    actual = check_manifest(files, recorded)
     for key in keys.keys:
         if hmac.compare_digest(_mac(key, actual), mac):
             return key_id(key)

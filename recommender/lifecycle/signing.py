@@ -292,11 +292,29 @@ def add_trusted(key: Ed25519PublicKey, environ: Mapping[str, str] | None = None)
     return path
 
 
-def _manifest(files: Mapping[str, Data]) -> dict[str, dict[str, object]]:
+def file_manifest(files: Mapping[str, Data]) -> dict[str, dict[str, object]]:
+    """Name → size and SHA-256 of each file: what a signature covers (formats 4 and 5)."""
     return {
         name: {"sha256": hashlib.sha256(data).hexdigest(), "size": memoryview(data).nbytes}
         for name, data in sorted(files.items())
     }
+
+
+def check_manifest(
+    files: Mapping[str, Data], recorded: Mapping[str, object]
+) -> dict[str, dict[str, object]]:
+    """Refuse (``artifact_tampered``) files that differ from the signed manifest, or that
+    are missing from it or added to it; returns the files' manifest."""
+    actual = file_manifest(files)
+    changed = sorted(set(actual) ^ set(recorded)) + [
+        n for n in sorted(set(actual) & set(recorded)) if actual[n] != recorded[n]
+    ]
+    if changed:
+        raise SignatureError(
+            f"模型文件与签名不符，可能被篡改，拒绝加载（artifact_tampered）：{', '.join(changed)}",
+            "artifact_tampered",
+        )
+    return actual
 
 
 def _message(version: str, manifest: Mapping[str, Mapping[str, object]]) -> bytes:
@@ -306,7 +324,7 @@ def _message(version: str, manifest: Mapping[str, Mapping[str, object]]) -> byte
 
 def sign(files: Mapping[str, Data], version: str, signer: Signer) -> bytes:
     """The ``model.sig`` document for ``files`` (name → bytes) of version ``version``."""
-    manifest = _manifest(files)
+    manifest = file_manifest(files)
     doc = {
         "signature_format": SIGNATURE_FORMAT,
         "algorithm": ALGORITHM,
@@ -348,15 +366,7 @@ def verify(
             f"模型签名文件无法解析，拒绝加载（artifact_signature_invalid）：{SIGNATURE_FILE}（{exc}）",
             "artifact_signature_invalid",
         ) from None
-    actual = _manifest(files)
-    changed = sorted(set(actual) ^ set(recorded)) + [
-        n for n in sorted(set(actual) & set(recorded)) if actual[n] != recorded[n]
-    ]
-    if changed:
-        raise SignatureError(
-            f"模型文件与签名不符，可能被篡改，拒绝加载（artifact_tampered）：{', '.join(changed)}",
-            "artifact_tampered",
-        )
+    actual = check_manifest(files, recorded)
     if signed_version != version:
         raise SignatureError(
             f"模型版本名与签名不符，拒绝加载（artifact_version_mismatch）：目录名 {version!r}，"
