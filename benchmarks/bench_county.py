@@ -34,11 +34,7 @@ FIXTURE = ROOT / "tests" / "fixtures" / "county"
 def county_files(folder: Path = FIXTURE) -> dict[str, Path]:
     from tests.fixtures import county_export as gen
 
-    return {
-        "courses": folder / gen.COURSES_FILE,
-        "cadres": folder / gen.ROSTER_FILE,
-        "completions": folder / gen.RECORDS_FILE,
-    }
+    return gen.files(folder)
 
 
 def load(folder: Path = FIXTURE):

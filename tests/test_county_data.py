@@ -37,11 +37,7 @@ from recommender.data.schema import Columns as C
 from tests.fixtures import county_export as gen
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "county"
-FILES = {
-    "courses": FIXTURE / gen.COURSES_FILE,
-    "cadres": FIXTURE / gen.ROSTER_FILE,
-    "completions": FIXTURE / gen.RECORDS_FILE,
-}
+FILES = gen.files(FIXTURE)
 ID18 = re.compile(r"\d{17}[\dXx]")
 
 

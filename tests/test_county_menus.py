@@ -35,11 +35,7 @@ from recommender.menu.planning import plan_menu
 from tests.fixtures import county_export as gen
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "county"
-FILES = {
-    "courses": FIXTURE / gen.COURSES_FILE,
-    "cadres": FIXTURE / gen.ROSTER_FILE,
-    "completions": FIXTURE / gen.RECORDS_FILE,
-}
+FILES = gen.files(FIXTURE)
 YEAR = 2026  # the export's year; the data end in late November
 
 
