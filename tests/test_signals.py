@@ -179,3 +179,121 @@ def test_cold_course_gets_its_text_neighbours_score():
 
 class TestRP3beta(SignalContract):
     make_signal = staticmethod(lambda: RP3betaSignal(alpha=1.0, beta=0.5, neighbours=20))
+
+
+# --------------------------------------------------------------- fit from statistics
+def _fitted_arrays(obj, prefix: str = "") -> dict:
+    """Every fitted array of a signal (attributes ending in ``_``, nested estimators and
+    tables included), by path."""
+    import scipy.sparse as sp
+
+    out = {}
+    if isinstance(obj, np.ndarray) or sp.issparse(obj):
+        out[prefix] = obj.toarray() if sp.issparse(obj) else obj
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            out.update(_fitted_arrays(v, f"{prefix}[{i}]"))
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            out.update(_fitted_arrays(v, f"{prefix}[{k!r}]"))
+    elif isinstance(obj, (int, float, str)):
+        out[prefix] = obj
+    elif hasattr(obj, "__dict__"):
+        for k, v in vars(obj).items():
+            if k.endswith("_") or k in ("cold", "nbrs", "weights", "matrix") or prefix:
+                out.update(_fitted_arrays(v, f"{prefix}.{k}"))
+    return out
+
+
+def _sample_data():
+    from recommender.data.loading import load_dataset
+
+    ds = load_dataset(Path(__file__).resolve().parents[1] / "data" / "sample", write_rejects=False)
+    return prepare_data(ds.courses, ds.cadres, ds.completions)[1]
+
+
+def test_fit_is_statistics_then_fit_from_statistics_on_the_sample():
+    """Each signal fitted from its statistics and the catalog side alone (no enrolment
+    record within reach) holds exactly the arrays ``fit(data)`` gives."""
+    from sklearn.base import clone
+
+    from recommender.signals.base import CatalogMeta
+
+    data = _sample_data()
+    meta = CatalogMeta.of(data)
+    assert not hasattr(meta, "rows") and not hasattr(meta, "history")
+    signals = [
+        *default_signals(DEFAULT_CONFIG, data.n_items),
+        CollaborativeSignal(kind="itemknn", neighbours=30),
+        SequenceSignal(max_gap=3),
+    ]
+    for signal in signals:
+        assert signal.fits_from_statistics(), signal.name
+        direct = _fitted_arrays(clone(signal).fit(data))
+        stats = clone(signal).statistics(data)
+        split = _fitted_arrays(clone(signal).fit_from_statistics(stats, meta))
+        assert direct.keys() == split.keys() and direct, signal.name
+        for key, value in direct.items():
+            np.testing.assert_array_equal(split[key], value, err_msg=f"{signal.name}{key}")
+
+
+def test_statistics_have_their_known_values():
+    """Popularity counts, the Gram and the successions on data small enough to count."""
+    import scipy.sparse as sp
+
+    from recommender.signals.collaborative import gram_matrix
+    from recommender.signals.popularity import popularity_counts
+    from recommender.signals.sequence import successions
+
+    now = np.datetime64("2024-07-01T00:00:00", "s")
+    day = np.timedelta64(86400, "s")
+    times = np.array([now, now - 10 * day, now, now])
+    pop = popularity_counts(
+        np.array([0, 1, 1, 2]),
+        times,
+        np.array([0, 0, 1, 1]),
+        [("a",), ("b",)],
+        3,
+        half_life_days=10.0,
+    )
+    np.testing.assert_allclose(pop.counts.toarray(), [[1.0, 0.5, 0.0], [0.0, 1.0, 1.0]])
+    np.testing.assert_array_equal(pop.support, [2, 2])
+
+    X = sp.csr_matrix(np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 1.0]], np.float32))
+    gram = gram_matrix(X)
+    np.testing.assert_array_equal(gram.gram, [[1, 2, 0], [2, 5, 1], [0, 1, 1]])
+    np.testing.assert_array_equal(gram.item_users, [1, 2, 1])
+
+    # cadre 0 takes 2 → 0 → 1 (the tie at t=1 keeps input order); cadre 1 takes 1, 1, 2
+    rows = np.array([0, 0, 0, 1, 1, 1])
+    cols = np.array([0, 1, 2, 1, 1, 2])
+    order = np.array([1, 1, 0, 5, 6, 7])
+    s = successions(rows, cols, order, 3)
+    expected = np.zeros((3, 3))
+    expected[2, 0] = expected[0, 1] = expected[1, 2] = 1.0  # the repeat 1 → 1 is skipped
+    np.testing.assert_array_equal(s.counts.toarray(), expected)
+    np.testing.assert_array_equal(s.next_counts, [1.0, 2.0, 1.0])  # not a cadre's first
+
+
+def test_hybrid_fits_signals_from_given_statistics():
+    """``Hybrid.fit(statistics=…)`` fits those signals from them: the same blended scores."""
+    from sklearn.base import clone
+
+    courses, cadres, comps, _ = checkerboard()
+    _text, data = prepare_data(courses, cadres, comps)
+    signals = default_signals(DEFAULT_CONFIG, data.n_items)
+    weights = {s.name: 1.0 for s in signals}
+    plain = Hybrid(signals=signals, weights=weights, cold_weights=weights).fit(data)
+    stats = {s.name: clone(s).statistics(data) for s in signals if s.name != "content"}
+    given = Hybrid(signals=signals, weights=weights, cold_weights=weights)
+    given.fit(data, statistics=stats)
+    batch = QueryBatch.for_cadres(data, np.arange(data.n_cadres))
+    np.testing.assert_array_equal(given.score(batch)[0], plain.score(batch)[0])
+    # statistics from other data are used, not recomputed from ``data``
+    half = data.subset(comps.iloc[: len(comps) // 2])
+    other = {"popularity": clone(signals[2]).statistics(half)}
+    moved = Hybrid(signals=signals, weights=weights, cold_weights=weights)
+    moved.fit(data, statistics=other)
+    assert not np.array_equal(
+        moved.signal("popularity").score(batch), plain.signal("popularity").score(batch)
+    )

@@ -16,6 +16,7 @@ import logging
 import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
@@ -87,11 +88,19 @@ class Hybrid(BaseEstimator):
         self.blend = blend
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data: TrainingData, *, policy: CandidatePolicy | None = None) -> Hybrid:
+    def fit(
+        self,
+        data: TrainingData,
+        *,
+        policy: CandidatePolicy | None = None,
+        statistics: Mapping[str, Any] | None = None,
+    ) -> Hybrid:
         """Fit the weights (on a split, if not given), then every signal on all of ``data``.
 
         ``policy``: what a list may hold (default: the catalog's with the packaged rules),
-        so validation ranks among the courses the request path would list."""
+        so validation ranks among the courses the request path would list. ``statistics``:
+        signal name → its sufficient statistics of all of ``data`` computed elsewhere (the
+        Spark engine); those signals fit from them, not from the records."""
         names = [s.name for s in self.signals]
         if len(set(names)) != len(names):
             raise ValueError(f"signal names must be unique, got {names}")
@@ -114,7 +123,7 @@ class Hybrid(BaseEstimator):
             self.validation_ = {"protocol": protocol, **fitted.report}
             weights = weights if weights is not None else fitted.weights
             cold = cold if cold is not None else fitted.cold_weights
-        self._fit_signals(data)
+        self._fit_signals(data, statistics)
         self.weights_ = {n: float(weights.get(n, 0.0)) for n in names}
         self.cold_weights_ = {
             s.name: (0.0 if s.needs_history else float(cold.get(s.name, 0.0))) for s in self.signals
@@ -137,8 +146,14 @@ class Hybrid(BaseEstimator):
             rest = train
         return folds
 
-    def _fit_signals(self, data: TrainingData) -> None:
-        self.signals_ = [clone(s).fit(data) for s in self.signals]
+    def _fit_signals(self, data: TrainingData, statistics: Mapping | None = None) -> None:
+        given = statistics or {}
+        self.signals_ = [
+            clone(s).fit_from_statistics(given[s.name], data)
+            if s.name in given
+            else clone(s).fit(data)
+            for s in self.signals
+        ]
         self.n_items_ = data.n_items
         self.weights_ = dict(self.weights or {})
         self.cold_weights_ = dict(self.cold_weights or {})

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
+
+from recommender.data.training import cold_item_bridge
 
 if TYPE_CHECKING:  # pragma: no cover
     from recommender.data.training import TrainingData
@@ -173,6 +175,53 @@ class ExplainContext:
     components: dict = field(default_factory=dict)
 
 
+@dataclass
+class CatalogMeta:
+    """The catalog side of :class:`~recommender.data.training.TrainingData`: what
+    :meth:`Signal.fit_from_statistics` may read besides the statistics — no enrolment
+    record. ``TrainingData`` has the same attributes, so one machine passes the data itself.
+
+    ``item_users``: cadres who enrolled in each course (``TrainingData.item_counts``);
+    ``quality``: the rating prior per course.
+    """
+
+    courses: pd.DataFrame
+    item_users: np.ndarray
+    now: np.datetime64
+    course_vectors: sp.csr_matrix | None = None
+    quality: np.ndarray | None = None
+    field_taxonomy: Any = None
+    _bridge: sp.csr_matrix | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, data: TrainingData) -> CatalogMeta:
+        """The catalog side of ``data``."""
+        return cls(
+            courses=data.courses,
+            item_users=data.item_counts(),
+            now=data.now,
+            course_vectors=data.course_vectors,
+            quality=data.quality,
+            field_taxonomy=data.field_taxonomy,
+        )
+
+    @property
+    def n_items(self) -> int:
+        return len(self.courses)
+
+    def item_counts(self) -> np.ndarray:
+        return self.item_users
+
+    def cold_bridge(self, neighbours: int = 20) -> sp.csr_matrix:
+        """As ``TrainingData.cold_bridge``: warm scores kept, cold courses from text."""
+        if self._bridge is None:
+            if self.course_vectors is None:
+                raise ValueError("course_vectors are needed for the cold-course bridge")
+            warm = np.asarray(self.item_users) > 0
+            self._bridge = cold_item_bridge(self.course_vectors, warm, neighbours=neighbours)
+        return self._bridge
+
+
 class NotFittedError(RuntimeError):
     """A signal was asked to score before :meth:`Signal.fit`."""
 
@@ -190,8 +239,26 @@ class Signal(BaseEstimator):
     name: ClassVar[str] = ""
     needs_history: ClassVar[bool] = False
 
-    def fit(self, data: TrainingData) -> Signal:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def fit(self, data: TrainingData) -> Signal:
+        """Fit on ``data``: :meth:`statistics`, then :meth:`fit_from_statistics` (a signal
+        may override ``fit`` alone instead; it then fits only from the records)."""
+        return self.fit_from_statistics(self.statistics(data), data)
+
+    def statistics(self, data: TrainingData) -> Any:
+        """The aggregates of the enrolment records this signal's fit needs (its sufficient
+        statistics), computed on one machine; the Spark engine computes the same ones as
+        Spark jobs. ``None`` (the default): the fit reads only the catalog side."""
+        return None
+
+    def fit_from_statistics(self, stats: Any, meta: CatalogMeta | TrainingData) -> Signal:
+        """Fit from :meth:`statistics` and the catalog side (``meta``: a
+        :class:`CatalogMeta`, or the training data itself), reading no enrolment record."""
+        raise NotImplementedError(f"{type(self).__name__} fits only from records (fit(data))")
+
+    @classmethod
+    def fits_from_statistics(cls) -> bool:
+        """Whether this signal implements :meth:`fit_from_statistics`."""
+        return cls.fit_from_statistics is not Signal.fit_from_statistics
 
     def score(self, batch: QueryBatch) -> np.ndarray:
         """(n queries × n courses) float32."""

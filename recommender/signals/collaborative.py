@@ -9,6 +9,7 @@ it, so a completion posted a minute ago changes the scores without retraining.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -99,25 +100,48 @@ class EASE(_ItemItemScorer):
 
     def fit(self, X) -> EASE:
         """Learn ``item_similarity_`` (n_items, n_items) float32 from interactions ``X``."""
+        return self.fit_gram(gram_matrix(X))
+
+    def fit_gram(self, stats: Gram) -> EASE:
+        """Learn ``item_similarity_`` from the Gram matrix ``XᵀX`` (inverted in place: the
+        statistics are used once)."""
         if not self.l2 > 0:
             raise ValueError(f"l2 must be > 0 (keeps XᵀX + λI positive definite), got {self.l2}")
-        X = _as_interactions(X)
-        n = X.shape[1]
-        # Fortran order lets LAPACK factor and invert in place (no second n² buffer).
-        gram = np.empty((n, n), dtype=np.float64, order="F")
-        for start, stop, block in _cooccurrence_blocks(X):
-            gram[start:stop] = block
+        gram = stats.gram
+        n = gram.shape[0]
         gram[np.diag_indices(n)] += self.l2
         precision = _spd_inverse(gram)
         diag = np.diag(precision).copy()
         precision /= -diag[None, :]
         precision[np.diag_indices(n)] = 0.0
-        unseen = np.asarray(X.getnnz(axis=0) == 0)
+        unseen = np.asarray(stats.item_users == 0)
         precision[unseen, :] = 0.0  # exact zeros rather than round-off
         precision[:, unseen] = 0.0
         self.item_similarity_ = precision.astype(np.float32, order="C")
         self.n_items_ = n
         return self
+
+
+@dataclass
+class Gram:
+    """The sufficient statistics of :class:`EASE`: ``XᵀX`` (courses × courses, float64,
+    Fortran order so LAPACK works in place) and the cadres who took each course.
+
+    ``gram[i, j] = Σ_cadres x_ci · x_cj`` over the confidence weights ``x`` of the history;
+    Spark computes it as a co-occurrence aggregation of cadre × course pairs."""
+
+    gram: np.ndarray
+    item_users: np.ndarray
+
+
+def gram_matrix(X) -> Gram:
+    """:class:`Gram` of interactions ``X`` (cadres × courses), in dense row blocks."""
+    X = _as_interactions(X)
+    n = X.shape[1]
+    gram = np.empty((n, n), dtype=np.float64, order="F")
+    for start, stop, block in _cooccurrence_blocks(X):
+        gram[start:stop] = block
+    return Gram(gram, np.asarray(X.getnnz(axis=0), dtype=np.int64))
 
 
 def _spd_inverse(gram: np.ndarray) -> np.ndarray:
@@ -171,22 +195,17 @@ class ItemKNN(_ItemItemScorer):
 
     def fit(self, X) -> ItemKNN:
         """Learn the sparse top-``k`` ``item_similarity_`` (n_items, n_items) float32."""
-        if self.k < 1:
-            raise ValueError(f"k must be >= 1, got {self.k}")
-        if self.shrink < 0 or not 0.0 <= self.alpha <= 1.0:
-            raise ValueError(
-                f"need shrink >= 0 and 0 <= alpha <= 1, got {self.shrink=}, {self.alpha=}"
-            )
+        return self.fit_neighbours(self.neighbours(X))
+
+    def neighbours(self, X) -> sp.csr_matrix:
+        """The sufficient statistics: each course's top-``k`` similarities (csr float32)."""
+        self._check_params()
         X = _as_interactions(X)
         n = X.shape[1]
         sq_norm = np.asarray(X.multiply(X).sum(axis=0), dtype=np.float64).ravel()
-        left = (sq_norm**self.alpha).astype(np.float32)
-        right = (sq_norm ** (1.0 - self.alpha)).astype(np.float32)
         rows, cols, vals = [], [], []
         for start, stop, dot in _cooccurrence_blocks(X, np.float32):
-            denom = left[start:stop, None] * right[None, :] + np.float32(self.shrink)
-            sim = np.divide(dot, denom, out=np.zeros_like(dot), where=denom > 0)
-            sim[np.arange(stop - start), np.arange(start, stop)] = 0.0
+            sim = self.similarity(dot, sq_norm[start:stop], sq_norm, diagonal_from=start)
             r, c, v = top_k_rows(sim, self.k)
             rows.append(r + start)
             cols.append(c)
@@ -198,9 +217,38 @@ class ItemKNN(_ItemItemScorer):
                 (data, (np.concatenate(rows), np.concatenate(cols))), shape=(n, n), dtype=np.float32
             )
         sim.sort_indices()
-        self.item_similarity_ = sim
-        self.n_items_ = n
+        return sim
+
+    def similarity(
+        self, dot: np.ndarray, sq_rows: np.ndarray, sq_cols: np.ndarray, *, diagonal_from=None
+    ) -> np.ndarray:
+        """``dot / (‖xᵢ‖^{2α} ‖xⱼ‖^{2(1−α)} + shrink)`` for a block of co-occurrences
+        (rows × cols); ``diagonal_from``: the block's first row is course ``diagonal_from``
+        and its self-similarities are zeroed. Spark's neighbour job calls it too."""
+        left = (np.asarray(sq_rows, np.float64) ** self.alpha).astype(np.float32)
+        right = (np.asarray(sq_cols, np.float64) ** (1.0 - self.alpha)).astype(np.float32)
+        dot = np.asarray(dot, dtype=np.float32)
+        denom = left[:, None] * right[None, :] + np.float32(self.shrink)
+        sim = np.divide(dot, denom, out=np.zeros_like(dot), where=denom > 0)
+        if diagonal_from is not None:
+            r = np.arange(sim.shape[0])
+            sim[r, r + diagonal_from] = 0.0
+        return sim
+
+    def fit_neighbours(self, neighbours: sp.csr_matrix) -> ItemKNN:
+        """Keep the top-``k`` similarities :meth:`neighbours` computed (here or in Spark)."""
+        self._check_params()
+        self.item_similarity_ = sp.csr_matrix(neighbours, dtype=np.float32)
+        self.n_items_ = self.item_similarity_.shape[1]
         return self
+
+    def _check_params(self) -> None:
+        if self.k < 1:
+            raise ValueError(f"k must be >= 1, got {self.k}")
+        if self.shrink < 0 or not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(
+                f"need shrink >= 0 and 0 <= alpha <= 1, got {self.shrink=}, {self.alpha=}"
+            )
 
 
 def top_k_rows(sim: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -247,10 +295,22 @@ class CollaborativeSignal(Signal):
             return ItemKNN(k=self.neighbours)
         raise ValueError(f"unknown collaborative kind {self.kind!r}; use 'ease' or 'itemknn'")
 
-    def fit(self, data) -> CollaborativeSignal:
-        self.scorer_ = self.make_scorer().fit(data.history)
-        self.bridge_ = ColdBridge(data.cold_bridge(), data.item_counts() > 0)
-        self.n_items_ = data.n_items
+    def statistics(self, data) -> Gram | sp.csr_matrix:
+        """EASE: the :class:`Gram` ``XᵀX`` of the history; item-kNN: each course's top
+        neighbours (:meth:`ItemKNN.neighbours`)."""
+        scorer = self.make_scorer()
+        if isinstance(scorer, EASE):
+            return gram_matrix(data.history)
+        return scorer.neighbours(data.history)
+
+    def fit_from_statistics(self, stats, meta) -> CollaborativeSignal:
+        scorer = self.make_scorer()
+        if isinstance(scorer, EASE):
+            self.scorer_ = scorer.fit_gram(stats)
+        else:
+            self.scorer_ = scorer.fit_neighbours(stats)
+        self.bridge_ = ColdBridge(meta.cold_bridge(), meta.item_counts() > 0)
+        self.n_items_ = meta.n_items
         return self
 
     def raw_score(self, history: sp.csr_matrix) -> np.ndarray:

@@ -66,10 +66,11 @@ class ContentSignal(Signal):
     def __init__(self, *, history_weight: float = 0.5) -> None:
         self.history_weight = history_weight
 
-    def fit(self, data) -> ContentSignal:
-        if data.course_vectors is None:
+    def fit_from_statistics(self, stats, meta) -> ContentSignal:
+        """Catalog side only (no statistics of the records)."""
+        if meta.course_vectors is None:
             raise ValueError("ContentSignal needs data.course_vectors (the text space)")
-        self.course_matrix_ = data.course_vectors.tocsr().astype(np.float32)
+        self.course_matrix_ = meta.course_vectors.tocsr().astype(np.float32)
         self.n_items_ = self.course_matrix_.shape[0]
         return self
 

@@ -40,8 +40,9 @@ class ContextSignal(Signal):
 
     name = "context"
 
-    def fit(self, data) -> ContextSignal:
-        self.formats_, self.windows_ = course_context(data.courses)
+    def fit_from_statistics(self, stats, meta) -> ContextSignal:
+        """Catalog side only (no statistics of the records)."""
+        self.formats_, self.windows_ = course_context(meta.courses)
         self.n_items_ = len(self.formats_)
         return self
 

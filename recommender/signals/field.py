@@ -19,10 +19,11 @@ class FieldSignal(Signal):
 
     name = "field"
 
-    def fit(self, data) -> FieldSignal:
-        if data.field_taxonomy is None:
+    def fit_from_statistics(self, stats, meta) -> FieldSignal:
+        """Catalog side only (no statistics of the records)."""
+        if meta.field_taxonomy is None:
             raise ValueError("FieldSignal needs data.field_taxonomy (set by prepare_data)")
-        self.course_fields_ = data.field_taxonomy.category_matrix(data.courses[C.CATEGORY])
+        self.course_fields_ = meta.field_taxonomy.category_matrix(meta.courses[C.CATEGORY])
         self.n_items_ = len(self.course_fields_)
         return self
 

@@ -57,9 +57,10 @@ class InstructorSignal(Signal):
     name = "instructor"
     needs_history = True
 
-    def fit(self, data) -> InstructorSignal:
-        self.shared_ = shared_instructors(data.courses[C.INSTRUCTOR].tolist())
-        self.n_items_ = data.n_items
+    def fit_from_statistics(self, stats, meta) -> InstructorSignal:
+        """Catalog side only (no statistics of the records)."""
+        self.shared_ = shared_instructors(meta.courses[C.INSTRUCTOR].tolist())
+        self.n_items_ = meta.n_items
         return self
 
     def score(self, batch: QueryBatch) -> np.ndarray:

@@ -10,6 +10,7 @@ the larger groups it belongs to and an unknown segment falls back to overall.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -67,27 +68,47 @@ class Popularity(BaseEstimator):
         ``segments[i]`` is interaction ``i``'s segment tuple (``None`` = overall only);
         ``now`` defaults to the latest timestamp; events after ``now`` count as age 0.
         """
+        self._check_params()
+        items = np.asarray(item_idx, dtype=np.int64)
+        codes, uniques = None, None
+        if segments is not None:
+            if len(segments) != len(items):
+                raise ValueError(f"{len(segments)} segments for {len(items)} interactions")
+            codes, uniques = segment_codes(segments)
+        stats = popularity_counts(
+            items,
+            timestamps,
+            codes,
+            uniques,
+            n_items,
+            half_life_days=self.half_life_days,
+            weights=weights,
+            now=now,
+        )
+        return self.fit_counts(stats)
+
+    def fit_counts(self, stats: PopularityCounts) -> Popularity:
+        """Fit from the decayed counts of :func:`popularity_counts` (or the same numbers
+        aggregated elsewhere, e.g. by Spark)."""
+        self._check_params()
+        n_items = stats.counts.shape[1]
+        self.n_items_ = int(n_items)
+        if stats.segments is None:  # one row: the overall counts
+            self.overall_counts_ = np.asarray(stats.counts.toarray(), np.float64).reshape(-1)
+            self.tables_: list[tuple[tuple[int, ...], dict, sp.csr_matrix, np.ndarray]] = []
+        else:
+            self.overall_counts_ = np.asarray(stats.counts.sum(axis=0), np.float64).ravel()
+            self.tables_ = _level_tables(stats, self._fine_levels())
+        self.n_interactions_ = int(stats.support.sum())
+        self.overall_ = _normalise(self.overall_counts_).astype(np.float32)
+        return self
+
+    def _check_params(self) -> None:
         if not self.half_life_days > 0 or self.shrinkage < 0:
             raise ValueError(
                 f"need half_life_days > 0 and shrinkage >= 0, got "
                 f"{self.half_life_days=}, {self.shrinkage=}"
             )
-        items = np.asarray(item_idx, dtype=np.int64)
-        if items.size and (items.min() < 0 or items.max() >= n_items):
-            raise ValueError(
-                f"item indices must lie in [0, {n_items}), got {items.min()}…{items.max()}"
-            )
-        w = _decayed_weights(np.asarray(timestamps), weights, now, self.half_life_days, len(items))
-        self.n_items_ = int(n_items)
-        self.overall_counts_ = np.bincount(items, weights=w, minlength=n_items)
-        self.tables_: list[tuple[tuple[int, ...], dict, sp.csr_matrix, np.ndarray]] = []
-        if segments is not None:
-            if len(segments) != len(items):
-                raise ValueError(f"{len(segments)} segments for {len(items)} interactions")
-            self.tables_ = _level_tables(items, w, segments, self._fine_levels(), n_items)
-        self.n_interactions_ = len(items)
-        self.overall_ = _normalise(self.overall_counts_).astype(np.float32)
-        return self
 
     def _fine_levels(self) -> list[tuple[int, ...]]:
         return [tuple(lv) for lv in self.levels if len(lv) > 0]
@@ -130,7 +151,7 @@ def _normalise(counts: np.ndarray) -> np.ndarray:
     return np.full(len(counts), 1.0 / max(len(counts), 1))
 
 
-def _decayed_weights(times: np.ndarray, weights, now, half_life_days: float, n: int) -> np.ndarray:
+def decayed_weights(times: np.ndarray, weights, now, half_life_days: float, n: int) -> np.ndarray:
     """``weight · 0.5^(age / half_life)``; missing times (NaT) count as age 0."""
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     if len(times) != n or len(w) != n:
@@ -147,22 +168,75 @@ def _decayed_weights(times: np.ndarray, weights, now, half_life_days: float, n: 
     return w * np.power(0.5, age / half_life_days)
 
 
-def _level_tables(items, w, segments, levels, n_items):
-    """Per level: (level, key → row, decayed counts csr (keys × items), raw support)."""
-    seg_index: dict[tuple[str, ...], int] = {}
+@dataclass(frozen=True)
+class PopularityCounts:
+    """The sufficient statistics of :class:`Popularity`: decayed enrolment weight per
+    (segment, course) and enrolments per segment.
+
+    ``segments`` lists the distinct segment tuples in row order of ``counts``
+    (segments × courses, float64) and ``support`` (raw enrolments per segment); ``None``:
+    one row, overall only. Spark computes the same table with ``groupBy``.
+    """
+
+    segments: list[tuple[str, ...]] | None
+    counts: sp.csr_matrix
+    support: np.ndarray
+
+
+def segment_codes(segments: Sequence[tuple[str, ...]]) -> tuple[np.ndarray, list[tuple]]:
+    """(code of each tuple, distinct tuples in order of first appearance)."""
+    index: dict[tuple[str, ...], int] = {}
     codes = np.fromiter(
-        (seg_index.setdefault(tuple(s), len(seg_index)) for s in segments),
+        (index.setdefault(tuple(s), len(index)) for s in segments),
         dtype=np.int64,
         count=len(segments),
     )
-    uniques = list(seg_index)
+    return codes, list(index)
+
+
+def popularity_counts(
+    items: np.ndarray,
+    timestamps: np.ndarray,
+    codes: np.ndarray | None,
+    segments: list[tuple[str, ...]] | None,
+    n_items: int,
+    *,
+    half_life_days: float,
+    weights: np.ndarray | None = None,
+    now: np.datetime64 | None = None,
+) -> PopularityCounts:
+    """Each enrolment ``i`` adds ``weights[i] · 0.5^(age / half_life_days)`` to
+    ``(segments[codes[i]], items[i])`` and 1 to its segment's support (``codes`` ``None``:
+    one overall row)."""
+    items = np.asarray(items, dtype=np.int64)
+    if items.size and (items.min() < 0 or items.max() >= n_items):
+        raise ValueError(
+            f"item indices must lie in [0, {n_items}), got {items.min()}…{items.max()}"
+        )
+    w = decayed_weights(np.asarray(timestamps), weights, now, half_life_days, len(items))
+    if codes is None:
+        counts = sp.csr_matrix(np.bincount(items, weights=w, minlength=n_items)[None, :])
+        return PopularityCounts(None, counts, np.array([len(items)], dtype=np.int64))
+    codes = np.asarray(codes, dtype=np.int64)
+    n_seg = len(segments or [])
+    counts = sp.csr_matrix((w, (codes, items)), shape=(n_seg, n_items), dtype=np.float64)
+    return PopularityCounts(list(segments or []), counts, np.bincount(codes, minlength=n_seg))
+
+
+def _level_tables(stats: PopularityCounts, levels):
+    """Per level: (level, key → row, decayed counts csr (keys × items), raw support),
+    each level's rows the sums of the segments that share its key."""
+    uniques, n_seg = stats.segments or [], len(stats.segments or [])
     tables = []
     for level in levels:
         index: dict[tuple[str, ...], int] = {}
         to_row = np.array([index.setdefault(_key(s, level), len(index)) for s in uniques], int)
-        rows = to_row[codes] if len(codes) else codes
-        counts = sp.csr_matrix((w, (rows, items)), shape=(len(index), n_items), dtype=np.float64)
-        support = np.bincount(rows, minlength=len(index))
+        merge = sp.csr_matrix(
+            (np.ones(n_seg), (to_row, np.arange(n_seg))), shape=(len(index), n_seg)
+        )
+        counts = sp.csr_matrix(merge @ stats.counts, dtype=np.float64)
+        counts.sort_indices()
+        support = np.bincount(to_row, weights=stats.support, minlength=len(index)).astype(np.int64)
         tables.append((level, index, counts, support))
     return tables
 
@@ -192,17 +266,42 @@ class PopularitySignal(Signal):
     def name(self) -> str:  # type: ignore[override]
         return "popularity" if self.scope == "segment" else "popularity_overall"
 
-    def fit(self, data) -> PopularitySignal:
+    def statistics(self, data) -> PopularityCounts:
+        """Decayed enrolment counts per (cadre segment, course), or overall."""
+        self._check_scope()
+        codes, uniques = None, None
+        if self.scope == "segment":
+            by_cadre, uniques = segment_codes(data.segments)
+            codes = by_cadre[data.rows]
+            seen = np.zeros(len(uniques), bool)
+            seen[codes] = True
+            if not seen.all():  # segments with no enrolment leave no row, as in Spark
+                renumber = np.cumsum(seen) - 1
+                codes, uniques = (
+                    renumber[codes],
+                    [u for u, k in zip(uniques, seen, strict=True) if k],
+                )
+        return popularity_counts(
+            data.cols,
+            data.times,
+            codes,
+            uniques,
+            data.n_items,
+            half_life_days=self.half_life_days,
+            now=data.now,
+        )
+
+    def fit_from_statistics(self, stats: PopularityCounts, meta) -> PopularitySignal:
+        self._check_scope()
+        self.model_ = Popularity(half_life_days=self.half_life_days).fit_counts(stats)
+        warm = meta.item_counts() > 0
+        self.bridge_ = ColdBridge(meta.cold_bridge(), warm) if warm.any() else None
+        self.n_items_ = meta.n_items
+        return self
+
+    def _check_scope(self) -> None:
         if self.scope not in ("segment", "overall"):
             raise ValueError(f"scope must be 'segment' or 'overall', got {self.scope!r}")
-        segs = [data.segments[r] for r in data.rows] if self.scope == "segment" else None
-        self.model_ = Popularity(half_life_days=self.half_life_days).fit(
-            data.cols, data.times, segs, data.n_items, now=data.now
-        )
-        warm = data.item_counts() > 0
-        self.bridge_ = ColdBridge(data.cold_bridge(), warm) if warm.any() else None
-        self.n_items_ = data.n_items
-        return self
 
     def _row(self, segment: tuple[str, ...] | None) -> np.ndarray:
         share = self.model_.score(segment if self.scope == "segment" else None)

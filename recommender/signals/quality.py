@@ -16,8 +16,9 @@ class QualitySignal(Signal):
 
     name = "quality"
 
-    def fit(self, data) -> QualitySignal:
-        self.prior_ = np.asarray(data.quality, dtype=np.float32)
+    def fit_from_statistics(self, stats, meta) -> QualitySignal:
+        """Catalog side only (no statistics of the records)."""
+        self.prior_ = np.asarray(meta.quality, dtype=np.float32)
         self.n_items_ = len(self.prior_)
         return self
 

@@ -7,6 +7,8 @@ tend to follow the cadre's newest one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -38,9 +40,14 @@ def transition_counts(
     steps after ``i`` for the same user, a successor ``g`` steps later counting
     ``1/g``; repeats of the same item are skipped.
     """
+    users, items = _by_cadre_and_time(user_idx, item_idx, order_key)
+    return _successor_counts(users, items, n_items, max_gap)
+
+
+def _successor_counts(users, items, n_items: int, max_gap: int) -> sp.csr_matrix:
+    """:func:`transition_counts` of enrolments already ordered by cadre and time."""
     if max_gap < 1:
         raise ValueError(f"max_gap must be >= 1, got {max_gap}")
-    users, items = _by_cadre_and_time(user_idx, item_idx, order_key)
     src, dst, val = [], [], []
     for gap in range(1, max_gap + 1):
         same = (users[gap:] == users[:-gap]) & (items[gap:] != items[:-gap])
@@ -63,6 +70,35 @@ def next_course_counts(
     return np.bincount(later, minlength=n_items).astype(np.float64)
 
 
+@dataclass(frozen=True)
+class Successions:
+    """The sufficient statistics of the sequence and transition signals: which course
+    follows which in each cadre's enrolment order.
+
+    ``counts`` is :func:`transition_counts` (``max_gap`` steps), ``next_counts`` the
+    enrolments that were not their cadre's first (:func:`next_course_counts`); Spark
+    computes both with window functions over (cadre, enrolment time, file row)."""
+
+    counts: sp.csr_matrix
+    next_counts: np.ndarray
+    max_gap: int = 1
+
+
+def successions(
+    user_idx: np.ndarray,
+    item_idx: np.ndarray,
+    order_key: np.ndarray,
+    n_items: int,
+    *,
+    max_gap: int = 1,
+) -> Successions:
+    """:class:`Successions` of the enrolments (one sort for both counts)."""
+    users, items = _by_cadre_and_time(user_idx, item_idx, order_key)
+    later = items[1:][users[1:] == users[:-1]]
+    counts = _successor_counts(users, items, n_items, max_gap)
+    return Successions(counts, np.bincount(later, minlength=n_items).astype(np.float64), max_gap)
+
+
 def sequence_transitions(
     user_idx: np.ndarray,
     item_idx: np.ndarray,
@@ -76,6 +112,11 @@ def sequence_transitions(
     Score a history with ``T[last_item]`` (see :func:`transition_scores`).
     """
     counts = transition_counts(user_idx, item_idx, order_key, n_items, max_gap=max_gap)
+    return row_normalised(counts)
+
+
+def row_normalised(counts: sp.csr_matrix) -> sp.csr_matrix:
+    """``counts`` with rows summing to 1 (or all zero), float32."""
     totals = np.asarray(counts.sum(axis=1)).ravel()
     inv = np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)
     return sp.csr_matrix(sp.diags(inv) @ counts, dtype=np.float32)
@@ -106,11 +147,17 @@ class SequenceSignal(Signal):
     def __init__(self, *, max_gap: int = 1) -> None:
         self.max_gap = max_gap
 
-    def fit(self, data) -> SequenceSignal:
-        self.transitions_ = sequence_transitions(
-            data.rows, data.cols, data.times, data.n_items, max_gap=self.max_gap
-        )
-        self.n_items_ = data.n_items
+    def statistics(self, data) -> Successions:
+        """Successions within ``max_gap`` steps of each cadre's enrolment order."""
+        return successions(data.rows, data.cols, data.times, data.n_items, max_gap=self.max_gap)
+
+    def fit_from_statistics(self, stats: Successions, meta) -> SequenceSignal:
+        if stats.max_gap != self.max_gap:
+            raise ValueError(
+                f"successions counted up to {stats.max_gap} steps, need {self.max_gap}"
+            )
+        self.transitions_ = row_normalised(stats.counts)
+        self.n_items_ = meta.n_items
         return self
 
     def score(self, batch: QueryBatch) -> np.ndarray:

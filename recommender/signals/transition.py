@@ -25,7 +25,7 @@ from sklearn.preprocessing import normalize
 
 from recommender.signals.base import Query, QueryBatch, Signal
 from recommender.signals.collaborative import top_k_rows
-from recommender.signals.sequence import next_course_counts, transition_counts
+from recommender.signals.sequence import Successions, successions
 
 #: courses per block of the text-similarity product while fitting
 _BLOCK_ROWS = 2048
@@ -102,7 +102,11 @@ class TransitionSignal(Signal):
         self.shrinkage = shrinkage
         self.kept = kept
 
-    def fit(self, data) -> TransitionSignal:
+    def statistics(self, data) -> Successions:
+        """Next-course counts (one step) and enrolments that were not a cadre's first."""
+        return successions(data.rows, data.cols, data.times, data.n_items)
+
+    def fit_from_statistics(self, stats: Successions, meta) -> TransitionSignal:
         if (
             self.shrinkage <= 0
             or min(self.neighbours, self.kept) < 1
@@ -113,22 +117,23 @@ class TransitionSignal(Signal):
                 f"{self.shrinkage=}, {self.neighbours=}, {self.kept=}, {self.reverse=}, "
                 f"{self.source_borrow=}, {self.target_borrow=}"
             )
-        counts = self._smoothed_counts(data)
+        if stats.max_gap != 1:
+            raise ValueError(f"transitions need one-step successions, got {stats.max_gap} steps")
+        counts = self._smoothed_counts(stats.counts, meta.course_vectors)
         totals = np.asarray(counts.sum(axis=1), dtype=np.float64).ravel() + self.shrinkage
-        prior = next_course_counts(data.rows, data.cols, data.times, data.n_items) + _PRIOR_FLOOR
+        prior = stats.next_counts + _PRIOR_FLOOR
         self.prior_ = (prior / prior.sum()).astype(np.float32)
-        kept = top_k_by_row(lambda a, b: counts[a:b].toarray(), data.n_items, self.kept)
+        kept = top_k_by_row(lambda a, b: counts[a:b].toarray(), meta.n_items, self.kept)
         self.counts_ = sp.csr_matrix(sp.diags(1.0 / totals) @ kept, dtype=np.float32)
         self.backoff_ = (self.shrinkage / totals).astype(np.float32)
-        self.n_items_ = data.n_items
+        self.n_items_ = meta.n_items
         return self
 
-    def _smoothed_counts(self, data) -> sp.csr_matrix:
-        C = transition_counts(data.rows, data.cols, data.times, data.n_items)
+    def _smoothed_counts(self, C: sp.csr_matrix, course_vectors) -> sp.csr_matrix:
         C = C + self.reverse * C.T
-        if data.course_vectors is None:
+        if course_vectors is None:
             return sp.csr_matrix(C, dtype=np.float64)
-        S = text_neighbours(data.course_vectors, self.neighbours)
+        S = text_neighbours(course_vectors, self.neighbours)
         C = C + self.source_borrow * (S @ C) + self.target_borrow * (C @ S.T)
         return sp.csr_matrix(C, dtype=np.float64)
 
