@@ -2,8 +2,8 @@
 
 ``create_app(settings)`` wires the routers, error handlers and middleware; the model and the
 event store are opened in ``lifespan`` (never at import). ``run()`` is what
-``recommender serve`` calls; with ``workers > 1`` uvicorn imports ``create_app`` as a factory
-in each worker, so the settings travel as ``XUANXUE_*`` environment variables.
+``recommender serve`` calls; with ``workers > 1`` the supervisor loads the model once and
+forks the workers (:mod:`service.supervisor`), so they share one copy of it.
 """
 
 from __future__ import annotations
@@ -183,9 +183,9 @@ def run(
     """Serve with uvicorn (``recommender serve``); SIGHUP reloads the model.
 
     Extra keyword arguments become settings (``events_path=…``, ``api_key=…``). With
-    ``workers > 1`` each worker builds its own app from ``XUANXUE_*`` variables; SIGHUP to
-    the parent then replaces the workers one by one (each new one loads ``current`` and is
-    ready before the old one stops), and ``poll_seconds`` lets every worker notice a new model.
+    ``workers > 1`` the supervisor loads the model and forks the workers (copy-on-write: one
+    copy per host); SIGHUP to it, or a new ``current`` seen every ``poll_seconds``, loads the
+    new model there and replaces the workers one by one (each ready before the old one stops).
     """
     import uvicorn
 
@@ -235,7 +235,11 @@ def run(
         # SIGHUP's rolling restart the old worker keeps serving until then
         timeout_worker_healthcheck=startup_timeout,
     )
-    if workers > 1:
-        uvicorn.run("service.main:create_app", factory=True, workers=workers, **common)
+    if workers > 1:  # one copy of the model: loaded here, shared by forked workers
+        from service.supervisor import serve_preloaded
+
+        # the supervisor polls `current` (a worker that polled would load a private copy)
+        app = create_app(resolved.model_copy(update={"poll_seconds": 0.0}))
+        serve_preloaded(uvicorn.Config(app, workers=workers, **common), app, resolved.poll_seconds)
     else:
         uvicorn.run(create_app(resolved), **common)
