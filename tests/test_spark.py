@@ -220,3 +220,65 @@ def test_spark_model_equals_single_machine_on_icourse163(spark, tmp_path, monkey
     print(f"\nicourse163: same lists {same:.4f}; NDCG@10 single {ndcg[0]:.4f} spark {ndcg[1]:.4f}")
     assert same >= 0.99
     assert abs(ndcg[0] - ndcg[1]) <= 0.003
+
+
+@pytest.mark.slow
+def test_spark_statistics_equal_the_signals_own_on_the_sample(spark):
+    """Popularity counts, the Gram, item-kNN neighbours and successions aggregated by Spark
+    are the numbers each signal's ``statistics(data)`` computes on one machine."""
+    from recommender.data.training import TrainingData
+    from recommender.lifecycle.spark_engine import load_tables, table_paths
+    from recommender.lifecycle.spark_signals import signal_statistics
+    from recommender.lifecycle.spark_stats import indexed, interactions
+    from recommender.signals.collaborative import CollaborativeSignal
+    from recommender.signals.popularity import PopularitySignal
+    from recommender.signals.sequence import SequenceSignal
+    from recommender.signals.transition import TransitionSignal
+
+    ds = load_dataset(SAMPLE, write_rejects=False)
+    data = TrainingData.build(ds.courses, ds.cadres, ds.completions)
+    tables = load_tables(spark, table_paths(str(SAMPLE)))
+    courses, cadres = indexed(tables["courses"].accepted), indexed(tables["cadres"].accepted)
+    *_, now, frames = interactions(
+        tables["completions"].accepted,
+        courses.select("course_id", courses["_idx"].alias("c")),
+        cadres.select("cadre_id", cadres["_idx"].alias("r")),
+        data.n_cadres,
+        data.n_items,
+        None,
+    )
+    assert now == data.now
+    signals = [
+        PopularitySignal(scope="segment"),
+        PopularitySignal(scope="overall"),
+        CollaborativeSignal(kind="ease"),
+        SequenceSignal(max_gap=2),
+        TransitionSignal(),
+    ]
+    got = signal_statistics(
+        spark, signals, frames["enrolments"], frames["history"], data.segments, data.n_items, now
+    )
+    knn = CollaborativeSignal(kind="itemknn", neighbours=20)
+    got_knn = signal_statistics(
+        spark, [knn], frames["enrolments"], frames["history"], data.segments, data.n_items, now
+    )["collaborative"]
+    want = {s.name: s.statistics(data) for s in signals}
+    for name in ("popularity", "popularity_overall"):
+        a, b = got[name], want[name]
+        assert (a.segments is None) == (b.segments is None)
+        keys = a.segments or [()]
+        assert sorted(keys) == sorted(b.segments or [()])
+        order = [(b.segments or [()]).index(k) for k in keys]
+        np.testing.assert_allclose(a.counts.toarray(), b.counts.toarray()[order], rtol=1e-9)
+        np.testing.assert_array_equal(a.support, b.support[order])
+    gram = want["collaborative"]
+    np.testing.assert_allclose(got["collaborative"].gram, gram.gram, rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(got["collaborative"].item_users, gram.item_users)
+    for name in ("sequence", "transition"):
+        np.testing.assert_array_equal(got[name].counts.toarray(), want[name].counts.toarray())
+        np.testing.assert_array_equal(got[name].next_counts, want[name].next_counts)
+    local = knn.statistics(data).toarray()
+    close = np.isclose(got_knn.toarray(), local, rtol=1e-4, atol=1e-6).all(axis=1)
+    assert close.mean() >= 0.99  # ties at the k-th neighbour may be cut differently
+    for frame in frames.values():
+        frame.unpersist()

@@ -28,6 +28,7 @@ from recommender.data.schema import TABLES
 from recommender.data.schema import Columns as C
 from recommender.lifecycle.artifacts import new_version, save_model
 from recommender.lifecycle.spark_session import spark_session
+from recommender.lifecycle.spark_signals import signal_statistics
 from recommender.lifecycle.spark_stats import indexed, interactions, text_space, training_data
 from recommender.lifecycle.spark_tables import ROW, SparkTable, load_table_spark
 from recommender.lifecycle.train import _library_versions
@@ -155,7 +156,7 @@ def train_spark(
         spark, courses, cadres, n_courses, n_cadres, config, tokenizer
     )
     times.mark("text")
-    history, rows, cols, when, now = interactions(
+    history, rows, cols, when, now, frames_ = interactions(
         tables["completions"].accepted,
         courses.select(C.COURSE_ID, courses["_idx"].alias("c")),
         cadres.select(C.CADRE_ID, cadres["_idx"].alias("r")),
@@ -167,12 +168,25 @@ def train_spark(
     data_ = training_data(
         frames["courses"], frames["cadres"], frames["completions"], history, rows, cols, when, now
     ).with_text(space.course_matrix_, profiles, fields, taxonomy)
+    signals = default_signals(config, data_.n_items)
+    stats = signal_statistics(
+        spark,
+        signals,
+        frames_["enrolments"],
+        frames_["history"],
+        data_.segments,
+        data_.n_items,
+        now,
+    )
+    for frame in frames_.values():
+        frame.unpersist()
+    times.mark("statistics")
     hybrid = Hybrid(
-        signals=default_signals(config, data_.n_items),
+        signals=signals,
         weights=config.weights,
         cold_weights=config.cold_weights,
         blend=config.blend,
-    ).fit(data_)
+    ).fit(data_, statistics=stats)
     model = RecommenderModel(hybrid, space, data_)
     times.mark("fit")
     meta = _metadata(started, config, tables, frames, rejects, rules, model, paths, master)

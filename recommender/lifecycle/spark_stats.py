@@ -163,8 +163,10 @@ def text_space(spark, courses, cadres, n_courses: int, n_cadres: int, cfg, token
 
 
 def interactions(completions, course_index, cadre_index, n_cadres, n_courses, half_life_days):
-    """(history CSR, rows, cols, times, now) from Spark: ids mapped by joins, the strongest
-    weight per cadre × course aggregated on executors."""
+    """(history CSR, rows, cols, times, now, Spark frames) from Spark: ids mapped by joins,
+    the strongest weight per cadre × course aggregated on executors; the frames
+    (``enrolments``: r, c, enrolled_at, _row, …; ``history``: r, c, w) stay cached for the
+    signals' statistics (the caller unpersists them)."""
     from pyspark.sql import functions as F
 
     mapped = (
@@ -181,15 +183,16 @@ def interactions(completions, course_index, cadre_index, n_cadres, n_courses, ha
         lambda it: weighted_enrolments(it, now=now, half_life_days=half_life_days),
         "r bigint, c bigint, w float",
     )
-    strongest = weights.groupBy("r", "c").agg(F.max("w").alias("w")).toPandas()
-    history = _csr(strongest, (n_cadres, n_courses), "w")
-    mapped.unpersist()
+    strongest = weights.groupBy("r", "c").agg(F.max("w").alias("w")).cache()
+    history = _csr(strongest.toPandas(), (n_cadres, n_courses), "w")
+    frames = {"enrolments": mapped, "history": strongest}
     return (
         history,
         ordered["r"].to_numpy(np.int64),
         ordered["c"].to_numpy(np.int64),
         times,
         now,
+        frames,
     )
 
 
