@@ -49,8 +49,8 @@ def recommend_many(
             queries = [model.query(cid, events=events) for cid in ids]
             batch = model.queries.batch_of(queries)
         scores, comps = model.hybrid.score(batch)
-        profiles = [model.cadre_profile(cid) for cid in ids]
-        masks = model.policy.for_batch(profiles, batch.history, filters, at)
+        audiences = [model.cadre_audience(cid) for cid in ids]  # memoised per cadre
+        masks = model.policy.for_batch((), batch.history, filters, at, audiences=audiences)
         tops = model.ranker.top_many(
             scores, masks, k, fields=batch.fields, has_history=batch.has_history
         )
@@ -64,7 +64,9 @@ def recommend_many(
             cands = None
             if len(top) < k:  # say why, counted by rule, as the request path does
                 q = queries[i] if queries is not None else model.query(cid)
-                cands = model.policy.for_query(profiles[i], q.history, filters, at)
+                cands = model.policy.for_query(
+                    q.profile, q.history, filters, at, audience=audiences[i]
+                )
             out[cid] = Ranked(
                 model.as_recommendations(top, np.asarray(scores[i]), reasons), candidates=cands, k=k
             )

@@ -165,6 +165,8 @@ class CandidatePolicy:
         codes = pd.factorize(title_key(col(C.TITLE, "")))[0]
         self.twins = twin_matrix(codes, self.formats)
         self.has_twin = np.asarray(self.twins.getnnz(axis=1) > 0)
+        self.elective = ~self.compulsory
+        self.elective.setflags(write=False)
         self._open: dict[str, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -187,13 +189,13 @@ class CandidatePolicy:
         band = self.rules.rank_band(str(profile.get(C.RANK) or ""))
         return self.audiences.mask(audience_tags(profile, band))
 
-    def _rule_masks(self, profile, history, filters: Filters, at):
+    def _rule_masks(self, profile, history, filters: Filters, at, audience=None):
         """(rule, courses the rule keeps) in the order of :data:`RULES`."""
         yield "inactive", self.active
         yield "closed", self.open_at(at)
-        yield "audience", self.audience(profile)
+        yield "audience", self.audience(profile) if audience is None else audience
         if not filters.include_compulsory:
-            yield "compulsory", ~self.compulsory
+            yield "compulsory", self.elective
         if not filters.include_completed and len(history):
             taken = np.asarray(history, dtype=np.int64)
             keep = np.ones(len(self), bool)
@@ -218,9 +220,12 @@ class CandidatePolicy:
         history: np.ndarray,
         filters: Filters,
         at: np.datetime64,
+        *,
+        audience: np.ndarray | None = None,
     ) -> CandidateSet:
-        """One cadre's candidates and the count each rule removed."""
-        rules = tuple(self._rule_masks(profile, history, filters, at))
+        """One cadre's candidates and the count each rule removed; ``audience``: the
+        cadre's :meth:`audience` mask when the caller has it memoised."""
+        rules = tuple(self._rule_masks(profile, history, filters, at, audience))
         mask = np.ones(len(self), bool)
         for _, keep in rules:
             mask &= keep
@@ -232,18 +237,23 @@ class CandidatePolicy:
         history: sp.csr_matrix,
         filters: Filters,
         at: np.datetime64,
+        *,
+        audiences: Sequence[np.ndarray] | None = None,
     ) -> np.ndarray:
         """(cadres × courses) candidate masks: the same rules as :meth:`for_query`, with the
-        audience computed once per distinct set of audience tags."""
+        audience computed once per distinct set of audience tags (or given per cadre in
+        ``audiences``, when the caller has them memoised; ``profiles`` are then not read)."""
         history = sp.csr_matrix(history)
         base = np.ones(len(self), bool)
         no_history = np.zeros(0, np.int64)
-        for rule, keep in self._rule_masks({}, no_history, filters, at):
+        everyone = np.ones(len(self), bool)  # the audience is applied per cadre below
+        for rule, keep in self._rule_masks({}, no_history, filters, at, everyone):
             if rule != "audience":
                 base &= keep
-        out = np.repeat(base[None, :], len(profiles), axis=0)
-        for i, profile in enumerate(profiles):
-            out[i] &= self.audience(profile)
+        if audiences is None:
+            audiences = [self.audience(profile) for profile in profiles]
+        out = np.repeat(base[None, :], history.shape[0], axis=0)
+        out &= np.asarray(audiences, dtype=bool).reshape(out.shape)
         if not filters.include_completed:
             rows, cols = history.nonzero()
             out[rows, cols] = False

@@ -32,6 +32,8 @@ REASON_ORDER = (
     "high_rating",
     "new_course",
 )
+#: kind → position in :data:`REASON_ORDER` (other kinds after, in signal order)
+_RANK = {kind: i for i, kind in enumerate(REASON_ORDER)}
 
 
 class CohortCounts:
@@ -110,6 +112,5 @@ class Explainer:
             reasons.append(Reason("compulsory", "本年度必修课程", {}))
         if self.item_counts[item] == 0:
             reasons.append(Reason("new_course", "新上线课程", {}))
-        rank = {kind: i for i, kind in enumerate(REASON_ORDER)}
-        reasons.sort(key=lambda r: rank.get(r.kind, len(rank)))  # stable: signal order kept
+        reasons.sort(key=lambda r: _RANK.get(r.kind, len(_RANK)))  # stable: signal order kept
         return tuple(reasons) or (Reason("popular", "同类干部中较受欢迎的课程", {}),)

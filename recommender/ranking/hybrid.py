@@ -261,6 +261,7 @@ class Hybrid(BaseEstimator):
         check_is_fitted(self, "weights_")
         weights = self.weights_ if query.has_history else self.cold_weights_
         total = np.zeros(self.n_items_, dtype=np.float32)
+        part = np.empty_like(total)  # w · z into one scratch row: no temporaries per signal
         comps: dict[str, np.ndarray] = {}
         for s in self.signals_:
             w = weights.get(s.name, 0.0)
@@ -273,7 +274,7 @@ class Hybrid(BaseEstimator):
                 raw = s.score_one(query)
                 comps[s.name] = raw
                 z = zscore_row(raw)
-            total += np.float32(w) * z
+            total += np.multiply(z, np.float32(w), out=part)
         return total, comps
 
     def warm_up(self, state: ServingState, queries: Sequence[Query]) -> None:

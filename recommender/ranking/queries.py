@@ -116,7 +116,7 @@ class QueryBuilder:
         """``events``: completions newer than the model, as a frame, or any event store
         (an object with ``for_cadre(cadre_id)``), which is then read for this cadre."""
         m = self.m
-        profile = m.cadre_profile(cadre_id)
+        profile = m.profile_view(cadre_id)  # columns read when asked, not all 22
         if events is not None and hasattr(events, "for_cadre"):
             events = events.for_cadre(str(cadre_id))
         r = m.cadre_map.index[str(cadre_id)]

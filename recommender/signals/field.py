@@ -51,10 +51,10 @@ class FieldSignal(Signal):
         if query.fields is None or context.field_names is None:
             return None
         named = np.asarray(query.fields) > 0
+        hits = (self.course_fields_[np.asarray(items, np.int64)] > 0) & named
         out = []
-        for item in np.asarray(items, np.int64).tolist():
-            hit = np.flatnonzero((self.course_fields_[item] > 0) & named)
-            names = [context.field_names[j] for j in hit]
+        for row in hits.tolist():  # one boolean block for all items, not a pass per item
+            names = [context.field_names[j] for j, hit in enumerate(row) if hit]
             text = f"对口您的岗位领域：{'、'.join(names)}"
             out.append([Reason("field", text, {"fields": names})] if names else [])
         return out

@@ -1,0 +1,121 @@
+"""In-process ``recommend`` latency for known cadres, before/after in one run, with the floor.
+
+    .venv/bin/python -m benchmarks.bench_request [--model ROOT] [--before DIR] [--rounds 2]
+
+Each measurement runs in its own process (``--child SRC``: the library imported from
+``SRC``), loads the model as the service does (arrays mapped), warms it with ``--warmup``
+calls, then times ``--calls`` random known cadres (a seed, so both trees see the same ids),
+reasons on and off, interleaved with the floor: numpy's top-10 over a 5,000-float row.
+Wall time and the thread's CPU time are both recorded: on a shared machine the wall p99 is
+mostly the scheduler (another process holding the core for a 4 ms slice), the CPU p99 is
+the code. ``--before DIR`` (e.g. a ``git archive`` copy) alternates before/after rounds.
+``--fill`` also fills the content signal's similarity rows during warm-up (the steady state
+of a long-running worker; otherwise a first touch of a course row is paid by a request).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "benchmarks" / "out" / "models" / "large"
+
+
+def child(src: str, model: str, calls: int, warmup: int, fill: bool, seed: int) -> dict:
+    sys.path.insert(0, src)
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    import recommender
+    from recommender.lifecycle.artifacts import load_model
+
+    assert Path(recommender.__file__).resolve().is_relative_to(Path(src).resolve())
+    threadpool_limits(1)  # one core, as one service worker has
+    m = load_model(model, mmap=True)
+    rng = np.random.default_rng(seed)
+    ids = [str(x) for x in rng.choice(m.cadres["cadre_id"].to_numpy(), warmup + calls, False)]
+    if fill:
+        content = m.hybrid.signal("content")
+        content.similarity(np.arange(content.n_items_))
+    for c in ids[:warmup]:
+        m.recommend(c, 10)
+    row = rng.random(len(m.course_ids)).astype(np.float32)
+
+    def floor():
+        top = np.argpartition(-row, 9)[:10]
+        return top[np.argsort(-row[top], kind="stable")]
+
+    wall = time.perf_counter
+    cpu = time.thread_time
+    out: dict = {"source": src}
+    t = {"on": ([], []), "off": ([], []), "floor": ([], [])}
+    for i, c in enumerate(ids[warmup:]):
+        explain = i % 2 == 0  # a cadre seen once: reasons on for half, off for the other
+        for name, fn in (("on" if explain else "off", lambda: m.recommend(c, 10, explain=explain)),
+                         ("floor", floor)):  # fmt: skip
+            w0, c0 = wall(), cpu()
+            fn()
+            c1, w1 = cpu(), wall()
+            t[name][0].append((w1 - w0) * 1e3)
+            t[name][1].append((c1 - c0) * 1e3)
+    for name, (w, c) in t.items():
+        out[name] = {
+            "n": len(w),
+            "wall": [float(np.percentile(w, q)) for q in (50, 99)],
+            "cpu": [float(np.percentile(c, q)) for q in (50, 99)],
+        }
+    return out
+
+
+def run_child(src: str, args) -> dict:
+    cmd = [sys.executable, __file__, "--child", src, "--model", str(args.model),
+           "--calls", str(args.calls), "--warmup", str(args.warmup), "--seed", str(args.seed)]  # fmt: skip
+    if args.fill:
+        cmd.append("--fill")
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd="/tmp", check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=str(MODEL))
+    ap.add_argument("--before", default=None, help="a source tree to alternate with this one")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--calls", type=int, default=2700)
+    ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--fill", action="store_true")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        res = child(args.child, args.model, args.calls, args.warmup, args.fill, args.seed)
+        print(json.dumps(res))
+        return
+    trees = [("before", args.before)] if args.before else []
+    trees.append(("after", str(ROOT)))
+    print(f"load average at start: {os.getloadavg()}", flush=True)
+    print("| run | reasons on p50 / p99 ms (CPU p50 / p99) | reasons off p50 / p99 ms (CPU "
+          "p50 / p99) | floor p50 / p99 ms |")  # fmt: skip
+    print("|---|---|---|---|")
+    for r in range(args.rounds):
+        for label, src in trees:
+            res = run_child(src, args)
+            cells = []
+            for name in ("on", "off"):
+                w, c = res[name]["wall"], res[name]["cpu"]
+                cells.append(f"{w[0]:.3f} / {w[1]:.3f} ({c[0]:.3f} / {c[1]:.3f})")
+            f = res["floor"]["wall"]
+            load = os.getloadavg()[0]
+            print(f"| {label} {r + 1} (load {load:.1f}) | {cells[0]} | {cells[1]} | "
+                  f"{f[0]:.3f} / {f[1]:.3f} |", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
