@@ -83,7 +83,8 @@ class HoursLedger:
     def of(self, row: int) -> pd.DataFrame:
         """The records of cadre row ``row`` (a slice: the rows are sorted by cadre)."""
         cadres = self.records["cadre"].to_numpy()
-        lo, hi = np.searchsorted(cadres, [row, row + 1])
+        # keys of the column's own dtype: Python ints would cast the whole column (2.5 ms)
+        lo, hi = np.searchsorted(cadres, np.array([row, row + 1], dtype=cadres.dtype))
         return self.records.iloc[lo:hi]
 
 

@@ -7,7 +7,9 @@ the hard constraints that cut the plannable hours below the target.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,6 +45,7 @@ def build_catalog(
     :class:`Catalog` (NaN = no score).
     """
     t = courses if isinstance(courses, Catalog) else Catalog.from_frame(courses, rules)
+    fixed = _fixed(t, rules)
     n, hours = len(t.ids), t.hours
     done = {str(c) for c in completed}
     completed_mask = np.zeros(n, bool)
@@ -50,12 +53,9 @@ def build_catalog(
     tags = audience_tags(dict(cadre), rules.rank_band(str(cadre.get(C.RANK) or "")))
     aud_ok = t.audiences.mask(tags)
     taken = np.array([float(enrolled_counts.get(i, 0)) for i in t.ids]) if enrolled_counts else 0.0
-    start_ns, end_ns = t.start.asi8, t.end.asi8
+    start_ns, end_ns = fixed.start_ns, fixed.end_ns
     lo, hi = pd.Timestamp(cal.start).value, pd.Timestamp(cal.end).value
-    sched = t.scheduled
-    parts = np.full(n, "", dtype=object)
-    for part, fmts in rules.format_classes.items():
-        parts[np.isin(t.formats, list(fmts))] = part
+    sched, parts = t.scheduled, fixed.parts
     checks = {
         "invalid": ~(hours > 0),
         "inactive": ~t.active,
@@ -77,11 +77,11 @@ def build_catalog(
         ids=t.ids,
         titles=t.titles,
         categories=t.categories,
-        groups=np.array([rules.rule_group(c) for c in t.categories], dtype=object),
+        groups=fixed.groups,
         formats=t.formats,
         parts=parts,
         topics=t.topics,
-        instructors=_people(t.instructors, rules),
+        instructors=fixed.people,
         hours=np.nan_to_num(hours),
         raw=raw,
         rel=_rescale(raw, reason == ""),
@@ -96,7 +96,49 @@ def build_catalog(
         reason=reason,
         start_ns=start_ns,
         end_ns=end_ns,
+        id_rank=fixed.id_rank,
     )
+
+
+@dataclass(frozen=True)
+class _Fixed:
+    """What a plan catalog takes from the catalog and the rules alone, the same for every
+    request: worked out once per (catalog, rules) pair instead of per menu."""
+
+    groups: np.ndarray  # the rule group of each course's category
+    parts: np.ndarray  # 'centralised', 'online' or ''
+    people: np.ndarray  # 授课教师 with organisations blanked
+    id_rank: np.ndarray  # position of each id in string order (ties in the selection order)
+    start_ns: np.ndarray
+    end_ns: np.ndarray
+
+
+#: id(catalog) → (weak reference to it, the rules, its _Fixed); a few catalogs at most
+_FIXED: dict[int, tuple[weakref.ref, TrainingRules, _Fixed]] = {}
+
+
+def _fixed(t: Catalog, rules: TrainingRules) -> _Fixed:
+    hit = _FIXED.get(id(t))
+    if hit is not None and hit[0]() is t and hit[1] is rules:
+        return hit[2]
+    parts = np.full(len(t.ids), "", dtype=object)
+    for part, fmts in rules.format_classes.items():
+        parts[np.isin(t.formats, list(fmts))] = part
+    out = _Fixed(
+        groups=np.array([rules.rule_group(c) for c in t.categories], dtype=object),
+        parts=parts,
+        people=_people(t.instructors, rules),
+        id_rank=np.argsort(np.argsort(t.ids.astype(str), kind="stable"), kind="stable"),
+        start_ns=t.start.asi8,
+        end_ns=t.end.asi8,
+    )
+    for a in (out.groups, out.parts, out.id_rank):
+        a.setflags(write=False)  # shared by every request on this catalog
+    if len(_FIXED) >= 8:  # models replaced by reloads: drop the oldest entries
+        for key in list(_FIXED)[:4]:
+            _FIXED.pop(key, None)
+    _FIXED[id(t)] = (weakref.ref(t), rules, out)
+    return out
 
 
 _DAY_NS = 86_400 * 10**9

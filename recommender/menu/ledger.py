@@ -87,6 +87,45 @@ def goal_hours(rules: TrainingRules, records: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def year_hours(
+    model: RecommenderModel, cadre_id: str, year: int, *, events: Any = None
+) -> tuple[float, dict[str, float]]:
+    """学时 the cadre earned in ``year`` and their split over the rules' goals: the figures of
+    :func:`year_records` and :func:`goal_hours`, from the ledger's arrays alone when there
+    are no newer events (a menu request's usual case; the frames cost more than the plan)."""
+    if events is not None and hasattr(events, "for_cadre"):
+        events = events.for_cadre(str(cadre_id))
+    ledger = getattr(model, "ledger_", None)
+    if ledger is None or (events is not None and len(events)):
+        records = year_records(model, cadre_id, year, events=events)
+        return float(records["hours"].sum()), goal_hours(model.rules, records)
+    model.cadre_profile(cadre_id)  # UnknownIdError for a cadre the model does not know
+    recs = ledger.of(model.cadre_map.index[str(cadre_id)])
+    when = recs["completed_at"].to_numpy("datetime64[s]")
+    this = when.astype("datetime64[Y]").astype(np.int64) + 1970 == year
+    when, course = when[this], recs["course"].to_numpy(np.int64)[this]
+    hours = recs["hours"].to_numpy(np.float64)[this]
+    # one record per course (its larger hours, then the earlier), oldest first: as year_records
+    best = np.lexsort((when, -hours))
+    _, first = np.unique(course[best], return_index=True)
+    seq = best[np.sort(first)]
+    seq = seq[np.argsort(when[seq], kind="stable")]
+    course, hours = course[seq], hours[seq]
+    inside = course >= 0
+    pos = np.where(inside, course, 0)
+    fmt = np.where(inside, model.formats[pos], "outside_catalog")
+    rules, out = model.rules, {}
+    for part in SPLIT_PARTS:
+        fmts = set(rules.format_classes.get(part, ()))
+        if rules.outside_catalog_part == part:
+            fmts.add("outside_catalog")
+        out[part] = float(hours[np.isin(fmt, list(fmts))].sum())
+    groups = np.array([rules.rule_group(c) for c in model.categories[pos]], dtype=object)
+    for key in rules.category_minimums:
+        out[key] = float(hours[np.isin(groups, key.split("+")) & inside].sum())
+    return float(hours.sum()), out
+
+
 def _from_ledger(model: RecommenderModel, row: int, year: int) -> pd.DataFrame:
     ledger = getattr(model, "ledger_", None)  # None: a model trained before the ledger
     if ledger is None:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from recommender.data.schema import Columns as C
 from recommender.menu.builder import Menu, MenuConstraints, build_menu
-from recommender.menu.ledger import goal_hours, plan_day, year_records
+from recommender.menu.ledger import plan_day, year_hours
 from recommender.ranking.candidates import EVERYTHING
 from recommender.ranking.model import RecommenderModel, Scored
 
@@ -62,12 +62,10 @@ def plan_menu(
         raise ValueError("give a cadre_id or a profile")
     when = plan_day(model, as_of)
     year = year or model.rules.plan_year(when.date())
-    records = year_records(model, cadre_id, year, events=events) if cadre_id else None
-    earned = float(records["hours"].sum()) if records is not None else 0.0
+    earned, goals = year_hours(model, cadre_id, year, events=events) if cadre_id else (0.0, None)
     by_goal = None  # an explicit figure has no breakdown: goals split what is left
     if hours_credited is None:
-        hours_credited = earned
-        by_goal = goal_hours(model.rules, records) if records is not None else None
+        hours_credited, by_goal = earned, goals
     if start is None:
         start = when if when.year == year else datetime(year, 1, 1)
     scored = model.score(query, filters=EVERYTHING)  # the menu decides what is taken/compulsory

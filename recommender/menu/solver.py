@@ -62,7 +62,7 @@ class Selector:
         mc = req.constraints
         elig = np.flatnonzero(cat.reason == "")
         key = w.relevance * cat.rel + w.format_bonus * cat.preferred
-        self.order = elig[np.lexsort((cat.ids[elig].astype(str), -key[elig]))]
+        self.order = elig[np.lexsort((cat.id_rank[elig], -key[elig]))]
         self.rank = np.zeros(len(cat.ids), dtype=np.int64)  # position in ``order`` (0 if absent)
         self.rank[self.order] = np.arange(len(self.order))
         self.timed_out = False  # the MILP stopped at its time limit (not proven optimal)
@@ -258,37 +258,103 @@ class Selector:
             sel = [i for i in sel if i not in failed]
         return sel
 
-    def candidates(self, fixed: list[int]) -> list[int]:
-        """Top courses by score (more while their hours are short), group tops, prerequisites."""
-        k, out, hours = self.w.candidates, list(fixed), 0.0
-        for r, i in enumerate(self.order):
-            if r >= 3 * k or (r >= k and hours >= 2 * self.req.remaining + self.h_max):
-                break
-            out.append(int(i))
-            hours += self.cat.hours[i]
-        for mask in self.groups.values():
-            out.extend(int(i) for i in self.order[mask[self.order]][: self.w.group_candidates])
-        closed = [j for i in out for j in self.closure(i)]
-        return sorted(set(closed), key=lambda i: self.rank[i])
+    def candidates(self, fixed: list[int], *, prune: bool = True) -> list[int]:
+        """Top courses by score (more while their hours are short), group tops, prerequisites;
+        with ``prune``, less what no optimal selection needs (see :meth:`_prune`)."""
+        k, order, hours = self.w.candidates, self.order, self.cat.hours
+        before = np.concatenate([[0.0], np.cumsum(hours[order])])[: len(order)]
+        r = np.arange(len(order))  # before[r]: hours of the r better-scored courses
+        stop = (r >= 3 * k) | ((r >= k) & (before >= 2 * self.req.remaining + self.h_max))
+        parts = [
+            np.asarray(fixed, dtype=np.int64),
+            order[: int(np.argmax(stop)) if stop.any() else None],
+        ]
+        parts += [order[mask[order]][: self.w.group_candidates] for mask in self.groups.values()]
+        out = np.unique(np.concatenate(parts))
+        if any(self.cat.prereqs[i] for i in out):
+            out = np.unique([j for i in out for j in self.closure(int(i))])
+        out = out[np.argsort(self.rank[out], kind="stable")]
+        return [int(i) for i in (self._prune(out, fixed) if prune else out)]
+
+    def _prune(self, cand: np.ndarray, fixed: list[int]) -> np.ndarray:
+        """Drop candidates that no optimal selection needs, so the MILP's optimum is unchanged.
+
+        Two self-paced courses with the same hours, the same goals (category minimums, split
+        part), both budgeted or not, the same capped topic and instructor (or none), and no
+        prerequisite link are interchangeable in every constraint: swapping one for the other
+        keeps a selection feasible. Of such a class a selection holds at most ``limit``
+        courses (its hours fit ``remaining + over_cap``, the course count, the caps), so the
+        ``limit`` cheapest in the objective are enough: any optimum using another one swaps it
+        for an unused cheaper one at no higher cost."""
+        c, w = self.cat, self.w
+        pinned = np.isin(cand, np.asarray(fixed, dtype=np.int64))
+        linked = {p for i in cand for p in c.prereqs[i]} | {int(i) for i in cand if c.prereqs[i]}
+        movable = ~pinned & ~c.scheduled[cand] & ~np.isin(cand, list(linked))
+        if movable.sum() < 2:
+            return cand
+        room = self.req.remaining + self.over_cap - float(c.hours[cand[pinned]].sum())
+        slots = max(self.n_max, len(self.fixed)) - int(pinned.sum())
+        capped = []
+        for name, values in (("topic", c.topics), ("instructor", c.instructors)):
+            limit = self._cap_limits(cand, values, self.cap[name])
+            capped.append((values, limit))
+        bits = (
+            np.stack([mask[cand] for mask in self.groups.values()], axis=1) if self.groups else None
+        )
+        cost = w.course_cost - w.relevance * c.rel[cand] - w.format_bonus * c.preferred[cand]
+        keep = ~movable
+        classes: dict[tuple, list[int]] = {}
+        for j in np.flatnonzero(movable):
+            i = cand[j]
+            key = (
+                float(c.hours[i]),
+                bool(self.budgeted[i]),
+                tuple(bits[j]) if bits is not None else (),
+                *(values[i] if values[i] in limit else "" for values, limit in capped),
+            )
+            classes.setdefault(key, []).append(int(j))
+        for key, js in classes.items():
+            n = min(slots, int(np.floor(room / key[0] + TOL)) if key[0] > 0 else slots)
+            for (_, limit), v in zip(capped, key[3:], strict=True):
+                if v:
+                    n = min(n, limit[v])
+            best = sorted(js, key=lambda j: (cost[j], j))[: max(n, 0)]
+            keep[best] = True
+        return cand[keep]
+
+    def _cap_limits(self, cand: np.ndarray, values: np.ndarray, cap: int) -> dict[str, int]:
+        """Values with a cap row over ``cand`` → how many more of them a selection may hold."""
+        members: dict[str, list[int]] = {}
+        for i in cand:
+            if values[i]:
+                members.setdefault(values[i], []).append(int(i))
+        out = {}
+        for v, js in members.items():
+            n_fixed = sum(i in self.fixed for i in js)
+            if len(js) > max(cap, n_fixed):
+                out[v] = max(cap, n_fixed) - n_fixed
+        return out
 
     def milp(self, fixed: list[int]) -> list[int] | None:
-        """Solve the selection MILP over the candidates; None if HiGHS finds nothing."""
-        from scipy.optimize import Bounds, LinearConstraint, milp
-        from scipy.sparse import coo_array
+        """Solve the selection MILP over the candidates; None if HiGHS finds nothing.
 
-        c, w, cand = self.cat, self.w, self.candidates(fixed)
+        Columns: one binary per candidate, then the hour shortfall and overshoot, then one
+        slack per goal; the matrix is built from index arrays, row by row in one pass."""
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
+        c, w = self.cat, self.w
+        cand = np.asarray(self.candidates(fixed), dtype=np.int64)
         m, groups = len(cand), list(self.groups)
         if m == 0:
             return []
-        h, r = c.hours[cand], self.req.remaining
-        rows: list[tuple[dict[int, float], float, float]] = [
-            ({**dict(enumerate(h)), m: 1.0}, r, np.inf),  # hours + short ≥ remaining
-            ({**dict(enumerate(h)), m + 1: -1.0}, -np.inf, r),  # hours − over ≤ remaining
-        ]
+        h, r, every = c.hours[cand], self.req.remaining, np.arange(m)
+        rows = _Rows()
+        rows.add(np.r_[every, m], np.r_[h, 1.0], r, np.inf)  # hours + short ≥ remaining
+        rows.add(np.r_[every, m + 1], np.r_[h, -1.0], -np.inf, r)  # hours − over ≤ remaining
         for g_i, g in enumerate(groups):
-            member = {j: h[j] for j in range(m) if self.groups[g][cand[j]]}
-            rows.append(({**member, m + 2 + g_i: 1.0}, self.need[g], np.inf))
-        rows += self._milp_rows(cand)
+            js = np.flatnonzero(self.groups[g][cand])
+            rows.add(np.r_[js, m + 2 + g_i], np.r_[h[js], 1.0], self.need[g], np.inf)
+        self._milp_rows(cand, rows)
         cost = np.concatenate(
             [
                 w.course_cost - w.relevance * c.rel[cand] - w.format_bonus * c.preferred[cand],
@@ -296,67 +362,58 @@ class Selector:
                 np.full(len(groups), w.category_slack_per_hour),
             ]
         )
-        pos = set(fixed)
-        lb = np.concatenate([[1.0 if i in pos else 0.0 for i in cand], np.zeros(2 + len(groups))])
+        lb = np.concatenate([np.isin(cand, fixed).astype(float), np.zeros(2 + len(groups))])
         ub = np.concatenate([np.ones(m), [r, self.over_cap], [self.need[g] for g in groups]])
-        ri, ci, vals = zip(
-            *((k, j, v) for k, (row, _, _) in enumerate(rows) for j, v in row.items()), strict=True
-        )
-        a = coo_array((vals, (ri, ci)), shape=(len(rows), len(cost))).tocsr()
         res = milp(
             cost,
             integrality=np.r_[np.ones(m), np.zeros(2 + len(groups))],
             bounds=Bounds(lb, ub),
-            constraints=LinearConstraint(a, [x[1] for x in rows], [x[2] for x in rows]),
+            constraints=LinearConstraint(rows.matrix(len(cost)), rows.lo, rows.hi),
             options={"time_limit": self.w.time_limit, "mip_rel_gap": 1e-6},
         )
         self.timed_out = res.status == 1  # time limit reached
         if res.x is None:
             log.warning("menu MILP found no solution (%s); using greedy", res.message)
             return None
-        return [cand[j] for j in range(m) if res.x[j] > 0.5]
+        return [int(i) for i in cand[res.x[:m] > 0.5]]
 
-    def _milp_rows(self, cand: list[int]) -> list[tuple[dict[int, float], float, float]]:
+    def _milp_rows(self, cand: np.ndarray, rows: _Rows) -> None:
         """Overlap cliques, prerequisites, diversity caps, course count, weekly budget (which
         centralised sessions do not use)."""
         c, m = self.cat, len(cand)
-        where = {i: j for j, i in enumerate(cand)}
-        rows = []
-        sched = [j for j in range(m) if c.scheduled[cand[j]]]
-        starts = c.start_ns[[cand[j] for j in sched]]
-        ends = c.end_ns[[cand[j] for j in sched]]
-        for clique in overlap_cliques(starts, ends):
-            rows.append(({sched[k]: 1.0 for k in clique}, -np.inf, 1.0))
+        sched = np.flatnonzero(c.scheduled[cand])
+        for clique in overlap_cliques(c.start_ns[cand[sched]], c.end_ns[cand[sched]]):
+            rows.add(sched[clique], np.ones(len(clique)), -np.inf, 1.0)
+        where = {int(i): j for j, i in enumerate(cand)}
         for j, i in enumerate(cand):
             for p in c.prereqs[i]:
-                rows.append(({j: 1.0, where[p]: -1.0}, -np.inf, 0.0))
+                rows.add(np.array([j, where[p]]), np.array([1.0, -1.0]), -np.inf, 0.0)
         for name, values in (("topic", c.topics), ("instructor", c.instructors)):
             members: dict[str, list[int]] = {}
             for j, i in enumerate(cand):
                 if values[i]:
                     members.setdefault(values[i], []).append(j)
             for js in members.values():
-                n_fixed = sum(cand[j] in self.fixed for j in js)
+                n_fixed = sum(int(cand[j]) in self.fixed for j in js)
                 if len(js) > max(self.cap[name], n_fixed):
-                    rows.append(({j: 1.0 for j in js}, -np.inf, max(self.cap[name], n_fixed)))
-        rows.append(({j: 1.0 for j in range(m)}, -np.inf, max(self.n_max, len(self.fixed))))
-        budget = self.req.calendar.budget
-        weekly: dict[int, dict[int, float]] = {}
-        for j in sched:
-            if self.budgeted[cand[j]]:
-                weekly.setdefault(int(c.week[cand[j]]), {})[j] = float(c.hours[cand[j]])
-        for row in weekly.values():
-            if sum(row.values()) > budget + TOL:
-                rows.append((row, -np.inf, budget))
+                    rows.add(np.array(js), np.ones(len(js)), -np.inf, max(self.cap[name], n_fixed))
+        rows.add(np.arange(m), np.ones(m), -np.inf, max(self.n_max, len(self.fixed)))
+        budget, h = self.req.calendar.budget, c.hours[cand]
+        own = self.budgeted[cand]
+        weekly = sched[own[sched]]
+        weeks = c.week[cand[weekly]]
+        for wk in dict.fromkeys(weeks.tolist()):  # first-seen order, as before
+            js = weekly[weeks == wk]
+            if h[js].sum() > budget + TOL:
+                rows.add(js, h[js].astype(float), -np.inf, budget)
         total = budget * self.req.calendar.n_weeks
-        own = {j: float(c.hours[i]) for j, i in enumerate(cand) if self.budgeted[i]}
-        rows.append((own, -np.inf, total + TOL))
-        return rows
+        js = np.flatnonzero(own)
+        rows.add(js, h[js].astype(float), -np.inf, total + TOL)
 
     def exhaustive(self, fixed: list[int], limit: int = 16) -> list[int]:
         """Best feasible subset by enumeration (reference for tests; ≤ ``limit`` candidates)."""
 
-        free = [i for i in self.candidates(fixed) if i not in set(fixed)]
+        free = [i for i in self.candidates(fixed, prune=False) if i not in set(fixed)]
         if len(free) > limit:
             raise MenuError(f"exhaustive solver: {len(free)} candidates > {limit}", field="solver")
         best, best_cost = list(fixed), self.objective(fixed)
@@ -372,3 +429,29 @@ class Selector:
             if cost < best_cost - 1e-9:
                 best, best_cost = sel, cost
         return best
+
+
+class _Rows:
+    """Constraint rows of the MILP as (column indices, values) arrays and their bounds."""
+
+    def __init__(self) -> None:
+        self.cols: list[np.ndarray] = []
+        self.vals: list[np.ndarray] = []
+        self.lo: list[float] = []
+        self.hi: list[float] = []
+
+    def add(self, cols: np.ndarray, vals: np.ndarray, lo: float, hi: float) -> None:
+        self.cols.append(np.asarray(cols, dtype=np.int64))
+        self.vals.append(np.asarray(vals, dtype=float))
+        self.lo.append(float(lo))
+        self.hi.append(float(hi))
+
+    def matrix(self, n_cols: int):
+        from scipy.sparse import csr_array
+
+        counts = np.fromiter((len(c) for c in self.cols), dtype=np.int64, count=len(self.cols))
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        return csr_array(
+            (np.concatenate(self.vals), np.concatenate(self.cols), indptr),
+            shape=(len(self.cols), n_cols),
+        )

@@ -153,3 +153,4 @@ class PlanCatalog:
     reason: np.ndarray
     start_ns: np.ndarray  # session start/end as int64 ns (NaT = min int64) for fast compares
     end_ns: np.ndarray
+    id_rank: np.ndarray  # position of each course id in string order (breaks score ties)
