@@ -31,7 +31,7 @@ def test_library_imports_without_pyspark_and_says_how_to_install_it():
         import sys
         import recommender, recommender.cli, recommender.lifecycle.train
         import recommender.lifecycle.spark_engine, recommender.lifecycle.spark_batch
-        import recommender.lifecycle.spark_cluster
+        import recommender.lifecycle.spark_cluster, recommender.lifecycle.spark_signals
         print("LOADED", "pyspark" in sys.modules)
         sys.modules["pyspark"] = None  # as if not installed
         from recommender.lifecycle.spark_session import SparkUnavailableError, spark_session
