@@ -37,7 +37,9 @@ import pandas as pd
 
 from benchmarks.common import OUT, PY, ROOT, Section, model_dir, percentiles, run_child
 
-LEVELS = (1, 8, 32, 64)
+LEVELS = (1, 8, 16, 32, 64)
+#: levels driven by the Python client too (wrk drives every level)
+HTTPX_LEVELS = (1, 8, 32, 64)
 #: wrk concurrency levels for more than one worker (the throughput target's rows)
 WRK_LEVELS_MULTI = (8, 16, 32)
 MENU_BODY = {"target_hours": 50}
@@ -651,6 +653,35 @@ def soak(
     return pd.DataFrame(samples, columns=["t s", "server RSS MB"]), summary
 
 
+def _goal_notes(sec: Section, http: pd.DataFrame, tails: list[dict]) -> None:
+    """Issue 22's serving goals, from rows of this run (wrk rows: the client is lighter)."""
+    wrk = http[http["client"].astype(str).str.startswith("wrk") & http["req/s"].notna()]
+
+    def rps(workers, endpoint: str, c: int) -> float:
+        row = wrk[(wrk.workers == workers) & (wrk.endpoint == endpoint) & (wrk.concurrency == c)]
+        return float(row["req/s"].iloc[0]) if len(row) else float("nan")
+
+    one, floor = rps(1, "recommendations", 1), rps("bare ASGI", "bare", 1)
+    if one == one:
+        sec.note(
+            f"HTTP 1 worker c=1 (wrk): {one:.0f} req/s — target ≥ 1,000 "
+            + ("met" if one >= 1000 else "NOT met")
+            + f"; bare-ASGI floor {floor:.0f} req/s: per request {1e3 / one:.2f} ms, of which "
+            f"the floor (uvicorn + loopback + wrk) {1e3 / floor:.2f} ms"
+        )
+    two, base = rps(2, "recommendations", 16), rps(1, "recommendations", 16)
+    if two == two and base == base:
+        sec.note(
+            f"HTTP c=16 (wrk): 2 workers {two:.0f} req/s / 1 worker {base:.0f} req/s = "
+            f"{two / base:.2f}× — target ≥ 1.7× " + ("met" if two >= 1.7 * base else "NOT met")
+        )
+    for t in tails:
+        sec.note(
+            f"first {t['requests']} profiles, {t['where']}: p99 {t['p99 ms']:.1f} ms — target "
+            "≤ 10 ms " + ("met" if t["p99 ms"] <= 10 else "NOT met")
+        )
+
+
 # ------------------------------------------------------------------------------ main
 def main(argv: list[str] | None = None) -> Section:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -658,6 +689,13 @@ def main(argv: list[str] | None = None) -> Section:
         "--quick", action="store_true", help="fewer calls, 4 s per HTTP level, levels 1 and 8"
     )
     ap.add_argument("--scale", default="large")
+    ap.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="a models root to serve as is (default: the cached model of --scale, retrained "
+        "when the library changed)",
+    )
     ap.add_argument("--duration", type=float, default=None, help="seconds per HTTP level")
     ap.add_argument("--soak", type=float, default=0.0, help="soak seconds (0 = no soak)")
     ap.add_argument("--no-wrk", action="store_true")
@@ -687,7 +725,7 @@ def main(argv: list[str] | None = None) -> Section:
     )
     sec = Section(f"Serving ({args.scale} model)", cmd)
     t_all = time.perf_counter()
-    root = model_dir(args.scale)
+    root = args.model or model_dir(args.scale)
     n, n_menu = (200, 20) if args.quick else (1000, 200)
     n_menu = 0 if args.no_menu else n_menu
     table, info = in_process(root, n, n_menu)
@@ -750,12 +788,16 @@ def main(argv: list[str] | None = None) -> Section:
                     "PSS MB": server.pss_mb(),
                 }
             )
+            mem_row = memory[-1]
             sec.note(
                 f"server (workers={workers}) ready in {server.ready_s:.1f} s, "
                 f"RSS {memory[-1]['RSS MB']:.0f} MB, PSS {memory[-1]['PSS MB']:.0f} MB"
             )
-            if workers > 2:
-                continue  # memory and the first requests only: 2 cores serve 2 workers
+            if workers > 2:  # 2 cores serve 2 workers: memory after a short load only
+                if not args.no_wrk:
+                    wrk_level(server, "recommendations", ids, 16, max(5.0, duration / 2))
+                mem_row["PSS after load MB"] = server.pss_mb()
+                continue
             kinds = ("recommendations", "menu") if workers == 1 else ("recommendations",)
             if args.no_menu:
                 kinds = ("recommendations",)
@@ -763,7 +805,8 @@ def main(argv: list[str] | None = None) -> Section:
             for kind in kinds:
                 for c in lv:
                     print(f"[http] workers={workers} {kind} c={c}", file=sys.stderr, flush=True)
-                    if workers == 1 or c == 32:  # the Python client needs a core of its own
+                    # the Python client needs a core of its own
+                    if (workers == 1 and c in HTTPX_LEVELS) or c == 32:
                         rows.append(
                             {"workers": workers, **httpx_level(server, kind, ids, c, duration)}
                         )
@@ -771,6 +814,7 @@ def main(argv: list[str] | None = None) -> Section:
                         w = wrk_level(server, kind, ids, c, max(5.0, duration / 2))
                         if w:
                             rows.append({"workers": workers, **w})
+            mem_row["PSS after load MB"] = server.pss_mb()
     mem = pd.DataFrame(memory)
     if len(mem):
         first = float(mem["PSS MB"].iloc[0])
@@ -779,6 +823,12 @@ def main(argv: list[str] | None = None) -> Section:
             for v, w in zip(mem["PSS MB"], mem["workers"], strict=True)
         ]
         mem["added / first %"] = 100 * mem["PSS added per extra worker MB"] / first
+        for _, m in mem[mem.workers > 1].iterrows():
+            sec.note(
+                f"memory, {m.workers} workers: each worker past the first adds "
+                f"{m['added / first %']:.0f} % of one worker's PSS — target ≤ 35 % "
+                + ("met" if m["added / first %"] <= 35 else "NOT met")
+            )
     sec.add(
         "Memory by worker count (PSS: shared pages count 1/N in each of N processes)", mem, ".1f"
     )
@@ -811,6 +861,7 @@ def main(argv: list[str] | None = None) -> Section:
                 f"p99 {best['p99 ms']:.1f} ms) — target ≥ 500 req/s with p99 < 50 ms "
                 + ("met" if met else "NOT met")
             )
+    _goal_notes(sec, http, tails)
     if args.soak:
         with Server(root, 1) as server:
             samples, s = soak(server, ids, args.soak)

@@ -27,6 +27,7 @@ from service import errors, identity, openapi
 from service.auth import Authenticator, required_scope
 from service.config import Settings
 from service.console import router as console_router
+from service.fastpath import HotRoutes
 from service.holder import ModelHolder, ReloadResult
 from service.metrics import Metrics
 from service.middleware import ServiceMiddleware
@@ -83,6 +84,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.state.auth = Authenticator(settings)
     openapi.install_openapi(app, required_scope)
+    # innermost: the plain known-cadre recommendation request without FastAPI's parameter
+    # and dependency solving (everything else, and every error, goes on to the routes)
+    app.add_middleware(HotRoutes, service=app)
     app.add_middleware(
         ServiceMiddleware,
         metrics=metrics,
