@@ -1,6 +1,8 @@
 """signals — the scores the hybrid blends, one module per signal, one contract for all.
 
-- ``base``: ``Signal`` (fit on TrainingData; score a batch; score one Query; memo key),
+- ``base``: ``Signal`` (fit on TrainingData = ``statistics(data)`` + ``fit_from_statistics``
+  from the sufficient statistics and the catalog side, ``CatalogMeta``; score a batch; score
+  one Query; memo key),
   ``Query``/``QueryBatch`` (who is asking, with what profile, history and context),
   ``ColdBridge`` (courses nobody took borrow their text neighbours' scores)
 - ``content``: TF-IDF profile ↔ course cosine
