@@ -13,6 +13,7 @@ the code. ``--before DIR`` (e.g. a ``git archive`` copy) alternates before/after
 of a long-running worker; otherwise a first touch of a course row is paid by a request).
 """
 
+# ruff: noqa: B023  (the timed lambdas run at once, inside their loop iteration)
 from __future__ import annotations
 
 import argparse
@@ -57,13 +58,16 @@ def child(src: str, model: str, calls: int, warmup: int, fill: bool, seed: int) 
     t = {"on": ([], []), "off": ([], []), "floor": ([], [])}
     for i, c in enumerate(ids[warmup:]):
         explain = i % 2 == 0  # a cadre seen once: reasons on for half, off for the other
-        for name, fn in (("on" if explain else "off", lambda: m.recommend(c, 10, explain=explain)),
-                         ("floor", floor)):  # fmt: skip
-            w0, c0 = wall(), cpu()
-            fn()
-            c1, w1 = cpu(), wall()
-            t[name][0].append((w1 - w0) * 1e3)
-            t[name][1].append((c1 - c0) * 1e3)
+        w0, c0 = wall(), cpu()
+        m.recommend(c, 10, explain=explain)
+        c1, w1 = cpu(), wall()
+        f0, fc0 = wall(), cpu()
+        floor()
+        fc1, f1 = cpu(), wall()
+        for name, w, c_ in (("on" if explain else "off", w1 - w0, c1 - c0),
+                            ("floor", f1 - f0, fc1 - fc0)):  # fmt: skip
+            t[name][0].append(w * 1e3)
+            t[name][1].append(c_ * 1e3)
     for name, (w, c) in t.items():
         out[name] = {
             "n": len(w),
@@ -73,9 +77,67 @@ def child(src: str, model: str, calls: int, warmup: int, fill: bool, seed: int) 
     return out
 
 
+def stages(model: str, calls: int, warmup: int, seed: int) -> list[tuple[str, float, float]]:
+    """CPU time of each piece of one ``recommend`` (this tree; reasons on), the similarity
+    rows filled: what the rest of the latency is made of."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from recommender.lifecycle.artifacts import load_model
+    from recommender.ranking.candidates import ELECTIVES
+    from recommender.ranking.scaling import zscore_row
+
+    threadpool_limits(1)
+    m = load_model(model, mmap=True)
+    state = m.hybrid.serving_state()  # the memo the pieces below use (prepares the signals)
+    content = m.hybrid.signal("content")
+    content.similarity(np.arange(content.n_items_))
+    rng = np.random.default_rng(seed)
+    ids = [str(x) for x in rng.choice(m.cadres["cadre_id"].to_numpy(), warmup + calls, False)]
+    for c in ids[:warmup]:
+        m.recommend(c, 10)
+        h = m.query(c).query
+        m.hybrid.score_one(h, state)
+    times: dict[str, np.ndarray] = {}
+    call = 0
+
+    def timed(name, fn):  # lambdas below run at once: their loop variables are current
+        t0 = time.thread_time()
+        out = fn()
+        times.setdefault(name, np.zeros(calls))[call] += (time.thread_time() - t0) * 1e3
+        return out
+
+    h = m.hybrid
+    for call, c in enumerate(ids[warmup:]):  # noqa: B007  (read by timed)
+        q = timed("query (history, profile view)", lambda: m.query(c))
+        weights = h.weights_ if q.query.has_history else h.cold_weights_
+        for s in h.signals_:
+            if not weights.get(s.name):
+                continue
+            key = s.memo_key(q.query)
+            if key is None:
+                raw = timed(f"score_one: {s.name}", lambda: s.score_one(q.query))
+                timed("z-scores (signals not memoised)", lambda: zscore_row(raw))
+            else:
+                build = lambda: zscore_row(s.score_one(q.query))  # noqa: E731  (a rare miss)
+                timed("memoised rows (segment, context …)", lambda: state.get(key, build))
+        scores, comps = timed("score_one: blend, all signals", lambda: h.score_one(q.query, state))
+        aud = timed("audience mask (first time: tags)", lambda: m.cadre_audience(c))
+        cands = timed("candidate policy", lambda: m.policy.for_query(
+            q.profile, q.history, ELECTIVES, m.reference_at(), audience=aud))  # fmt: skip
+        top = timed("top-10 (ranker)", lambda: m.ranker.top(scores, cands.mask, 10,
+                    fields=q.query.fields, has_history=q.query.has_history))  # fmt: skip
+        reasons = timed("reasons (explainer)", lambda: m.explain(q, top, comps))
+        timed("result objects", lambda: m.as_recommendations(top, scores, reasons))
+        timed("recommend, the same cadre again (whole call)", lambda: m.recommend(c, 10))
+    # several pieces of one kind in a call (z-scores, memo rows) are summed per call
+    return [(k, float(np.percentile(v, 50)), float(np.percentile(v, 99))) for k, v in times.items()]
+
+
 def run_child(src: str, args) -> dict:
     cmd = [sys.executable, __file__, "--child", src, "--model", str(args.model),
-           "--calls", str(args.calls), "--warmup", str(args.warmup), "--seed", str(args.seed)]  # fmt: skip
+           "--calls", str(args.calls), "--warmup", str(args.warmup),
+           "--seed", str(args.seed)]  # fmt: skip
     if args.fill:
         cmd.append("--fill")
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
@@ -92,8 +154,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--warmup", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--fill", action="store_true")
+    ap.add_argument("--stages", action="store_true", help="CPU time of each piece (this tree)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.stages:
+        print(f"load average at start: {os.getloadavg()}")
+        print("| piece (reasons on, similarity rows filled) | CPU p50 ms | CPU p99 ms |")
+        print("|---|---:|---:|")
+        for name, p50, p99 in stages(args.model, args.calls, args.warmup, args.seed):
+            print(f"| {name} | {p50:.3f} | {p99:.3f} |")
+        return
     if args.child:
         res = child(args.child, args.model, args.calls, args.warmup, args.fill, args.seed)
         print(json.dumps(res))
