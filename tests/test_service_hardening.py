@@ -127,19 +127,30 @@ def test_forwarded_headers_count_only_from_a_trusted_proxy(tiny_models, tmp_path
 
 
 # ------------------------------------------------------------------ event loop
-def test_profile_scoring_runs_off_the_event_loop(client, tiny_model, monkeypatch):
-    """A slow profile request must not hold /healthz: the handler runs in the thread pool."""
+def test_long_profile_scoring_runs_off_the_event_loop(client, tiny_model, monkeypatch):
+    """A slow (long) profile request must not hold /healthz: it runs in the thread pool;
+    a profile of ordinary length is ranked on the event loop (no thread switch)."""
+    from service.routes.recommendations import INLINE_PROFILE_CHARS
+
     model = client.app.state.holder.current.model
     real = type(model).recommend_profile
     entered = threading.Event()
+    threads: list[str] = []
 
     def slow(self, *a, **kw):
-        entered.set()
-        time.sleep(1.0)  # stands in for tokenising a very large profile
+        threads.append(threading.current_thread().name)
+        if len(a[0]["job_description"]) > INLINE_PROFILE_CHARS:
+            entered.set()
+            time.sleep(1.0)  # stands in for tokenising a very large profile
         return real(self, *a, **kw)
 
     monkeypatch.setattr(type(model), "recommend_profile", slow)
-    body = {"job_title": "乡镇干部", "job_description": "负责乡村振兴和基层治理"}
+    short = {"job_title": "乡镇干部", "job_description": "负责乡村振兴和基层治理"}
+    assert client.post("/v1/recommendations", json=short).status_code == 200
+    loop_thread = threads[-1]
+    assert client.post("/v1/recommendations", json=short).status_code == 200
+    assert threads[-1] == loop_thread  # the same (event loop) thread each time
+    body = {"job_title": "乡镇干部", "job_description": "负责乡村振兴和基层治理。" * 100}
     done: list[int] = []
     worker = threading.Thread(
         target=lambda: done.append(client.post("/v1/recommendations", json=body).status_code)
@@ -151,6 +162,7 @@ def test_profile_scoring_runs_off_the_event_loop(client, tiny_model, monkeypatch
     waited = time.perf_counter() - t0
     worker.join(10)
     assert done == [200] and waited < 0.5, f"/healthz waited {waited:.2f} s"
+    assert threads[-1] != loop_thread
 
 
 # ------------------------------------------------------------------ dates

@@ -1,18 +1,21 @@
 """Ranked courses: for a known cadre (GET) or for a profile sent in the body (POST).
 
 The known-cadre handlers are ``async``: ranking is about a millisecond of numpy on the event
-loop, cheaper than handing it to a worker thread; the event-store read, which can wait on a
-lock or the network, goes to the thread pool. The profile handler is a plain ``def`` (run in
-the thread pool): tokenising a large profile costs tens of milliseconds of CPU, which on the
-event loop would stall every other connection (``/healthz`` included), as would the menu
-endpoint, which solves an optimisation.
+loop, cheaper than handing it to a worker thread; the event-store read of PostgreSQL, which waits on
+the network, goes to the thread pool (SQLite in WAL mode answers on the loop). A profile of
+ordinary length (≤ ``INLINE_PROFILE_CHARS`` characters of free text) is ranked on the event
+loop too; a longer one in the thread pool: tokenising it costs tens of milliseconds of CPU,
+which on the event loop would stall every other connection (``/healthz`` included), as would
+the menu endpoint, which solves an optimisation.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
+from starlette.concurrency import run_in_threadpool
 
 from service import examples
 from service.deps import (
@@ -95,8 +98,13 @@ async def cadre_recommendations(
     )
 
 
+#: profiles whose free text is at most this many characters are ranked on the event loop
+#: (a few milliseconds, like a known cadre's request); longer ones go to a worker thread
+INLINE_PROFILE_CHARS = 1000
+
+
 @router.post("/recommendations", response_model=Recommendations, responses=error_responses(503))
-def profile_recommendations(
+async def profile_recommendations(
     body: Annotated[ProfileRequest, Body(openapi_examples=examples.PROFILE)],
     loaded: ModelDep,
     settings: SettingsDep,
@@ -106,7 +114,8 @@ def profile_recommendations(
     cats, fmts = check_filters(loaded, body.category, body.format, where="body")
     profile = body.profile()
     profile["rank"], profile["system"] = known_segment(loaded.model, body.rank, body.system)
-    items = loaded.model.recommend_profile(
+    rank = functools.partial(
+        loaded.model.recommend_profile,
         profile,
         body.k,
         completed=body.completed,
@@ -115,6 +124,10 @@ def profile_recommendations(
         include_compulsory=body.include_compulsory,
         explain=body.explain,
     )
+    text = len(body.job_title) + len(body.job_description) + len(body.declared_needs)
+    # a thread switch per request costs milliseconds of waiting under CPU contention; a long
+    # text's tokenising (tens of ms) would stall every other connection on the event loop
+    items = rank() if text <= INLINE_PROFILE_CHARS else await run_in_threadpool(rank)
     return FastJSON(
         {
             "model_version": loaded.version,
