@@ -5,7 +5,7 @@ cadre's windows, no overlapping sessions, prerequisites first, free seats, weekl
 diversity caps). Soft goals are traded off in one objective (see ``training_rules.toml``):
 relevance, the hour target, category minimums, the centralised/online split of ranks that
 have one, preferred formats, few courses. A MILP
-(scipy/HiGHS) picks the courses, :mod:`recommender.menu.schedule` lays them out week by week,
+(HiGHS) picks the courses, :mod:`recommender.menu.schedule` lays them out week by week,
 and whatever misses the target is reported in ``Menu.unmet`` with the hours it costs.
 
 This module holds the public API (the request and output dataclasses, :func:`build_menu`)

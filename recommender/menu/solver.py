@@ -4,8 +4,9 @@
 :class:`~recommender.menu.eligibility.PlanCatalog` under the hard constraints (no overlapping
 sessions, prerequisites first, diversity caps, course count, weekly budget) and minimises
 one objective over the soft goals (relevance, the hour target, category minimums, the
-centralised/online split, preferred formats, few courses). The MILP is solved with
-scipy/HiGHS; greedy is its fallback and exhaustive enumeration a reference for tests.
+centralised/online split, preferred formats, few courses). The MILP is solved with HiGHS
+(highspy) over a candidate pool pruned without changing its optimum; greedy is its fallback
+and exhaustive enumeration a reference for tests.
 """
 
 from __future__ import annotations
@@ -340,8 +341,6 @@ class Selector:
 
         Columns: one binary per candidate, then the hour shortfall and overshoot, then one
         slack per goal; the matrix is built from index arrays, row by row in one pass."""
-        from scipy.optimize import Bounds, LinearConstraint, milp
-
         c, w = self.cat, self.w
         cand = np.asarray(self.candidates(fixed), dtype=np.int64)
         m, groups = len(cand), list(self.groups)
@@ -364,18 +363,11 @@ class Selector:
         )
         lb = np.concatenate([np.isin(cand, fixed).astype(float), np.zeros(2 + len(groups))])
         ub = np.concatenate([np.ones(m), [r, self.over_cap], [self.need[g] for g in groups]])
-        res = milp(
-            cost,
-            integrality=np.r_[np.ones(m), np.zeros(2 + len(groups))],
-            bounds=Bounds(lb, ub),
-            constraints=LinearConstraint(rows.matrix(len(cost)), rows.lo, rows.hi),
-            options={"time_limit": self.w.time_limit, "mip_rel_gap": 1e-6},
-        )
-        self.timed_out = res.status == 1  # time limit reached
-        if res.x is None:
-            log.warning("menu MILP found no solution (%s); using greedy", res.message)
+        x, self.timed_out, message = _solve(cost, m, lb, ub, rows, self.w.time_limit)
+        if x is None:
+            log.warning("menu MILP found no solution (%s); using greedy", message)
             return None
-        return [int(i) for i in cand[res.x[:m] > 0.5]]
+        return [int(i) for i in cand[x[:m] > 0.5]]
 
     def _milp_rows(self, cand: np.ndarray, rows: _Rows) -> None:
         """Overlap cliques, prerequisites, diversity caps, course count, weekly budget (which
@@ -431,6 +423,48 @@ class Selector:
         return best
 
 
+def _solve(
+    cost: np.ndarray, n_int: int, lb: np.ndarray, ub: np.ndarray, rows: _Rows, time_limit: float
+) -> tuple[np.ndarray | None, bool, str]:
+    """HiGHS on the MILP (the first ``n_int`` columns integer): the solution (None if none
+    was found), whether the time limit stopped it, and HiGHS's status in words.
+
+    highspy rather than ``scipy.optimize.milp`` (the same HiGHS) for one option scipy does
+    not pass: without the feasibility-jump heuristic these small models solve in about two
+    thirds of the time (measured on 200 large-model menus), with the same optima."""
+    import highspy
+
+    n = len(cost)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n, len(rows.lo)
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lb, ub
+    lp.row_lower_, lp.row_upper_ = np.asarray(rows.lo), np.asarray(rows.hi)
+    indptr, indices, values = rows.arrays()
+    a = lp.a_matrix_
+    a.format_ = highspy.MatrixFormat.kRowwise
+    a.num_col_, a.num_row_ = n, len(rows.lo)
+    a.start_, a.index_, a.value_ = indptr, indices, values
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * n_int + [
+        highspy.HighsVarType.kContinuous
+    ] * (n - n_int)
+    solver = highspy.Highs()
+    for key, value in (
+        ("output_flag", False),
+        ("time_limit", float(time_limit)),
+        ("mip_rel_gap", 1e-6),
+        ("mip_heuristic_run_feasibility_jump", False),
+    ):
+        solver.setOptionValue(key, value)
+    solver.passModel(lp)
+    solver.run()
+    status = solver.getModelStatus()
+    message = solver.modelStatusToString(status)
+    timed_out = status == highspy.HighsModelStatus.kTimeLimit
+    if solver.getInfo().primal_solution_status != 2:  # 2 = feasible
+        return None, timed_out, message
+    return np.asarray(solver.getSolution().col_value), timed_out, message
+
+
 class _Rows:
     """Constraint rows of the MILP as (column indices, values) arrays and their bounds."""
 
@@ -446,12 +480,8 @@ class _Rows:
         self.lo.append(float(lo))
         self.hi.append(float(hi))
 
-    def matrix(self, n_cols: int):
-        from scipy.sparse import csr_array
-
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Row-wise (CSR) start, column index and value arrays."""
         counts = np.fromiter((len(c) for c in self.cols), dtype=np.int64, count=len(self.cols))
-        indptr = np.concatenate([[0], np.cumsum(counts)])
-        return csr_array(
-            (np.concatenate(self.vals), np.concatenate(self.cols), indptr),
-            shape=(len(self.cols), n_cols),
-        )
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+        return indptr, np.concatenate(self.cols).astype(np.int32), np.concatenate(self.vals)
