@@ -175,12 +175,32 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: characters ``str.strip()`` removes (Python's and Arrow's whitespace: the same 29) and the
+#: zero-width ones, as one class both regex engines read
+_EDGE = "[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200d\u2028\u2029\u202f\u205f\u2060\u3000\ufeff]"
+#: a cell :func:`_clean` may change: whitespace or zero-width at an end, a zero-width or a
+#: control character anywhere
+_DIRTY = f"^{_EDGE}|{_EDGE}$|{office.CONTROL}|[\u200b\u2060\ufeff]"
+
+
 def _clean(col: pd.Series) -> tuple[pd.Series, int]:
     """Stripped strings, zero-width and C0 control characters removed (and their count)."""
     if pd.api.types.is_string_dtype(col) and not col.isna().any():
         col = col.astype(str)
     else:  # frames built in memory (service, notebooks) may hold native values
         col = col.astype(object).map(rio.cell_to_str).astype(str)
+    dirty = col.str.contains(_DIRTY, regex=True).to_numpy(bool)
+    if dirty.all():
+        return _clean_cells(col)
+    if not dirty.any():  # millions of clean cells: one scan instead of five passes
+        return col, 0
+    cleaned, controls = _clean_cells(col[dirty])
+    col = col.copy()
+    col.iloc[np.flatnonzero(dirty)] = cleaned.to_numpy()
+    return col, controls
+
+
+def _clean_cells(col: pd.Series) -> tuple[pd.Series, int]:
     col, controls = office.strip_controls(col)
     col = col.str.replace("[\u200b\u2060\ufeff]", "", regex=True)
     return col.str.strip().str.strip(ZERO_WIDTH).str.strip(), controls
@@ -201,7 +221,8 @@ def _coerce(f: Field, col: pd.Series, problems: Problems, warnings: list[str]) -
                 f"（{len(long)} 格超过 {LONG_TEXT:,} 字）"
             )
         return col.astype(str)
-    col = col.where(~empty, "")
+    if empty.any():
+        col = col.where(~empty, "")
     hours = _hour_conversion() if "学时" in f.units else None
     values, errors = rio.parse_column(f, col, hours=hours)
     for i, (reason, rule) in errors.items():

@@ -18,6 +18,7 @@ import hashlib
 import io
 import itertools
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +57,8 @@ TABLE_STEMS = {
     "completions": ("completions", "学习记录", "选课记录", "学习情况", "学时记录"),
 }
 _RAGGED = "\x1eragged:"
+#: a character other than whitespace and zero-width ones: a file holding none is empty
+_SOMETHING = re.compile(f"[^ \t\r\n{ZERO_WIDTH}]")
 #: rows of one Parquet table read by this (string-cell) reader at most; bigger tables are the
 #: Spark engine's (``train --engine spark``)
 MAX_PARQUET_ROWS = 2_000_000
@@ -134,7 +137,7 @@ def _read_csv(path: Path, spec: TableSpec | None) -> tuple[pd.DataFrame, int, di
     if not data:
         raise UnreadableFileError(f"{path}：文件为空（0 字节），至少需要一行表头", path=path)
     text = decode_bytes(data, path)
-    if not text.strip(" \t\r\n" + ZERO_WIDTH):
+    if not _SOMETHING.search(text):  # (not text.strip(…): a copy of the whole file)
         raise UnreadableFileError(f"{path}：文件没有表头行", path=path)
     sep = _sniff_separator(text)
     try:
@@ -142,6 +145,8 @@ def _read_csv(path: Path, spec: TableSpec | None) -> tuple[pd.DataFrame, int, di
     except csv.Error:
         top = []
     skip = header_row(top, spec)
+    if skip == 0 and top and (grid := _read_plain_csv(text, sep, len(top[0]))) is not None:
+        return grid, skip, {}
     options = dict(
         sep=sep, header=None, skiprows=skip, dtype=str, na_filter=False, skip_blank_lines=False
     )
@@ -154,6 +159,41 @@ def _read_csv(path: Path, spec: TableSpec | None) -> tuple[pd.DataFrame, int, di
             return grid, skip, ragged
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:
         raise UnreadableFileError(f"{path}：不是有效的 CSV 文件（{exc}）", path=path) from exc
+
+
+#: characters that send a CSV to pandas' parser: quoting (where the two parsers' handling of
+#: malformed quotes could differ) and NUL
+_NOT_PLAIN = ('"', "\x00")
+
+
+def _read_plain_csv(text: str, sep: str, width: int) -> pd.DataFrame | None:
+    """The grid pandas' parser would give, read by Arrow's multi-threaded CSV reader (2 M rows:
+    ~1 s instead of ~4 s), for a file with no quotes whose every row has ``width`` fields;
+    ``None`` otherwise (quotes, blank or ragged rows: pandas' parser reads it and says why)."""
+    if any(c in text for c in _NOT_PLAIN) or width < 1:
+        return None
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    names = [str(i) for i in range(width)]
+    try:
+        table = pcsv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=pcsv.ReadOptions(column_names=names, block_size=1 << 22),
+            parse_options=pcsv.ParseOptions(
+                delimiter=sep, quote_char=False, escape_char=False, ignore_empty_lines=False
+            ),
+            convert_options=pcsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeEncodeError):
+        return None
+    frame = table.to_pandas()
+    frame.columns = range(width)
+    return frame
 
 
 def _read_ragged_csv(text: str, options: dict, width: int) -> tuple[pd.DataFrame, dict[int, int]]:
