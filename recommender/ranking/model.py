@@ -322,18 +322,22 @@ class RecommenderModel:
 
     def as_recommendations(self, top, scores, reasons) -> list[Recommendation]:
         """Course positions (best first) with their scores and reasons as recommendations."""
+        items = np.asarray(top, dtype=np.int64)
+        make, ids, titles, cats, fmts = (Recommendation.of, self.course_ids, self.titles,
+                                         self.categories, self.formats)  # fmt: skip
+        hours, values = self.hours[items].tolist(), np.asarray(scores)[items].tolist()
         return [
-            Recommendation(
-                course_id=self.course_ids[i],
-                title=self.titles[i],
-                category=self.categories[i],
-                format=self.formats[i],
-                credit_hours=float(self.hours[i]),
-                score=round(float(scores[i]), 4),
-                rank=pos + 1,
-                reasons=tuple(reasons[pos]),
+            make(
+                ids[i],
+                titles[i],
+                cats[i],
+                fmts[i],
+                hours[pos],
+                round(values[pos], 4),
+                pos + 1,
+                tuple(reasons[pos]),
             )
-            for pos, i in enumerate(np.asarray(top).tolist())
+            for pos, i in enumerate(items.tolist())
         ]
 
     # ---------------------------------------------------------------- public

@@ -10,9 +10,15 @@ def zscore(scores: np.ndarray) -> np.ndarray:
     scores = np.atleast_2d(scores)
     mean = scores.mean(axis=1, keepdims=True)
     std = scores.std(axis=1, keepdims=True)
-    out = np.zeros_like(scores, dtype=np.float32)
-    np.divide(scores - mean, std, out=out, where=std > 1e-12)
-    return out
+    ok = std > 1e-12
+    centred = scores - mean
+    if centred.dtype != np.float32:
+        out = np.zeros_like(scores, dtype=np.float32)
+        np.divide(centred, std, out=out, where=ok)
+        return out
+    np.divide(centred, std, out=centred, where=ok)  # in place: no zero-filled matrix
+    centred[~ok[:, 0]] = 0.0
+    return centred
 
 
 def zscore_row(x: np.ndarray) -> np.ndarray:

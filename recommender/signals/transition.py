@@ -142,12 +142,14 @@ class TransitionSignal(Signal):
         """log of (Σ counts rows + Σ back-off · prior) / n; rows with n = 0 score 0."""
         probs = mass + backoff[:, None] * self.prior_[None, :]
         has = n > 0
-        if has.all():  # the usual batch: in place, no boolean-indexed copies of the matrix
-            np.divide(probs, n[:, None], out=probs)
-            return np.log(probs, out=probs).astype(np.float32, copy=False)
-        out = np.zeros_like(probs, dtype=np.float32)
-        out[has] = np.log(probs[has] / n[has, None])
-        return out
+        # in place, no boolean-indexed copies of the matrix (a batch with a few new cadres
+        # cost 3 extra copies); rows without history are all zeros: their log is zeroed
+        with np.errstate(divide="ignore"):
+            np.divide(probs, np.where(has, n, 1)[:, None], out=probs)
+            np.log(probs, out=probs)
+        if not has.all():
+            probs[~has] = 0.0
+        return probs.astype(np.float32, copy=False)
 
     def score(self, batch: QueryBatch) -> np.ndarray:
         self._check_fitted()
