@@ -310,13 +310,17 @@ def load_model(
 
 
 def smoke_check(model: RecommenderModel) -> None:
-    """Recommend for one cadre and one new profile; raise ArtifactError if that fails."""
+    """Recommend for one cadre and one new profile, and warm the menu planner (what a first
+    menu would pay: ~0.7 s on the large model); raise ArtifactError if that fails."""
+    from recommender.menu.planning import warm_up
+
     try:
         if len(model.cadres):
             model.recommend(str(model.cadres.iloc[0]["cadre_id"]), k=3)
         model.recommend_profile(
             {"job_title": "综合管理岗", "job_description": "从事综合协调工作"}, k=3
         )
+        warm_up(model)
     except Exception as exc:
         raise ArtifactError(
             f"smoke check failed: {type(exc).__name__}: {exc}", "artifact_smoke_failed"

@@ -45,7 +45,7 @@ def build_catalog(
     :class:`Catalog` (NaN = no score).
     """
     t = courses if isinstance(courses, Catalog) else Catalog.from_frame(courses, rules)
-    fixed = _fixed(t, rules)
+    fixed = catalog_arrays(t, rules)
     n, hours = len(t.ids), t.hours
     done = {str(c) for c in completed}
     completed_mask = np.zeros(n, bool)
@@ -117,7 +117,8 @@ class _Fixed:
 _FIXED: dict[int, tuple[weakref.ref, TrainingRules, _Fixed]] = {}
 
 
-def _fixed(t: Catalog, rules: TrainingRules) -> _Fixed:
+def catalog_arrays(t: Catalog, rules: TrainingRules) -> _Fixed:
+    """The request-independent arrays of ``t`` under ``rules`` (memoised per pair)."""
     hit = _FIXED.get(id(t))
     if hit is not None and hit[0]() is t and hit[1] is rules:
         return hit[2]
