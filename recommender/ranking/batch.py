@@ -48,7 +48,7 @@ def recommend_many(
         else:
             queries = [model.query(cid, events=events) for cid in ids]
             batch = model.queries.batch_of(queries)
-        scores, comps = model.hybrid.score(batch)
+        scores, comps = model.score_batch(batch)
         audiences = [model.cadre_audience(cid) for cid in ids]  # memoised per cadre
         masks = model.policy.for_batch((), batch.history, filters, at, audiences=audiences)
         tops = model.ranker.top_many(

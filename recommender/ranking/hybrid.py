@@ -210,12 +210,15 @@ class Hybrid(BaseEstimator):
             if self.weights_.get(s.name) or self.cold_weights_.get(s.name)
         )
 
-    def score(self, batch: QueryBatch) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def score(
+        self, batch: QueryBatch, state: ServingState | None = None
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Blended scores (n × courses) and the raw per-cadre components behind them.
 
         As on the request path, a signal whose score depends only on something cadres share
         (:meth:`~recommender.signals.base.Signal.memo_on`) is scored once per distinct value
-        and left out of the components."""
+        and left out of the components; with a ``state`` those rows are the request path's
+        memoised ones (the same z-scored rows, kept across chunks)."""
         check_is_fitted(self, "weights_")
         has = batch.has_history
         total = np.zeros((len(batch), self.n_items_), dtype=np.float32)
@@ -234,7 +237,12 @@ class Hybrid(BaseEstimator):
             else:
                 codes = batch.groups(on)
                 first = np.unique(codes, return_index=True)[1]
-                z = np.take(zscore(s.score(batch.take(first))), codes, axis=0, out=buf)
+                if state is None:
+                    rows = zscore(s.score(batch.take(first)))
+                else:
+                    rows = np.vstack([self._memo_row(s, batch.query(i), state)
+                                      for i in first.tolist()])  # fmt: skip
+                z = np.take(rows, codes, axis=0, out=buf)
             if same:
                 z *= w
             else:
@@ -276,6 +284,10 @@ class Hybrid(BaseEstimator):
                 z = zscore_row(raw)
             total += np.multiply(z, np.float32(w), out=part)
         return total, comps
+
+    @staticmethod
+    def _memo_row(s: Signal, query: Query, state: ServingState) -> np.ndarray:
+        return state.get(s.memo_key(query), lambda: zscore_row(s.score_one(query)))
 
     def warm_up(self, state: ServingState, queries: Sequence[Query]) -> None:
         """Fill the memo for the given (most common first) queries' shared keys, so the

@@ -302,6 +302,11 @@ class RecommenderModel:
         """A known cadre's audience mask (``None`` for a profile query: the policy reads it)."""
         return None if query.cadre_id is None else self.cadre_audience(query.cadre_id)
 
+    def score_batch(self, batch) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """``Hybrid.score`` of many queries with the request path's memoised rows (what
+        ``recommend_many`` blends; evaluation scores without them)."""
+        return self.hybrid.score(batch, self._state)
+
     def rank(self, scored: Scored, k: int = 10, *, explain: bool = True) -> Ranked:
         """The top-``k`` candidates of a scored query, explained."""
         q = scored.query.query
