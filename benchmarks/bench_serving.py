@@ -511,6 +511,7 @@ def httpx_level(server: Server, kind: str, ids, concurrency: int, duration: floa
         "p95 ms": p["p95"],
         "p99 ms": p["p99"],
         "server CPU %": 100 * (s1 - s0) / res["elapsed"],
+        "server CPU ms/req": 1e3 * (s1 - s0) / max(1, len(ms)),
         "client CPU %": 100 * ((c1.user - c0.user) + (c1.system - c0.system)) / res["elapsed"],
         "errors": "; ".join(res["errors"]),
     }
@@ -594,6 +595,7 @@ def wrk_level(server: Server, kind: str, ids, concurrency: int, duration: float)
         "p95 ms": d["p95"],
         "p99 ms": d["p99"],
         "server CPU %": 100 * (s1 - s0) / elapsed,
+        "server CPU ms/req": 1e3 * (s1 - s0) / max(1, d["requests"]),
         "client CPU %": float("nan"),
         "errors": "",
     }
@@ -661,13 +663,18 @@ def _goal_notes(sec: Section, http: pd.DataFrame, tails: list[dict]) -> None:
         row = wrk[(wrk.workers == workers) & (wrk.endpoint == endpoint) & (wrk.concurrency == c)]
         return float(row["req/s"].iloc[0]) if len(row) else float("nan")
 
+    def cpu(workers, endpoint: str, c: int) -> float:
+        row = wrk[(wrk.workers == workers) & (wrk.endpoint == endpoint) & (wrk.concurrency == c)]
+        return float(row["server CPU ms/req"].iloc[0]) if len(row) else float("nan")
+
     one, floor = rps(1, "recommendations", 1), rps("bare ASGI", "bare", 1)
     if one == one:
         sec.note(
             f"HTTP 1 worker c=1 (wrk): {one:.0f} req/s — target ≥ 1,000 "
             + ("met" if one >= 1000 else "NOT met")
             + f"; bare-ASGI floor {floor:.0f} req/s: per request {1e3 / one:.2f} ms, of which "
-            f"the floor (uvicorn + loopback + wrk) {1e3 / floor:.2f} ms"
+            f"the floor (uvicorn + loopback + wrk) {1e3 / floor:.2f} ms; server CPU per request "
+            f"{cpu(1, 'recommendations', 1):.2f} ms (floor {cpu('bare ASGI', 'bare', 1):.3f} ms)"
         )
     two, base = rps(2, "recommendations", 16), rps(1, "recommendations", 16)
     if two == two and base == base:
@@ -825,7 +832,7 @@ def main(argv: list[str] | None = None) -> Section:
         mem["added / first %"] = 100 * mem["PSS added per extra worker MB"] / first
         for _, m in mem[mem.workers > 1].iterrows():
             sec.note(
-                f"memory, {m.workers} workers: each worker past the first adds "
+                f"memory, {int(m.workers)} workers: each worker past the first adds "
                 f"{m['added / first %']:.0f} % of one worker's PSS — target ≤ 35 % "
                 + ("met" if m["added / first %"] <= 35 else "NOT met")
             )
