@@ -9,6 +9,7 @@ reasons on and off, interleaved with the floor: numpy's top-10 over a 5,000-floa
 Wall time and the thread's CPU time are both recorded: on a shared machine the wall p99 is
 mostly the scheduler (another process holding the core for a 4 ms slice), the CPU p99 is
 the code. ``--before DIR`` (e.g. a ``git archive`` copy) alternates before/after rounds.
+The heap is frozen after warm-up (``gc.freeze``), as the service does after a load.
 ``--fill`` also fills the content signal's similarity rows during warm-up (the steady state
 of a long-running worker; otherwise a first touch of a course row is paid by a request).
 """
@@ -17,6 +18,7 @@ of a long-running worker; otherwise a first touch of a course row is paid by a r
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import subprocess
@@ -46,6 +48,8 @@ def child(src: str, model: str, calls: int, warmup: int, fill: bool, seed: int) 
         content.similarity(np.arange(content.n_items_))
     for c in ids[:warmup]:
         m.recommend(c, 10)
+    gc.collect()  # as the service does once a model is loaded (service/holder.py): a full
+    gc.freeze()  # collection then walks only what requests made, not the model's objects
     row = rng.random(len(m.course_ids)).astype(np.float32)
 
     def floor():
@@ -98,6 +102,8 @@ def stages(model: str, calls: int, warmup: int, seed: int) -> list[tuple[str, fl
         m.recommend(c, 10)
         h = m.query(c).query
         m.hybrid.score_one(h, state)
+    gc.collect()
+    gc.freeze()
     times: dict[str, np.ndarray] = {}
     call = 0
 
