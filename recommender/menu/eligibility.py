@@ -71,7 +71,8 @@ def build_catalog(
     for code, mask in checks.items():
         reason[(reason == "") & mask] = code
     prereqs = _prerequisites(t.prereq_cells, n, t.pos, done, reason)
-    _prerequisite_feasibility(prereqs, reason, sched, t.start, t.end)
+    deps = [i for i in t.prereq_cells if prereqs[i]]  # ascending: cells are in row order
+    _prerequisite_feasibility(prereqs, deps, reason, sched, t.start, t.end)
     raw = _scores(scores, t.ids) if isinstance(scores, pd.Series) else np.asarray(scores, float)
     return PlanCatalog(
         ids=t.ids,
@@ -196,13 +197,13 @@ def _prerequisites(
 
 def _prerequisite_feasibility(
     prereqs: list[tuple[int, ...]],
+    deps: list[int],
     reason: np.ndarray,
     scheduled: np.ndarray,
     start: pd.DatetimeIndex,
     end: pd.DatetimeIndex,
 ) -> None:
     """Mark courses whose prerequisites are ineligible, in a cycle, or (both sessions) later."""
-    deps = [i for i, p in enumerate(prereqs) if p]
     good: set[int] = set()
     bad: set[int] = set()
 

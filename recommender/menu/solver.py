@@ -206,7 +206,7 @@ class Selector:
     def run(self, solver: str) -> tuple[list[int], Layout, str]:
         sel: list[int] = []
         if self.req.constraints.compulsory_first:
-            compulsory = [int(i) for i in self.order if self.cat.compulsory[i]]
+            compulsory = [int(i) for i in self.order[self.cat.compulsory[self.order]]]
             if not self._add_all(sel, compulsory):  # else one by one, dropping what won't fit
                 for i in compulsory:
                     if i not in sel and not self.try_add(sel, i, forced=True):
@@ -289,51 +289,49 @@ class Selector:
         for an unused cheaper one at no higher cost."""
         c, w = self.cat, self.w
         pinned = np.isin(cand, np.asarray(fixed, dtype=np.int64))
-        linked = {p for i in cand for p in c.prereqs[i]} | {int(i) for i in cand if c.prereqs[i]}
-        movable = ~pinned & ~c.scheduled[cand] & ~np.isin(cand, list(linked))
-        if movable.sum() < 2:
+        movable = ~pinned & ~c.scheduled[cand]
+        if any(c.prereqs[i] for i in cand):
+            linked = {p for i in cand for p in c.prereqs[i]} | {i for i in cand if c.prereqs[i]}
+            movable &= ~np.isin(cand, list(linked))
+        mv = np.flatnonzero(movable)
+        if len(mv) < 2:
             return cand
+        i_mv = cand[mv]
         room = self.req.remaining + self.over_cap - float(c.hours[cand[pinned]].sum())
         slots = max(self.n_max, len(self.fixed)) - int(pinned.sum())
-        capped = []
+        hours = c.hours[i_mv]
+        limit = np.minimum(slots, np.floor(room / hours + TOL)).astype(np.int64)
+        keys = [hours, self.budgeted[i_mv].astype(float)]
+        keys += [mask[i_mv].astype(float) for mask in self.groups.values()]
         for name, values in (("topic", c.topics), ("instructor", c.instructors)):
-            limit = self._cap_limits(cand, values, self.cap[name])
-            capped.append((values, limit))
-        bits = (
-            np.stack([mask[cand] for mask in self.groups.values()], axis=1) if self.groups else None
-        )
-        cost = w.course_cost - w.relevance * c.rel[cand] - w.format_bonus * c.preferred[cand]
+            caps = self._cap_limits(cand, values, self.cap[name])
+            if caps:  # a capped value is part of the class; the others are all alike
+                code = {v: k + 1 for k, v in enumerate(caps)}
+                left = np.array([caps.get(v, -1) for v in values[i_mv]], dtype=np.int64)
+                limit = np.where(left >= 0, np.minimum(limit, left), limit)
+                keys.append(np.array([code.get(v, 0) for v in values[i_mv]], dtype=float))
+        _, cls = np.unique(np.column_stack(keys), axis=0, return_inverse=True)
+        cls = cls.ravel()
+        cost = w.course_cost - w.relevance * c.rel[i_mv] - w.format_bonus * c.preferred[i_mv]
+        order = np.lexsort((mv, cost, cls))  # by class, cheapest first (then pool position)
+        first = np.r_[0, np.flatnonzero(np.diff(cls[order])) + 1]
+        within = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
         keep = ~movable
-        classes: dict[tuple, list[int]] = {}
-        for j in np.flatnonzero(movable):
-            i = cand[j]
-            key = (
-                float(c.hours[i]),
-                bool(self.budgeted[i]),
-                tuple(bits[j]) if bits is not None else (),
-                *(values[i] if values[i] in limit else "" for values, limit in capped),
-            )
-            classes.setdefault(key, []).append(int(j))
-        for key, js in classes.items():
-            n = min(slots, int(np.floor(room / key[0] + TOL)) if key[0] > 0 else slots)
-            for (_, limit), v in zip(capped, key[3:], strict=True):
-                if v:
-                    n = min(n, limit[v])
-            best = sorted(js, key=lambda j: (cost[j], j))[: max(n, 0)]
-            keep[best] = True
+        keep[mv[order[within < limit[order]]]] = True
         return cand[keep]
 
     def _cap_limits(self, cand: np.ndarray, values: np.ndarray, cap: int) -> dict[str, int]:
         """Values with a cap row over ``cand`` → how many more of them a selection may hold."""
-        members: dict[str, list[int]] = {}
-        for i in cand:
-            if values[i]:
-                members.setdefault(values[i], []).append(int(i))
+        named = cand[values[cand] != ""]
+        if not len(named):
+            return {}
+        vals, counts = np.unique(values[named].astype(str), return_counts=True)
         out = {}
-        for v, js in members.items():
-            n_fixed = sum(i in self.fixed for i in js)
+        for v in vals[counts > cap]:
+            js = named[values[named] == v]
+            n_fixed = sum(int(i) in self.fixed for i in js)
             if len(js) > max(cap, n_fixed):
-                out[v] = max(cap, n_fixed) - n_fixed
+                out[str(v)] = max(cap, n_fixed) - n_fixed
         return out
 
     def milp(self, fixed: list[int]) -> list[int] | None:
