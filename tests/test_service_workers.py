@@ -121,6 +121,31 @@ def test_workers_are_forks_sharing_the_supervisors_model(served, tiny_model):
     assert _versions(base) == {tiny_model.version}
 
 
+def test_a_burst_of_connections_reaches_both_workers(served):
+    """16 connections opened at once are all answered, by both workers (each listens on its
+    own SO_REUSEPORT socket: a slot without a worker would leave its share unanswered)."""
+    proc, base, _ = served
+    port = int(base.rsplit(":", 1)[1])
+    conns = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(16)]
+    try:
+        for conn in conns:
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        for conn in conns:
+            assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+        held = {
+            w.pid: sum(
+                1
+                for c in w.net_connections(kind="tcp")
+                if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port
+            )
+            for w in _workers(proc)
+        }
+    finally:
+        for conn in conns:
+            conn.close()
+    assert sum(held.values()) == 16 and min(held.values()) >= 2, held
+
+
 def test_sighup_reloads_in_the_supervisor_and_replaces_the_workers(served, tiny_model, tmp_path):
     proc, base, models = served
     before = {w.pid for w in _workers(proc)}
