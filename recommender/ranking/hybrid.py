@@ -13,8 +13,11 @@ context memoised in a :class:`ServingState`.
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +61,46 @@ class ServingState:
                     self.rows.pop(next(iter(self.rows)))
                 self.rows[key] = row
         return row
+
+
+#: threads that fit signals (the final fit beside the validation folds); ``None``: two, or
+#: one on a single core. The fitted signals do not depend on it.
+FIT_THREADS: int | None = None
+#: the signals whose fits take longest (large: EASE's Gram and inverse, transition's counts)
+#: go first, so no long fit starts last
+_FIT_ORDER = {"collaborative": 0, "transition": 1, "sequence": 2, "popularity": 3}
+
+
+class _Inline(Executor):
+    """Runs what is submitted at once, in the caller's thread."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed to the caller through result()
+            future.set_exception(exc)
+        return future
+
+
+@contextmanager
+def _fit_pool() -> Iterator[Executor]:
+    """Threads for signal fits (their numpy, BLAS and sparse work runs without the GIL), with
+    BLAS at one thread each meanwhile so two fits do not oversubscribe the cores."""
+    n = FIT_THREADS or min(
+        2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+    if n <= 1:
+        yield _Inline()
+        return
+    from threadpoolctl import threadpool_limits
+
+    pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="fit")
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class Hybrid(BaseEstimator):
@@ -107,53 +150,79 @@ class Hybrid(BaseEstimator):
         cfg = self.blend or BlendConfig()
         weights, cold = self.weights, self.cold_weights
         self.validation_: dict = {}
-        if weights is None or cold is None:
-            protocol = choose_protocol(data, cfg.protocol)
-            # a second temporal fold is an earlier period: on the sample it lost 0.001 in
-            # cross-validation, so only leave-last pools folds
-            pooled = weights is None and protocol == "leave-last"
-            folds = self._validation_folds(data, protocol, cfg.folds if pooled else 1)
-            train, holdout, probe = folds[0]
-            policy = policy or CandidatePolicy(data.courses)
-            extra = tuple(
-                extra_queries(p, t, h, cfg, cfg.random_state + i, policy)
-                for i, (t, h, p) in enumerate(folds[1:], start=1)
-            )
-            fitted = fit_weights(probe, train, holdout, cfg, extra, policy)
-            self.validation_ = {"protocol": protocol, **fitted.report}
-            weights = weights if weights is not None else fitted.weights
-            cold = cold if cold is not None else fitted.cold_weights
-        self._fit_signals(data, statistics)
+        with _fit_pool() as pool:  # the final fit runs beside the validation folds
+            final = self._submit_signals(pool, data, statistics)
+            if weights is None or cold is None:
+                protocol = choose_protocol(data, cfg.protocol)
+                # a second temporal fold is an earlier period: on the sample it lost 0.001 in
+                # cross-validation, so only leave-last pools folds
+                pooled = weights is None and protocol == "leave-last"
+                folds = self._validation_folds(data, protocol, cfg.folds if pooled else 1, pool)
+                train, holdout, probe = folds[0]
+                policy = policy or CandidatePolicy(data.courses)
+                extra = tuple(
+                    extra_queries(p, t, h, cfg, cfg.random_state + i, policy)
+                    for i, (t, h, p) in enumerate(folds[1:], start=1)
+                )
+                fitted = fit_weights(probe, train, holdout, cfg, extra, policy)
+                self.validation_ = {"protocol": protocol, **fitted.report}
+                weights = weights if weights is not None else fitted.weights
+                cold = cold if cold is not None else fitted.cold_weights
+            self._set_signals([f.result() for f in final], data)
         self.weights_ = {n: float(weights.get(n, 0.0)) for n in names}
         self.cold_weights_ = {
             s.name: (0.0 if s.needs_history else float(cold.get(s.name, 0.0))) for s in self.signals
         }
         return self
 
-    def _validation_folds(self, data: TrainingData, protocol: str, n: int) -> list:
+    def _validation_folds(
+        self, data: TrainingData, protocol: str, n: int, pool: Executor | None = None
+    ) -> list:
         """(train, holdout, probe hybrid fitted on train) per fold; fold i+1 splits fold
-        i's training part again (leave-second-last, or the 10% before the first holdout)."""
+        i's training part again (leave-second-last, or the 10% before the first holdout).
+        The probes' signals are fitted in ``pool`` while the next fold is split."""
         folds, rest = [], data
         fraction = (self.blend or BlendConfig()).validation_fraction
+        pool = pool or _Inline()
         for _ in range(max(1, n)):
             if protocol == "leave-last":
                 train, holdout = rest.split_last()
             else:
                 train, holdout = rest.split_time(fraction)
             probe = Hybrid(signals=[clone(s) for s in self.signals], weights={}, cold_weights={})
-            probe._fit_signals(train)
-            folds.append((train, holdout, probe))
+            folds.append((train, holdout, probe, probe._submit_signals(pool, train)))
             rest = train
-        return folds
+        for train, _, probe, fits in folds:
+            probe._set_signals([f.result() for f in fits], train)
+        return [fold[:3] for fold in folds]
 
     def _fit_signals(self, data: TrainingData, statistics: Mapping | None = None) -> None:
+        self._set_signals(
+            [f.result() for f in self._submit_signals(_Inline(), data, statistics)], data
+        )
+
+    def _submit_signals(
+        self, pool: Executor, data: TrainingData, statistics: Mapping | None = None
+    ) -> list[Future]:
+        """A clone of every signal fitted on ``data`` (from ``statistics`` where given), as
+        futures of ``pool``, the slowest first."""
         given = statistics or {}
-        self.signals_ = [
-            clone(s).fit_from_statistics(given[s.name], data)
-            if s.name in given
-            else clone(s).fit(data)
-            for s in self.signals
-        ]
+
+        def fit(s: Signal) -> Signal:
+            return (
+                clone(s).fit_from_statistics(given[s.name], data)
+                if s.name in given
+                else clone(s).fit(data)
+            )
+
+        order = sorted(
+            range(len(self.signals)), key=lambda i: _FIT_ORDER.get(self.signals[i].name, 99)
+        )
+        futures = {i: pool.submit(fit, self.signals[i]) for i in order}
+        return [futures[i] for i in range(len(self.signals))]
+
+    def _set_signals(self, fitted: list[Signal], data: TrainingData) -> None:
+        self.signals_ = fitted
         self.n_items_ = data.n_items
         self.weights_ = dict(self.weights or {})
         self.cold_weights_ = dict(self.cold_weights or {})

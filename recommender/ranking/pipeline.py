@@ -27,7 +27,12 @@ from recommender.ranking.model import RecommenderModel
 from recommender.ranking.ranker import RankerConfig
 from recommender.signals.base import Signal
 from recommender.signals.collaborative import CollaborativeSignal
-from recommender.signals.content import ContentSignal, course_text, profile_text
+from recommender.signals.content import (
+    PROFILE_FIELDS,
+    ContentSignal,
+    course_text,
+    profile_text,
+)
 from recommender.signals.context import ContextSignal
 from recommender.signals.field import FieldSignal
 from recommender.signals.instructor import InstructorSignal
@@ -180,7 +185,12 @@ def prepare_data(
     (``external``: records of courses outside the catalog, for the hours ledger)."""
     text = TextSpace(
         tokenizer=tokenizer or ChineseTokenizer(), min_df=cfg.text_min_df, max_df=cfg.text_max_df
-    ).fit(course_text(courses))
+    )
+    profiles = cadres[[c for c in PROFILE_FIELDS if c in cadres]]  # all profile_text reads
+    texts = [profile_text(r) for r in profiles.to_dict("records")]
+    taxonomy = FieldTaxonomy.load(cfg.fields_path)
+    # courses and profiles are tokenised in worker processes while the records are indexed here
+    finish = text.fit_with_profiles(course_text(courses), texts, taxonomy)
     data = TrainingData.build(
         courses,
         cadres,
@@ -188,12 +198,8 @@ def prepare_data(
         history_half_life_days=cfg.history_half_life_days,
         external=external,
     )
-    texts = [profile_text(r) for r in data.cadres.to_dict("records")]
-    taxonomy = FieldTaxonomy.load(cfg.fields_path)
-    data = data.with_text(
-        text.course_matrix_, text.transform(texts), taxonomy.match(texts), taxonomy
-    )
-    return text, data
+    vectors, fields = finish()
+    return text, data.with_text(text.course_matrix_, vectors, fields, taxonomy)
 
 
 def fit_recommender(

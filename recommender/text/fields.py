@@ -65,13 +65,16 @@ class FieldTaxonomy:
     def match(self, texts: Sequence[str]) -> np.ndarray:
         """(n texts × n fields) float32: the share of each field among the field words a
         text contains (distinct words counted once); all zeros for a text naming none."""
-        out = np.zeros((len(texts), len(self.names)), dtype=np.float32)
-        for i, text in enumerate(texts):
-            norm = normalize_text(text)
-            if not norm:
-                continue
-            for j, words in enumerate(self.words):
-                out[i, j] = sum(1 for w in words if w in norm)
+        return self.match_normalized([normalize_text(text) for text in texts])
+
+    def match_normalized(self, texts: Sequence[str]) -> np.ndarray:
+        """:meth:`match` of texts :func:`normalize_text` gave already."""
+        none = [0] * len(self.words)
+        counts = [
+            [sum(1 for w in words if w in norm) for words in self.words] if norm else none
+            for norm in texts
+        ]
+        out = np.array(counts, dtype=np.float32).reshape(len(texts), len(self.names))
         totals = out.sum(axis=1, keepdims=True)
         np.divide(out, totals, out=out, where=totals > 0)
         return out

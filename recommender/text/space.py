@@ -18,6 +18,8 @@ from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
+from recommender.text.fields import FieldTaxonomy
+
 #: texts below which tokenising in this process beats starting worker processes
 PARALLEL_MIN_TEXTS = 5000
 #: environment variable: processes that tokenise a large batch (1: this process only)
@@ -53,6 +55,28 @@ def _tokenize_chunk(tokenizer: Callable[[str], list[str]], texts: list[str]) -> 
     return [tokenizer(t) for t in texts]
 
 
+def _profile_chunk(
+    tokenizer: Callable[[str], list[str]], taxonomy: FieldTaxonomy | None, texts: list[str]
+) -> tuple[list[list[str]], np.ndarray | None]:
+    """Tokens and fields of work of profile texts, each text normalised once when the
+    tokenizer is a ``ChineseTokenizer`` (its tokens are ``cut_normalized(normalize_text(t))``)."""
+    from recommender.text.tokenizer import ChineseTokenizer, normalize_text
+
+    if type(tokenizer) is not ChineseTokenizer:
+        tokens = _tokenize_chunk(tokenizer, texts)
+        return tokens, taxonomy.match(texts) if taxonomy is not None else None
+    tokenizer = _WORKER_TOKENIZERS.setdefault(repr(tokenizer), tokenizer)
+    norms = [normalize_text(t) for t in texts]
+    fields = taxonomy.match_normalized(norms) if taxonomy is not None else None
+    return [tokenizer.cut_normalized(n) for n in norms], fields
+
+
+def _chunks(texts: list[str], n_jobs: int) -> list[list[str]]:
+    # a few chunks per worker: an uneven chunk does not leave a core idle for long
+    bounds = np.linspace(0, len(texts), n_jobs * 4 + 1).astype(int)
+    return [texts[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+
+
 def tokenize_texts(
     tokenizer: Callable[[str], list[str]], texts: Sequence[str], n_jobs: int | None = None
 ) -> list[list[str]]:
@@ -69,11 +93,8 @@ def tokenize_texts(
         return [tokenizer(t) for t in texts]
     from joblib import Parallel, delayed
 
-    # a few chunks per worker: an uneven chunk does not leave a core idle for long
-    bounds = np.linspace(0, len(texts), n_jobs * 4 + 1).astype(int)
-    chunks = [texts[a:b] for a, b in itertools.pairwise(bounds) if b > a]
     parts = Parallel(n_jobs=n_jobs, backend="loky")(
-        delayed(_tokenize_chunk)(tokenizer, chunk) for chunk in chunks
+        delayed(_tokenize_chunk)(tokenizer, chunk) for chunk in _chunks(texts, n_jobs)
     )
     return [tokens for part in parts for tokens in part]
 
@@ -110,6 +131,55 @@ class TextSpace(BaseEstimator):
 
     def fit(self, course_texts: Sequence[str]) -> TextSpace:
         """Learn vocabulary and IDF from the catalog; keep the course vectors."""
+        return self._fit_tokens(tokenize_texts(self.tokenizer, course_texts))
+
+    def fit_with_profiles(
+        self,
+        course_texts: Sequence[str],
+        profile_texts: Sequence[str],
+        taxonomy: FieldTaxonomy | None = None,
+    ) -> Callable[[], tuple[sp.csr_matrix, np.ndarray | None]]:
+        """Start :meth:`fit` on the catalog and reading ``profile_texts`` in worker processes,
+        and return at once a ``finish()`` that waits for them (training builds its interaction
+        data meanwhile). ``finish()`` fits the space and returns the profiles' vectors (as
+        :meth:`transform`) and fields of work (as ``taxonomy.match``; ``None`` without a
+        taxonomy), each distinct profile normalised once for both."""
+        courses, texts = list(course_texts), list(profile_texts)
+        uniq, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
+        uniq = list(uniq)
+        n_jobs = tokenize_jobs()
+        results = None
+        if n_jobs > 1 and len(courses) + len(uniq) >= PARALLEL_MIN_TEXTS:
+            from joblib import Parallel, delayed
+
+            course_chunks = _chunks(courses, n_jobs)
+            tasks = [delayed(_tokenize_chunk)(self.tokenizer, c) for c in course_chunks] + [
+                delayed(_profile_chunk)(self.tokenizer, taxonomy, c) for c in _chunks(uniq, n_jobs)
+            ]
+            results = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(tasks)
+
+        def finish() -> tuple[sp.csr_matrix, np.ndarray | None]:
+            if results is None:
+                course_tokens = [self.tokenizer(t) for t in courses]
+                profile_tokens = [self.tokenizer(t) for t in uniq]
+                fields = taxonomy.match(uniq) if taxonomy is not None else None
+            else:
+                parts = list(results)
+                course_tokens = [t for part in parts[: len(course_chunks)] for t in part]
+                profile_parts = parts[len(course_chunks) :]
+                profile_tokens = [t for part, _ in profile_parts for t in part]
+                fields = (
+                    np.concatenate([f for _, f in profile_parts]) if taxonomy is not None else None
+                )
+            self._fit_tokens(course_tokens)
+            if not texts:
+                return self.transform([]), fields
+            vectors = _pretokenized(self.vectorizer_).transform(profile_tokens).tocsr()
+            return vectors[inverse], fields[inverse] if fields is not None else None
+
+        return finish
+
+    def _fit_tokens(self, tokens: list[list[str]]) -> TextSpace:
         self.vectorizer_ = TfidfVectorizer(
             tokenizer=self.tokenizer,
             token_pattern=None,
@@ -119,7 +189,6 @@ class TextSpace(BaseEstimator):
             max_df=self.max_df,
             dtype=np.float32,
         )
-        tokens = tokenize_texts(self.tokenizer, course_texts)
         twin = _pretokenized(self.vectorizer_)
         with warnings.catch_warnings():  # "tokenizer will not be used": it was, just before
             warnings.filterwarnings("ignore", message=".*will not be used since 'analyzer'")

@@ -320,7 +320,12 @@ class ChineseTokenizer:
 
     def __call__(self, text: Any) -> list[str]:
         """Content tokens of ``text`` in order; [] for empty, None or NaN."""
-        text = normalize_text(text)
+        return self.cut_normalized(normalize_text(text))
+
+    def cut_normalized(self, text: str) -> list[str]:
+        """Content tokens of a text :func:`normalize_text` gave (``self(t)`` is
+        ``self.cut_normalized(normalize_text(t))``: training normalises a profile once for
+        its tokens and its fields of work)."""
         if not text:
             return []
         blocks = self._blocks
