@@ -30,7 +30,13 @@ from recommender.ranking.candidates import ELECTIVES, CandidatePolicy, Candidate
 from recommender.ranking.courses import compulsory_courses, similar
 from recommender.ranking.explain import CohortCounts, Explainer, Reason
 from recommender.ranking.hybrid import Hybrid
-from recommender.ranking.queries import CadreQuery, Coded, QueryBuilder, unique_rows
+from recommender.ranking.queries import (
+    CadreProfile,
+    CadreQuery,
+    Coded,
+    QueryBuilder,
+    unique_rows,
+)
 from recommender.ranking.ranker import Ranker, RankerConfig
 from recommender.ranking.results import Ranked, Recommendation, UnknownIdError
 from recommender.signals.base import Query
@@ -58,35 +64,6 @@ _DERIVED = ("course_ids", "titles", "categories", "formats", "hours", "compulsor
             "session_start", "policy", "cohorts", "ranker", "explainer", "queries", "rules",
             "_cadre_records", "_cadre_columns", "_cadre_column_map", "_audiences", "_state",
             "_table_cache")  # fmt: skip
-
-
-class CadreProfile(Mapping):
-    """A known cadre's columns as a read-only mapping, each read from the cadre table when
-    first asked (values as :meth:`RecommenderModel.cadre_profile` gives them)."""
-
-    __slots__ = ("_columns", "_row", "_values")
-
-    def __init__(self, columns: Mapping[str, Any], row: int, values: dict | None = None) -> None:
-        self._columns, self._row = columns, row
-        self._values = {} if values is None else values  # the full dict, when built already
-
-    def __getitem__(self, key: str) -> Any:
-        try:
-            return self._values[key]
-        except KeyError:
-            v = self._columns[key][self._row]  # KeyError for a column the table lacks
-            v = v.item() if isinstance(v, np.generic) else v
-            self._values[key] = v
-            return v
-
-    def __iter__(self):
-        return iter(self._columns)
-
-    def __len__(self) -> int:
-        return len(self._columns)
-
-    def __repr__(self) -> str:
-        return f"CadreProfile(row={self._row})"
 
 
 class RecommenderModel:

@@ -22,6 +22,35 @@ from recommender.signals.base import Query, QueryBatch
 from recommender.signals.content import profile_text
 
 
+class CadreProfile(Mapping):
+    """A known cadre's columns as a read-only mapping, each read from the cadre table when
+    first asked (values as :meth:`RecommenderModel.cadre_profile` gives them)."""
+
+    __slots__ = ("_columns", "_row", "_values")
+
+    def __init__(self, columns: Mapping[str, Any], row: int, values: dict | None = None) -> None:
+        self._columns, self._row = columns, row
+        self._values = {} if values is None else values  # the full dict, when built already
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            v = self._columns[key][self._row]  # KeyError for a column the table lacks
+            v = v.item() if isinstance(v, np.generic) else v
+            self._values[key] = v
+            return v
+
+    def __iter__(self):
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+    def __repr__(self) -> str:
+        return f"CadreProfile(row={self._row})"
+
+
 @dataclass(frozen=True)
 class CadreQuery:
     """One cadre's request: ``profile`` (a mapping of the cadre's columns), the scoring
