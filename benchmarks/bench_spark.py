@@ -264,9 +264,9 @@ def _project(section: Section, rows: list[dict]) -> None:
         f"validate + text + interactions; {pair_rate:,.0f} Gram pairs/s/core in the statistics "
         "stage (all of it charged to the Gram's self-join, which dominates). Assumed to hold per "
         f"executor core, times {SHUFFLE_OVERHEAD} for network shuffle not seen locally. 500M "
-        f"records over 10M cadres is {per_cadre:.0f} per cadre (large: "
+        f"records over 10M cadres is {per_cadre:.0f} per cadre ({big['scale']}: "
         f"{big['records'] / big['cadres']:.0f}); the Gram's pairs grow with the square of "
-        f"that: ≥ {pairs / 1e9:.0f}G pairs (large: {big['Gram pairs M'] / 1e3:.2f}G)."
+        f"that: ≥ {pairs / 1e9:.0f}G pairs ({big['scale']}: {big['Gram pairs M'] / 1e3:.2f}G)."
     )
     gb = big["driver py MB"] / big["records"] * TARGET_RECORDS / 1024
     folds_h = big["folds µs/record"] * TARGET_RECORDS / 1e6 / 3600
