@@ -36,9 +36,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def served(tiny_models, tmp_path):
-    """(supervisor process, base URL, models root) of ``serve --workers 2``."""
+@pytest.fixture(scope="module")
+def served(tiny_models, tmp_path_factory):
+    """(supervisor process, base URL, models root, log folder) of ``serve --workers 2``: one
+    server for the module (the SIGHUP test, which publishes new versions, comes last)."""
+    tmp_path = tmp_path_factory.mktemp("served")
     models = copy_models(tiny_models, tmp_path / "models")
     port = _free_port()
     env = {
@@ -60,7 +62,7 @@ def served(tiny_models, tmp_path):
     base = f"http://127.0.0.1:{port}"
     try:
         _wait(lambda: len(_workers(proc)) == 2 and _ready(base), 120, proc, tmp_path)
-        yield proc, base, models
+        yield proc, base, models, tmp_path
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -107,7 +109,7 @@ def _unique_share(p: psutil.Process) -> float:
 
 
 def test_workers_are_forks_sharing_the_supervisors_model(served, tiny_model):
-    proc, base, _ = served
+    proc, base, _, _ = served
     with httpx.Client(base_url=base, timeout=10) as c:
         cadre = str(tiny_model.cadres["cadre_id"].iloc[0])
         for _ in range(40):
@@ -124,7 +126,7 @@ def test_workers_are_forks_sharing_the_supervisors_model(served, tiny_model):
 def test_a_burst_of_connections_reaches_both_workers(served):
     """16 connections opened at once are all answered, by both workers (each listens on its
     own SO_REUSEPORT socket: a slot without a worker would leave its share unanswered)."""
-    proc, base, _ = served
+    proc, base, _, _ = served
     port = int(base.rsplit(":", 1)[1])
     conns = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(16)]
     try:
@@ -146,8 +148,8 @@ def test_a_burst_of_connections_reaches_both_workers(served):
     assert sum(held.values()) == 16 and min(held.values()) >= 2, held
 
 
-def test_sighup_reloads_in_the_supervisor_and_replaces_the_workers(served, tiny_model, tmp_path):
-    proc, base, models = served
+def test_sighup_reloads_in_the_supervisor_and_replaces_the_workers(served, tiny_model):
+    proc, base, models, tmp_path = served
     before = {w.pid for w in _workers(proc)}
     statuses: list[int] = []
     stop = threading.Event()
