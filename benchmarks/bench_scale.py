@@ -335,8 +335,9 @@ def measure(
 
 def _step_labels(results: list[dict]) -> list[str]:
     """STEPS' labels, each signal's own row after the summed signal fits."""
+    indent = PER_SIGNAL[: PER_SIGNAL.index("{")]
     names = sorted(
-        {k for r in results for k in r["train"]["steps"] if k.startswith(PER_SIGNAL[:6] + " ")}
+        {k for r in results for k in r["train"]["steps"] if k.startswith(indent)}
         - {label for label, _, _ in STEPS}
     )
     out = []

@@ -113,3 +113,94 @@ def test_profiles_tokenised_with_their_fields_in_workers_as_one_by_one(sample, m
     one = TextSpace(tokenizer=ChineseTokenizer()).fit_with_profiles(courses, profiles[:5])
     v1, f1 = one()  # in this process (few texts), no taxonomy: no fields
     assert f1 is None and (v1 != want[:5]).nnz == 0
+
+
+def _plain_loss(Z, closed, share):
+    """The listwise loss as it was written before the buffered, threaded one."""
+
+    def loss(w):
+        s = sum(np.float32(wn) * z for wn, z in zip(w, Z, strict=True))
+        s = np.where(closed, -np.inf, s)
+        top = s.max(axis=1, keepdims=True)
+        e = np.exp(s - top)
+        total = e.sum(axis=1, keepdims=True)
+        lse = top[:, 0] + np.log(total[:, 0])
+        gap = e / total - share
+        picked = (np.where(share > 0, s, 0.0) * share).sum(axis=1)
+        return float(np.mean(lse - picked)), np.array([float((gap * z).sum()) for z in Z]) / len(
+            share
+        )
+
+    return loss
+
+
+@pytest.mark.parametrize("rows", [1, 7, 600])
+def test_threaded_listwise_loss_is_the_plain_loss_bit_for_bit(rows):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from recommender.ranking.listwise import _Loss
+
+    rng = np.random.default_rng(rows)
+    items = 700
+    Z = [rng.standard_normal((rows, items)).astype(np.float32) for _ in range(6)]
+    closed = rng.random((rows, items)) < 0.3
+    target = (rng.random((rows, items)) < 0.01) & ~closed
+    target[np.arange(rows), rng.integers(0, items, rows)] = True
+    closed &= ~target
+    share = target.astype(np.float32)
+    share /= share.sum(axis=1, keepdims=True)
+    plain, loss = _plain_loss(Z, closed, share), _Loss(Z, closed, share)
+    with ThreadPoolExecutor(2) as pool:
+        for threads in (None, pool):
+            loss.pool = threads
+            for _ in range(4):
+                w = rng.random(len(Z)) * 3
+                w[rng.integers(0, len(Z))] = 0.0
+                (v1, g1), (v2, g2) = plain(w), loss(w)
+                assert v1 == v2 and g1.tobytes() == g2.tobytes()
+
+
+def test_split_reuses_the_records_indices(sample_data):
+    """A validation split takes its records' cadre/course indices from the whole data's
+    (not looked up again): the same training data as building it from the records."""
+    from recommender.data.training import TrainingData, temporal_split
+
+    train, _ = sample_data.split_time(0.1)
+    part, _ = temporal_split(sample_data.completions, 0.1)
+    built = TrainingData.build(sample_data.courses, sample_data.cadres, part)
+    assert (train.history != built.history).nnz == 0
+    assert train.history.dtype == built.history.dtype
+    for name in ("rows", "cols", "times", "quality", "context"):
+        np.testing.assert_array_equal(getattr(train, name), getattr(built, name))
+    assert train.segments == built.segments and train.now == built.now
+    again, _ = train.split_last()  # a split of a split: indices of the records kept
+    direct = TrainingData.build(sample_data.courses, sample_data.cadres, again.completions)
+    assert (again.history != direct.history).nnz == 0
+    np.testing.assert_array_equal(again.rows, direct.rows)
+
+
+def test_train_starts_the_text_while_the_records_load(tmp_path, monkeypatch, sample):
+    """``train`` starts tokenising once the courses and cadres are read (once, not again in
+    the fit) and publishes the model ``fit_model`` fits from the loaded data."""
+    from recommender.lifecycle import train as train_mod
+    from recommender.lifecycle.artifacts import load_model
+    from recommender.ranking import pipeline
+
+    calls = []
+    real = pipeline.start_text
+
+    def counted(courses, cadres, *a, **kw):
+        calls.append(len(courses))
+        return real(courses, cadres, *a, **kw)
+
+    monkeypatch.setattr(pipeline, "start_text", counted)
+    monkeypatch.setattr(train_mod, "start_text", counted)
+    path = train_mod.train(
+        SAMPLE_DIR, tmp_path / "models", rejects_dir=tmp_path, events_path=tmp_path / "x.sqlite3"
+    )
+    assert calls == [len(sample.courses)]
+    model = load_model(path)
+    fitted = train_mod.fit_model(sample)
+    assert model.hybrid.weights_ == fitted.hybrid.weights_
+    assert (model.profile_vectors_ != fitted.profile_vectors_).nnz == 0
+    np.testing.assert_array_equal(model.fields_, fitted.fields_)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -630,8 +630,12 @@ def load_dataset(
     rejects_dir: Path | str | None = None,
     write_rejects: bool = True,
     id_secret: bytes | str | None = None,
+    on_catalog: Callable[[pd.DataFrame, pd.DataFrame], None] | None = None,
 ) -> Dataset:
     """Load courses, cadres and completions (checked against accepted ids).
+
+    ``on_catalog(courses, cadres)`` is called with the accepted courses and cadres before the
+    completions are read (training starts tokenising their texts meanwhile).
 
     Each table is ``files[name]`` when given, else found in ``directory`` (``courses.*``,
     ``课程.*`` …). ``sheet`` names the workbook sheet to read (one name, or one per table);
@@ -661,6 +665,8 @@ def load_dataset(
         )
 
     courses, cadres = load(COURSES), load(CADRES)
+    if on_catalog is not None:
+        on_catalog(courses.frame, cadres.frame)
     known = {
         C.CADRE_ID: set(cadres.frame[C.CADRE_ID]),
         C.COURSE_ID: set(courses.frame[C.COURSE_ID]),

@@ -84,6 +84,8 @@ class TrainingData:
     #: recommended, not in ``history``
     external: pd.DataFrame | None = None
     _bridge: sp.csr_matrix | None = field(default=None, repr=False)
+    #: each record's (cadre, course) index, -1 where unknown, in ``completions`` order
+    _lookup: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -103,14 +105,54 @@ class TrainingData:
         cadres = cadres.reset_index(drop=True)
         course_ids = IdMap(courses[C.COURSE_ID].to_numpy())
         cadre_ids = IdMap(cadres[C.CADRE_ID].to_numpy())
+        return cls._assemble(
+            courses,
+            cadres,
+            completions,
+            course_ids,
+            cadre_ids,
+            (
+                cadre_ids.lookup(completions[C.CADRE_ID]),
+                course_ids.lookup(completions[C.COURSE_ID]),
+            ),
+            (segments(cadres), context_bits(cadres)),
+            history_half_life_days=history_half_life_days,
+            course_vectors=course_vectors,
+            profile_vectors=profile_vectors,
+            profile_fields=profile_fields,
+            field_taxonomy=field_taxonomy,
+            external=external,
+        )
+
+    @classmethod
+    def _assemble(
+        cls,
+        courses: pd.DataFrame,
+        cadres: pd.DataFrame,
+        completions: pd.DataFrame,
+        course_ids: IdMap,
+        cadre_ids: IdMap,
+        lookup: tuple[np.ndarray, np.ndarray],
+        profile: tuple[list, np.ndarray],
+        *,
+        history_half_life_days: float | None,
+        **text: Any,
+    ) -> TrainingData:
+        """``build`` from the parts that depend on the catalog and the cadres alone (id maps,
+        segments, context) and each record's cadre and course index (``lookup``)."""
         times = completions[C.ENROLLED_AT].to_numpy(dtype="datetime64[s]")
         known = times[~np.isnat(times)]
         now = known.max() if len(known) else np.datetime64("now", "s")
-        rows = cadre_ids.lookup(completions[C.CADRE_ID])
-        cols = course_ids.lookup(completions[C.COURSE_ID])
+        rows, cols = lookup
         ok = (rows >= 0) & (cols >= 0)
         history = interaction_matrix(
-            completions, cadre_ids, course_ids, now=now, half_life_days=history_half_life_days
+            completions,
+            cadre_ids,
+            course_ids,
+            now=now,
+            half_life_days=history_half_life_days,
+            rows=rows,
+            cols=cols,
         )
         return cls(
             courses=courses,
@@ -123,14 +165,11 @@ class TrainingData:
             cols=cols[ok],
             times=times[ok],
             now=now,
-            segments=segments(cadres),
-            context=context_bits(cadres),
+            segments=profile[0],
+            context=profile[1],
             quality=quality_prior(courses, completions),
-            course_vectors=course_vectors,
-            profile_vectors=profile_vectors,
-            profile_fields=profile_fields,
-            field_taxonomy=field_taxonomy,
-            external=external,
+            _lookup=lookup,
+            **text,
         )
 
     @property
@@ -155,17 +194,40 @@ class TrainingData:
             external=self.external,
         )
 
+    def _rows_of(self, completions: pd.DataFrame, half_life_days) -> TrainingData:
+        """:meth:`subset` for records taken from ``self.completions`` (a split): the id maps,
+        segments, context and each record's indices are this data's, not worked out again."""
+        index = self.completions.index
+        if self._lookup is None or not index.is_unique:
+            return self.subset(completions, history_half_life_days=half_life_days)
+        at = index.get_indexer(completions.index)
+        return TrainingData._assemble(
+            self.courses,
+            self.cadres,
+            completions,
+            self.course_ids,
+            self.cadre_ids,
+            (self._lookup[0][at], self._lookup[1][at]),
+            (self.segments, self.context),
+            history_half_life_days=half_life_days,
+            course_vectors=self.course_vectors,
+            profile_vectors=self.profile_vectors,
+            profile_fields=self.profile_fields,
+            field_taxonomy=self.field_taxonomy,
+            external=self.external,
+        )
+
     def split_time(
         self, fraction: float, *, history_half_life_days=None
     ) -> tuple[TrainingData, pd.DataFrame]:
         """Training data from the earlier enrolments and the later ``fraction`` as holdout."""
         train, holdout = temporal_split(self.completions, fraction)
-        return self.subset(train, history_half_life_days=history_half_life_days), holdout
+        return self._rows_of(train, history_half_life_days), holdout
 
     def split_last(self, *, history_half_life_days=None) -> tuple[TrainingData, pd.DataFrame]:
         """Training data without each cadre's last enrolment, and those enrolments."""
         train, holdout = leave_last_split(self.completions)
-        return self.subset(train, history_half_life_days=history_half_life_days), holdout
+        return self._rows_of(train, history_half_life_days), holdout
 
     def last_items(self) -> np.ndarray:
         """Each cadre's most recent course (-1 = none)."""

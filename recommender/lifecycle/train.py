@@ -21,9 +21,11 @@ from recommender.lifecycle.events import is_database_url, open_event_store, sqli
 from recommender.ranking.model import RecommenderModel
 from recommender.ranking.pipeline import (
     DEFAULT_CONFIG,
+    StartedText,
     TrainConfig,
     fit_recommender,
     signal_specs,
+    start_text,
 )
 
 log = logging.getLogger(__name__)
@@ -60,10 +62,18 @@ def default_rejects_dir(models_dir: str | Path = "models") -> Path:
     return Path(models_dir).absolute().parent / "rejects"
 
 
-def fit_model(dataset: Dataset, config: TrainConfig = DEFAULT_CONFIG) -> RecommenderModel:
-    """Fit a model on a loaded dataset (no files written)."""
+def fit_model(
+    dataset: Dataset, config: TrainConfig = DEFAULT_CONFIG, *, text: StartedText | None = None
+) -> RecommenderModel:
+    """Fit a model on a loaded dataset (no files written); ``text``: its text space already
+    started (:func:`~recommender.ranking.pipeline.start_text`)."""
     return fit_recommender(
-        dataset.courses, dataset.cadres, dataset.completions, config, external=dataset.external
+        dataset.courses,
+        dataset.cadres,
+        dataset.completions,
+        config,
+        external=dataset.external,
+        text=text,
     )
 
 
@@ -98,13 +108,20 @@ def train(
     rejects = private_dir(
         rejects_dir if rejects_dir is not None else default_rejects_dir(models_dir)
     )
-    dataset = load_dataset(data_dir, files=files, sheet=sheet, rejects_dir=rejects)
+    text: list[StartedText] = []  # course and profile texts tokenised while records load
+
+    def start(courses: pd.DataFrame, cadres: pd.DataFrame) -> None:
+        text.append(start_text(courses, cadres, config))
+
+    dataset = load_dataset(
+        data_dir, files=files, sheet=sheet, rejects_dir=rejects, on_catalog=start
+    )
     n_events = 0
     events = read_events(events_path or Path(data_dir) / EVENTS_FILE)
     if events is not None:
         n_events = len(events)
         dataset.completions = merge_events(dataset, events)
-    model = fit_model(dataset, config)
+    model = fit_model(dataset, config, text=text[0] if text else None)
     meta = {
         "model_version": new_version(started),
         "created_at": started.isoformat(),

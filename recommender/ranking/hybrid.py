@@ -150,14 +150,19 @@ class Hybrid(BaseEstimator):
         cfg = self.blend or BlendConfig()
         weights, cold = self.weights, self.cold_weights
         self.validation_: dict = {}
+        final: list[Future] = []
+
+        def fit_final() -> None:  # queued behind the probes: the weight search waits for those
+            final.extend(self._submit_signals(pool, data, statistics))
+
         with _fit_pool() as pool:  # the final fit runs beside the validation folds
-            final = self._submit_signals(pool, data, statistics)
             if weights is None or cold is None:
                 protocol = choose_protocol(data, cfg.protocol)
                 # a second temporal fold is an earlier period: on the sample it lost 0.001 in
                 # cross-validation, so only leave-last pools folds
                 pooled = weights is None and protocol == "leave-last"
-                folds = self._validation_folds(data, protocol, cfg.folds if pooled else 1, pool)
+                n = cfg.folds if pooled else 1
+                folds = self._validation_folds(data, protocol, n, pool, then=fit_final)
                 train, holdout, probe = folds[0]
                 policy = policy or CandidatePolicy(data.courses)
                 extra = tuple(
@@ -168,6 +173,8 @@ class Hybrid(BaseEstimator):
                 self.validation_ = {"protocol": protocol, **fitted.report}
                 weights = weights if weights is not None else fitted.weights
                 cold = cold if cold is not None else fitted.cold_weights
+            else:
+                fit_final()
             self._set_signals([f.result() for f in final], data)
         self.weights_ = {n: float(weights.get(n, 0.0)) for n in names}
         self.cold_weights_ = {
@@ -176,11 +183,17 @@ class Hybrid(BaseEstimator):
         return self
 
     def _validation_folds(
-        self, data: TrainingData, protocol: str, n: int, pool: Executor | None = None
+        self,
+        data: TrainingData,
+        protocol: str,
+        n: int,
+        pool: Executor | None = None,
+        then: Callable[[], None] | None = None,
     ) -> list:
         """(train, holdout, probe hybrid fitted on train) per fold; fold i+1 splits fold
         i's training part again (leave-second-last, or the 10% before the first holdout).
-        The probes' signals are fitted in ``pool`` while the next fold is split."""
+        The probes' signals are fitted in ``pool`` while the next fold is split; ``then()``
+        is called once every probe is under way (more work for the pool)."""
         folds, rest = [], data
         fraction = (self.blend or BlendConfig()).validation_fraction
         pool = pool or _Inline()
@@ -192,6 +205,8 @@ class Hybrid(BaseEstimator):
             probe = Hybrid(signals=[clone(s) for s in self.signals], weights={}, cold_weights={})
             folds.append((train, holdout, probe, probe._submit_signals(pool, train)))
             rest = train
+        if then is not None:
+            then()
         for train, _, probe, fits in folds:
             probe._set_signals([f.result() for f in fits], train)
         return [fold[:3] for fold in folds]

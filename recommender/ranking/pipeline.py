@@ -172,6 +172,37 @@ def default_signals(cfg: TrainConfig, n_courses: int = 0) -> list[Signal]:
     ]
 
 
+@dataclass
+class StartedText:
+    """The text space being fitted in worker processes (:func:`start_text`) for these
+    courses and cadres, and the ``finish()`` that waits for it."""
+
+    courses: pd.DataFrame
+    cadres: pd.DataFrame
+    space: TextSpace
+    taxonomy: FieldTaxonomy
+    finish: Any
+
+
+def start_text(
+    courses: pd.DataFrame,
+    cadres: pd.DataFrame,
+    cfg: TrainConfig = DEFAULT_CONFIG,
+    *,
+    tokenizer=None,
+) -> StartedText:
+    """Start tokenising the course and profile texts (and finding the profiles' fields of
+    work) in worker processes; training loads the records meanwhile."""
+    text = TextSpace(
+        tokenizer=tokenizer or ChineseTokenizer(), min_df=cfg.text_min_df, max_df=cfg.text_max_df
+    )
+    profiles = cadres[[c for c in PROFILE_FIELDS if c in cadres]]  # all profile_text reads
+    texts = [profile_text(r) for r in profiles.to_dict("records")]
+    taxonomy = FieldTaxonomy.load(cfg.fields_path)
+    finish = text.fit_with_profiles(course_text(courses), texts, taxonomy)
+    return StartedText(courses, cadres, text, taxonomy, finish)
+
+
 def prepare_data(
     courses: pd.DataFrame,
     cadres: pd.DataFrame,
@@ -180,17 +211,14 @@ def prepare_data(
     *,
     tokenizer=None,
     external: pd.DataFrame | None = None,
+    text: StartedText | None = None,
 ) -> tuple[TextSpace, TrainingData]:
     """The fitted text space and the training data with course and profile vectors
-    (``external``: records of courses outside the catalog, for the hours ledger)."""
-    text = TextSpace(
-        tokenizer=tokenizer or ChineseTokenizer(), min_df=cfg.text_min_df, max_df=cfg.text_max_df
-    )
-    profiles = cadres[[c for c in PROFILE_FIELDS if c in cadres]]  # all profile_text reads
-    texts = [profile_text(r) for r in profiles.to_dict("records")]
-    taxonomy = FieldTaxonomy.load(cfg.fields_path)
-    # courses and profiles are tokenised in worker processes while the records are indexed here
-    finish = text.fit_with_profiles(course_text(courses), texts, taxonomy)
+    (``external``: records of courses outside the catalog, for the hours ledger; ``text``:
+    :func:`start_text` of these very courses and cadres, already under way)."""
+    if text is None or text.courses is not courses or text.cadres is not cadres:
+        # courses and profiles are tokenised in worker processes while the records are indexed
+        text = start_text(courses, cadres, cfg, tokenizer=tokenizer)
     data = TrainingData.build(
         courses,
         cadres,
@@ -198,8 +226,9 @@ def prepare_data(
         history_half_life_days=cfg.history_half_life_days,
         external=external,
     )
-    vectors, fields = finish()
-    return text, data.with_text(text.course_matrix_, vectors, fields, taxonomy)
+    vectors, fields = text.finish()
+    space = text.space
+    return space, data.with_text(space.course_matrix_, vectors, fields, text.taxonomy)
 
 
 def fit_recommender(
@@ -213,13 +242,15 @@ def fit_recommender(
     metadata: dict | None = None,
     tokenizer=None,
     external: pd.DataFrame | None = None,
+    text: StartedText | None = None,
 ) -> RecommenderModel:
     """Fit the text space, every signal and the blend; return the servable model.
 
     ``external``: records of courses outside the catalog (``Dataset.external``): never
-    recommended, counted in the model's hours ledger (学时 already earned)."""
+    recommended, counted in the model's hours ledger (学时 already earned). ``text``: the
+    text space already started for these courses and cadres (:func:`start_text`)."""
     text, data = prepare_data(
-        courses, cadres, completions, cfg, tokenizer=tokenizer, external=external
+        courses, cadres, completions, cfg, tokenizer=tokenizer, external=external, text=text
     )
     hybrid = Hybrid(
         signals=list(signals) if signals is not None else default_signals(cfg, data.n_items),

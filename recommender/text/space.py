@@ -22,6 +22,8 @@ from recommender.text.fields import FieldTaxonomy
 
 #: texts below which tokenising in this process beats starting worker processes
 PARALLEL_MIN_TEXTS = 5000
+#: seconds training's tokenising workers stay once idle (then the memory is the fit's)
+WORKER_IDLE_SECONDS = 2
 #: environment variable: processes that tokenise a large batch (1: this process only)
 JOBS_ENV = "XUANXUE_TOKENIZE_JOBS"
 
@@ -156,7 +158,13 @@ class TextSpace(BaseEstimator):
             tasks = [delayed(_tokenize_chunk)(self.tokenizer, c) for c in course_chunks] + [
                 delayed(_profile_chunk)(self.tokenizer, taxonomy, c) for c in _chunks(uniq, n_jobs)
             ]
-            results = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(tasks)
+            # workers that linger (joblib keeps them 300 s) hold ~300 MB each through the fit
+            results = Parallel(
+                n_jobs=n_jobs,
+                backend="loky",
+                return_as="generator",
+                idle_worker_timeout=WORKER_IDLE_SECONDS,
+            )(tasks)
 
         def finish() -> tuple[sp.csr_matrix, np.ndarray | None]:
             if results is None:
