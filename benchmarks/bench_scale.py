@@ -71,6 +71,7 @@ class Tracker:
         self.stats: dict[str, dict] = {}
         self.active: list[dict] = []
         self.tree_peak = 0  # this process and its children (tokenising workers) together
+        self.child_cpu: dict[int, float] = {}  # pid → CPU seconds last seen
         self.lock = threading.Lock()
         self._stop = threading.Event()
         threading.Thread(target=self._sample, daemon=True).start()
@@ -82,6 +83,8 @@ class Tracker:
             for child in self.proc.children(recursive=True):
                 with contextlib.suppress(Exception):  # a child that just exited
                     tree += child.memory_info().rss
+                    # workers leave when idle: their CPU is read while they live
+                    self.child_cpu[child.pid] = sum(child.cpu_times()[:2])
             with self.lock:
                 self.tree_peak = max(self.tree_peak, tree)
                 for m in self.active:
@@ -207,10 +210,10 @@ def child_train(data: str, out: str, tree: str | None = None) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     path = train(data, out)
     total, cpu = time.perf_counter() - t0, time.process_time() - c0
-    workers = 0.0  # tokenising processes (alive until exit): their CPU is not ours
     for child in tracker.proc.children(recursive=True):
         with contextlib.suppress(Exception):
-            workers += sum(child.cpu_times()[:2])
+            tracker.child_cpu[child.pid] = sum(child.cpu_times()[:2])
+    workers = sum(tracker.child_cpu.values())  # tokenising processes: their CPU is not ours
     size = sum(f.stat().st_size for f in Path(path).iterdir()) / 2**20
     import recommender
 
