@@ -142,7 +142,15 @@ def _probe(env_tmp: Path | None, home: Path, *, bind_tmp: Path | None = None) ->
         env["TMPDIR"] = str(env_tmp)
     cmd = [sys.executable, "-c", PROBE]
     if bind_tmp is not None:  # a private mount namespace: poison "/tmp" without touching it
-        script = f'mount --bind "{bind_tmp}" /tmp && exec "$@"'
+        # a checkout or virtualenv under /tmp (a CI clone) stays visible through the fake /tmp
+        keep = {Path(p).resolve() for p in (ROOT, sys.prefix)}
+        keep = sorted(p for p in keep if p.is_relative_to("/tmp"))
+        binds = "".join(
+            f'mkdir -p "{bind_tmp / p.relative_to("/tmp")}" && '
+            f'mount --bind "{p}" "{bind_tmp / p.relative_to("/tmp")}" && '
+            for p in keep
+        )
+        script = f'{binds}mount --rbind "{bind_tmp}" /tmp && exec "$@"'
         cmd = ["unshare", "-rm", "sh", "-c", script, "sh", *cmd]
     proc = subprocess.run(
         cmd, check=False, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT

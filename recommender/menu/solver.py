@@ -11,7 +11,11 @@ and exhaustive enumeration a reference for tests.
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import sys
+import threading
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -421,6 +425,36 @@ class Selector:
         return best
 
 
+_BANNER_LOCK = threading.Lock()
+_banner_shown = False
+
+
+def _new_highs():
+    """A ``highspy.Highs``. HiGHS ≥ 1.16 prints its banner on standard output when the first
+    solver of a process is made, before any option can silence it: that line would break
+    ``menu --json`` and every pipe that reads our output. The first one is made with
+    standard output pointed at standard error (C buffers flushed before it is restored)."""
+    global _banner_shown
+    import highspy
+
+    if _banner_shown:
+        return highspy.Highs()
+    with _BANNER_LOCK:
+        if _banner_shown:
+            return highspy.Highs()
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            os.dup2(2, 1)
+            solver = highspy.Highs()
+            ctypes.CDLL(None).fflush(None)
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _banner_shown = True
+        return solver
+
+
 def _solve(
     cost: np.ndarray, n_int: int, lb: np.ndarray, ub: np.ndarray, rows: _Rows, time_limit: float
 ) -> tuple[np.ndarray | None, bool, str]:
@@ -445,7 +479,7 @@ def _solve(
     lp.integrality_ = [highspy.HighsVarType.kInteger] * n_int + [
         highspy.HighsVarType.kContinuous
     ] * (n - n_int)
-    solver = highspy.Highs()
+    solver = _new_highs()
     for key, value in (
         ("output_flag", False),
         ("time_limit", float(time_limit)),
