@@ -19,11 +19,11 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import unquote_plus
 
-import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from recommender import CadreLookup, IdentityError, UnknownIdError, cadre_lookup
 from service.deps import read_events_async
+from service.responses import FastJSON, ranked_payload
 
 PATH = re.compile(r"^/v1/cadres/([^/]{1,64})/recommendations$")
 #: what the middleware's metrics and logs read from ``scope["route"]``: the route template
@@ -98,16 +98,7 @@ class HotRoutes:
             )
         except UnknownIdError:
             return False
-        body = orjson.dumps(
-            {
-                "model_version": loaded.version,
-                "cadre_id": cadre_id,
-                "count": len(items),
-                "items": [r.to_dict() for r in items],
-                "shortfall": items.shortfall_dict(),
-            },
-            option=orjson.OPT_SERIALIZE_NUMPY,
-        )
+        body = FastJSON(ranked_payload(loaded.version, cadre_id, items)).body
         scope.setdefault("state", {})["model_version"] = loaded.version
         scope["route"] = ROUTE
         await send(

@@ -29,7 +29,7 @@ from service.deps import (
 )
 from service.identity import CadreRef
 from service.openapi import error_responses
-from service.responses import FastJSON
+from service.responses import FastJSON, ranked_payload
 from service.routes._common import known_segment
 from service.schemas import CompulsoryCourses, ProfileRequest, Recommendations
 
@@ -87,15 +87,7 @@ async def cadre_recommendations(
         explain=explain,
         events=events,
     )
-    return FastJSON(
-        {
-            "model_version": loaded.version,
-            "cadre_id": cadre_id,
-            "count": len(items),
-            "items": [r.to_dict() for r in items],
-            "shortfall": items.shortfall_dict(),
-        }
-    )
+    return FastJSON(ranked_payload(loaded.version, cadre_id, items))
 
 
 #: profiles whose free text is at most this many characters are ranked on the event loop
@@ -128,15 +120,7 @@ async def profile_recommendations(
     # a thread switch per request costs milliseconds of waiting under CPU contention; a long
     # text's tokenising (tens of ms) would stall every other connection on the event loop
     items = rank() if text <= INLINE_PROFILE_CHARS else await run_in_threadpool(rank)
-    return FastJSON(
-        {
-            "model_version": loaded.version,
-            "cadre_id": None,
-            "count": len(items),
-            "items": [r.to_dict() for r in items],
-            "shortfall": items.shortfall_dict(),
-        }
-    )
+    return FastJSON(ranked_payload(loaded.version, None, items))
 
 
 @router.get(
