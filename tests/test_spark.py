@@ -107,6 +107,22 @@ def _split_sample(tmp: Path) -> tuple[Path, pd.DataFrame]:
     return d, held
 
 
+def _same_blend(single, spark_model) -> None:
+    """The blend weights fitted on Spark's validation folds are the one machine's."""
+    assert spark_model.metadata["spark"]["validation_folds"] == "spark"
+    for got, want in (
+        (spark_model.hybrid.weights_, single.hybrid.weights_),
+        (spark_model.hybrid.cold_weights_, single.hybrid.cold_weights_),
+    ):
+        assert got.keys() == want.keys()
+        # weights are rounded to 4 decimals; the Gram's float64 sums, added in another
+        # order on executors, may tip one across a rounding edge (icourse163: 0.1755/0.1754)
+        assert all(abs(got[k] - want[k]) <= 1.5e-4 for k in got), (got, want)
+    a, b = spark_model.hybrid.validation_, single.hybrid.validation_
+    assert a["validation_cadres"] == b["validation_cadres"]
+    assert a.get("listwise_queries") == b.get("listwise_queries")
+
+
 @pytest.mark.slow
 def test_spark_model_equals_single_machine_on_the_sample(spark, tmp_path, monkeypatch):
     """≥ 99% of cadres get the same list; NDCG@10 on the held-out last enrolments within 0.002;
@@ -121,6 +137,7 @@ def test_spark_model_equals_single_machine_on_the_sample(spark, tmp_path, monkey
     single = load_model(train(data, tmp_path / "single", events_path=tmp_path / "none.sqlite3"))
     path, _ = train_spark(str(data), tmp_path / "spark", spark=spark, rejects_dir=str(tmp_path))
     model = load_model(path)
+    _same_blend(single, model)
     ids = list(single.cadres["cadre_id"])
     a = single.recommend_batch(ids, 10)
     b = model.recommend_batch(ids, 10)
@@ -207,6 +224,7 @@ def test_spark_model_equals_single_machine_on_icourse163(spark, tmp_path, monkey
     )
     path, _ = train_spark(str(data), tmp_path / "spark", spark=spark, rejects_dir=str(tmp_path))
     model = load_model(path)
+    _same_blend(single, model)
     ids = list(single.cadres["cadre_id"])
     la, lb = _lists(single, ids), _lists(model, ids)
     same = float(np.mean([x == y for x, y in zip(la, lb, strict=True)]))
@@ -280,5 +298,110 @@ def test_spark_statistics_equal_the_signals_own_on_the_sample(spark):
     local = knn.statistics(data).toarray()
     close = np.isclose(got_knn.toarray(), local, rtol=1e-4, atol=1e-6).all(axis=1)
     assert close.mean() >= 0.99  # ties at the k-th neighbour may be cut differently
+    for frame in frames.values():
+        frame.unpersist()
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> Path:
+    """The sample's first 150 cadres, the courses and those cadres' records, as CSV files."""
+    d = tmp_path_factory.mktemp("small")
+    shutil.copy(SAMPLE / "courses.csv", d / "courses.csv")
+    cadres = pd.read_csv(SAMPLE / "cadres.csv", dtype=str, keep_default_na=False).head(150)
+    done = pd.read_csv(SAMPLE / "completions.csv", dtype=str, keep_default_na=False)
+    cadres.to_csv(d / "cadres.csv", index=False)
+    done[done["cadre_id"].isin(cadres["cadre_id"])].to_csv(d / "completions.csv", index=False)
+    return d
+
+
+def _driver_sample(train, holdout, cfg, k: int) -> np.ndarray:
+    """The cadres ``fit_weights`` (k = 1) or ``extra_queries`` (k > 1) sample on one machine."""
+    from recommender.ranking.blend_search import chosen, relevance
+
+    rel = relevance(train, chosen(holdout))
+    keep = np.asarray(rel.getnnz(axis=1) > 0)
+    if k > 1:
+        keep &= train.history.getnnz(axis=1) > 0
+    users = np.flatnonzero(keep)
+    rng = np.random.default_rng(cfg.random_state + k - 1)
+    if len(users) > cfg.max_validation_cadres:
+        users = np.sort(rng.choice(users, size=cfg.max_validation_cadres, replace=False))
+    return users
+
+
+@pytest.mark.parametrize("protocol", ["temporal", "leave-last"])
+def test_spark_validation_folds_equal_the_driver_split(spark, small, protocol):
+    """Real Spark (local[2]): each fold's split, sample, statistics and catalog side equal
+    what ``Hybrid.fit`` splits from the records on one machine; only the sampled
+    validation cadres' records reach the driver."""
+    from recommender.data.training import TrainingData
+    from recommender.lifecycle.spark_engine import load_tables, table_paths
+    from recommender.lifecycle.spark_folds import SparkFolds
+    from recommender.lifecycle.spark_stats import indexed, interactions
+    from recommender.ranking.blend_search import BlendConfig
+    from recommender.signals.collaborative import CollaborativeSignal
+    from recommender.signals.popularity import PopularitySignal
+    from recommender.signals.quality import QualitySignal
+    from recommender.signals.transition import TransitionSignal
+
+    ds = load_dataset(small, write_rejects=False)
+    data = TrainingData.build(ds.courses, ds.cadres, ds.completions)
+    tables = load_tables(spark, table_paths(str(small)))
+    courses, cadres = indexed(tables["courses"].accepted), indexed(tables["cadres"].accepted)
+    *_, frames = interactions(
+        tables["completions"].accepted,
+        courses.select("course_id", courses["_idx"].alias("c")),
+        cadres.select("cadre_id", cadres["_idx"].alias("r")),
+        data.n_cadres,
+        data.n_items,
+        None,
+    )
+    signals = [
+        PopularitySignal(scope="segment"),
+        CollaborativeSignal(kind="ease"),
+        TransitionSignal(),
+        QualitySignal(),
+    ]
+    cfg = BlendConfig(max_validation_cadres=40, random_state=3)
+    source = SparkFolds(spark, frames["enrolments"], tables["completions"].accepted.columns, data)
+    assert source.covers(signals)
+    assert source.protocol("auto") == "temporal"  # the sample's cadres have many records
+    n = 2 if protocol == "leave-last" else 1
+    got = list(source.folds(protocol, n, signals, cfg))
+    assert len(got) == n
+    rest = data
+    for k, fold in enumerate(got, start=1):
+        split = rest.split_last() if protocol == "leave-last" else rest.split_time(0.1)
+        train, holdout = split
+        users = _driver_sample(train, holdout, cfg, k)
+        assert len(users) == cfg.max_validation_cadres  # the draw was exercised
+        mine = fold.train
+        # only the sampled cadres' records are on the driver, and all of theirs
+        rows = np.unique(mine.rows)
+        assert set(rows) <= set(users) and len(mine.completions) < len(train.completions) / 2
+        np.testing.assert_array_equal(mine.history[users].toarray(), train.history[users].toarray())
+        np.testing.assert_array_equal(mine.last_items()[users], train.last_items()[users])
+        key = ["cadre_id", "course_id", "enrolled_at"]
+        want = holdout[holdout["cadre_id"].isin(data.cadres["cadre_id"].iloc[users])]
+        pd.testing.assert_frame_equal(
+            fold.holdout.sort_values(key).reset_index(drop=True)[key],
+            want.sort_values(key).reset_index(drop=True)[key],
+        )
+        # the whole fold's catalog side and statistics
+        assert mine.now == train.now == fold.meta.now
+        np.testing.assert_allclose(fold.meta.quality, train.quality, rtol=1e-6)
+        np.testing.assert_array_equal(fold.meta.item_users, train.item_counts())
+        own = {s.name: s.statistics(train) for s in signals}
+        assert fold.statistics["quality"] is None
+        a, b = fold.statistics["popularity"], own["popularity"]
+        order = [b.segments.index(s) for s in a.segments]
+        np.testing.assert_allclose(a.counts.toarray(), b.counts.toarray()[order], rtol=1e-9)
+        np.testing.assert_allclose(
+            fold.statistics["collaborative"].gram, own["collaborative"].gram, atol=1e-4
+        )
+        np.testing.assert_array_equal(
+            fold.statistics["transition"].counts.toarray(), own["transition"].counts.toarray()
+        )
+        rest = train
     for frame in frames.values():
         frame.unpersist()

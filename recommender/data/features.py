@@ -133,11 +133,19 @@ def quality_prior(
     courses: pd.DataFrame, completions: pd.DataFrame, *, strength: float = 5.0
 ) -> np.ndarray:
     """Bayesian mean of learner ratings, shrunk towards the instructor rating (0–5 scale)."""
-    inst = pd.to_numeric(courses[C.INSTRUCTOR_RATING], errors="coerce")
-    prior = inst.fillna(inst.mean() if inst.notna().any() else 3.5).to_numpy(np.float64)
     rated = completions.dropna(subset=[C.RATING])
     stats = rated.groupby(C.COURSE_ID)[C.RATING].agg(["sum", "count"])
-    stats = stats.reindex(courses[C.COURSE_ID]).fillna(0.0)
+    return quality_from_ratings(courses, stats, strength=strength)
+
+
+def quality_from_ratings(
+    courses: pd.DataFrame, ratings: pd.DataFrame, *, strength: float = 5.0
+) -> np.ndarray:
+    """:func:`quality_prior` from its statistics: ``ratings`` indexed by course id with the
+    ``sum`` and ``count`` of the learner ratings (the Spark engine aggregates them)."""
+    inst = pd.to_numeric(courses[C.INSTRUCTOR_RATING], errors="coerce")
+    prior = inst.fillna(inst.mean() if inst.notna().any() else 3.5).to_numpy(np.float64)
+    stats = ratings.reindex(courses[C.COURSE_ID]).fillna(0.0)
     total = stats["sum"].to_numpy(np.float64) + strength * prior
     return (total / (stats["count"].to_numpy(np.float64) + strength)).astype(np.float32)
 

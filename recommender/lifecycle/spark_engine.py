@@ -21,16 +21,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from recommender.data.loading import validate_frame
 from recommender.data.rejects import summarise
 from recommender.data.rules import rules_fingerprint
 from recommender.data.schema import TABLES
 from recommender.data.schema import Columns as C
 from recommender.lifecycle.artifacts import new_version, save_model
+from recommender.lifecycle.spark_folds import SparkFolds
 from recommender.lifecycle.spark_session import spark_session
 from recommender.lifecycle.spark_signals import signal_statistics
-from recommender.lifecycle.spark_stats import indexed, interactions, text_space, training_data
-from recommender.lifecycle.spark_tables import ROW, SparkTable, load_table_spark
+from recommender.lifecycle.spark_stats import (
+    indexed,
+    interactions,
+    rating_stats,
+    text_space,
+    training_data,
+)
+from recommender.lifecycle.spark_tables import ROW, SparkTable, library_frame, load_table_spark
 from recommender.lifecycle.train import _library_versions
 from recommender.ranking.hybrid import Hybrid
 from recommender.ranking.model import RecommenderModel
@@ -82,16 +88,7 @@ def table_paths(data: str | None, files: dict[str, str | None] | None = None) ->
 
 def _frame(table: SparkTable) -> pd.DataFrame:
     """The accepted rows on the driver, in file order, with the library's dtypes."""
-    spec = TABLES[table.name]
-    frame = table.accepted.orderBy(ROW).drop(ROW).toPandas()
-    empty = validate_frame(pd.DataFrame({c: pd.Series([], dtype=str) for c in spec.required}), spec)
-    for col in empty.frame.columns:
-        dtype = empty.frame[col].dtype
-        if pd.api.types.is_datetime64_any_dtype(dtype):
-            frame[col] = pd.to_datetime(frame[col]).astype(dtype)
-        else:
-            frame[col] = frame[col].astype(dtype)
-    return frame[list(empty.frame.columns)]
+    return library_frame(table.accepted.orderBy(ROW).drop(ROW).toPandas(), table.name)
 
 
 def load_tables(spark, paths: dict[str, str]) -> dict[str, SparkTable]:
@@ -136,9 +133,14 @@ def train_spark(
     spark=None,
     conf: dict[str, str] | None = None,
     on_stage: Callable[[str], None] | None = None,
+    validation: str = "spark",
 ) -> tuple[Path, StageTimes]:
     """Train on Spark; returns the version directory and the seconds of each stage
-    (``on_stage(name)`` is called as each stage ends)."""
+    (``on_stage(name)`` is called as each stage ends). ``validation``: ``"spark"`` (the
+    blend's validation folds as Spark jobs, only the sampled validation cadres' records on
+    the driver) or ``"driver"`` (split from the collected records, as one machine does)."""
+    if validation not in ("spark", "driver"):
+        raise ValueError(f"validation 须为 spark 或 driver，而不是 {validation!r}")
     started = datetime.now(UTC)
     times = StageTimes(on_mark=on_stage)
     spark = spark or spark_session(master, app="xuanxue-train", conf=conf)
@@ -166,7 +168,15 @@ def train_spark(
     )
     times.mark("interactions")
     data_ = training_data(
-        frames["courses"], frames["cadres"], frames["completions"], history, rows, cols, when, now
+        frames["courses"],
+        frames["cadres"],
+        frames["completions"],
+        history,
+        rows,
+        cols,
+        when,
+        now,
+        rating_stats(frames_["enrolments"]),
     ).with_text(space.course_matrix_, profiles, fields, taxonomy)
     signals = default_signals(config, data_.n_items)
     stats = signal_statistics(
@@ -178,19 +188,25 @@ def train_spark(
         data_.n_items,
         now,
     )
-    for frame in frames_.values():
-        frame.unpersist()
+    frames_["history"].unpersist()
     times.mark("statistics")
+    folds = SparkFolds(spark, frames_["enrolments"], tables["completions"].accepted.columns, data_)
+    if validation == "driver" or not folds.covers(signals):
+        folds = None  # the folds split from the records on the driver
     hybrid = Hybrid(
         signals=signals,
         weights=config.weights,
         cold_weights=config.cold_weights,
         blend=config.blend,
-    ).fit(data_, statistics=stats)
+    ).fit(data_, statistics=stats, folds=folds)
+    frames_["enrolments"].unpersist()
     model = RecommenderModel(hybrid, space, data_)
     times.mark("fit")
+    if folds is not None:  # part of "fit": the validation folds' Spark jobs
+        times.seconds["fit: fold jobs"] = round(folds.seconds, 2)
     meta = _metadata(started, config, tables, frames, rejects, rules, model, paths, master)
     meta["spark"]["stage_seconds"] = times.seconds
+    meta["spark"]["validation_folds"] = "spark" if folds is not None else "driver"
     path = save_model(model, models_dir, meta, publish=publish)
     times.mark("save")
     return path, times

@@ -21,7 +21,7 @@ from recommender.data.features import (
     IdMap,
     context_bits,
     interaction_weights,
-    quality_prior,
+    quality_from_ratings,
     recency_factor,
     segments,
 )
@@ -93,6 +93,29 @@ def weighted_enrolments(batches, *, now, half_life_days):
             times = pdf[C.ENROLLED_AT].to_numpy(dtype="datetime64[s]")
             w = w * recency_factor(times, now, half_life_days)
         yield pd.DataFrame({"r": pdf["r"], "c": pdf["c"], "w": w.astype(np.float32)})
+
+
+def strongest_weights(enrolments, now, half_life_days):
+    """(r, c, w): the strongest confidence of each cadre × course (``interaction_matrix``'s
+    values), weighed on executors."""
+    from pyspark.sql import functions as F
+
+    cols = ["r", "c", C.PROGRESS, C.COMPLETED_AT, C.RATING, C.ENROLLED_AT]
+    weights = enrolments.select(*cols).mapInPandas(
+        lambda it: weighted_enrolments(it, now=now, half_life_days=half_life_days),
+        "r bigint, c bigint, w float",
+    )
+    return weights.groupBy("r", "c").agg(F.max("w").alias("w"))
+
+
+def rating_stats(enrolments) -> pd.DataFrame:
+    """The rating prior's statistics (``quality_from_ratings``): the sum and count of the
+    learner ratings per course id, aggregated on executors."""
+    from pyspark.sql import functions as F
+
+    rated = enrolments.filter(F.col(C.RATING).isNotNull()).groupBy(C.COURSE_ID)
+    sums = rated.agg(F.sum(C.RATING).alias("sum"), F.count("*").alias("count")).toPandas()
+    return sums.set_index(C.COURSE_ID)
 
 
 def _csr(triples: pd.DataFrame, shape, value: str) -> sp.csr_matrix:
@@ -178,12 +201,7 @@ def interactions(completions, course_index, cadre_index, n_cadres, n_courses, ha
     times = ordered[C.ENROLLED_AT].to_numpy(dtype="datetime64[s]")
     known = times[~np.isnat(times)]
     now = known.max() if len(known) else np.datetime64("now", "s")
-    cols = ["r", "c", C.PROGRESS, C.COMPLETED_AT, C.RATING, C.ENROLLED_AT]
-    weights = mapped.select(*cols).mapInPandas(
-        lambda it: weighted_enrolments(it, now=now, half_life_days=half_life_days),
-        "r bigint, c bigint, w float",
-    )
-    strongest = weights.groupBy("r", "c").agg(F.max("w").alias("w")).cache()
+    strongest = strongest_weights(mapped, now, half_life_days).cache()
     history = _csr(strongest.toPandas(), (n_cadres, n_courses), "w")
     frames = {"enrolments": mapped, "history": strongest}
     return (
@@ -196,8 +214,11 @@ def interactions(completions, course_index, cadre_index, n_cadres, n_courses, ha
     )
 
 
-def training_data(courses, cadres, completions, history, rows, cols, times, now) -> TrainingData:
-    """The :class:`TrainingData` ``TrainingData.build`` makes, from Spark's aggregates."""
+def training_data(
+    courses, cadres, completions, history, rows, cols, times, now, ratings
+) -> TrainingData:
+    """The :class:`TrainingData` ``TrainingData.build`` makes, from Spark's aggregates
+    (``ratings``: :func:`rating_stats`)."""
     courses = courses.reset_index(drop=True)
     cadres = cadres.reset_index(drop=True)
     return TrainingData(
@@ -213,5 +234,5 @@ def training_data(courses, cadres, completions, history, rows, cols, times, now)
         now=now,
         segments=segments(cadres),
         context=context_bits(cadres),
-        quality=quality_prior(courses, completions),
+        quality=quality_from_ratings(courses, ratings),
     )

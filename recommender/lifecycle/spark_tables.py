@@ -118,6 +118,20 @@ def with_row_numbers(df, first: int = 2):
     return df.withColumn(ROW, (start[part] + local).cast("long")).drop("_mid")
 
 
+def library_frame(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Rows collected from Spark with the columns and dtypes the library's loader gives
+    table ``name`` (what ``validate_frame`` makes of the same cells)."""
+    spec = TABLES[name]
+    empty = validate_frame(pd.DataFrame({c: pd.Series([], dtype=str) for c in spec.required}), spec)
+    for col in empty.frame.columns:
+        dtype = empty.frame[col].dtype
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            frame[col] = pd.to_datetime(frame[col]).astype(dtype)
+        else:
+            frame[col] = frame[col].astype(dtype)
+    return frame[list(empty.frame.columns)]
+
+
 def _text(col: pd.Series) -> pd.Series:
     if pd.api.types.is_string_dtype(col):  # CSV: strings and nulls (empty cells)
         return col.fillna("").astype(str)

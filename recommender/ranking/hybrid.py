@@ -19,7 +19,7 @@ from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
@@ -103,6 +103,19 @@ def _fit_pool() -> Iterator[Executor]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+class FoldSource(Protocol):
+    """Validation folds computed elsewhere (the Spark engine): ``protocol`` resolves
+    ``"auto"`` as :func:`choose_protocol` does; ``folds`` yields objects with ``train``
+    (training data holding the validation cadres' records), ``holdout``, ``statistics``
+    (every signal's, ``None`` for catalog-only ones) and ``meta`` (the catalog side)."""
+
+    def protocol(self, requested: str) -> str: ...
+
+    def folds(
+        self, protocol: str, n: int, signals: Sequence[Signal], cfg: BlendConfig
+    ) -> Iterator[Any]: ...
+
+
 class Hybrid(BaseEstimator):
     """A weighted sum of z-scored signal scores.
 
@@ -137,13 +150,17 @@ class Hybrid(BaseEstimator):
         *,
         policy: CandidatePolicy | None = None,
         statistics: Mapping[str, Any] | None = None,
+        folds: FoldSource | None = None,
     ) -> Hybrid:
         """Fit the weights (on a split, if not given), then every signal on all of ``data``.
 
         ``policy``: what a list may hold (default: the catalog's with the packaged rules),
         so validation ranks among the courses the request path would list. ``statistics``:
         signal name → its sufficient statistics of all of ``data`` computed elsewhere (the
-        Spark engine); those signals fit from them, not from the records."""
+        Spark engine); those signals fit from them, not from the records. ``folds``: where
+        the validation folds come from when not split from ``data`` here (the Spark engine's
+        :class:`~recommender.lifecycle.spark_folds.SparkFolds`: each fold's statistics and
+        only the sampled validation cadres' records)."""
         names = [s.name for s in self.signals]
         if len(set(names)) != len(names):
             raise ValueError(f"signal names must be unique, got {names}")
@@ -157,17 +174,21 @@ class Hybrid(BaseEstimator):
 
         with _fit_pool() as pool:  # the final fit runs beside the validation folds
             if weights is None or cold is None:
-                protocol = choose_protocol(data, cfg.protocol)
+                protocol = (
+                    folds.protocol(cfg.protocol) if folds else choose_protocol(data, cfg.protocol)
+                )
                 # a second temporal fold is an earlier period: on the sample it lost 0.001 in
                 # cross-validation, so only leave-last pools folds
                 pooled = weights is None and protocol == "leave-last"
                 n = cfg.folds if pooled else 1
-                folds = self._validation_folds(data, protocol, n, pool, then=fit_final)
-                train, holdout, probe = folds[0]
+                split = self._validation_folds(
+                    data, protocol, n, pool, then=fit_final, source=folds
+                )
+                train, holdout, probe = split[0]
                 policy = policy or CandidatePolicy(data.courses)
                 extra = tuple(
                     extra_queries(p, t, h, cfg, cfg.random_state + i, policy)
-                    for i, (t, h, p) in enumerate(folds[1:], start=1)
+                    for i, (t, h, p) in enumerate(split[1:], start=1)
                 )
                 fitted = fit_weights(probe, train, holdout, cfg, extra, policy)
                 self.validation_ = {"protocol": protocol, **fitted.report}
@@ -189,20 +210,28 @@ class Hybrid(BaseEstimator):
         n: int,
         pool: Executor | None = None,
         then: Callable[[], None] | None = None,
+        source: FoldSource | None = None,
     ) -> list:
         """(train, holdout, probe hybrid fitted on train) per fold; fold i+1 splits fold
         i's training part again (leave-second-last, or the 10% before the first holdout).
         The probes' signals are fitted in ``pool`` while the next fold is split; ``then()``
-        is called once every probe is under way (more work for the pool)."""
+        is called once every probe is under way (more work for the pool). With a
+        ``source``, its folds: probes fit from each fold's statistics and catalog side."""
         folds, rest = [], data
-        fraction = (self.blend or BlendConfig()).validation_fraction
+        cfg = self.blend or BlendConfig()
+        fraction = cfg.validation_fraction
         pool = pool or _Inline()
-        for _ in range(max(1, n)):
+        if source is not None:
+            for fold in source.folds(protocol, n, self.signals, cfg):
+                probe = self._probe()
+                fits = probe._submit_signals(pool, fold.meta, fold.statistics)
+                folds.append((fold.train, fold.holdout, probe, fits))
+        for _ in range(max(1, n) if source is None else 0):
             if protocol == "leave-last":
                 train, holdout = rest.split_last()
             else:
                 train, holdout = rest.split_time(fraction)
-            probe = Hybrid(signals=[clone(s) for s in self.signals], weights={}, cold_weights={})
+            probe = self._probe()
             folds.append((train, holdout, probe, probe._submit_signals(pool, train)))
             rest = train
         if then is not None:
@@ -210,6 +239,10 @@ class Hybrid(BaseEstimator):
         for train, _, probe, fits in folds:
             probe._set_signals([f.result() for f in fits], train)
         return [fold[:3] for fold in folds]
+
+    def _probe(self) -> Hybrid:
+        """An unfitted copy of this hybrid's signals, to be fitted on one fold."""
+        return Hybrid(signals=[clone(s) for s in self.signals], weights={}, cold_weights={})
 
     def _fit_signals(self, data: TrainingData, statistics: Mapping | None = None) -> None:
         self._set_signals(
