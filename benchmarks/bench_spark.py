@@ -282,8 +282,9 @@ def _project(section: Section, rows: list[dict]) -> None:
     section.note(
         f"Driver: 'fit' less the fold jobs ({big['fit s'] - folds:.1f} s at {big['scale']}) is "
         "the signals fitted from statistics (Gram inversion courses³, popularity segments × "
-        "courses, transitions courses × 200) once per fold and once for the model, and the "
-        "weight search over ≤ 1,000 sampled cadres per fold: no step reads all the records. "
+        "courses, transitions courses × 200) once per fold and once for the model, the "
+        "weight search over ≤ 1,000 sampled cadres per fold, and the serving model object "
+        "built over every cadre's history; no fold reads all the records on the driver. "
         "Still linear in records on the driver: the completions, enrolment triples and "
         f"history the artifact serves from: {big['driver py MB']:,} MB peak here → about "
         f"{gb:,.0f} GB at 500M, so a national platform serves from Spark's nightly batch "
