@@ -240,22 +240,16 @@ def test_spark_model_equals_single_machine_on_icourse163(spark, tmp_path, monkey
     assert abs(ndcg[0] - ndcg[1]) <= 0.003
 
 
-@pytest.mark.slow
-def test_spark_statistics_equal_the_signals_own_on_the_sample(spark):
-    """Popularity counts, the Gram, item-kNN neighbours and successions aggregated by Spark
-    are the numbers each signal's ``statistics(data)`` computes on one machine."""
+def _on_both(spark, directory: Path):
+    """The one-machine training data of ``directory`` and Spark's tables, "now" and mapped
+    frames (``enrolments``, ``history``; the caller unpersists them) of the same files."""
     from recommender.data.training import TrainingData
     from recommender.lifecycle.spark_engine import load_tables, table_paths
-    from recommender.lifecycle.spark_signals import signal_statistics
     from recommender.lifecycle.spark_stats import indexed, interactions
-    from recommender.signals.collaborative import CollaborativeSignal
-    from recommender.signals.popularity import PopularitySignal
-    from recommender.signals.sequence import SequenceSignal
-    from recommender.signals.transition import TransitionSignal
 
-    ds = load_dataset(SAMPLE, write_rejects=False)
+    ds = load_dataset(directory, write_rejects=False)
     data = TrainingData.build(ds.courses, ds.cadres, ds.completions)
-    tables = load_tables(spark, table_paths(str(SAMPLE)))
+    tables = load_tables(spark, table_paths(str(directory)))
     courses, cadres = indexed(tables["courses"].accepted), indexed(tables["cadres"].accepted)
     *_, now, frames = interactions(
         tables["completions"].accepted,
@@ -265,6 +259,20 @@ def test_spark_statistics_equal_the_signals_own_on_the_sample(spark):
         data.n_items,
         None,
     )
+    return data, tables, now, frames
+
+
+@pytest.mark.slow
+def test_spark_statistics_equal_the_signals_own_on_the_sample(spark):
+    """Popularity counts, the Gram, item-kNN neighbours and successions aggregated by Spark
+    are the numbers each signal's ``statistics(data)`` computes on one machine."""
+    from recommender.lifecycle.spark_signals import signal_statistics
+    from recommender.signals.collaborative import CollaborativeSignal
+    from recommender.signals.popularity import PopularitySignal
+    from recommender.signals.sequence import SequenceSignal
+    from recommender.signals.transition import TransitionSignal
+
+    data, _, now, frames = _on_both(spark, SAMPLE)
     assert now == data.now
     signals = [
         PopularitySignal(scope="segment"),
@@ -334,28 +342,14 @@ def test_spark_validation_folds_equal_the_driver_split(spark, small, protocol):
     """Real Spark (local[2]): each fold's split, sample, statistics and catalog side equal
     what ``Hybrid.fit`` splits from the records on one machine; only the sampled
     validation cadres' records reach the driver."""
-    from recommender.data.training import TrainingData
-    from recommender.lifecycle.spark_engine import load_tables, table_paths
     from recommender.lifecycle.spark_folds import SparkFolds
-    from recommender.lifecycle.spark_stats import indexed, interactions
     from recommender.ranking.blend_search import BlendConfig
     from recommender.signals.collaborative import CollaborativeSignal
     from recommender.signals.popularity import PopularitySignal
     from recommender.signals.quality import QualitySignal
     from recommender.signals.transition import TransitionSignal
 
-    ds = load_dataset(small, write_rejects=False)
-    data = TrainingData.build(ds.courses, ds.cadres, ds.completions)
-    tables = load_tables(spark, table_paths(str(small)))
-    courses, cadres = indexed(tables["courses"].accepted), indexed(tables["cadres"].accepted)
-    *_, frames = interactions(
-        tables["completions"].accepted,
-        courses.select("course_id", courses["_idx"].alias("c")),
-        cadres.select("cadre_id", cadres["_idx"].alias("r")),
-        data.n_cadres,
-        data.n_items,
-        None,
-    )
+    data, tables, _, frames = _on_both(spark, small)
     signals = [
         PopularitySignal(scope="segment"),
         CollaborativeSignal(kind="ease"),
