@@ -29,7 +29,7 @@ from recommender.data.training import TrainingData
 from recommender.lifecycle.spark_signals import signal_statistics
 from recommender.lifecycle.spark_stats import rating_stats, strongest_weights
 from recommender.lifecycle.spark_tables import ROW, library_frame, with_row_numbers
-from recommender.ranking.blend_search import PROTOCOLS, BlendConfig
+from recommender.ranking.blend_search import BlendConfig, protocol_from_counts
 from recommender.signals.base import CatalogMeta, Signal
 from recommender.signals.collaborative import CollaborativeSignal
 from recommender.signals.popularity import PopularitySignal
@@ -82,13 +82,10 @@ class SparkFolds:
 
     def protocol(self, requested: str) -> str:
         """``choose_protocol`` from enrolments per cadre counted by Spark."""
-        if requested not in PROTOCOLS:
-            raise ValueError(f"unknown validation protocol {requested!r}; use one of {PROTOCOLS}")
         if requested != "auto":
-            return requested
+            return protocol_from_counts(np.zeros(0, np.int64), requested)
         counts = self.enrolments.groupBy("r").count().select("count").toPandas()["count"]
-        active = counts.to_numpy(np.int64)
-        return "leave-last" if len(active) and np.median(active) < 3 else "temporal"
+        return protocol_from_counts(counts.to_numpy(np.int64), requested)
 
     # --------------------------------------------------------------- folds
     def folds(

@@ -99,12 +99,19 @@ class BlendConfig:
 def choose_protocol(data, protocol: str = "auto") -> str:
     """``leave-last`` when the median cadre with history has fewer than 3 enrolments (one
     or two courses each: the next course is the question), else ``temporal``."""
+    if protocol != "auto":
+        return protocol_from_counts(np.zeros(0, np.int64), protocol)
+    per_cadre = np.bincount(data.rows, minlength=data.n_cadres)
+    return protocol_from_counts(per_cadre[per_cadre > 0], protocol)
+
+
+def protocol_from_counts(active: np.ndarray, protocol: str = "auto") -> str:
+    """:func:`choose_protocol` from the enrolments of each cadre who has any (the Spark
+    engine counts them on executors)."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown validation protocol {protocol!r}; use one of {PROTOCOLS}")
     if protocol != "auto":
         return protocol
-    per_cadre = np.bincount(data.rows, minlength=data.n_cadres)
-    active = per_cadre[per_cadre > 0]
     return "leave-last" if len(active) and np.median(active) < 3 else "temporal"
 
 
