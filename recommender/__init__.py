@@ -27,6 +27,8 @@ _EXPORTS = {
     "ENUM_ALIASES": "recommender.data.cells",
     "VALUE_LABELS": "recommender.data.cells",
     "display_width": "recommender.data.spreadsheet",
+    "fit_columns": "recommender.data.spreadsheet",
+    "print_setup": "recommender.data.spreadsheet",
     "set_cell": "recommender.data.spreadsheet",
     "neutralise": "recommender.data.spreadsheet",
     "load_dataset": "recommender.data.loading",

@@ -34,6 +34,7 @@ from service.config import Settings
 from service.console.config import ConsoleSettings
 from service.console.excel import menu_workbook
 from service.main import create_app
+from tests.helpers import assert_prints_as_a_table
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette's httpx deprecation notice on import
@@ -486,6 +487,8 @@ def test_menu_excel_neutralises_formula_text():
     sheet = wb["课程菜单"]
     assert sheet["F2"].value == 1.5 and sheet["F2"].data_type == "n"
     assert is_risky("=1+1") and not is_risky("-2")
+    for ws in wb.worksheets:  # the clerk prints it
+        assert_prints_as_a_table(ws)
 
 
 def test_gaps_page_reads_the_newest_report(client):

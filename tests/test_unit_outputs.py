@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from recommender.cli import app
 from recommender.data.schema import Columns as C
 from recommender.menu.unit import UnitError, unit_cadres
+from tests.helpers import assert_prints_as_a_table
 
 
 def rows(path: Path, sheet: str) -> list[dict]:
@@ -55,6 +56,12 @@ def test_menus_workbook_has_titles_hours_and_totals(tiny_model, tiny_models, tmp
     for col in ("目标学时", "计划学时", "其中集中培训学时", "课程数"):
         assert total[col] == pytest.approx(sum(r[col] for r in per_cadre))
     assert total["课程数"] == len(items)
+    for ws in openpyxl.load_workbook(out).worksheets:
+        assert_prints_as_a_table(ws)
+        widest = max(len(str(r["课程名称"])) for r in items)  # CJK: two columns a character
+        if ws.title == "课程菜单":
+            titles_col = next(c.column_letter for c in ws[1] if c.value == "课程名称")
+            assert ws.column_dimensions[titles_col].width >= min(60, 2 * widest)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])

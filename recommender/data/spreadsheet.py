@@ -129,3 +129,31 @@ def display_width(value: object) -> int:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return 0
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in str(value))
+
+
+def fit_columns(ws: Worksheet, *, max_width: int = 60, sample_rows: int | None = None) -> None:
+    """Size every column to its widest cell (CJK characters count double): 8 to ``max_width``
+    characters. ``sample_rows`` reads only the header and that many rows below it (a long
+    table's first rows tell its widths)."""
+    from openpyxl.utils import get_column_letter
+
+    last = ws.max_row if sample_rows is None else min(ws.max_row, 1 + sample_rows)
+    widths: dict[int, int] = {}
+    for row in ws.iter_rows(min_row=1, max_row=last, values_only=True):
+        for j, value in enumerate(row, start=1):
+            widths[j] = max(widths.get(j, 0), display_width(value))
+    for j, width in widths.items():
+        ws.column_dimensions[get_column_letter(j)].width = min(max_width, max(8, width + 2))
+
+
+def print_setup(ws: Worksheet, *, one_page: bool = False) -> None:
+    """How an office prints a sheet: landscape A4, centred, fitted to the page width (and
+    height, for ``one_page``); a table's header row repeats on every printed page."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 1 if one_page else 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.horizontalCentered = True
+    if not one_page:
+        ws.print_title_rows = "1:1"

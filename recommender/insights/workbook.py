@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from recommender.data.spreadsheet import display_width, set_cell, write_frame
+from recommender.data.spreadsheet import fit_columns, print_setup, set_cell, write_frame
 
 if TYPE_CHECKING:  # pragma: no cover
     from openpyxl.workbook import Workbook
@@ -77,19 +77,6 @@ def _format(key: str) -> str:
     return OTHER_FORMATS.get(key, DECIMAL)
 
 
-def print_setup(ws: Worksheet, *, one_page: bool = False) -> None:
-    """Landscape A4, fitted to the page width (and height, for ``one_page``); the header row
-    repeats on every printed page of a table."""
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 1 if one_page else 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_options.horizontalCentered = True
-    if not one_page:
-        ws.print_title_rows = "1:1"
-
-
 def _format_columns(ws: Worksheet, keys: list[str], frame: pd.DataFrame) -> None:
     """Number formats by English column key; counts stored as integers."""
     for j, key in enumerate(keys, start=1):
@@ -102,22 +89,13 @@ def _format_columns(ws: Worksheet, keys: list[str], frame: pd.DataFrame) -> None
             cell.number_format = fmt
 
 
-def _fit_columns(ws: Worksheet, frame: pd.DataFrame, max_width: int = 50) -> None:
-    from openpyxl.utils import get_column_letter
-
-    for j, col in enumerate(frame.columns, start=1):
-        sample = [col, *frame[col].head(200).tolist()]
-        width = min(max_width, max(display_width(v) for v in sample) + 2)
-        ws.column_dimensions[get_column_letter(j)].width = max(8, width)
-
-
 def add_table_sheet(book: Workbook, name: str, frame: pd.DataFrame, keys: list[str]) -> Worksheet:
     """A sheet holding ``frame`` (Chinese headers; ``keys`` its English column keys), formatted
     and set up for print."""
     ws = book.create_sheet(name)
     write_frame(ws, frame)
     _format_columns(ws, keys, frame)
-    _fit_columns(ws, frame)
+    fit_columns(ws, max_width=50, sample_rows=200)
     ws.freeze_panes = "A2"
     print_setup(ws)
     return ws

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from recommender.data.cells import VALUE_LABELS
 from recommender.data.safe_write import save_workbook
 from recommender.data.schema import Columns as C
-from recommender.data.spreadsheet import display_width, write_csv, write_frame
+from recommender.data.spreadsheet import fit_columns, print_setup, write_csv, write_frame
 from recommender.menu.planning import plan_menu
 from recommender.ranking.candidates import Filters
 
@@ -224,7 +224,8 @@ def _totals(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _save_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> None:
-    """Sheets in order, header frozen, columns sized, landscape and fit to one page wide."""
+    """Sheets in order, header frozen, columns sized, printed landscape on A4 one page wide
+    with the header on every page."""
     from openpyxl import Workbook
 
     wb = Workbook()
@@ -233,10 +234,6 @@ def _save_workbook(sheets: dict[str, pd.DataFrame], path: Path) -> None:
         ws = wb.create_sheet(name)
         write_frame(ws, frame)
         ws.freeze_panes = "A2"
-        ws.page_setup.orientation = "landscape"
-        ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
-        ws.sheet_properties.pageSetUpPr.fitToPage = True
-        for col in ws.columns:
-            width = max(display_width(c.value) for c in col)
-            ws.column_dimensions[col[0].column_letter].width = min(60, max(8, width + 2))
+        fit_columns(ws)
+        print_setup(ws)
     save_workbook(wb, path, private=True)  # names and ids of cadres: 0600, no symlink followed

@@ -15,10 +15,9 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from recommender import VALUE_LABELS, display_width
+from recommender import VALUE_LABELS, fit_columns, print_setup
 from recommender import set_cell as put
 from service.console.data import FORMAT_LABELS, label
 
@@ -43,19 +42,17 @@ def _goal_label(constraint: str) -> str:
 
 
 def write_table(ws: Worksheet, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Header in bold, rows below, columns sized to their content (CJK counts double)."""
+    """Header in bold, rows below, columns sized to their content (CJK counts double), header
+    frozen; printed landscape on A4, one page wide, the header on every page."""
     bold = Font(bold=True)
-    widths = [0] * len(header)
     for j, name in enumerate(header, start=1):
         put(ws, 1, j, name).font = bold
-        widths[j - 1] = display_width(name)
     for i, row in enumerate(rows, start=2):
         for j, value in enumerate(row, start=1):
             put(ws, i, j, value)
-            widths[j - 1] = max(widths[j - 1], display_width(value))
-    for j, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(j)].width = min(60, max(8, width + 2))
+    fit_columns(ws)
     ws.freeze_panes = "A2"
+    print_setup(ws)
 
 
 def menu_workbook(menu: dict[str, Any], *, model_version: str, cadre: dict[str, str]) -> bytes:
