@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from recommender.data.rules import load_rules
 from recommender.data.schema import Columns as C
 from recommender.ranking.pipeline import TrainConfig, fit_recommender
 from recommender.signals.base import Query
@@ -57,3 +58,19 @@ def test_recommendation_names_the_course_taught_by_the_same_teacher():
     assert reason.detail == {"course_id": "K000"} and "同一位授课教师" in reason.text
     others = model.recommend("G001", k=3)[1:]
     assert not any(r.kind == "same_instructor" for rec in others for r in rec.reasons)
+
+
+def test_a_platform_or_school_named_as_teacher_links_no_courses():
+    # a county catalog names its platform as the teacher of every online course
+    teachers = ["中国干部网络学院", "中国干部网络学院", "张明、县委党校", "张明", "县委党校", ""]
+    rules = load_rules()
+    shared = shared_instructors(teachers, rules.is_organisation).toarray()
+    assert shared[0, 1] == 0 and shared[2, 4] == 0  # the platform, the school: nobody
+    assert shared[2, 3] == 1 and shared[3, 2] == 1  # 张明 still links his two courses
+    assert shared.sum() == 2
+    fitted = InstructorSignal().fit(
+        SimpleNamespace(courses=pd.DataFrame({C.INSTRUCTOR: teachers}), n_items=len(teachers))
+    )
+    np.testing.assert_array_equal(fitted.shared_.toarray(), shared)
+    # without the rules the platform ties all its courses together (what this guards)
+    assert shared_instructors(teachers).toarray()[0, 1] == 1

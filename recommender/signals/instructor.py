@@ -5,16 +5,21 @@ Learners follow teachers: in the leave-last validation split of the real icourse
 course pairs (翁恺's 程序设计入门——C语言 → C语言程序设计进阶).
 A course scores the number of courses in the cadre's history that share one of its
 instructors; a course nobody took yet scores like any other, so new courses by a known
-teacher are reached without behaviour data.
+teacher are reached without behaviour data. A 授课教师 cell naming an organisation or a
+platform (中国干部网络学院, 县委党校 …: the training rules' ``[instructors] organisations``) is
+nobody: a county catalog gives its platform as the teacher of every online course, and "the
+same teacher" would tie them all together.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.data.rules import load_rules
 from recommender.data.schema import Columns as C
 from recommender.signals.base import ExplainContext, Query, QueryBatch, Reason, Signal, quote
 from recommender.signals.content import row_positions
@@ -29,13 +34,17 @@ def instructor_names(value: object) -> set[str]:
     return {name.strip() for name in _SEPARATORS.split(text) if name.strip()}
 
 
-def shared_instructors(instructors) -> sp.csr_matrix:
-    """(courses × courses) 1 where two different courses share a teacher, else 0."""
+def shared_instructors(
+    instructors, is_organisation: Callable[[str], bool] | None = None
+) -> sp.csr_matrix:
+    """(courses × courses) 1 where two different courses share a teacher, else 0; names for
+    which ``is_organisation`` is true (a platform, a school) are no teacher."""
     rows, cols = [], []
     by_name: dict[str, list[int]] = {}
     for course, value in enumerate(instructors):
         for name in instructor_names(value):
-            by_name.setdefault(name, []).append(course)
+            if is_organisation is None or not is_organisation(name):
+                by_name.setdefault(name, []).append(course)
     for courses in by_name.values():
         idx = np.asarray(courses, dtype=np.int64)
         rows.append(np.repeat(idx, len(idx)))
@@ -59,8 +68,10 @@ class InstructorSignal(Signal):
     needs_history = True
 
     def fit_from_statistics(self, stats, meta) -> InstructorSignal:
-        """Catalog side only (no statistics of the records)."""
-        self.shared_ = shared_instructors(meta.courses[C.INSTRUCTOR].tolist())
+        """Catalog side only (no statistics of the records); organisations from the training
+        rules (``XUANXUE_RULES`` or the packaged file)."""
+        teachers = meta.courses[C.INSTRUCTOR].tolist()
+        self.shared_ = shared_instructors(teachers, load_rules().is_organisation)
         self.n_items_ = meta.n_items
         return self
 
