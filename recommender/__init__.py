@@ -94,6 +94,7 @@ _EXPORTS = {
     "looks_like_id_card": "recommender.lifecycle.lookup",
     "IdentityError": "recommender.data.identity",
     "mask_id_card": "recommender.data.identity",
+    "shown_id": "recommender.data.identity",
 }
 
 __all__ = ["__version__", *_EXPORTS]

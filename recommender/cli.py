@@ -135,13 +135,25 @@ def _resolve(lookup, query: str) -> str:
     from recommender.lifecycle.lookup import looks_like_id_card
 
     try:
-        cadre_id = lookup.resolve(query)
+        cadre_id = _resolve_code(lookup, query)
     except IdentityError as exc:
         raise CLIError(str(exc)) from exc
     if looks_like_id_card(query) and not lookup.model.has_cadre(cadre_id):
         message, hint = lookup.unknown_message(query)
         hint = "见上方警告" if lookup.problem else hint  # the warning was just printed
         raise CLIError(message + (f"：{hint}" if hint else ""))
+    return cadre_id
+
+
+def _resolve_code(lookup, query: str) -> str:
+    """``lookup.resolve``, and a code typed with full-width letters (ＧＢ0004) read as the
+    loader reads ids (NFKC) when the model does not know it as typed."""
+    import unicodedata
+
+    cadre_id = lookup.resolve(query)
+    plain = unicodedata.normalize("NFKC", str(query)).strip()
+    if not lookup.model.has_cadre(cadre_id) and plain != str(query).strip():
+        return lookup.resolve(plain)
     return cadre_id
 
 
@@ -597,24 +609,26 @@ def _recommend_batch(
 
 def _cadre_ids(m, path: Path) -> list[str]:
     """The cadre ids of a file (one a line: 干部编号 or full 身份证号, hashed). Ids the model
-    does not know are reported on stderr and skipped; a file with no known id fails."""
-    from recommender.data.identity import IdentityError
+    does not know are reported on stderr and skipped (a 身份证号 masked); a file with no
+    known id fails."""
+    from recommender.data.identity import IdentityError, shown_id
 
     lines = [ln.strip() for ln in _read_lines(path) if ln.strip()]
     if not lines:
         raise CLIError(f"{path}：文件中没有干部编号（每行一个 cadre_id）")
     lookup = _lookup(m)
     try:
-        ids = [lookup.resolve(ln) for ln in lines]
+        ids = [_resolve_code(lookup, ln) for ln in lines]
     except IdentityError as exc:
         raise CLIError(f"{path}：{exc}") from exc
-    unknown = [c for c in ids if not m.has_cadre(c)]
+    unknown = [(c, ln) for c, ln in zip(ids, lines, strict=True) if not m.has_cadre(c)]
     if unknown:
-        why = _rejected_at_load(m, "cadre", unknown[0])
+        why = _rejected_at_load(m, "cadre", unknown[0][0])
+        shown = [shown_id(ln) for _, ln in unknown[:3]]  # as typed, a 身份证号 masked
         message = (
-            f"{path}：{len(unknown)} 个干部编号不在模型的训练数据中（unknown cadre_id），"
-            f"例如 {'、'.join(unknown[:3])}"
-            + (f"；{unknown[0]} 在训练数据加载时被拒收：{why}" if why else "")
+            f"{path}：{len(unknown)} 个干部编号不在模型的训练数据中（unknown_cadre），"
+            f"例如 {'、'.join(shown)}"
+            + (f"；{shown[0]} 在训练数据加载时被拒收：{why}" if why else "")
         )
         if len(unknown) == len(ids):
             raise CLIError(message)
@@ -629,6 +643,7 @@ def _rejected_at_load(m, kind: str, value: str) -> str | None:
 
 def _known(m, fn, *args, **kwargs):
     """Call ``fn``; an unknown id says whether its row was rejected at load, and why."""
+    from recommender.data.identity import shown_id
     from recommender.ranking.model import UnknownIdError
 
     try:
@@ -636,16 +651,17 @@ def _known(m, fn, *args, **kwargs):
     except UnknownIdError as exc:
         label = {"cadre": "干部", "course": "课程"}.get(exc.kind, exc.kind)
         why = _rejected_at_load(m, exc.kind, exc.value)
+        shown = shown_id(exc.value)  # a mistyped 身份证号 (17 or 19 digits) is masked too
         if why:
             raise CLIError(
-                f"未知{label} {exc.value!r}（unknown {exc.kind}）：该{label}的行在训练数据加载时"
+                f"未知{label} {shown}（unknown_{exc.kind}）：该{label}的行在训练数据加载时"
                 f"被拒收——{why}；修正数据后重新训练"
             ) from exc
         hint = (
             "；新干部可用 POST /v1/recommendations 提交画像获得推荐" if exc.kind == "cadre" else ""
         )
         raise CLIError(
-            f"未知{label} {exc.value!r}（unknown {exc.kind}）：模型 {m.version} 的训练数据中"
+            f"未知{label} {shown}（unknown_{exc.kind}）：模型 {m.version} 的训练数据中"
             f"没有该{label}{hint}"
         ) from exc
 

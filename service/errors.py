@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from recommender import MenuError, UnknownIdError
+from recommender import MenuError, UnknownIdError, shown_id
 
 _CODES = {
     400: "bad_request",
@@ -167,10 +167,10 @@ def not_found(exc: UnknownIdError) -> ServiceError:
     """404 for an id the model does not know, with a hint on what to do instead."""
     kind = getattr(exc, "kind", "id")
     hint = CADRE_HINT if kind == "cadre" else COURSE_HINT
-    value = str(getattr(exc, "value", ""))[:64]
+    value = shown_id(getattr(exc, "value", ""))  # a mistyped 身份证号 is masked
     return ServiceError(
         404,
-        f"模型中没有编号为 {value!r} 的{ID_KIND.get(kind, kind)}",
+        f"模型中没有编号为 {value} 的{ID_KIND.get(kind, kind)}",
         error=f"unknown_{kind}",
         hint=hint,
         detail=[{"loc": ["path", f"{kind}_id"], "msg": "编号不存在", "type": "not_found"}],

@@ -147,7 +147,8 @@ def assert_prints_as_a_table(ws) -> None:
     """A table sheet an office prints: landscape A4, one page wide, the header row on every
     page, the header frozen on screen, every column at least 8 characters wide."""
     setup = ws.page_setup
-    assert setup.orientation == "landscape" and int(setup.paperSize) == int(ws.PAPERSIZE_A4), ws.title
+    assert setup.orientation == "landscape", ws.title
+    assert int(setup.paperSize) == int(ws.PAPERSIZE_A4), ws.title
     assert setup.fitToWidth == 1 and setup.fitToHeight == 0, ws.title
     assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
     assert ws.print_title_rows == "$1:$1" and ws.freeze_panes == "A2", ws.title

@@ -216,10 +216,11 @@ def test_rejects_file_is_written_next_to_the_data_with_the_files_headers(export,
     load_dataset(files=export, rejects_dir=tmp_path)
     written = pd.read_csv(tmp_path / "courses.rejects.csv", dtype=str, encoding="utf-8-sig")
     assert list(written.columns) == [
-        "file", "row", "column", "value", "reason", "rule", "action", "field"
+        "文件", "行号", "列", "原值", "原因", "原因代码", "处理", "字段代码"
     ]  # fmt: skip
-    assert written["column"].tolist() == ["名额", "学时"]
-    assert written["field"].tolist() == ["capacity", "credit_hours"]
+    assert written["列"].tolist() == ["名额", "学时"]
+    assert written["处理"].tolist() == ["清空该格", "拒收该行"]
+    assert written["字段代码"].tolist() == ["capacity", "credit_hours"]
 
 
 # --- the command line ----------------------------------------------------------------------

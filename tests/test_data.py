@@ -208,7 +208,10 @@ def test_missing_required_column_names_file_and_column(tmp_path: Path) -> None:
         load_csv(tmp_path, courses_raw().drop(columns=[C.CREDIT_HOURS]))
     err = info.value
     assert err.column == C.CREDIT_HOURS and err.path.name == "courses.csv"
-    assert "courses.csv" in str(err) and "'credit_hours'" in str(err) and "title" in str(err)
+    assert "courses.csv" in str(err) and "title" in str(err)  # the file's own headers
+    text = str(err)
+    assert "缺少必填列“学时”（也可写作：课程学时、学分" in text
+    assert "程序代码 credit_hours）" in text
 
 
 # --- rejects -----------------------------------------------------------------------------------
@@ -310,9 +313,9 @@ def test_rejects_are_written_and_stale_ones_removed(tmp_path: Path) -> None:
     ds = load_dataset(data)
     written = pd.read_csv(data / "courses.rejects.csv", dtype=str, encoding="utf-8")
     assert (data / "courses.rejects.csv").read_bytes().startswith(b"\xef\xbb\xbf")
-    assert written.columns[0] == "file"  # the BOM is not part of the first header
-    assert written["reason"].tolist() == ["不是数字：'abc'"]
-    assert written["rule"].tolist() == ["not_a_number"]
+    assert written.columns[0] == "文件"  # the BOM is not part of the first header
+    assert written["原因"].tolist() == ["不是数字：'abc'"]
+    assert written["原因代码"].tolist() == ["not_a_number"]
     # the completion of the rejected course C2 is rejected in turn, saying why
     assert ds.loads["completions"].rejects["reason"].tolist() == [
         "course_id 'C2' 不在课程表中（该行在加载时被拒收：courses.csv 第 3 行："

@@ -101,7 +101,7 @@ def test_rejects_csv_is_neutralised(tmp_path):
     assert_neutralised(cells, stripped=True)  # the loader trims cells before checking them
     assert "-5" in cells  # a plain negative number stays readable
     frame = pd.read_csv(rejects, encoding="utf-8-sig")
-    assert pd.api.types.is_integer_dtype(frame["row"])  # row numbers stay numbers
+    assert pd.api.types.is_integer_dtype(frame["行号"])  # row numbers stay numbers
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])

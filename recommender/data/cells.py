@@ -327,6 +327,13 @@ def _enums(f: Field, col: pd.Series) -> tuple[pd.Series, dict[int, tuple[str, st
     return _by_unique(col, decide, "bad_enum", str)
 
 
+#: built-in number formats (ECMA-376 §18.8.30) that Chinese, Japanese and Korean Excel and WPS
+#: save for dates and times (27 = yyyy"年"m"月", 31 = yyyy"年"m"月"d"日", 32 = h"时"mm"分" …);
+#: openpyxl knows only the locale-neutral ones (14–22, 45–47), so these cells would otherwise
+#: come out as bare serial numbers
+CJK_DATE_FORMAT_IDS = frozenset({*range(27, 37), *range(50, 59)})
+
+
 def cell_to_str(value: object) -> str:
     """Render a native cell (Excel/Parquet) as the text a CSV export would hold."""
     if value is None or value is pd.NaT:

@@ -12,7 +12,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,10 @@ from recommender.data import readers as rio
 from recommender.data.identity import (
     bad_checksums,
     birth_facts,
+    holds_id_cards,
     identity_secret,
+    is_hashed_id,
+    masked_reason,
     pseudonymise,
     secret_fingerprint,
 )
@@ -35,10 +39,22 @@ EXTERNAL_TITLE_HEADERS = ("课程名称", "课程标题", "课程", "title", "co
 
 
 def derive_columns(raw: pd.DataFrame, spec: TableSpec, headers: dict[str, str]) -> list[str]:
-    """Columns a file implies: cadre_id from 身份证号, enrolled_at from 完成时间 (a platform's
-    record of credited hours has no enrolment time). Returns warnings."""
+    """Columns a file implies: cadre_id from 身份证号 (also when the id column itself holds
+    身份证号), enrolled_at from 完成时间 (a platform's record of credited hours has no
+    enrolment time). Returns warnings."""
     out = []
     present = set(raw.columns)
+    if C.CADRE_ID in spec.required and C.CADRE_ID in present and holds_id_cards(raw[C.CADRE_ID]):
+        # a platform that logs cadres in by their 身份证号 exports it as the 用户名 / 账号
+        header = headers.get(C.CADRE_ID, "干部编号")
+        if C.ID_CARD not in present:
+            raw[C.ID_CARD] = raw[C.CADRE_ID]
+            headers[C.ID_CARD] = header
+        raw[C.CADRE_ID] = ""  # filled with the keyed hash once the cells are cleaned
+        headers[C.CADRE_ID] = header
+        out.append(
+            f"列“{header}”中是身份证号：按身份证号读入（干部编号用它的密钥散列，不保存明文）"
+        )
     if C.CADRE_ID in spec.required and C.CADRE_ID not in present and C.ID_CARD in present:
         raw[C.CADRE_ID] = ""  # filled with the keyed hash once the cells are cleaned
         headers.setdefault(C.CADRE_ID, headers.get(C.ID_CARD, "身份证号"))
@@ -53,6 +69,50 @@ def derive_columns(raw: pd.DataFrame, spec: TableSpec, headers: dict[str, str]) 
     return out
 
 
+class RosterIds(dict):
+    """What records keyed by 身份证号 need to know of the accepted roster: keyed hash →
+    roster cadre_id (the dict itself), every roster ``known`` id, and the 姓名 kept for each
+    cadre whose 身份证号 was on more than one roster row (``names``)."""
+
+    def __init__(
+        self,
+        aliases: Mapping[str, str],
+        *,
+        known: Iterable[str] = (),
+        names: Mapping[str, str] | None = None,
+        masks: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(aliases)
+        self.known = frozenset(known) or frozenset(self.values())
+        self.names = dict(names or {})
+        #: cadre id → its masked 身份证号, for examples in messages
+        self.masks = dict(masks or {})
+
+
+def roster_ids(cadres: pd.DataFrame, duplicated: Iterable[str] = ()) -> RosterIds:
+    """:class:`RosterIds` of an accepted roster frame; ``duplicated``: cadre ids whose 身份证号
+    was on more than one roster row (the later rows rejected)."""
+    hashed = cadres[C.ID_HASH].astype(str) if C.ID_HASH in cadres else pd.Series(dtype=str)
+    ids = cadres[C.CADRE_ID].astype(str)
+    has = hashed != ""
+    names, masks = {}, {}
+    for col, out in ((C.NAME, names), (C.ID_MASKED, masks)):
+        if col in cadres:
+            by_id = dict(zip(ids, cadres[col].astype(str), strict=True))
+            out.update({c: by_id[c] for c in duplicated if c in by_id})
+    aliases = dict(zip(hashed[has], ids[has], strict=True))
+    return RosterIds(aliases, known=ids, names=names, masks=masks)
+
+
+def duplicated_ids(typed: pd.DataFrame, keep: np.ndarray) -> frozenset[str]:
+    """Accepted roster ids made from a 身份证号 that more than one row carried."""
+    if C.CADRE_ID not in typed or not len(typed):
+        return frozenset()
+    ids = typed[C.CADRE_ID].astype(str)
+    twice = ids.duplicated(keep=False).to_numpy() & ids.map(is_hashed_id).to_numpy(bool)
+    return frozenset(ids[twice & keep])
+
+
 def identity(
     cells: pd.DataFrame,
     problems: Problems,
@@ -64,7 +124,11 @@ def identity(
     roster: bool = False,
 ) -> dict | None:
     """身份证号 → keyed hash (cadre_id / id_hash) and masked form; the plain number is
-    replaced by its mask in ``cells`` at once, so no later message can show it."""
+    replaced by its mask in ``cells`` at once, so no later message can show it.
+
+    Records with their own id (用户名, 账号) and a 身份证号: a row whose id the roster does not
+    know but whose 身份证号 it does is matched by the 身份证号 (said in a warning); a row whose
+    id the roster knows keeps it, so two people are never merged."""
     if C.ID_CARD not in cells:
         return None
     filled = cells[C.ID_CARD] != ""
@@ -72,12 +136,17 @@ def identity(
         return None
     if secret is None:
         secret = identity_secret(create=True)
-    hashed, masked, bad = pseudonymise(cells[C.ID_CARD], secret)
+    raw = cells[C.ID_CARD]
+    hashed, masked, bad = pseudonymise(raw, secret)
+    if derived:  # a number masked by the platform is all such a row has to go on
+        for i in np.flatnonzero(raw.str.contains("*", regex=False).to_numpy(bool)):
+            bad[int(i)] = (masked_reason(masked.iloc[i], roster=roster), "bad_id_card")
     if roster:
         facts_from_id(cells, warnings)
+    n_checksum = bad_checksums(raw.where(hashed != "", ""))
     cells[C.ID_CARD] = masked
     problems.masks.update(zip(hashed[hashed != ""], masked[hashed != ""], strict=True))
-    for i, (reason, rule) in bad.items():
+    for i, (reason, rule) in sorted(bad.items()):
         if derived:
             problems.reject(i, C.ID_CARD, reason, rule)
         else:
@@ -90,15 +159,90 @@ def identity(
         if id_aliases:  # a roster with its own 干部编号 and a 身份证号: records keyed by either
             ids = ids.map(lambda h: id_aliases.get(h, h))
         cells[C.CADRE_ID] = ids
-    if n := bad_checksums(masked.where(masked.str.contains("*", regex=False), "")):
-        warnings.append(f"{n} 个身份证号校验位不符（可能录入有误），仍按原号码识别")
+    elif id_aliases and C.CADRE_ID in cells:
+        _match_by_id_card(cells, hashed, id_aliases, problems, warnings)
+    if n_checksum:
+        warnings.append(f"{n_checksum} 个身份证号校验位不符（可能录入有误），仍按原号码识别")
     mangled = sum(rule == "id_mangled_by_excel" for _, rule in bad.values())
     if mangled:
         warnings.append(
-            f"{mangled} 行身份证号被 Excel 转成了数字（如 4.29125E+17），无法识别；"
+            f"{mangled} 行身份证号被 Excel 转成了数字（如 4.29E+17 或末三位为 000），无法识别；"
             "请把该列设为“文本”后重新导出"
         )
     return {"source": problems.header(C.ID_CARD), "key_id": secret_fingerprint(secret)}
+
+
+def _match_by_id_card(
+    cells: pd.DataFrame,
+    hashed: pd.Series,
+    aliases: Mapping[str, str],
+    problems: Problems,
+    warnings: list[str],
+) -> None:
+    """Rows whose own id (用户名 …) the roster lacks, matched by their 身份证号 instead."""
+    known = getattr(aliases, "known", None) or frozenset(aliases.values())
+    ids = cells[C.CADRE_ID]
+    by_card = hashed.map(lambda h: aliases.get(h, "") if h else "")
+    use = (~ids.isin(known) & (by_card != "")).to_numpy(bool)
+    if not use.any():
+        return
+    ids = ids.copy()
+    ids[use] = by_card[use]
+    cells[C.CADRE_ID] = ids
+    warnings.append(
+        f"{int(use.sum())} 行的“{problems.header(C.CADRE_ID)}”不在干部表中，"
+        "按同一行的身份证号匹配到了干部"
+    )
+
+
+def name_mismatches(
+    raw: pd.DataFrame,
+    keep_rows: np.ndarray,
+    typed: pd.DataFrame,
+    keep: np.ndarray,
+    aliases: Mapping[str, str] | None,
+) -> list[str]:
+    """Warn when records of a 身份证号 that was on two roster rows carry a 姓名 other than the
+    kept row's: they may belong to the person whose row was rejected. No number is shown."""
+    names = getattr(aliases, "names", None)
+    cols = [c for c in raw.columns if rio.normalize_header(c) in NAME_HEADERS]
+    if not names or not cols or C.CADRE_ID not in typed:
+        return []
+    given = raw[cols[0]].reset_index(drop=True).loc[keep_rows].reset_index(drop=True)
+    given = given.fillna("").astype(str).map(_name_key)
+    ids = typed[C.CADRE_ID].astype(str)
+    kept = ids.map(lambda c: _name_key(names.get(c, "")))
+    odd = (ids.isin(list(names)) & (given != "") & (kept != "") & (given != kept)).to_numpy()
+    odd = odd & keep
+    if not odd.any():
+        return []
+    example = getattr(aliases, "masks", {}).get(ids[odd].iloc[0], "")
+    return [
+        f"{int(odd.sum())} 条记录的姓名与干部表不符：其身份证号（如 {example or '见干部表'}）"
+        "在干部表中出现了不止一次（后面的行已拒收），这些记录按保留的那一行计入；"
+        "请核对干部表中重复的身份证号"
+    ]
+
+
+#: headers of a 姓名 in a records file (not a contract column of records: read for checks)
+NAME_HEADERS = ("姓名", "学员姓名", "干部姓名", "用户姓名", "name")
+
+
+def _name_key(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", str(text)).split())
+
+
+def normalize_ids(cells: pd.DataFrame) -> None:
+    """Course and cadre codes as NFKC (ＱＳ2026011 → QS2026011): full-width letters and
+    digits are the same code, in the catalog and in the records."""
+    for col in (C.COURSE_ID, C.CADRE_ID, C.PREREQUISITES):
+        if col in cells:
+            values = cells[col]
+            odd = values.str.contains(r"[^\x00-\x7f]", regex=True).to_numpy(bool)
+            if odd.any():
+                values = values.copy()
+                values[odd] = values[odd].map(lambda s: unicodedata.normalize("NFKC", s).strip())
+                cells[col] = values
 
 
 def facts_from_id(cells: pd.DataFrame, warnings: list[str]) -> None:

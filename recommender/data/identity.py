@@ -54,8 +54,19 @@ _CHECK = "10X98765432"
 _ID18 = re.compile(r"\d{17}[\dX]")
 _ID15 = re.compile(r"\d{15}")
 #: what Excel makes of an 18-digit number in a General cell: 4.29125E+17, 429125197710213000
-_SCIENTIFIC = re.compile(r"\d(\.\d+)?[Ee]\+?1[4-7]")
+_SCIENTIFIC = re.compile(r"(\d)(?:\.(\d+))?([Ee]\+?1[4-7])")
 _ROUNDED = re.compile(r"\d{15,18}(\.0+)?")
+#: a platform's mask of the number (429125********3272): nothing left to match on
+_MASKED = re.compile(r"[\dX]{0,8}\*{4,}[\dX]{0,8}")
+#: a run of digits long enough to be (most of) a 身份证号, wherever it appears in a message
+_LONG_DIGITS = re.compile(r"\d{12,}[\dX]?|\d(?:\.\d+)?E\+?1[4-7]")
+#: quotes around a cell, and those of Excel's text formula ="…" (kept as text in CSV)
+_QUOTES = "'\"`‘’“”"
+#: a column Excel saved as 数值 keeps 15 digits and ends every number in 000; by chance about
+#: one id in 1,000 does. At least this many cells, and this share of the numeric ids, ending
+#: in 000 mark the column (and every id of it ending in 000) as zeroed by Excel.
+ZEROED_MIN_CELLS = 3
+ZEROED_MIN_SHARE = 0.2
 
 
 class IdentityError(ValueError):
@@ -63,10 +74,24 @@ class IdentityError(ValueError):
 
 
 def normalize_id_card(text: object) -> str:
-    """'４２９１２５…x ' → '429125…X': full-width digits, spaces and a small x fixed."""
+    """'４２９１２５…x ' → '429125…X': full-width digits, spaces, quotes, a small x and
+    Excel's text formula (``="429125…"``, how platforms keep the number text in a CSV) fixed."""
     t = unicodedata.normalize("NFKC", str(text or ""))
-    t = "".join(t.split()).strip("'\"`‘’“”")
-    return t.upper()
+    t = "".join(t.split())
+    if len(t) > 1 and t[0] == "=" and t[1] in _QUOTES:
+        t = t[1:]
+    return t.strip(_QUOTES).upper()
+
+
+def canonical_id_card(text: object) -> str:
+    """:func:`normalize_id_card`, and a 15-digit (first-generation) number as its 18-digit
+    form: '19' after the 6-digit region, the GB 11643 check character appended — so either
+    form of one person's number is the same number (one hash, one mask)."""
+    t = normalize_id_card(text)
+    if _ID15.fullmatch(t):
+        body = t[:6] + "19" + t[6:]
+        return body + id_checksum(body)
+    return t
 
 
 def id_checksum(first17: str) -> str:
@@ -86,15 +111,18 @@ def id_card_problem(text: str) -> tuple[str, str] | None:
     """(Chinese reason, rule code) when ``text`` cannot be a 身份证号; None when it can.
 
     An id Excel turned into a number (4.29125E+17, or 18 digits ending in 000) has its own
-    message: its last digits are lost and no one can restore them from the file.
+    message: its last digits are lost and no one can restore them from the file. So has a
+    number the platform masked (429125********3272). Every message shows the value masked.
     """
     t = normalize_id_card(text)
     if _SCIENTIFIC.fullmatch(t):
         return (
-            f"身份证号被 Excel 转成了科学计数法（{t}），后几位已丢失，无法还原；"
+            f"身份证号被 Excel 转成了科学计数法（{mask_id_card(t)}），后几位已丢失，无法还原；"
             "请在导出或打开文件时把该列设为“文本”后重新导出",
             "id_mangled_by_excel",
         )
+    if _MASKED.fullmatch(t):
+        return (masked_reason(t), "bad_id_card")
     if _ID18.fullmatch(t) and t.endswith("000") and id_checksum(t[:17]) != t[17]:
         return (  # 15 significant digits kept, the rest zeroed: Excel's doing
             f"身份证号被当作数字保存，末几位已变成 0（{mask_id_card(t)}），无法还原；"
@@ -115,15 +143,75 @@ def id_card_problem(text: str) -> tuple[str, str] | None:
     )
 
 
+def masked_reason(masked: str, *, roster: bool = False) -> str:
+    """Why a number masked by the platform (429125********3272) cannot be used: in records
+    (it matches no roster row) or in the roster itself (``roster``)."""
+    if roster:
+        return (
+            f"身份证号已脱敏（{mask_id_card(masked)}），无法据此识别干部；"
+            "请导出完整号码，或在干部表中加入干部编号"
+        )
+    return (
+        f"身份证号已被导出平台脱敏（{mask_id_card(masked)}），无法与干部表匹配；"
+        "请让平台导出完整号码，或导出与干部表一致的“用户编号”（干部编号）"
+    )
+
+
+def zeroed_reason(number: str) -> str:
+    """Why an id of a column Excel saved as 数值 (…000) cannot be used (shown masked)."""
+    return (
+        f"身份证号（{mask_id_card(number)}）被 Excel 按数值保存，后三位变成了 000，无法还原；"
+        "请把该列设为文本后重新导出"
+    )
+
+
+def zeroed_by_excel(norm: pd.Series) -> np.ndarray:
+    """Cells of a column Excel saved as 数值: when far more of its all-digit 18-character ids
+    end in 000 than chance gives (:data:`ZEROED_MIN_CELLS`, :data:`ZEROED_MIN_SHARE`), every
+    id of it ending in 000 (its last three digits are lost, even where the check digit fits)."""
+    t = norm.astype(str)
+    digits = t.str.fullmatch(r"\d{18}").to_numpy(bool)
+    zeros = digits & t.str.endswith("000").to_numpy(bool)
+    n = int(zeros.sum())
+    if n >= ZEROED_MIN_CELLS and n >= ZEROED_MIN_SHARE * int(digits.sum()):
+        return zeros
+    return np.zeros(len(t), bool)
+
+
 def mask_id_card(text: object) -> str:
     """'429125197710213272' → '4291**********3272' (first 4, last 4; short values mostly
     starred too). The display form for pages, workbooks and messages."""
     t = normalize_id_card(text)
+    if sci := _SCIENTIFIC.fullmatch(t):  # 4.29125199508267E+17 → 4.291***…E+17
+        shown = sci[2] or ""
+        return f"{sci[1]}.{shown[:3]}{'*' * max(len(shown) - 3, 0)}{sci[3]}"
     if len(t) >= 12:
         return t[:4] + "*" * (len(t) - 8) + t[-4:]
     if len(t) > 4:
         return t[:2] + "*" * (len(t) - 4) + t[-2:]
     return "*" * len(t)
+
+
+def holds_id_cards(values: pd.Series) -> bool:
+    """True when most filled cells (of the first 2,000 rows) of an id column (干部编号, 用户名,
+    账号) are 身份证号 — 12 or
+    more digits, or Excel's 4.29E+17 — as platforms that log cadres in by their number export
+    it: such a column is read as the 身份证号 (hashed, never kept in plain)."""
+    text = values.iloc[:2000].astype(str).str.strip()  # the first rows tell (cheap on 2M)
+    text = text[text != ""]
+    if not len(text):
+        return False
+    looks = text.map(lambda t: bool(_LONG_DIGITS.search(normalize_id_card(t))))
+    return bool(looks.mean() >= 0.5)
+
+
+def shown_id(text: object, limit: int = 64, *, quoted: bool = True) -> str:
+    """A typed id for a message: masked when it looks like (most of) a 身份证号 — 12 or more
+    digits, or Excel's 4.29E+17 — even a mistyped one of 17 or 19 digits; else as typed
+    (at most ``limit`` characters; quoted like ``repr`` unless ``quoted`` is false)."""
+    raw = str(text or "").strip()
+    shown = mask_id_card(raw) if _LONG_DIGITS.search(normalize_id_card(raw)) else raw[:limit]
+    return repr(shown) if quoted else shown
 
 
 def _key(secret: bytes | str) -> bytes:
@@ -136,9 +224,10 @@ def _key(secret: bytes | str) -> bytes:
 def hash_id_card(text: object, secret: bytes | str) -> str:
     """The keyed hash a 身份证号 is known by: ``pid_`` + 24 hex digits (96 bits).
 
-    Normalised first, so '42…x' and '42…X' (or full-width digits) give one id.
+    Normalised first, so '42…x' and '42…X' (or full-width digits, or the 15-digit form of the
+    same number) give one id.
     """
-    digest = hmac.new(_key(secret), _DOMAIN + normalize_id_card(text).encode(), hashlib.sha256)
+    digest = hmac.new(_key(secret), _DOMAIN + canonical_id_card(text).encode(), hashlib.sha256)
     return HASH_PREFIX + digest.hexdigest()[:HASH_HEX]
 
 
@@ -205,20 +294,26 @@ def pseudonymise(
 ) -> tuple[pd.Series, pd.Series, dict[int, tuple[str, str]]]:
     """(hashed ids, masked ids, {position: (reason, rule)}) for a column of 身份证号 cells.
 
-    Cells already masked (re-validated frames) pass through with no hash; invalid cells get
-    '' and a reason. ``secret`` None: no hashes (''), masks only.
+    A 15-digit number is hashed and masked in its 18-digit form. Cells masked by a platform
+    or a re-validated frame (``4291**********3099``) get no hash; they get a reason only when
+    the mask is all the row has to go on (see :func:`recommender.data.export_steps.identity`).
+    Invalid cells, and the …000 ids of a column Excel saved as 数值 (:func:`zeroed_by_excel`),
+    get '' and a reason. ``secret`` None: no hashes (''), masks only.
     """
-    norm = ids.map(normalize_id_card)
+    norm = ids.map(canonical_id_card)
     masked = norm.map(lambda t: t if "*" in t else mask_id_card(t) if t else "")
     problems: dict[int, tuple[str, str]] = {}
     ok = np.ones(len(norm), bool)
+    zeroed = zeroed_by_excel(norm)
     for i, t in enumerate(norm):
         if not t or "*" in t:
+            ok[i] = False
+        elif zeroed[i]:
+            problems[i] = (zeroed_reason(t), "id_mangled_by_excel")
             ok[i] = False
         elif why := id_card_problem(t):
             problems[i] = why
             ok[i] = False
-            masked.iloc[i] = t if why[1] == "id_mangled_by_excel" and "E" in t else masked.iloc[i]
     valid = norm.where(ok, "")
     hashed = hash_id_cards(valid, secret) if secret is not None else valid.map(lambda _: "")
     return hashed.astype(str), masked.astype(str), problems
@@ -231,7 +326,7 @@ def birth_facts(ids: pd.Series, today: dt.date | None = None) -> tuple[pd.Series
     today = today or dt.date.today()
 
     def one(text: str) -> tuple[int, str]:
-        t = normalize_id_card(text)
+        t = canonical_id_card(text)
         if not _ID18.fullmatch(t):
             return -1, ""
         try:
@@ -245,9 +340,11 @@ def birth_facts(ids: pd.Series, today: dt.date | None = None) -> tuple[pd.Series
     return facts.map(lambda f: f[0]).astype(int), facts.map(lambda f: f[1]).astype(str)
 
 
-def bad_checksums(masked_and_raw: pd.Series) -> int:
-    """How many 18-digit cells fail the check character (kept, but worth a warning)."""
-    t = masked_and_raw.map(normalize_id_card)
+def bad_checksums(raw: pd.Series) -> int:
+    """How many 18-digit cells fail the check character (kept, but worth a warning).
+
+    Give it the numbers as read, before masking (a mask has no check character to test)."""
+    t = raw.map(normalize_id_card)
     return int(sum(bool(_ID18.fullmatch(v)) and id_checksum(v[:17]) != v[17] for v in t))
 
 
@@ -271,17 +368,19 @@ def find_cadre(cadres: pd.DataFrame, query: object, secret: bytes | str | None) 
         if len(hit):
             return str(hit.iloc[0])
     hit = ids[ids == text]
+    if hit.empty:  # a code typed with full-width letters (ＱＳ…) is the same code
+        hit = ids[ids == unicodedata.normalize("NFKC", text)]
     return str(hit.iloc[0]) if len(hit) else None
 
 
 def cadre_key(query: object, secret: bytes | str | None) -> str:
     """The id to use in a URL or a query for ``query``: a 身份证号 becomes its keyed hash,
-    anything else is returned as given (stripped)."""
+    anything else is returned as given (stripped, NFKC: ids are loaded so, ＱＳ1 → QS1)."""
     text = str(query or "").strip()
     norm = normalize_id_card(text)
     if secret is not None and (_ID18.fullmatch(norm) or _ID15.fullmatch(norm)):
         return hash_id_card(norm, secret)
-    return text
+    return unicodedata.normalize("NFKC", text)
 
 
 SEARCH_COLUMNS = [C.CADRE_ID, C.NAME, C.ID_MASKED, C.UNIT, C.JOB_TITLE, C.RANK]

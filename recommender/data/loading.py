@@ -53,6 +53,7 @@ from recommender.data.readers import (
 from recommender.data.rejects import (
     REJECT_COLUMNS,
     Problems,
+    for_people,
     format_load_report,
     summarise,
 )
@@ -133,6 +134,8 @@ class TableLoad:
     rejected_ids: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
     identity: dict | None = None
+    #: roster ids made from a 身份证号 that more than one row carried (the later rows rejected)
+    duplicate_ids: frozenset[str] = frozenset()
     external: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
@@ -267,21 +270,21 @@ def validate_frame(
     path = Path(path)
     warnings: list[str] = []
     headers = dict(table.headers) if table is not None else {}
-    raw = raw.copy() if C.ID_CARD in raw or C.COMPLETED_AT in raw else raw
+    copy = C.ID_CARD in raw or C.COMPLETED_AT in raw
+    copy = copy or (C.CADRE_ID in raw and steps.holds_id_cards(raw[C.CADRE_ID]))
+    raw = raw.copy() if copy else raw
     warnings += steps.derive_columns(raw, spec, headers)
     present = list(raw.columns)
-    for name in spec.required:
-        if name not in present:
-            aliases = "、".join(spec.field(name).aliases[:3])
-            raise MissingColumnError(
-                f"{path}：{TABLE_LABELS[spec.name]}缺少必需列 {name!r}（{aliases}）；"
-                f"现有列：{'、'.join(headers.get(c, str(c)) for c in present) or '（无）'}",
-                path=path,
-                column=name,
-            )
+    if missing := [name for name in spec.required if name not in present]:
+        sheet = table.sheet if table is not None else None
+        message = rio.missing_columns_message(
+            spec, missing, present, headers, sheet=sheet, scanned=table is not None
+        )
+        raise MissingColumnError(f"{path}：{message}", path=path, column=missing[0])
     extra = [c for c in present if c not in spec.read_columns]
     if extra:
-        warnings.append(f"忽略未知列：{'、'.join(headers.get(c, str(c)) for c in extra)}")
+        shown = (rio.one_line(headers.get(c, c)) for c in extra)
+        warnings.append(f"忽略未知列：{'、'.join(shown)}")
     cells, controls = {}, 0
     for c in spec.read_columns:
         if c in present:
@@ -296,7 +299,7 @@ def validate_frame(
         counts[list(table.ragged)] = list(table.ragged.values())
     blank = (cells == "").all(axis=1).to_numpy() if len(cells.columns) else np.ones(len(raw), bool)
     blank = blank & (counts == 0)
-    kinds = office.line_kinds(raw.reset_index(drop=True)) if len(raw) else np.array([], object)
+    kinds = office.line_kinds(raw.reset_index(drop=True), headers)  # 合计, 注, a repeated header
     kinds[counts > 0] = ""
     blank &= kinds == ""
     lines = kinds != ""
@@ -307,9 +310,11 @@ def validate_frame(
         "blank": int(blank.sum()),
         "total_lines": int((kinds == "total").sum()),
         "note_lines": int((kinds == "note").sum()),
+        "header_lines": int((kinds == "header").sum()),
         "duplicates": int(dup.sum()),
     }
     steps.skip_warnings(skipped, rows, kinds, dup, warnings)
+    warnings += office.header_warning(rows, kinds)
     keep_rows = ~blank & ~lines & ~dup
     cells, rows, counts = (
         cells.loc[keep_rows].reset_index(drop=True),
@@ -327,6 +332,7 @@ def validate_frame(
             "ragged_row",
             value=f"{counts[i]} 个字段",
         )
+    steps.normalize_ids(cells)  # ＱＳ2026011 is QS2026011
     derived = C.CADRE_ID in cells and (cells[C.CADRE_ID] == "").all() and C.ID_CARD in cells
     identity = steps.identity(
         cells,
@@ -359,6 +365,7 @@ def validate_frame(
     outside = np.zeros(len(typed), bool)
     outside[external] = True
     outside &= keep
+    warnings += steps.name_mismatches(raw, keep_rows, typed, keep, id_aliases)
     frame = typed.loc[keep & ~outside].reset_index(drop=True)
     rejects, cleared = problems.frames()
     load = TableLoad(
@@ -373,6 +380,7 @@ def validate_frame(
         rejected_ids=_rejected_keys(spec, cells, problems, rejects, set(frame.get(spec.key, []))),
         skipped=skipped,
         identity=identity,
+        duplicate_ids=steps.duplicated_ids(typed, keep) if spec.name == "cadres" else frozenset(),
         external=steps.external_frame(typed, outside, raw, keep_rows),
     )
     logger.info(
@@ -615,7 +623,7 @@ def _write_rejects(load: TableLoad, directory: Path) -> None:
         from recommender.data.spreadsheet import write_csv  # no cell may run as a formula
 
         # cell values are attacker text: private (0600), and a planted symlink is refused
-        write_csv(lines, target, encoding="utf-8-sig", private=True)
+        write_csv(for_people(lines), target, encoding="utf-8-sig", private=True)
         logger.info("wrote %d rejects lines to %s", len(lines), target)
     elif os.path.lexists(target):
         target.unlink()  # a stale report (or a link planted there: removed, never followed)
@@ -672,9 +680,7 @@ def load_dataset(
         C.COURSE_ID: set(courses.frame[C.COURSE_ID]),
     }
     rejected = {C.CADRE_ID: cadres.rejected_ids, C.COURSE_ID: courses.rejected_ids}
-    hashed = cadres.frame[C.ID_HASH]
-    known_hash = hashed != ""
-    aliases = dict(zip(hashed[known_hash], cadres.frame.loc[known_hash, C.CADRE_ID], strict=True))
+    aliases = steps.roster_ids(cadres.frame, cadres.duplicate_ids)
     completions = load(
         COMPLETIONS,
         known_ids=known,

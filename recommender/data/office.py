@@ -2,8 +2,9 @@
 
 Used by :mod:`recommender.data.loading` before the typed validation:
 
-- lines that are not records — a 合计 line, a 注：/说明 line under the table — are skipped
-  and counted, not rejected (:func:`line_kinds`);
+- lines that are not records — a 合计 line, a 注：/说明 line or an export footer (导出时间：…)
+  under the table, the header repeated on every page of an export — are skipped and counted,
+  not rejected (:func:`line_kinds`);
 - exact duplicate rows (an export run twice and pasted together) are dropped and counted
   (:func:`exact_duplicates`);
 - C0 control characters (``\\x01`` pasted from another system) are stripped and counted
@@ -20,22 +21,29 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from recommender.data.cells import ENUM_ALIASES
 from recommender.data.schema import METHODS
+from recommender.data.sheets import normalize_header
 
-#: a 合计 / 总计 / 小计 line
-TOTAL_LINE = re.compile(r"\s*(合\s*计|总\s*计|小\s*计|共\s*计)")
-#: a note under (or above) the table: 注：…, 说明：…, 填表人：…
+#: a 合计 / 总计 / 小计 line, or a count of the lines above (共 1,985 条)
+TOTAL_LINE = re.compile(r"\s*(合\s*计|总\s*计|小\s*计|共\s*计|共\s*[\d,]+\s*[条行人门项笔个])")
+#: a note under (or above) the table: 注：…, 说明：…, 填表人：…, an export's footer (导出时间：…)
 NOTE_LINE = re.compile(
-    r"\s*((注|备注|附注|说明|填表说明|备考)\s*[:：\d.、]|(填表人|制表人|审核人|制表日期|填报日期)\s*[:：])"
+    r"\s*((注|备注|附注|说明|填表说明|备考)\s*[:：\d.、]|"
+    r"(填表人|制表人|审核人|制表日期|填报日期|导出时间|导出日期|导出人|导出用户|导出单位|"
+    r"打印时间|打印日期|打印人|统计时间|统计日期|统计截止|数据截止|截止时间|截止日期|"
+    r"生成时间|数据来源)\s*[:：])"
 )
+#: first characters of the 合计/注/footer marks
+_MARKS = "合总小共注备附说填制审导打统数截生"
 #: first characters of a cell that may start a 合计/注 line: the marks, or any whitespace
 _LINE_STARTS = frozenset(
-    "合总小共注备附说填制审"
+    _MARKS
     + "".join(map(chr, range(0xFF10, 0xFFF0)))
     + "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace())
 )
@@ -57,22 +65,22 @@ _UNIT_LEVELS = (
 )
 
 
-def line_kinds(raw: pd.DataFrame) -> np.ndarray:
-    """'total', 'note' or '' per row, from the row's first non-empty cell."""
+def line_kinds(raw: pd.DataFrame, headers: Mapping[str, str] | None = None) -> np.ndarray:
+    """'total', 'note', 'header' or '' per row: from the row's first non-empty cell, and
+    'header' for a row that repeats the header (``headers``: column → the file's header; a
+    platform export has it atop every page)."""
     out = np.full(len(raw), "", dtype=object)
     if raw.empty:
         return out
     first = _first_cells(raw)
+    out[repeated_headers(raw, first, headers or {})] = "header"
     # only cells that start like a 合计/注 line are normalised and matched (millions of rows);
     # a cell whose first character could not start one is not even matched
     maybe = first.str[:1].isin(_LINE_STARTS).to_numpy(bool, copy=True)
     if not maybe.any():
         return out
     maybe[maybe] = (
-        first[maybe]
-        .str.match(r"\s*[合总小共注备附说填制审\uff10-\uffef]")
-        .fillna(False)
-        .to_numpy(bool)
+        first[maybe].str.match(f"\\s*[{_MARKS}\uff10-\uffef]").fillna(False).to_numpy(bool)
     )
     if not maybe.any():
         return out
@@ -81,6 +89,32 @@ def line_kinds(raw: pd.DataFrame) -> np.ndarray:
     out[idx[text.str.match(TOTAL_LINE.pattern).to_numpy(bool)]] = "total"
     out[idx[text.str.match(NOTE_LINE.pattern).to_numpy(bool)]] = "note"
     return out
+
+
+def repeated_headers(raw: pd.DataFrame, first: pd.Series, headers: Mapping[str, str]) -> np.ndarray:
+    """Positions of rows whose every non-empty cell (two at least) is its column's header."""
+    names = [normalize_header(headers.get(c, c)) for c in raw.columns]
+    texts = {t for c in raw.columns for t in (str(headers.get(c, c)), str(c))}
+    # only rows whose first cell is a header text are looked at cell by cell
+    maybe = np.flatnonzero(first.isin(texts | set(names)).to_numpy(bool))
+    out = []
+    for i in maybe:
+        cells = [(normalize_header(v), n) for v, n in zip(raw.iloc[i], names, strict=True)]
+        filled = [(v, n) for v, n in cells if v]
+        if len(filled) >= 2 and all(v == n for v, n in filled):
+            out.append(int(i))
+    return np.array(out, dtype=np.int64)
+
+
+def header_warning(rows: np.ndarray, kinds: np.ndarray) -> list[str]:
+    """One warning for the repeated header rows that were skipped."""
+    where = rows[kinds == "header"]
+    if not len(where):
+        return []
+    return [
+        f"跳过 {len(where)} 行重复的表头（第 {'、'.join(map(str, where[:5]))} 行，"
+        "多为分页导出时每页都带表头），不计入数据"
+    ]
 
 
 def _first_cells(raw: pd.DataFrame) -> pd.Series:

@@ -41,7 +41,8 @@ from recommender.data.cells import show as show
 from recommender.data.errors import DataError as DataError
 from recommender.data.errors import MissingColumnError as MissingColumnError
 from recommender.data.errors import UnreadableFileError as UnreadableFileError
-from recommender.data.schema import TABLE_LABELS, TableSpec
+from recommender.data.schema import ID_CARD_ALIASES, TABLE_LABELS, TableSpec, match_header
+from recommender.data.schema import Columns as C
 from recommender.data.sheets import HEADER_SCAN_ROWS, MAX_SHEET_ROWS, header_row
 from recommender.data.sheets import ZERO_WIDTH as ZERO_WIDTH
 from recommender.data.sheets import alias_table as alias_table
@@ -92,19 +93,82 @@ def rename_headers(columns: list[str], spec: TableSpec) -> tuple[list[str], list
     Returns the new names and warnings about duplicated columns.
     """
     aliases = alias_table(spec)
+    exact = [aliases.get(col) for col in columns]
+    # a header with a hint (学时（小时）) names a column only when no header names it exactly:
+    # beside 课程编号, 课程代码（旧） stays an unknown column
+    claimed = set(exact)
+    loose = [match_header(aliases, col) for col in columns]
+    found = [e or (m if m not in claimed else None) for e, m in zip(exact, loose, strict=True)]
     seen: dict[str, str] = {}
     names, warnings = [], []
-    for col in columns:
-        canonical = aliases.get(col)
+    for col, canonical in zip(columns, found, strict=True):
         if canonical is None:
             names.append(col)
         elif canonical in seen:
-            warnings.append(f"列“{col}”与“{seen[canonical]}”重复（都表示 {canonical}），使用前者")
+            first = seen[canonical]
+            label = spec.label(canonical)
+            warnings.append(
+                f"有两列表头都是“{col}”，只读取第一列"
+                if col == first
+                else f"列“{col}”与“{first}”重复（都表示{label}），只读取前者“{first}”"
+            )
             names.append(col)
         else:
             seen[canonical] = col
             names.append(canonical)
     return names, warnings
+
+
+def one_line(text: object) -> str:
+    """A header as one line of a message ('学时\\n（小时）' → '学时 （小时）')."""
+    return " ".join(str(text).split())
+
+
+def missing_columns_message(
+    spec: TableSpec,
+    missing: list[str],
+    present: list[str],
+    headers: dict[str, str],
+    *,
+    sheet: str | None = None,
+    scanned: bool = True,
+) -> str:
+    """Why a table cannot be read, in Chinese: each missing required column by its Chinese
+    name, other accepted spellings and its code; a key it may be derived from (身份证号 for
+    干部编号, 完成时间 for 报名时间); the file's columns. When no column of the file is one of
+    the table's (``scanned``: the header was looked for in the top rows), that is said instead:
+    the header was not found."""
+    table = TABLE_LABELS[spec.name]
+    if scanned and not any(c in spec.read_columns for c in present):
+        where = f"工作表“{sheet}”" if sheet else table
+        wanted = "、".join(f"“{spec.label(n)}”（{n}）" for n in spec.required)
+        return (
+            f"{where}的前 {HEADER_SCAN_ROWS} 行中没有找到表头：没有一行含有{table}的必填列"
+            f"{wanted}；请确认表头在前 {HEADER_SCAN_ROWS} 行内（删去表头上方多余的标题、"
+            "说明行），列名的写法见数据说明"
+        )
+    parts = []
+    for name in missing:
+        aliases = [a for a in spec.field(name).aliases[1:6] if a != spec.label(name)]
+        also = f"也可写作：{'、'.join(aliases)}；" if aliases else ""
+        parts.append(f"“{spec.label(name)}”（{also}程序代码 {name}）")
+    text = f"{table}缺少必填列{'、'.join(parts)}"
+    text += "".join(_alternatives(spec, missing))
+    shown = [one_line(headers.get(c, c)) for c in present if not str(c).startswith("unnamed_")]
+    return f"{text}；现有列：{'、'.join(shown) or '（无）'}"
+
+
+def _alternatives(spec: TableSpec, missing: list[str]) -> list[str]:
+    """Columns a missing one is derived from (see ``export_steps.derive_columns``)."""
+    out = []
+    if C.CADRE_ID in missing and C.ID_CARD in spec.read_columns:
+        names = "、".join(f"“{a}”" for a in ID_CARD_ALIASES[:4])
+        out.append(
+            f"；没有干部编号时，有身份证号列（{names}等）也可以（按号码生成干部编号，号码本身不保存）"
+        )
+    if C.ENROLLED_AT in missing and C.COMPLETED_AT in spec.read_columns:
+        out.append(f"；没有报名时间时，有“{spec.label(C.COMPLETED_AT)}”列也可以")
+    return out
 
 
 def decode_bytes(data: bytes, path: Path) -> str:
@@ -211,7 +275,7 @@ def _read_ragged_csv(text: str, options: dict, width: int) -> tuple[pd.DataFrame
     first = grid.iloc[:, 0]
     for i in (first.str.startswith(_RAGGED)).to_numpy().nonzero()[0]:
         line = bad[int(first.iloc[i][len(_RAGGED) :])]
-        grid.iloc[i] = line[: grid.shape[1]]
+        grid.iloc[i, :] = line[: grid.shape[1]]  # (iloc[i] = list fails on one column)
         if any(v.strip() for v in line[grid.shape[1] :]):
             ragged[int(i) - 1] = len(line)  # frame row = grid row - 1 (the header)
     return grid, ragged
@@ -319,7 +383,8 @@ def read_table(
     path = Path(path)
     table = _read_grid(path, spec, sheet, max_rows)
     grid = table.frame
-    original = [str(h).strip(" \t\r\n" + ZERO_WIDTH) for h in grid.iloc[0]]
+    # as the file writes it, on one line (a wrapped 学时\n（小时） must not split a message)
+    original = [one_line(str(h).strip(ZERO_WIDTH)).strip(ZERO_WIDTH) for h in grid.iloc[0]]
     headers = [normalize_header(h) for h in grid.iloc[0]]
     body = grid.iloc[1:].reset_index(drop=True)
     keep = [i for i, h in enumerate(headers) if h or (body.iloc[:, i] != "").any()]
@@ -330,7 +395,10 @@ def read_table(
         table.warnings.extend(duplicates)
     body.columns = names = _dedupe(headers)
     table.frame = body
-    table.headers = {n: original[i] or n for n, i in zip(names, keep, strict=True)}
+    # a column with values but no header is named unnamed_N inside; people read "第 N 列"
+    table.headers = {
+        n: original[i] or f"第 {i + 1} 列（无表头）" for n, i in zip(names, keep, strict=True)
+    }
     return table
 
 

@@ -5,6 +5,8 @@ ragged CSV row) rejects the row; an invalid **optional** cell is cleared (read a
 the row is kept. Both are written to ``<table>.rejects.csv`` — file, row, the file's own
 column header, value, a Chinese reason, an English rule code, the action — and summed up per
 table and reason by :func:`format_load_report` for ``recommender validate`` / ``train``.
+The lines are kept under English column names (:data:`REJECT_COLUMNS`) for code; the file the
+training office opens in Excel has Chinese headers and actions (:func:`for_people`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,17 @@ from recommender.data.cells import clip
 from recommender.data.schema import TABLE_LABELS
 
 REJECT_COLUMNS = ["file", "row", "column", "value", "reason", "rule", "action", "field"]
+#: headers of the rejects file, which people open in Excel (docs/data.md names them)
+REJECT_HEADERS = {
+    "file": "文件",
+    "row": "行号",
+    "column": "列",
+    "value": "原值",
+    "reason": "原因",
+    "rule": "原因代码",
+    "action": "处理",
+    "field": "字段代码",
+}
 #: action codes: the whole row left out / the cell read as empty, the row kept
 ROW_REJECTED, CELL_CLEARED = "row_rejected", "cell_cleared"
 ACTION_LABELS = {ROW_REJECTED: "拒收该行", CELL_CLEARED: "清空该格"}
@@ -40,6 +53,7 @@ SKIP_LABELS = {
     "blank": "空行",
     "total_lines": "合计行",
     "note_lines": "注释/说明行",
+    "header_lines": "重复的表头行",
     "duplicates": "完全重复的行",
 }
 WHOLE_ROW = "(整行)"
@@ -96,6 +110,14 @@ class Problems:
             out[~cleared].reset_index(drop=True),
             out[cleared].reset_index(drop=True),
         )
+
+
+def for_people(lines: pd.DataFrame) -> pd.DataFrame:
+    """Problem lines as the rejects file shows them: Chinese headers, the action in Chinese
+    (拒收该行 / 清空该格); the codes stay in 原因代码 and 字段代码 for scripts."""
+    out = lines[REJECT_COLUMNS].copy()
+    out["action"] = out["action"].map(lambda a: ACTION_LABELS.get(a, a))
+    return out.rename(columns=REJECT_HEADERS)
 
 
 def summarise(name: str, file: str, sheet: str | None, rows_in: int, accepted: int,

@@ -7,6 +7,8 @@ alias happens in exactly one place.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -153,6 +155,49 @@ class TableSpec:
     def field(self, name: str) -> Field:
         return next(f for f in self.all_fields if f.name == name)
 
+    def label(self, name: str) -> str:
+        """The Chinese name of a column for messages (学时 for credit_hours): its first alias."""
+        aliases = self.field(name).aliases if name in self.read_columns else ()
+        return aliases[0] if aliases else name
+
+
+#: a hint at the end of a header, after NFKC (（18位） → (18位)): (小时), [必填], 【选填】
+HEADER_HINT = re.compile(r"[(\[【][^()\[\]【】]*[)\]】]$")
+#: hints that change what a column holds: a masked 身份证号 is not a 身份证号
+MEANINGFUL_HINTS = ("脱敏", "隐藏", "掩码")
+
+
+def without_hint(key: str) -> str | None:
+    """A normalised header without its trailing hint ('学时(小时)' → '学时'), or None when it
+    has none (or the hint changes what the column holds, such as (脱敏))."""
+    m = HEADER_HINT.search(key)
+    if m is None or m.start() == 0 or any(w in m.group() for w in MEANINGFUL_HINTS):
+        return None
+    return key[: m.start()].rstrip(" _")
+
+
+def match_header(aliases: Mapping[str, str], key: str, *, loose: bool = True) -> str | None:
+    """The canonical name for a normalised header: an exact alias, else (``loose``) the
+    header with its trailing hints removed — 公民身份号码（18位）, 学时（小时）, 学分(必填)."""
+    hit = aliases.get(key)
+    while hit is None and loose and (key := without_hint(key) or ""):
+        hit = aliases.get(key)
+    return hit
+
+
+#: catalog headers as county catalogs write them
+CATEGORY_ALIASES = (
+    "课程类别", "类别", "课程分类", "分类", "课程类型", "教学板块", "课程板块", "板块", "教学模块",
+    "课程模块",
+)  # fmt: skip
+INSTRUCTOR_ALIASES = (
+    "授课教师", "主讲人", "教师", "讲师", "授课人", "主讲教师", "主讲", "授课老师", "主讲老师",
+    "授课专家",
+)  # fmt: skip
+SESSION_START_ALIASES = (
+    "开课时间", "开始时间", "授课时间", "上课时间", "开课日期", "授课日期", "上课日期",
+)  # fmt: skip
+
 
 COURSES = TableSpec(
     name="courses",
@@ -161,7 +206,7 @@ COURSES = TableSpec(
         Field(C.COURSE_ID, required=True, unique=True, aliases=("课程编号", "课程ID", "课程代码")),
         Field(C.TITLE, required=True, aliases=("课程名称", "课程标题", "名称")),
         Field(C.DESCRIPTION, default="", aliases=("课程简介", "课程介绍", "简介", "内容简介")),
-        Field(C.CATEGORY, required=True, aliases=("课程类别", "类别", "课程分类", "分类")),
+        Field(C.CATEGORY, required=True, aliases=CATEGORY_ALIASES),
         Field(C.TAGS, default="", aliases=("专题", "标签", "专题标签", "关键词")),
         Field(
             C.CREDIT_HOURS,
@@ -170,7 +215,7 @@ COURSES = TableSpec(
             min=0,
             min_exclusive=True,
             max=500,
-            aliases=("学时", "课程学时", "学分", "课时", "学时数", "课程学分"),
+            aliases=("学时", "课程学时", "学分", "课时", "学时数", "课程学分", "课时数"),
             units=HOUR_UNITS,
         ),
         Field(
@@ -185,12 +230,12 @@ COURSES = TableSpec(
         ),
         Field(C.COMPULSORY, "bool", default=False, aliases=("是否必修", "必修")),
         Field(C.AUDIENCE, default="", aliases=("适用对象", "培训对象", "对象")),
-        Field(C.INSTRUCTOR, default="", aliases=("授课教师", "主讲人", "教师", "讲师")),
+        Field(C.INSTRUCTOR, default="", aliases=INSTRUCTOR_ALIASES),
         Field(
             C.INSTRUCTOR_RATING, "float", min=0, max=5, aliases=("教师评分", "评分"), units=("分",)
         ),
-        Field(C.SESSION_START, "datetime", aliases=("开课时间", "开始时间")),
-        Field(C.SESSION_END, "datetime", aliases=("结课时间", "结束时间")),
+        Field(C.SESSION_START, "datetime", aliases=SESSION_START_ALIASES),
+        Field(C.SESSION_END, "datetime", aliases=("结课时间", "结束时间", "结课日期")),
         Field(
             C.CAPACITY,
             "int",
@@ -219,6 +264,12 @@ ID_CARD_ALIASES = (
 #: a 身份证号 column: read, hashed and masked, never kept (data.identity)
 ID_CARD_FIELD = Field(C.ID_CARD, default="", aliases=ID_CARD_ALIASES)
 
+#: headers of a masked 身份证号 (4291**********3099): shown, never hashed
+ID_MASKED_ALIASES = (
+    "身份证号（脱敏）", "身份证号(脱敏)", "身份证号码（脱敏）", "公民身份号码（脱敏）",
+    "脱敏身份证号",
+)  # fmt: skip
+
 CADRES = TableSpec(
     name="cadres",
     key=C.CADRE_ID,
@@ -227,7 +278,7 @@ CADRES = TableSpec(
         Field(C.CADRE_ID, required=True, unique=True, aliases=CADRE_ID_ALIASES),
         Field(C.NAME, default="", aliases=("姓名", "学员姓名", "干部姓名", "名字")),
         Field(C.GENDER, default="", aliases=("性别",)),
-        Field(C.ID_MASKED, default="", aliases=("身份证号（脱敏）", "身份证号(脱敏)")),
+        Field(C.ID_MASKED, default="", aliases=ID_MASKED_ALIASES),
         Field(C.ID_HASH, default=""),
         Field(C.UNIT, default="", aliases=("单位", "工作单位", "所在单位")),
         Field(C.UNIT_LEVEL, "enum", values=UNIT_LEVELS, aliases=("单位层级", "层级", "单位级别")),
@@ -236,7 +287,9 @@ CADRES = TableSpec(
         Field(C.RANK, default="", aliases=("职级", "职务职级")),
         Field(C.POSITION_CATEGORY, default="", aliases=("职位类别", "类别")),
         Field(
-            C.JOB_TITLE, default="", aliases=("岗位", "岗位名称", "职位名称", "职务", "职务名称")
+            C.JOB_TITLE,
+            default="",
+            aliases=("岗位", "岗位名称", "职位名称", "职务", "职务名称", "现任职务", "现职务"),
         ),
         Field(
             C.JOB_DESCRIPTION,
@@ -306,7 +359,16 @@ COMPLETIONS = TableSpec(
             min=0,
             max=500,
             default=0.0,
-            aliases=("获得学时", "已获学时", "获得学分", "认定学时", "学时", "学分", "课程学时"),
+            aliases=(
+                "获得学时",
+                "已获学时",
+                "获得学分",
+                "认定学时",
+                "学时",
+                "学分",
+                "课程学时",
+                "学时数",
+            ),
             units=HOUR_UNITS,
         ),
         Field(

@@ -2,8 +2,10 @@
 
 Academy exports are made by hand: a 填表说明 sheet before the data, a title row (or three)
 above the header, `.xls` from old systems. :func:`header_row` finds the header among the first
-:data:`HEADER_SCAN_ROWS` rows by matching the contract's header aliases; :func:`pick_sheet`
-takes the first sheet whose header holds the required columns. `.xlsx`/`.xlsm` are streamed
+:data:`HEADER_SCAN_ROWS` rows by matching the contract's header aliases; :func:`read_sheets`
+reads every sheet whose header holds the required columns (a catalog split into 面授/网络
+sheets is stacked; of sheets named for different years, or copies, one is read; a sheet with
+only a header is skipped). Merged cells are filled, hidden rows named. `.xlsx`/`.xlsm` are streamed
 with openpyxl (read-only) under a row cap and an unpacked-size cap, so a small file that
 unpacks to millions of rows is refused quickly; `.xls`/`.ods` are read with python-calamine.
 """
@@ -18,9 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recommender.data.cells import cell_to_str
+from recommender.data.cells import CJK_DATE_FORMAT_IDS, cell_to_str
 from recommender.data.errors import DataError, UnreadableFileError
-from recommender.data.schema import TableSpec
+from recommender.data.schema import TABLES, TableSpec, match_header
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +59,8 @@ def alias_table(spec: TableSpec) -> dict[str, str]:
 
 
 def _score(row: Sequence[object], aliases: dict[str, str], required: list[str]) -> tuple:
-    found = {aliases.get(normalize_header(v)) for v in row if str(v).strip()} - {None}
+    # 学时（小时）, 公民身份号码（18位）: a header with a trailing hint names its column too
+    found = {match_header(aliases, normalize_header(v)) for v in row if str(v).strip()} - {None}
     return all(r in found for r in required), len(found)
 
 
@@ -139,6 +142,8 @@ _WIDE_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\br=\"([A-Z]{2,})\d+\
 _DIMENSION = re.compile(
     rb"<(?:[A-Za-z_][\w.-]*:)?dimension\s[^>]*?ref=\"([A-Z]*)(\d*):?([A-Z]*)(\d*)\""
 )
+_HIDDEN_ROW = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row\s[^>]*?\bhidden=\"(?:1|true)\"[^>]*>")
+_R_ATTR = re.compile(rb"\br=\"(\d+)\"")
 _MERGE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?mergeCell\s[^>]*?ref=\"([A-Z]+)(\d+):([A-Z]+)(\d+)\"")
 #: columns of one sheet at most (Excel allows 16,384; an office table has a few dozen)
 MAX_SHEET_COLUMNS = 1_000
@@ -167,6 +172,7 @@ class SheetScan:
     last_column: int = 0  # the largest column of a cell with two or more letters (else 0)
     dimension: tuple[int, int] | None = None  # (rows, columns) the sheet declares
     merges: list[tuple[int, int, int, int]] = field(default_factory=list)  # r1, c1, r2, c2
+    hidden: list[int] = field(default_factory=list)  # numbers of rows hidden in Excel
 
 
 class _RunLength:
@@ -229,6 +235,9 @@ def _scan_text(scan: SheetScan, data: bytes) -> None:
         c1, r1, c2, r2 = (g.decode() for g in m.groups())
         rows, cols = int(r2 or r1 or 1), column_number(c2 or c1 or "A")
         scan.dimension = (rows, cols)
+    if b'hidden="' in data:  # rows hidden by hand, by grouping or by a filter
+        tags = (_R_ATTR.search(t) for t in _HIDDEN_ROW.findall(data))
+        scan.hidden.extend(int(m.group(1)) for m in tags if m)
     if len(scan.merges) <= MAX_MERGES:
         for c1, r1, c2, r2 in _MERGE.findall(data):
             scan.merges.append(
@@ -349,6 +358,234 @@ def _collect(path: Path, sheet: str, rows, max_rows: int) -> Grid:
     return out
 
 
+SheetReader = Callable[[str], tuple[Grid, list[str]]]
+#: words in a sheet name that mark an older copy (旧版, 备份, 副本 …)
+_OLD_NAME = re.compile(r"旧|原|备份|副本|作废|废弃|草稿|old|bak|copy", re.IGNORECASE)
+_YEAR = re.compile(r"(?<!\d)(19[89]\d|20\d\d)(?!\d)")
+
+
+def _merged_note(sheet: str, n: int) -> str:
+    return f"工作表“{sheet}”有合并单元格，已按合并区域的首格值填充 {n} 格"
+
+
+def _row_ranges(rows: list[int], limit: int = 5) -> str:
+    """[10, 11, 12, 20] → '10–12、20' (at most ``limit`` runs, then '…')."""
+    runs: list[list[int]] = []
+    for r in sorted(set(rows)):
+        if runs and r == runs[-1][1] + 1:
+            runs[-1][1] = r
+        else:
+            runs.append([r, r])
+    text = "、".join(f"{a}–{b}" if a != b else f"{a}" for a, b in runs[:limit])
+    return text + ("…" if len(runs) > limit else "")
+
+
+def hidden_note(sheet: str, grid: Grid, hidden: list[int]) -> str:
+    """A warning naming the filled rows Excel hides (by hand, grouping or a filter): they are
+    read like the others, and the office may have hidden them to mean 'cancelled'."""
+    rows = [r for r in hidden if r <= len(grid) and any(c.strip() for c in grid[r - 1])]
+    if not rows:
+        return ""
+    return (
+        f"工作表“{sheet}”有 {len(rows)} 行在 Excel 中被隐藏或被筛选掉"
+        f"（第 {_row_ranges(rows)} 行），仍已读取；"
+        "如这些行不应导入（如已取消的课程），请在 Excel 中删除后再导入"
+    )
+
+
+@dataclass
+class _Part:
+    """A sheet holding the required columns: its header row, header cells and rows."""
+
+    name: str
+    header: int
+    columns: list[str]
+    grid: Grid = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def filled(self) -> int:
+        return sum(1 for r in self.grid[self.header + 1 :] if any(c.strip() for c in r))
+
+
+def _slot(column: str, j: int, aliases: dict[str, str]) -> str:
+    """What a header cell stands for across sheets: its canonical name, its text, or (unnamed)
+    its position."""
+    return aliases.get(column, column) if column else f"\0{j}"
+
+
+def _same_table(a: list[str], b: list[str], spec: TableSpec, aliases: dict[str, str]) -> bool:
+    """Headers of one table: the same cells, except the table's own columns (an online-course
+    sheet without 开课时间) and columns no table knows (序号, 备注); a column of another table
+    (课程编号 in a 学习记录 sheet beside 干部) tells another table."""
+    own = set(aliases.values())
+    others = {
+        name for other in TABLES.values() if other.name != spec.name for name in alias_table(other)
+    }
+    cols_a = {_slot(c, 0, aliases) for c in a if c}
+    cols_b = {_slot(c, 0, aliases) for c in b if c}
+    return all(c in own or c not in others for c in cols_a ^ cols_b)
+
+
+def _keys(part: _Part, key: str, aliases: dict[str, str]) -> set[str]:
+    cols = [j for j, c in enumerate(part.columns) if aliases.get(c) == key]
+    if not cols:
+        return set()
+    j = cols[0]
+    return {r[j].strip() for r in part.grid[part.header + 1 :] if j < len(r) and r[j].strip()}
+
+
+def _copies(parts: list[_Part], spec: TableSpec, aliases: dict[str, str]) -> bool:
+    """True when two sheets share most of their keys: versions of one table, not parts."""
+    if not spec.key:
+        return False
+    keys = [_keys(p, spec.key, aliases) for p in parts]
+    return any(
+        len(a & b) * 2 >= min(len(a), len(b)) > 0 for i, a in enumerate(keys) for b in keys[i + 1 :]
+    )
+
+
+def _year(name: str) -> int | None:
+    found = _YEAR.findall(unicodedata.normalize("NFKC", name))
+    return max(map(int, found)) if found else None
+
+
+def _drop_versions(
+    parts: list[_Part], spec: TableSpec, aliases: dict[str, str]
+) -> tuple[list[_Part], str]:
+    """The sheets to read when some look like versions of one table, and a warning: of sheets
+    named for different years the latest year's; of copies sharing their keys one not named
+    旧/备份/副本 (else the first)."""
+    keep, why = parts, []
+    years = {p.name: _year(p.name) for p in parts}
+    if len({y for y in years.values() if y}) > 1:
+        latest = max(y for y in years.values() if y)
+        keep, why = [p for p in parts if years[p.name] == latest], ["名称中的年份最新"]
+    if len(keep) > 1 and _copies(keep, spec, aliases):
+        keep = [min(keep, key=lambda p: bool(_OLD_NAME.search(p.name)))]
+        why.append("各工作表的编号大多相同，像同一张表的不同版本")
+    if len(keep) == len(parts):
+        return parts, ""
+    skipped = "”“".join(p.name for p in parts if p not in keep)
+    read = "”“".join(p.name for p in keep)
+    return keep, (
+        f"工作簿中有多个版本（{'；'.join(why)}）：读取“{read}”，未读取“{skipped}”；"
+        "如要读取其他工作表，请用 --sheet 工作表名 指定"
+    )
+
+
+def _stack(path: Path, parts: list[_Part], aliases: dict[str, str], max_rows: int) -> Grid:
+    """The first sheet's rows, then each further sheet's rows below its header, its columns
+    put under the first sheet's header (new ones appended); rows are numbered on."""
+    grid, first = parts[0].grid, parts[0]
+    header = grid[first.header]
+    slots = {_slot(c, j, aliases): j for j, c in enumerate(first.columns)}
+    for part in parts[1:]:
+        width = max(len(r) for r in part.grid)
+        names = part.columns + [""] * (width - len(part.columns))
+        where = []
+        for j, c in enumerate(names):
+            k = _slot(c, j, aliases) if c else f"\0{part.name}\0{j}"
+            if k not in slots:
+                slots[k] = len(header)
+                header.append(part.grid[part.header][j] if j < len(part.columns) else "")
+            where.append(slots[k])
+        for row in part.grid[part.header + 1 :]:
+            out = [""] * (max(where[: len(row)], default=-1) + 1)
+            for j, value in enumerate(row):
+                out[where[j]] = value
+            grid.append(out if row else [])
+    if sum(1 for r in grid if r) > max_rows + HEADER_SCAN_ROWS:
+        raise _cap_error(path, "、".join(p.name for p in parts), max_rows)
+    return grid
+
+
+def _stack_note(parts: list[_Part]) -> str:
+    spans, at = [], len(parts[0].grid)
+    for part in parts[1:]:
+        first, last = part.header + 2, len(part.grid)
+        offset = at - part.header - 1
+        spans.append(f"“{part.name}”第 {first}–{last} 行记为第 {first + offset}–{last + offset} 行")
+        at += last - part.header - 1
+    return (
+        f"数据分在 {len(parts)} 个工作表中，已依次读取并合并："
+        f"{'、'.join(p.name for p in parts)}；拒收明细中的行号按合并后的顺序连续编号："
+        + "；".join(spans)
+    )
+
+
+def read_sheets(
+    path: Path,
+    names: list[str],
+    head: Callable[[str], Grid],
+    read: SheetReader,
+    spec: TableSpec | None,
+    wanted: str | None,
+    max_rows: int = MAX_SHEET_ROWS,
+) -> tuple[Grid, str, list[str]]:
+    """Rows, the sheet name(s) and warnings. ``wanted`` names one sheet; otherwise every sheet
+    holding the table (the required columns under one header) is read and stacked in workbook
+    order — a sheet with only a header is skipped, and of versions (sheets named for different
+    years, copies sharing their keys) only one is read."""
+    if wanted is not None or spec is None or len(names) <= 1:
+        return _read_one(path, names, head, read, spec, wanted)
+    aliases = alias_table(spec)
+    parts = []
+    for name in names:
+        rows = head(name)
+        if any(_score(r, aliases, spec.required)[0] for r in rows):
+            i = header_row(rows, spec)
+            parts.append(_Part(name, i, [normalize_header(c) for c in rows[i]]))
+    first = parts[0].columns if parts else []
+    same = [p for p in parts if _same_table(first, p.columns, spec, aliases)]
+    if len(same) <= 1:
+        return _read_one(path, names, head, read, spec, None)
+    for part in same:
+        part.grid, part.notes = read(part.name)
+        part.header = header_row(part.grid, spec)
+        part.columns = [normalize_header(c) for c in part.grid[part.header]] if part.grid else []
+    filled = [p for p in same if p.filled()]
+    if not filled:
+        return _read_one(path, names, head, read, spec, None)
+    warnings = [f"工作表“{p.name}”只有表头、没有数据行，未读取" for p in same if not p.filled()]
+    keep, note = _drop_versions(filled, spec, aliases)
+    last = names.index(keep[-1].name)
+    skipped = [n for n in names[:last] if n not in {p.name for p in keep}]
+    if skipped:
+        read_names = "”“".join(p.name for p in keep)
+        warnings.insert(0, f"读取工作表“{read_names}”（跳过：{'、'.join(skipped)}）")
+    warnings += [note] if note else []
+    for part in keep:
+        warnings += part.notes
+    if len(keep) == 1:
+        return keep[0].grid, keep[0].name, warnings
+    warnings.append(_stack_note(keep))
+    return _stack(path, keep, aliases, max_rows), "、".join(p.name for p in keep), warnings
+
+
+def _read_one(
+    path: Path,
+    names: list[str],
+    head: Callable[[str], Grid],
+    read: SheetReader,
+    spec: TableSpec | None,
+    wanted: str | None,
+) -> tuple[Grid, str, list[str]]:
+    name, warnings = pick_sheet(path, names, head, spec, wanted)
+    grid, notes = read(name)
+    return grid, name, warnings + notes
+
+
+def _mark_cjk_dates(book) -> None:
+    """Make openpyxl read cells in a CJK built-in date format (CJK_DATE_FORMAT_IDS) as dates.
+    openpyxl decides per cell style from its set ``_date_formats``, filled from the formats it
+    knows; there is no public hook, so the missing ids are added to that set."""
+    styles, dates = getattr(book, "_cell_styles", None), getattr(book, "_date_formats", None)
+    if styles is None or not isinstance(dates, set):
+        return
+    ids = (getattr(st, "numFmtId", None) for st in styles)
+    dates.update(i for i, n in enumerate(ids) if n in CJK_DATE_FORMAT_IDS)
+
+
 def read_xlsx(
     path: Path,
     spec: TableSpec | None,
@@ -357,13 +594,14 @@ def read_xlsx(
     max_rows: int = MAX_SHEET_ROWS,
     max_bytes: int = MAX_UNPACKED_BYTES,
 ) -> tuple[Grid, str, list[str]]:
-    """Rows of the chosen sheet of an .xlsx/.xlsm (streamed), its name and warnings."""
+    """Rows of the chosen sheet(s) of an .xlsx/.xlsm (streamed), the name(s) and warnings."""
     import openpyxl
 
     _check_unpacked_size(path, max_bytes)
     try:
         scans = check_bounds(path, max_rows)
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        _mark_cjk_dates(book)
     except DataError:
         raise
     except Exception as exc:  # zip, zlib, XML and openpyxl errors alike: a damaged workbook
@@ -377,14 +615,20 @@ def read_xlsx(
             rows = book[n].iter_rows(max_row=HEADER_SCAN_ROWS, values_only=True)
             return [[cell_to_str(v) for v in r] for r in rows]
 
-        name, warnings = pick_sheet(path, book.sheetnames, head, spec, sheet)
-        scan = scans.get(name, SheetScan())
-        columns = max(scan.last_column, scan.dimension[1] if scan.dimension else 0, 26)
-        last = max(scan.last_row, scan.rows, scan.dimension[0] if scan.dimension else 0)
-        rows = book[name].iter_rows(max_row=last or None, max_col=columns, values_only=True)
-        grid = _collect(path, name, rows, max_rows)
-        if n := fill_merged(grid, scan.merges):
-            warnings.append(f"工作表“{name}”有合并单元格，已按合并区域的首格值填充 {n} 格")
+        def read(n: str) -> tuple[Grid, list[str]]:
+            nonlocal name
+            name, scan = n, scans.get(n, SheetScan())
+            columns = max(scan.last_column, scan.dimension[1] if scan.dimension else 0, 26)
+            last = max(scan.last_row, scan.rows, scan.dimension[0] if scan.dimension else 0)
+            rows = book[n].iter_rows(max_row=last or None, max_col=columns, values_only=True)
+            grid = _collect(path, n, rows, max_rows)
+            notes = [_merged_note(n, filled)] if (filled := fill_merged(grid, scan.merges)) else []
+            hidden = hidden_note(n, grid, scan.hidden)
+            return grid, notes + ([hidden] if hidden else [])
+
+        grid, picked, warnings = read_sheets(
+            path, book.sheetnames, head, read, spec, sheet, max_rows
+        )
     except DataError:
         raise
     except Exception as exc:  # a damaged part raises XML, zlib, zip or openpyxl errors alike
@@ -396,13 +640,21 @@ def read_xlsx(
         ) from exc
     finally:
         book.close()
-    return grid, name, warnings
+    return grid, picked, warnings
+
+
+def _calamine_merges(sheet) -> list[tuple[int, int, int, int]]:
+    """Merged ranges of a python-calamine sheet as 1-based (r1, c1, r2, c2); none for a format
+    or version that does not report them."""
+    ranges = getattr(sheet, "merged_cell_ranges", None) or []
+    return [(r1 + 1, c1 + 1, r2 + 1, c2 + 1) for (r1, c1), (r2, c2) in ranges]
 
 
 def read_calamine(
     path: Path, spec: TableSpec | None, *, sheet: str | None = None, max_rows: int = MAX_SHEET_ROWS
 ) -> tuple[Grid, str, list[str]]:
-    """Rows of the chosen sheet of an .xls/.ods (python-calamine), its name and warnings."""
+    """Rows of the chosen sheet(s) of an .xls/.ods (python-calamine), the name(s) and warnings;
+    merged cells are filled as for .xlsx."""
     try:
         from python_calamine import CalamineWorkbook
     except ImportError as exc:  # pragma: no cover - a declared dependency
@@ -420,12 +672,19 @@ def read_calamine(
             )
             return [[cell_to_str(v) for v in r] for r in rows]
 
-        name, warnings = pick_sheet(path, list(book.sheet_names), head, spec, sheet)
-        found = book.get_sheet_by_name(name)
-        if found.height > max_rows + HEADER_SCAN_ROWS + 1:
-            raise _cap_error(path, name, max_rows)
-        rows = found.to_python(skip_empty_area=False)
-        return _collect(path, name, rows, max_rows), name, warnings
+        def read(n: str) -> tuple[Grid, list[str]]:
+            nonlocal name
+            name, found = n, book.get_sheet_by_name(n)
+            if found.height > max_rows + HEADER_SCAN_ROWS + 1:
+                raise _cap_error(path, n, max_rows)
+            merges = _calamine_merges(found)
+            if len(merges) > MAX_MERGES:
+                raise _bounds_error(path, n, f"合并单元格超过 {MAX_MERGES:,} 处")
+            grid = _collect(path, n, found.to_python(skip_empty_area=False), max_rows)
+            filled = fill_merged(grid, merges)
+            return grid, [_merged_note(n, filled)] if filled else []
+
+        return read_sheets(path, list(book.sheet_names), head, read, spec, sheet, max_rows)
     except DataError:
         raise
     except Exception as exc:  # calamine raises its own error types for damaged files

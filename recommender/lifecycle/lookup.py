@@ -30,6 +30,7 @@ from recommender.data.identity import (
     normalize_id_card,
     search_cadres,
     secret_fingerprint,
+    shown_id,
 )
 from recommender.data.schema import Columns as C
 
@@ -138,7 +139,7 @@ class CadreLookup:
             shown = mask_id_card(text)
             hint = self.problem or "请核对身份证号；新干部请用 POST /v1/recommendations 提交档案"
             return f"模型中没有身份证号为 {shown} 的干部", hint
-        return f"模型中没有编号为 {text[:64]!r} 的干部", ""
+        return f"模型中没有编号为 {shown_id(text)} 的干部", ""  # a mistyped 身份证号 masked
 
     def display(self, cadre_id: str) -> dict[str, str]:
         """``{"name", "id_masked"}`` of a cadre for pages and workbooks ('' when the roster

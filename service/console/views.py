@@ -30,6 +30,7 @@ from recommender import (
     mask_id_card,
     plan_day,
     plan_menu,
+    shown_id,
 )
 from service.console import data as D
 from service.console.auth import (
@@ -142,7 +143,7 @@ def _unknown(exc: UnknownIdError) -> ConsoleError:
         if kind == "cadre"
         else ""
     )
-    value = str(getattr(exc, "value", ""))[:64]
+    value = shown_id(getattr(exc, "value", ""), quoted=False)  # a mistyped 身份证号 is masked
     return ConsoleError(404, f"没有编号为 {value} 的{ID_KIND.get(kind, kind)}", hint)
 
 
