@@ -328,6 +328,39 @@ def _grid_frame(rows: list[list[str]], spec: TableSpec | None) -> tuple[pd.DataF
     return pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=str), skip
 
 
+def _xls_kind(path: Path) -> str:
+    """What a file named .xls really is: 'workbook', 'html' or 'text' (platform exports)."""
+    from recommender.data.html_table import kind_of
+
+    with path.open("rb") as fh:
+        return kind_of(fh.read(4096))
+
+
+def _read_disguised_xls(
+    path: Path, spec: TableSpec | None, kind: str, max_rows: int
+) -> tuple[pd.DataFrame, int, dict[int, int], list[str]]:
+    """A web page or a text file saved under an Excel name, read as what it is."""
+    if kind == "text":  # tab-separated text (often UTF-16): a CSV in all but name
+        grid, skip, ragged = _read_csv(path, spec)
+        return grid, skip, ragged, [f"{path.name} 实际是文本表格（制表符或逗号分隔），已按文本读入"]
+    from recommender.data.html_table import html_rows
+
+    rows = html_rows(decode_bytes(path.read_bytes(), path))
+    if len(rows) > max_rows + HEADER_SCAN_ROWS + 1:
+        raise UnreadableFileError(
+            f"{path}：网页表格超过行数上限 {max_rows:,} 行，已停止读取；请导出为 CSV", path=path
+        )
+    if not rows:
+        raise UnreadableFileError(
+            f"{path}：扩展名为 .xls，实际是网页文件，但其中没有表格；请在平台上重新导出，"
+            "或在 Excel 中打开后另存为 .xlsx",
+            path=path,
+        )
+    grid, skip = _grid_frame(rows, spec)
+    note = f"{path.name} 实际是网页（HTML）表格（平台导出常见），已按表格读入"
+    return grid, skip, {}, [note]
+
+
 def _read_grid(path: Path, spec: TableSpec | None, sheet: str | None, max_rows: int) -> RawTable:
     """The file as a grid of strings from its header row on (header = row 0)."""
     from recommender.data import sheets
@@ -341,6 +374,8 @@ def _read_grid(path: Path, spec: TableSpec | None, sheet: str | None, max_rows: 
     elif suffix in (".xlsx", ".xlsm"):
         rows, out.sheet, out.warnings = sheets.read_xlsx(path, spec, sheet=sheet, max_rows=max_rows)
         grid, skip = _grid_frame(rows, spec)
+    elif suffix == ".xls" and (kind := _xls_kind(path)) != "workbook":
+        grid, skip, out.ragged, out.warnings = _read_disguised_xls(path, spec, kind, max_rows)
     elif suffix in (".xls", ".ods"):
         rows, out.sheet, out.warnings = sheets.read_calamine(
             path, spec, sheet=sheet, max_rows=max_rows
