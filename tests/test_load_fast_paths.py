@@ -205,7 +205,8 @@ def test_large_messy_table_loads_the_same_through_either_reader(tmp_path):
     pd.testing.assert_frame_equal(a.rejects.drop(columns="file"), b.rejects.drop(columns="file"))
     pd.testing.assert_frame_equal(a.cleared.drop(columns="file"), b.cleared.drop(columns="file"))
     assert a.skipped == b.skipped == {"blank": 0, "total_lines": 1, "note_lines": 0,
-                                      "header_lines": 0, "duplicates": 1}  # fmt: skip
+                                      "header_lines": 0, "section_lines": 0,
+                                      "duplicates": 1}  # fmt: skip
     assert plain.warnings == quoted.warnings
     assert set(a.rejects["rule"]) == {"unknown_id", "bad_datetime"}
     assert {"not_a_number", "out_of_range", "bad_datetime"} <= set(a.cleared["rule"])

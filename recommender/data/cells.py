@@ -95,9 +95,12 @@ VALUE_LABELS = {
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
 _ISO_FAST = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?")
+#: 上午 / 下午 … before a clock time: '下午2:30' is 14:30
+_PARTS = "上午|下午|中午|晚上|早上"
 _DATE = re.compile(
     r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
-    r"(?:(?:\s+|T)(\d{1,2})\s*[:时]\s*(\d{1,2})\s*(?:[:分]\s*(\d{1,2}(?:\.\d+)?)\s*秒?)?)?"
+    rf"(?:(?:T|\s*(?:(?<=[\s日])|(?={_PARTS})))({_PARTS})?\s*"
+    r"(\d{1,2})\s*[:时]\s*(\d{1,2})\s*(?:[:分]\s*(\d{1,2}(?:\.\d+)?)\s*秒?)?)?"
 )
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 
@@ -148,12 +151,17 @@ def parse_number(text: str, units: tuple[str, ...] = ()) -> float:
     return float(t) * scale
 
 
-_CN_NUM = {"半": 0.5, "一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
-           "八": 8, "九": 9, "十": 10}  # fmt: skip
-_SPAN = re.compile(
-    r"(\d+(?:\.\d+)?|[半一两二三四五六七八九十])\s*个?\s*(天|日|周|星期|分钟|min|mins)"
-)
-_EXPLICIT = re.compile(r"[（(]\s*(\d+(?:\.\d+)?)\s*(?:学时|课时|小时)\s*[)）]")
+_CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+              "九": 9}  # fmt: skip
+_CN_NUMBER = re.compile(r"([一二两三四五六七八九])?(十)?([一二三四五六七八九])?")
+_AMOUNT = r"\d+(?:\.\d+)?|[半一两二三四五六七八九十]{1,3}"
+#: a 学时 number as written: '3学时', '三学时', '2学分', '2小时' (小时 as a synonym of 学时), '2'
+_WRITTEN = re.compile(rf"(?:({_AMOUNT})个?(?:学时|课时|学分|小时)|(\d+(?:\.\d+)?))")
+_DAYS = re.compile(rf"({_AMOUNT})个?(天|日|周|星期)(半)?")
+_MINUTES = re.compile(rf"({_AMOUNT})个?小时({_AMOUNT})分钟?|()({_AMOUNT})(?:分钟|mins?)")
+_WHOLE_DAY = {"全天": "一天", "整天": "一天", "一整天": "一天", "半日": "半天"}
+#: a cell and one remark in brackets: '3学时（半天）', '半天（3学时）'
+_REMARK = re.compile(r"([^()]*)\(([^()]*)\)")
 
 
 #: (学时 per half day, per day, minutes per 学时) unless the training rules say otherwise
@@ -161,36 +169,75 @@ DEFAULT_HOUR_CONVERSION = (3.0, 6.0, 45.0)
 
 
 def parse_hours(text: str, conversion: tuple[float, float, float] | None = None) -> float:
-    """学时 as offices write them: '半天', '一天', '两天', '一周', '1.5天', '90分钟',
-    '半天（3学时）' (the number given wins), with the rules' conversion (defaults 3 / 6 学时,
-    45 minutes = 1 学时; a week is 5 days). ValueError otherwise."""
-    t = unicodedata.normalize("NFKC", text).replace(" ", "")
-    if m := _EXPLICIT.search(t):
-        return float(m.group(1))
-    if t in ("半天", "半日"):
-        t = "半天"
-    if t in ("全天", "整天", "一整天"):
-        t = "一天"
-    m = _SPAN.fullmatch(t)
-    if not m:
+    """学时 as offices write them, with the rules' conversion (defaults 3 / 6 学时 a half / a
+    whole day, 45 minutes = 1 学时, a week is 5 days). ValueError otherwise.
+
+    A written number: '三学时', '2学分' (学分 read 1:1 as 学时), '2小时'. A duration: '半天',
+    '一天半' (a day and a half day), '两天', '一周', '90分钟', '1小时30分钟' (90 minutes). A
+    number and a duration side by side — '3学时（半天）', '半天（4学时）', '1.5学时（90分钟）' —
+    give the written number; two numbers that disagree ('3学时（4学时）') are not read.
+    """
+    t = "".join(unicodedata.normalize("NFKC", text).lower().split())
+    conv = conversion or DEFAULT_HOUR_CONVERSION
+    m = _REMARK.fullmatch(t)
+    parts = [_hours_part(p, conv) for p in (m.groups() if m else (t,))]
+    written = {v for v, is_written in parts if v is not None and is_written}
+    if len(written) == 1:
+        return written.pop()
+    if not written:
+        for value, _ in parts:
+            if value is not None:
+                return value
+    raise ValueError(text)
+
+
+def _hours_part(t: str, conv: tuple[float, float, float]) -> tuple[float | None, bool]:
+    """(学时, whether written as a number) of one part of a 学时 cell; (None, False) if none."""
+    half, day, minutes = conv
+    try:
+        if m := _WRITTEN.fullmatch(t):
+            return _amount(m.group(1) or m.group(2)), True
+        t = _WHOLE_DAY.get(t, t)
+        if m := _DAYS.fullmatch(t):
+            amount, unit, and_half = m.groups()
+            if amount == "半":
+                return (half, False) if unit in ("天", "日") and not and_half else (None, False)
+            n = _amount(amount) * day * (5 if unit in ("周", "星期") else 1)
+            return n + (half if and_half and unit in ("天", "日") else 0), False
+        if m := _MINUTES.fullmatch(t):
+            h, mins = (m.group(1), m.group(2)) if m.group(2) else (m.group(3), m.group(4))
+            return ((_amount(h) * 60 if h else 0) + _amount(mins)) / minutes, False
+    except ValueError:
+        pass
+    return None, False
+
+
+def _amount(text: str) -> float:
+    """'1.5' → 1.5; Chinese numerals '三' → 3, '十二' → 12, '两' → 2, '半' → 0.5."""
+    if text[0].isdigit():
+        return float(text)
+    if text == "半":
+        return 0.5
+    m = _CN_NUMBER.fullmatch(text)
+    if not m or not text:
         raise ValueError(text)
-    half, day, minutes = conversion or DEFAULT_HOUR_CONVERSION
-    amount, unit = m.groups()
-    n = _CN_NUM[amount] if amount in _CN_NUM else float(amount)
-    if unit in ("分钟", "min", "mins"):
-        return n / minutes
-    if amount == "半" and unit in ("天", "日"):
-        return half
-    return n * day * (5 if unit in ("周", "星期") else 1)
+    first, ten, ones = m.groups()
+    if ten:
+        return (_CN_DIGITS[first] if first else 1) * 10 + (_CN_DIGITS[ones] if ones else 0)
+    if first and not ones:
+        return float(_CN_DIGITS[first])
+    raise ValueError(text)
 
 
 def parse_datetime(text: str) -> dt.datetime:
-    """ISO, '2025/03/01', '2025年3月1日 9:30', '20250301', Excel serials → naive datetime."""
+    """ISO, '2025/03/01', '2025年3月1日 9:30' (or '9:30' right after 日, '下午2:30'),
+    '20250301', Excel serials → naive datetime."""
     t = unicodedata.normalize("NFKC", text).strip()
     if m := _DATE.fullmatch(t):
-        y, mo, d, h, mi, s = m.groups()
+        y, mo, d, part, h, mi, s = m.groups()
         sec = float(s or 0)
-        return dt.datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(sec)) + (
+        hour = clock_hour(part, int(h or 0))
+        return dt.datetime(int(y), int(mo), int(d), hour, int(mi or 0), int(sec)) + (
             dt.timedelta(seconds=sec % 1)
         )
     if re.fullmatch(r"\d{8}", t):
@@ -199,6 +246,13 @@ def parse_datetime(text: str) -> dt.datetime:
         return _EXCEL_EPOCH + dt.timedelta(days=float(t))
     value = dt.datetime.fromisoformat(t)
     return value.replace(tzinfo=None)  # keep wall-clock time: exports are local time
+
+
+def clock_hour(part: str | None, hour: int) -> int:
+    """The 24-hour clock of '下午2:30' (part 下午, hour 2 → 14); other hours as they are."""
+    if (part in ("下午", "晚上") and hour < 12) or (part == "中午" and hour < 6):
+        return hour + 12
+    return hour
 
 
 #: integers beyond this cannot be stored exactly (float64 mantissa; int64 casts fail past 2**63)
@@ -325,6 +379,39 @@ def _enums(f: Field, col: pd.Series) -> tuple[pd.Series, dict[int, tuple[str, st
         return "", f"不是可选值（{allowed}）之一：{show(text)}"
 
     return _by_unique(col, decide, "bad_enum", str)
+
+
+#: characters set without spaces between them in Chinese text: CJK ideographs and punctuation,
+#: full-width forms, Chinese quotes, —— and ……
+_CJK = (
+    "\u2014\u2018\u2019\u201c\u201d\u2026"
+    "\u3001-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
+)
+_BREAKS = "\r\n\x0b\x0c\x85\u2028\u2029"
+#: a line break (or a full-width space: 王　芳 padded to three characters) between CJK
+_CJK_BREAK = re.compile(rf"(?<=[{_CJK}])\s*[{_BREAKS}\u3000]\s*(?=[{_CJK}])")
+#: a cell :func:`single_line` changes: a line break, a tab, an odd space or two spaces in a row
+#: (characters listed one by one: Arrow's regex engine reads \s as ASCII only)
+_ODD_SPACE = f"[{_BREAKS}\t\xa0\u3000]|  "
+
+
+def single_line(col: pd.Series) -> pd.Series:
+    """Text of a one-line field (课程名称, 课程类别, 单位, 职务) as one line: a line break typed
+    in the cell (Alt+Enter) is dropped between Chinese characters ('党章党规\\n学习' →
+    '党章党规学习', so is a full-width space: '王　芳' → '王芳') and is one space elsewhere;
+    other runs of whitespace are one space. Each distinct changed cell is rewritten once.
+    Not for description and duty fields, whose lines are kept."""
+    odd = col.str.contains(_ODD_SPACE, regex=True).fillna(False).to_numpy(bool)
+    if not odd.any():
+        return col
+    changed = {v: _one_line(v) for v in pd.unique(col[odd])}
+    out = col.copy()
+    out[odd] = col[odd].map(changed)
+    return out
+
+
+def _one_line(text: str) -> str:
+    return " ".join(_CJK_BREAK.sub("", text).split())
 
 
 #: built-in number formats (ECMA-376 §18.8.30) that Chinese, Japanese and Korean Excel and WPS

@@ -33,6 +33,7 @@ from recommender.data.identity import (
 from recommender.data.rejects import Problems
 from recommender.data.schema import Columns as C
 from recommender.data.schema import TableSpec
+from recommender.data.sessions import part_spans, read_sessions
 
 #: headers of a course title in a records file (kept for records of courses outside the catalog)
 EXTERNAL_TITLE_HEADERS = ("课程名称", "课程标题", "课程", "title", "course_title")
@@ -298,7 +299,39 @@ def office_sessions(cells: pd.DataFrame, problems: Problems, warnings: list[str]
             f"{len(periods)} 门课程的“{problems.header(C.SESSION_START)}”是时段而非日期"
             f"（如 {cells.get(C.TITLE, starts).iloc[periods[0]]!s:.20}），按未排期处理"
         )
+    starts = _session_cells(cells, problems.header(C.SESSION_START), warnings)
     return office.date_only(starts) & (starts != "").to_numpy()
+
+
+def _session_cells(cells: pd.DataFrame, header: str, warnings: list[str]) -> pd.Series:
+    """开课时间 written as a range, with a part of the day, a weekday or no year: the start
+    in place, the end it gives where the row has no 结课时间. Returns the start cells."""
+    from recommender.data.rules import load_rules
+
+    rules = load_rules()
+    day = (rules.day_start_hour, rules.evening_start_hour)
+    read = read_sessions(cells[C.SESSION_START], day=day)
+    if not read.read:
+        return cells[C.SESSION_START]
+    cells[C.SESSION_START] = read.starts
+    ends = cells[C.SESSION_END] if C.SESSION_END in cells else pd.Series("", index=cells.index)
+    fill = ((ends == "") & (read.ends != "")).to_numpy()
+    if fill.any():
+        cells[C.SESSION_END] = ends.where(~fill, read.ends)
+    spans = [f"{k} {clock(a)}–{clock(b)}" for k, (a, b) in part_spans(day).items()]
+    warnings.append(
+        f"{read.read} 门课程的“{header}”写作日期段、带时段或星期（如 {read.example!s:.24}），"
+        f"已读出开课、结课时间（{'，'.join(spans).replace('全天', '只有日期的')}）"
+    )
+    if read.yearless:
+        where = (
+            f"按目录中其他开课日期的年份 {read.year} 年读入"
+            if read.catalog_year
+            else f"目录中没有带年份的开课日期，按今年（{read.year} 年）读入，如有误请补上年份"
+        )
+        example = f"{read.yearless_example!s:.24}"
+        warnings.append(f"{read.yearless} 门课程的“{header}”没有年份（如 {example}），{where}")
+    return read.starts
 
 
 def full_days(typed: pd.DataFrame, date_only: np.ndarray, warnings: list[str]) -> None:

@@ -39,6 +39,7 @@ from recommender.data import export_steps as steps
 from recommender.data import office
 from recommender.data import readers as rio
 from recommender.data.catalog import unknown_audiences
+from recommender.data.cells import single_line
 from recommender.data.readers import (
     ZERO_WIDTH,
     DataError,
@@ -115,7 +116,8 @@ class TableLoad:
         always ``len(frame) + len(external) + rows_rejected``.
     rejected_ids : key of a rejected row → why (file, row, column, reason), for messages.
     skipped : rows left out without being rejected: ``blank``, ``total_lines`` (合计),
-        ``note_lines`` (注：…), ``duplicates`` (exact copies of an earlier row).
+        ``note_lines`` (注：…), ``header_lines`` (the header repeated), ``section_lines``
+        (一、政治理论), ``duplicates`` (exact copies of an earlier row).
     identity : for a table keyed by 身份证号: ``{"source": header, "key_id": fingerprint of
         the identity secret}``; None otherwise.
     external : records of courses outside the catalog (platform 专题网班 …): the completion
@@ -246,6 +248,13 @@ def _hour_conversion() -> tuple[float, float, float]:
     return rules.half_day_hours, rules.day_hours, rules.minutes_per_hour
 
 
+#: fields shown on one line (a list, a heading): a line break typed in the cell is dropped
+ONE_LINE_FIELDS = frozenset(
+    {C.TITLE, C.CATEGORY, C.INSTRUCTOR, C.UNIT, C.JOB_TITLE, C.NAME, C.RANK, C.SYSTEM,
+     C.REGION, C.POSITION_CATEGORY}
+)  # fmt: skip
+
+
 def validate_frame(
     raw: pd.DataFrame,
     spec: TableSpec,
@@ -274,6 +283,13 @@ def validate_frame(
     copy = copy or (C.CADRE_ID in raw and steps.holds_id_cards(raw[C.CADRE_ID]))
     raw = raw.copy() if copy else raw
     warnings += steps.derive_columns(raw, spec, headers)
+    first_row = table.first_row if table is not None else 2
+    if C.CATEGORY in spec.required and C.CATEGORY not in raw:  # 一、政治理论 rows name it
+        raw, note = office.section_column(
+            raw, C.CATEGORY, headers, key=spec.key, first_row=first_row
+        )
+        headers.update({C.CATEGORY: "课程类别（取自分类标题行）"} if note else {})
+        warnings += note
     present = list(raw.columns)
     if missing := [name for name in spec.required if name not in present]:
         sheet = table.sheet if table is not None else None
@@ -290,16 +306,19 @@ def validate_frame(
         if c in present:
             cells[c], n = _clean(raw[c])
             controls += n
+            if c in ONE_LINE_FIELDS:  # a title typed with Alt+Enter reads as one line
+                cells[c] = single_line(cells[c])
     cells = pd.DataFrame(cells, index=raw.index).reset_index(drop=True)
     if controls:
         warnings.append(f"删除 {controls} 个控制字符（如 \\x01，多来自其他系统的复制粘贴）")
-    rows = np.arange(len(raw)) + (table.first_row if table is not None else 2)
+    rows = np.arange(len(raw)) + first_row
     counts = np.zeros(len(raw), int)  # fields of CSV rows longer than the header
     if table is not None and table.ragged:
         counts[list(table.ragged)] = list(table.ragged.values())
     blank = (cells == "").all(axis=1).to_numpy() if len(cells.columns) else np.ones(len(raw), bool)
     blank = blank & (counts == 0)
-    kinds = office.line_kinds(raw.reset_index(drop=True), headers)  # 合计, 注, a repeated header
+    # 合计 (小计 beside a merged 课程类别), 注, a repeated header, a section title (一、政治理论)
+    kinds = office.line_kinds(raw.reset_index(drop=True), headers, key=spec.key or C.COURSE_ID)
     kinds[counts > 0] = ""
     blank &= kinds == ""
     lines = kinds != ""
@@ -311,6 +330,7 @@ def validate_frame(
         "total_lines": int((kinds == "total").sum()),
         "note_lines": int((kinds == "note").sum()),
         "header_lines": int((kinds == "header").sum()),
+        "section_lines": int((kinds == "section").sum()),
         "duplicates": int(dup.sum()),
     }
     steps.skip_warnings(skipped, rows, kinds, dup, warnings)

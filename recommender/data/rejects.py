@@ -54,6 +54,7 @@ SKIP_LABELS = {
     "total_lines": "合计行",
     "note_lines": "注释/说明行",
     "header_lines": "重复的表头行",
+    "section_lines": "分类标题行",
     "duplicates": "完全重复的行",
 }
 WHOLE_ROW = "(整行)"

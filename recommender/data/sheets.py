@@ -5,7 +5,8 @@ above the header, `.xls` from old systems. :func:`header_row` finds the header a
 :data:`HEADER_SCAN_ROWS` rows by matching the contract's header aliases; :func:`read_sheets`
 reads every sheet whose header holds the required columns (a catalog split into 面授/网络
 sheets is stacked; of sheets named for different years, or copies, one is read; a sheet with
-only a header is skipped). Merged cells are filled, hidden rows named. `.xlsx`/`.xlsm` are streamed
+only a header is skipped). Merged cells are filled, hidden rows named, a header over two rows
+(学时 over 线上 | 线下) read as one (:func:`two_row_header`). `.xlsx`/`.xlsm` are streamed
 with openpyxl (read-only) under a row cap and an unpacked-size cap, so a small file that
 unpacks to millions of rows is refused quickly; `.xls`/`.ods` are read with python-calamine.
 """
@@ -76,6 +77,121 @@ def header_row(rows: Sequence[Sequence[object]], spec: TableSpec | None) -> int:
         return complete[0]
     best = max(range(len(scores)), key=lambda i: scores[i][1], default=0)
     return best if scores and scores[best][1] > 0 else 0
+
+
+#: a sub-header cell: a short label (线上, 线下, 集中, 网络); a data row holds ids and dates
+_LABEL = re.compile(r"[^\d]{1,8}")
+#: a part that is the whole already: 学时 over 线上 | 线下 | 合计
+_WHOLE_PART = re.compile(r"合计|小计|总计|共计|总学时|总课时|合|总")
+
+
+def _spans(top: list[str]) -> list[list[int]]:
+    """Runs of columns under one header cell: a merged cell (filled: its text repeated) or a
+    cell followed by empty ones."""
+    spans, j = [], 0
+    while j < len(top):
+        k = j + 1
+        while top[j] and k < len(top) and top[k] in ("", top[j]):
+            k += 1
+        spans.append(list(range(j, k)))
+        j = k
+    return spans
+
+
+def _labels(cells: list[str], owner: str) -> bool:
+    return all(c and _LABEL.fullmatch(c) and c != owner for c in cells) and len(set(cells)) == len(
+        cells
+    )
+
+
+def _sub_header(top: list[str], sub: list[str], spec: TableSpec) -> list[list[int]]:
+    """The spans a second header row splits (学时 over 线上 | 线下), or [] when ``sub`` is not
+    one: outside those spans it holds only the header again (merged over both rows), nothing,
+    or short labels — never a value under a required column (a course id)."""
+    spans = [sp for sp in _spans(top) if len(sp) > 1 and _labels([sub[j] for j in sp], top[sp[0]])]
+    inside = {j for sp in spans for j in sp}
+    aliases = alias_table(spec)
+    for j, (t, v) in enumerate(zip(top, sub, strict=True)):
+        if j in inside or not v or normalize_header(v) == normalize_header(t):
+            continue
+        if match_header(aliases, normalize_header(t)) in spec.required or not _LABEL.fullmatch(v):
+            return []
+    return spans
+
+
+def _number(text: str, units: Sequence[str]) -> float | None:
+    t = unicodedata.normalize("NFKC", text).strip().replace(",", "")
+    longest = sorted(units, key=len, reverse=True)
+    t = next((t[: -len(u)].strip() for u in longest if t.endswith(u)), t)
+    try:
+        return float(t)
+    except ValueError:
+        return None
+
+
+def _whole(parts: list[str], units: Sequence[str]) -> tuple[str, bool]:
+    """One value of a number split over columns (学时 线上 | 线下): the filled part, or the
+    sum of several (True); parts that are not plain numbers are joined with ' + ' (and the
+    cell is then rejected as not a number, naming them)."""
+    filled = [p.strip() for p in parts if p.strip()]
+    if len(filled) <= 1:
+        return (filled[0] if filled else ""), False
+    numbers = [_number(p, units) for p in filled]
+    if any(n is None for n in numbers):
+        return " + ".join(filled), True
+    return f"{sum(numbers):g}", True
+
+
+def two_row_header(grid: Grid, spec: TableSpec | None) -> str:
+    """Read a header over two rows (学时 merged over 线上 | 线下 in the row below) as one, in
+    place; returns a warning, or '' when the row under the header is not a second header.
+
+    The split columns are named 学时·线上, 学时·线下. A number (学时, 名额) gets one more
+    column with its whole: the part named 合计 if there is one, else the filled part (the sum
+    when several are filled). Another split column keeps its name on its first part. The
+    joined header takes the lower row (the upper one is left blank, so row numbers stay)."""
+    if spec is None or not grid:
+        return ""
+    h = header_row(grid, spec)
+    if h + 1 >= len(grid) or not grid[h + 1]:
+        return ""
+    width = max(len(grid[h]), len(grid[h + 1]))
+    top, sub = ([c.strip() for c in r] + [""] * (width - len(r)) for r in grid[h : h + 2])
+    spans = _sub_header(top, sub, spec)
+    if not spans:
+        return ""
+    aliases = alias_table(spec)
+    names, said, added, both = [t or v for t, v in zip(top, sub, strict=True)], [], [], 0
+    for span in spans:
+        owner = top[span[0]]
+        parts = "”“".join(sub[j] for j in span)
+        for j in span:
+            names[j] = f"{owner}·{sub[j]}"
+        name = match_header(aliases, normalize_header(owner))
+        f = spec.field(name) if name else None
+        whole = [j for j in span if _WHOLE_PART.fullmatch(sub[j])]
+        if whole:
+            names[whole[0]] = owner
+            said.append(f"“{owner}”取“{sub[whole[0]]}”一格")
+        elif f is not None and f.kind in ("float", "int"):
+            added.append((span, f.units))
+            names.append(owner)
+            said.append(f"“{owner}”取“{parts}”中填写的一格")
+        elif f is not None:
+            names[span[0]] = owner
+            said.append(f"“{owner}”取“{sub[span[0]]}”一格")
+    for row in grid[h + 2 :] if added else []:
+        values = [_whole([row[j] if j < len(row) else "" for j in sp], u) for sp, u in added]
+        both += any(summed for _, summed in values)
+        if row or any(v for v, _ in values):
+            row.extend([""] * (width - len(row)))
+            row.extend(v for v, _ in values)
+    at = h + 1 if h + 1 < HEADER_SCAN_ROWS else h  # the header must stay among the rows scanned
+    grid[at], grid[2 * h + 1 - at] = names, []
+    split = "、".join(names[j] for sp in spans for j in sp)
+    note = f"表头占两行（第 {h + 1}–{h + 2} 行），合并为一行读取：{split}"
+    note += f"；{'；'.join(said)}" if said else ""
+    return note + (f"（{both} 行填了不止一格，按各格之和计）" if both else "")
 
 
 def pick_sheet(
@@ -513,6 +629,17 @@ def _stack_note(parts: list[_Part]) -> str:
     )
 
 
+def _with_layout(read: SheetReader, spec: TableSpec | None) -> SheetReader:
+    """``read``, then a header over two rows joined into one."""
+
+    def read_joined(name: str) -> tuple[Grid, list[str]]:
+        grid, notes = read(name)
+        note = two_row_header(grid, spec)
+        return grid, notes + ([f"工作表“{name}”{note}"] if note else [])
+
+    return read_joined
+
+
 def read_sheets(
     path: Path,
     names: list[str],
@@ -525,7 +652,9 @@ def read_sheets(
     """Rows, the sheet name(s) and warnings. ``wanted`` names one sheet; otherwise every sheet
     holding the table (the required columns under one header) is read and stacked in workbook
     order — a sheet with only a header is skipped, and of versions (sheets named for different
-    years, copies sharing their keys) only one is read."""
+    years, copies sharing their keys) only one is read. A header over two rows is read as
+    one (:func:`two_row_header`)."""
+    read = _with_layout(read, spec)
     if wanted is not None or spec is None or len(names) <= 1:
         return _read_one(path, names, head, read, spec, wanted)
     aliases = alias_table(spec)
