@@ -156,3 +156,11 @@ def test_every_chinese_builtin_date_id_reads_as_a_date(tmp_path: Path, fmt_id: i
             dst.writestr(info, data)
     grid, _, _ = read_xlsx(path, COURSES)
     assert grid[1][5] == "2026-03-05"
+
+
+def test_a_blank_row_inside_a_merged_category_stays_blank():
+    from recommender.data.sheets import fill_merged
+
+    grid = [["政治理论", "QS1", "课一"], ["", "QS2", "课二"], ["", "", ""], [], ["", "QS3", "课三"]]
+    assert fill_merged(grid, [(1, 1, 5, 1)]) == 2
+    assert [r[:1] for r in grid] == [["政治理论"], ["政治理论"], [""], [], ["政治理论"]]

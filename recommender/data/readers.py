@@ -205,7 +205,7 @@ def _read_csv(path: Path, spec: TableSpec | None) -> tuple[pd.DataFrame, int, di
         raise UnreadableFileError(f"{path}：文件没有表头行", path=path)
     sep = _sniff_separator(text)
     try:
-        top = list(itertools.islice(csv.reader(io.StringIO(text), delimiter=sep), 10))
+        top = list(itertools.islice(csv.reader(io.StringIO(text), delimiter=sep), HEADER_SCAN_ROWS))
     except csv.Error:
         top = []
     skip = header_row(top, spec)

@@ -28,7 +28,7 @@ from recommender.data.schema import TABLES, TableSpec, match_header
 logger = logging.getLogger(__name__)
 
 #: the header is looked for among this many rows at the top of a sheet or CSV
-HEADER_SCAN_ROWS = 10
+HEADER_SCAN_ROWS = 20
 #: data rows read from one sheet at most (bigger tables belong in CSV or Parquet)
 MAX_SHEET_ROWS = 500_000
 #: uncompressed bytes of an .xlsx's parts at most (a zip bomb unpacks to gigabytes)
@@ -407,9 +407,10 @@ def check_bounds(path: Path, max_rows: int) -> dict[str, SheetScan]:
 
 def fill_merged(grid: Grid, merges: list[tuple[int, int, int, int]]) -> int:
     """Fill every cell of a merged range with its top-left value (a vertically merged 课程类别
-    means the category of every row beside it), within the rows and columns read. Returns the
-    number of cells filled."""
+    means the category of every row beside it), within the rows and columns read; a row with
+    nothing of its own stays blank. Returns the number of cells filled."""
     filled = 0
+    blank = {i for i, row in enumerate(grid, start=1) if not any(row)}
     for r1, c1, r2, c2 in merges:
         if r1 > len(grid) or (r1, c1) == (r2, c2):
             continue
@@ -418,9 +419,9 @@ def fill_merged(grid: Grid, merges: list[tuple[int, int, int, int]]) -> int:
         if not value:
             continue
         for r in range(r1, min(r2, len(grid)) + 1):
+            if r in blank:  # a blank row inside a merged 课程类别 stays blank (not a course)
+                continue
             row = grid[r - 1]
-            if not row and r > r1:  # a blank row inside a merge: the merge covers it
-                row.extend([""] * c2)
             for c in range(c1, min(c2, max(len(row), c1)) + 1):
                 if c - 1 < len(row) and not row[c - 1]:
                     row[c - 1] = value
