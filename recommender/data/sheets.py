@@ -215,13 +215,22 @@ def pick_sheet(
     if spec is None or len(names) == 1:
         return names[0], []
     aliases = alias_table(spec)
-    for i, name in enumerate(names):
+    for name in sorted(names, key=is_instructions):  # a 填表说明 sheet only when nothing else
         rows = head(name)
         if any(_score(r, aliases, spec.required)[0] for r in rows):
-            skipped = names[:i]
+            skipped = names[: names.index(name)]
             note = f"读取工作表“{name}”（跳过：{'、'.join(skipped)}）" if skipped else ""
             return name, [note] if note else []
     return names[0], []
+
+
+#: sheet names of instructions (填表说明, 使用说明, 填报须知 …): they may list the column names
+_INSTRUCTIONS = re.compile(r"说明|须知|指南|填表|填报要求|readme|instructions?", re.IGNORECASE)
+
+
+def is_instructions(name: str) -> bool:
+    """True for a sheet named as instructions (its rows may name every column of a table)."""
+    return bool(_INSTRUCTIONS.search(str(name)))
 
 
 def _cap_error(path: Path, sheet: str, cap: int) -> UnreadableFileError:
@@ -665,6 +674,8 @@ def read_sheets(
         if any(_score(r, aliases, spec.required)[0] for r in rows):
             i = header_row(rows, spec)
             parts.append(_Part(name, i, [normalize_header(c) for c in rows[i]]))
+    if any(not is_instructions(p.name) for p in parts):
+        parts = [p for p in parts if not is_instructions(p.name)]
     first = parts[0].columns if parts else []
     same = [p for p in parts if _same_table(first, p.columns, spec, aliases)]
     if len(same) <= 1:
