@@ -31,8 +31,8 @@ from recommender.data.identity import (
     secret_fingerprint,
 )
 from recommender.data.rejects import Problems
+from recommender.data.schema import CADRES, TableSpec
 from recommender.data.schema import Columns as C
-from recommender.data.schema import TableSpec
 from recommender.data.sessions import part_spans, read_sessions
 
 #: headers of a course title in a records file (kept for records of courses outside the catalog)
@@ -225,8 +225,9 @@ def name_mismatches(
     ]
 
 
-#: headers of a 姓名 in a records file (not a contract column of records: read for checks)
-NAME_HEADERS = ("姓名", "学员姓名", "干部姓名", "用户姓名", "name")
+#: headers of a 姓名 in a records file (not a contract column of records: read for checks) —
+#: the roster's own spellings of it
+NAME_HEADERS = frozenset(rio.normalize_header(n) for n in (C.NAME, *CADRES.field(C.NAME).aliases))
 
 
 def _name_key(text: str) -> str:
@@ -383,17 +384,27 @@ def skip_warnings(
 ) -> None:
     if skipped["blank"]:
         out.append(f"跳过 {skipped['blank']} 行空行")
-    for kind, label in (("total", "合计行"), ("note", "注释/说明行")):
+    for kind, label, why in _SKIPPED_LINES:
         where = rows[kinds == kind]
         if len(where):
             out.append(
-                f"跳过 {len(where)} 行{label}（第 {'、'.join(map(str, where[:5]))} 行），不计入数据"
+                f"跳过 {len(where)} 行{label}（第 {'、'.join(map(str, where[:5]))} 行{why}），"
+                "不计入数据"
             )
     if dup.any():
         out.append(
             f"删除 {int(dup.sum())} 行完全重复的记录（与前面某行逐格相同；首个在第 "
             f"{rows[np.flatnonzero(dup)[0]]} 行）"
         )
+
+
+#: line kinds skipped (office.line_kinds), their Chinese label and why they appear
+_SKIPPED_LINES = (
+    ("total", "合计行", ""),
+    ("note", "注释/说明行", ""),
+    ("header", "重复的表头", "，多为分页导出时每页都带表头"),
+    ("section", "分类标题行", "，如“一、政治理论”"),
+)
 
 
 def external_frame(

@@ -334,7 +334,6 @@ def validate_frame(
         "duplicates": int(dup.sum()),
     }
     steps.skip_warnings(skipped, rows, kinds, dup, warnings)
-    warnings += office.header_warning(rows, kinds)
     keep_rows = ~blank & ~lines & ~dup
     cells, rows, counts = (
         cells.loc[keep_rows].reset_index(drop=True),

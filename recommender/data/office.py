@@ -222,22 +222,6 @@ def repeated_headers(raw: pd.DataFrame, first: pd.Series, headers: Mapping[str, 
     return np.array(out, dtype=np.int64)
 
 
-def header_warning(rows: np.ndarray, kinds: np.ndarray) -> list[str]:
-    """One warning for the repeated header rows that were skipped, one for section titles."""
-    out = []
-    if len(where := rows[kinds == "header"]):
-        out.append(
-            f"跳过 {len(where)} 行重复的表头（第 {'、'.join(map(str, where[:5]))} 行，"
-            "多为分页导出时每页都带表头），不计入数据"
-        )
-    if len(where := rows[kinds == "section"]):
-        out.append(
-            f"跳过 {len(where)} 行分类标题行（第 {'、'.join(map(str, where[:5]))} 行，"
-            "如“一、政治理论”），不计入数据"
-        )
-    return out
-
-
 def _first_cells(raw: pd.DataFrame) -> pd.Series:
     """Each row's leftmost non-empty cell ('' for a blank row)."""
     first = pd.Series("", index=raw.index, dtype=object)

@@ -276,7 +276,7 @@ CADRES = TableSpec(
     read_only=(ID_CARD_FIELD,),
     fields=(
         Field(C.CADRE_ID, required=True, unique=True, aliases=CADRE_ID_ALIASES),
-        Field(C.NAME, default="", aliases=("姓名", "学员姓名", "干部姓名", "名字")),
+        Field(C.NAME, default="", aliases=("姓名", "学员姓名", "干部姓名", "用户姓名", "名字")),
         Field(C.GENDER, default="", aliases=("性别",)),
         Field(C.ID_MASKED, default="", aliases=ID_MASKED_ALIASES),
         Field(C.ID_HASH, default=""),

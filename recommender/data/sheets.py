@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recommender.data.cells import CJK_DATE_FORMAT_IDS, cell_to_str
+from recommender.data.cells import CJK_DATE_FORMAT_IDS, cell_to_str, parse_number
 from recommender.data.errors import DataError, UnreadableFileError
 from recommender.data.schema import TABLES, TableSpec, match_header
 
@@ -120,11 +120,8 @@ def _sub_header(top: list[str], sub: list[str], spec: TableSpec) -> list[list[in
 
 
 def _number(text: str, units: Sequence[str]) -> float | None:
-    t = unicodedata.normalize("NFKC", text).strip().replace(",", "")
-    longest = sorted(units, key=len, reverse=True)
-    t = next((t[: -len(u)].strip() for u in longest if t.endswith(u)), t)
     try:
-        return float(t)
+        return parse_number(text, tuple(units))
     except ValueError:
         return None
 
