@@ -135,25 +135,13 @@ def _resolve(lookup, query: str) -> str:
     from recommender.lifecycle.lookup import looks_like_id_card
 
     try:
-        cadre_id = _resolve_code(lookup, query)
+        cadre_id = lookup.resolve(query)
     except IdentityError as exc:
         raise CLIError(str(exc)) from exc
     if looks_like_id_card(query) and not lookup.model.has_cadre(cadre_id):
         message, hint = lookup.unknown_message(query)
         hint = "见上方警告" if lookup.problem else hint  # the warning was just printed
         raise CLIError(message + (f"：{hint}" if hint else ""))
-    return cadre_id
-
-
-def _resolve_code(lookup, query: str) -> str:
-    """``lookup.resolve``, and a code typed with full-width letters (ＧＢ0004) read as the
-    loader reads ids (NFKC) when the model does not know it as typed."""
-    import unicodedata
-
-    cadre_id = lookup.resolve(query)
-    plain = unicodedata.normalize("NFKC", str(query)).strip()
-    if not lookup.model.has_cadre(cadre_id) and plain != str(query).strip():
-        return lookup.resolve(plain)
     return cadre_id
 
 
@@ -618,7 +606,7 @@ def _cadre_ids(m, path: Path) -> list[str]:
         raise CLIError(f"{path}：文件中没有干部编号（每行一个 cadre_id）")
     lookup = _lookup(m)
     try:
-        ids = [_resolve_code(lookup, ln) for ln in lines]
+        ids = [lookup.resolve(ln) for ln in lines]
     except IdentityError as exc:
         raise CLIError(f"{path}：{exc}") from exc
     unknown = [(c, ln) for c, ln in zip(ids, lines, strict=True) if not m.has_cadre(c)]

@@ -327,3 +327,13 @@ def test_a_login_column_holding_numbers_is_read_as_the_number(tmp_path):
     assert find_cadre(data.cadres, A, TEST_ID_SECRET) == ids[0]
     text = said(data) + data.cadres.to_csv() + data.completions.to_csv()
     assert not plain_digits(text, [A, B]), text
+
+
+def test_a_cadre_code_typed_full_width_is_found_by_the_cli(tiny_models, tiny_model):
+    code = str(tiny_model.cadres[C.CADRE_ID].iloc[0])
+    wide = "".join(chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ch for ch in code)
+    assert wide != code
+    args = ["recommend", "--model", str(tiny_models), "--events", "none", "-k", "3"]
+    typed, plain = (CliRunner().invoke(app, [*args, "--cadre", c]) for c in (wide, code))
+    assert typed.exit_code == 0 and plain.exit_code == 0, typed.output
+    assert typed.output == plain.output

@@ -16,6 +16,7 @@ loudly at load instead of answering "unknown cadre" for everyone.
 from __future__ import annotations
 
 import re
+import unicodedata
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
@@ -111,13 +112,14 @@ class CadreLookup:
         self._cols = [c for c in (C.NAME, C.ID_MASKED) if c in cadres]
 
     def resolve(self, query: object) -> str:
-        """The cadre id for ``query`` (stripped). A 身份证号 becomes its keyed hash, or the
+        """The cadre id for ``query`` (stripped; NFKC when the model does not know it as typed).
+        A 身份证号 becomes its keyed hash, or the
         roster's own id for it; the result may be unknown to the model (callers answer 404
         with it: it never holds the full number). Raises :class:`IdentityError` (in Chinese)
         for a 身份证号 when no secret is configured."""
         text = str(query or "").strip()
-        if not looks_like_id_card(text):
-            return text
+        if not looks_like_id_card(text):  # a code typed full-width (ＧＢ0004) as ids are loaded
+            return text if self.model.has_cadre(text) else unicodedata.normalize("NFKC", text)
         if self.secret is None:
             raise IdentityError(
                 f"无法按身份证号（{mask_id_card(text)}）查找干部："
